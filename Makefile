@@ -1,0 +1,44 @@
+# One entry point: `make report` builds the report of the latest data cut from data/raw/,
+# `make test` runs the tests. Both create .venv from the pinned lock when it is missing or stale.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-from-lock
+UV_VERSION := 0.13.9
+CUT ?=
+CUT_ARG := $(if $(CUT),--cut $(CUT),)
+export GX_ANALYTICS_ENABLED := False
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: report test venv system-deps bench simulate clean-outputs
+
+venv: $(STAMP)
+
+# Stale = the lock (or pyproject) changed since the venv was filled.
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}: set PYTHON=/path/to/python3.11"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	@echo "Installing pinned environment from requirements.lock ..."
+	@$(PY) -m uv pip install -q -p $(PY) --require-hashes -r requirements.lock
+	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+report: venv
+	$(PY) -m analysis report $(CUT_ARG)
+
+# R (reference statistics) and Chromium (report check) come from Debian where we are root;
+# elsewhere the tests that need them skip with the reason shown.
+system-deps:
+	@bash tools/system-deps.sh
+
+test: venv system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv system-deps
+	$(PY) -m benchmarks.run_all
+
+simulate: venv
+	$(PY) -m analysis simulate
