@@ -1,0 +1,35 @@
+"""Run R as an independent reference implementation from tests.
+
+``run_r(code, frames)`` writes each data frame to CSV in a scratch folder, binds it in R under
+its key, runs ``code`` (which must leave a named list ``out`` of data frames), and returns those
+data frames read back from CSV at full precision (17 significant digits).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def run_r(code: str, frames: dict[str, pd.DataFrame] | None = None, timeout: int = 600) -> dict[str, pd.DataFrame]:
+    with tempfile.TemporaryDirectory(prefix="rref-") as tmp:
+        tmp = Path(tmp)
+        lines = ["suppressPackageStartupMessages({library(survival)})", "options(digits = 17)"]
+        for name, df in (frames or {}).items():
+            path = tmp / f"in_{name}.csv"
+            df.to_csv(path, index=False, float_format="%.17g")
+            lines.append(f'{name} <- read.csv("{path}", stringsAsFactors = FALSE)')
+        lines.append(code)
+        lines.append(
+            'for (nm in names(out)) write.csv(out[[nm]], file.path("%s", paste0("out_", nm, ".csv")), '
+            'row.names = FALSE)' % tmp)
+        script = tmp / "script.R"
+        script.write_text("\n".join(lines) + "\n")
+        proc = subprocess.run(["Rscript", "--vanilla", str(script)], capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"R failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        return {p.stem[4:]: pd.read_csv(p) for p in sorted(tmp.glob("out_*.csv"))}
