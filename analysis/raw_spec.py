@@ -124,6 +124,7 @@ BL = _form(Form("bl", "Baseline disease characteristics", ("SUBJID",), (
     Column("CD19PCT", "float", "CD19 expression on blasts at diagnosis (%)", min=0, max=100),
     Column("CD22PCT", "float", "CD22 expression on blasts at diagnosis (%)", min=0, max=100),
     Column("DISSTAT", "str", "Disease status before CAR-T1", required=True, codes=("CR1", "CR2")),
+    Column("CRDTC", "date", "Date the current remission was documented (before CAR-T1)", required=True),
     Column("MRDPRE", "str", "MRD status before CAR-T1", required=True, codes=("POS", "NEG")),
     Column("MRDPRELV", "float", "MRD level before CAR-T1 (fraction)", min=0, max=1),
     Column("MRDPREMT", "str", "MRD method before CAR-T1", required=True, codes=MRD_METHODS),
