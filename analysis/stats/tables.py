@@ -163,14 +163,18 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     for g in column_groups:
         add("N", "count", "", g, "n", len(data) if g == TOTAL_GROUP else sizes.get(g, 0))
 
+    def var_type_of(v: str) -> str:
+        if v in categorical:
+            return "categorical"
+        return "continuous_nonnormal" if v in nonnormal else "continuous"
+
     for v in variables:
         if v in categorical:
             _table1_categorical(t1, data, v, column_groups, add)
         else:
-            var_type = "continuous_nonnormal" if v in nonnormal else "continuous"
-            _table1_continuous(t1, data, v, var_type, column_groups, sizes, add)
+            _table1_continuous(t1, data, v, var_type_of(v), column_groups, sizes, add)
         if len(groups) > 1:
-            _table1_smd(t1, data, v, v in categorical, group_names, by, add)
+            _table1_smd(t1, data, v, var_type_of(v), group_names, by, add)
 
     out = pd.DataFrame(rows, columns=TIDY_TABLE1_COLUMNS)
     return out
@@ -207,17 +211,16 @@ def _table1_categorical(t1: TableOne, data: pd.DataFrame, v: str, column_groups:
             add(v, "categorical", shown, g, "pct", pct)
 
 
-def _table1_smd(t1: TableOne, data: pd.DataFrame, v: str, is_categorical: bool,
+def _table1_smd(t1: TableOne, data: pd.DataFrame, v: str, var_type: str,
                 group_names: list[str], by: str, add) -> None:
     for g1, g2 in combinations(group_names, 2):
         col = f"SMD ({g1},{g2})"
         if col not in t1.smd_table.columns:
             col = f"SMD ({g2},{g1})"
         value = float(t1.smd_table.loc[v, col])
-        if is_categorical and not np.isfinite(value):
+        if var_type == "categorical" and not np.isfinite(value):
             # tableone inverts S exactly; a level absent from both groups makes S singular
             value = _smd_categorical_from_data(data, v, by, g1, g2)
-        var_type = "categorical" if is_categorical else "continuous"
         add(v, var_type, "", f"{g1} vs {g2}", "smd", abs(value))
 
 
@@ -433,7 +436,7 @@ def _grade_breakdown(events, keys, subject, sizes, groups, frame_keys, levels, h
         e_part = _incidence(ev[ev["_rank"] == rank], keys, subject, sizes, groups, frame_keys)
         parts.append(n_part.assign(events=e_part["events"].to_numpy(), grade=level))
     ungraded = ev["_worst"].isna()
-    if ungraded.any():
+    if ev["_rank"].isna().any():  # same rows in every scope, even where no subject is ungraded
         n_part = _incidence(ev[ungraded], keys, subject, sizes, groups, frame_keys)
         e_part = _incidence(ev[ev["_rank"].isna()], keys, subject, sizes, groups, frame_keys)
         parts.append(n_part.assign(events=e_part["events"].to_numpy(), grade=MISSING_GRADE))
