@@ -1,8 +1,13 @@
-"""Command line: ``python -m analysis <step> [--cut cut-YYYY-MM-DD]``.
+"""Command line: ``python -m analysis <command> [--cut cut-YYYY-MM-DD]``.
 
-Steps run in the fixed order raw -> validate -> derive -> analyze -> render; ``report`` runs them
-all. Exit codes (analysis.errors): 0 success, 1 a defect (unexpected exception), 2 bad command
-line, 3 bad data (validation failed: nothing was derived), 4 a reproduction/comparison mismatch.
+Steps run in the fixed order validate -> derive -> analyze -> changes -> render -> submission;
+``report`` brings them all up to date, re-running only what is stale (analysis.build). A step
+command (e.g. ``analyze``) brings that step and what it depends on up to date. ``--cut`` defaults
+to the latest cut in data/raw/.
+
+Exit codes (analysis.errors): 0 success, 1 a defect (unexpected exception), 2 bad command
+line, 3 bad data (validation failed, unknown cut, identifier leak: nothing further was built),
+4 a reproduction/comparison mismatch.
 """
 
 from __future__ import annotations
@@ -18,20 +23,26 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from analysis import paths  # noqa: E402
+# Only light imports here: the "everything up to date" path must not load pandas or GX.
+from analysis import build, paths  # noqa: E402
 from analysis.errors import (  # noqa: E402
     EXIT_BAD_DATA, EXIT_BUG, EXIT_MISMATCH, EXIT_OK, BadDataError, ReproductionMismatch,
 )
 
 # step name -> (module, function, one-line description). The function takes (cut, root) and
-# raises BadDataError for bad data.
+# raises BadDataError for bad data. Modules are imported only when the step has to run.
 STEPS = {
     "validate": ("validation.runner", "validate_cut", "check every raw form of the cut (Great Expectations)"),
     "derive": ("analysis.derive.pipeline", "derive_cut", "build ADaM datasets in data/derived/<cut>/"),
     "analyze": ("analysis.analyze.pipeline", "analyze_cut", "compute the SAP analyses -> reports/<cut>/ard.csv"),
+    "changes": ("analysis.regulatory.compare", "changes_step",
+                "changes since the previous cut -> reports/<cut>/changes/"),
     "render": ("analysis.render.pipeline", "render_cut", "render the Quarto notebooks -> reports/<cut>/"),
+    "submission": ("analysis.regulatory.submission", "submission_cut",
+                   "write define.xml and check that no identifier from raw reached any output"),
 }
-PIPELINE = ("validate", "derive", "analyze", "render")
+PIPELINE = build.PIPELINE
+assert set(PIPELINE) == set(STEPS), "analysis.build.DEPENDENCIES and cli.STEPS must name the same steps"
 
 
 class StepMissing(Exception):
@@ -53,7 +64,15 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _runner(step: str):
+    """The build engine's runner: resolves the step function only when the step must run."""
+    def run(cut: str, root: Path) -> None:
+        _load(step)(cut, root=root)
+    return run
+
+
 def run_step(step: str, cut: str, root: Path | None) -> None:
+    """Run one step unconditionally (no build record is consulted or written)."""
     fn = _load(step)
     t0 = time.perf_counter()
     _say(f"[{step}] {cut} ...")
@@ -61,14 +80,34 @@ def run_step(step: str, cut: str, root: Path | None) -> None:
     _say(f"[{step}] {cut} done in {time.perf_counter() - t0:.1f} s")
 
 
+def _root(args) -> Path:
+    return args.root if args.root is not None else paths.ROOT
+
+
+def check_cut(cut: str, root: Path | None) -> str:
+    """A cut named on the command line must exist in data/raw/ (else bad data, exit 3)."""
+    if not paths.CUT_PATTERN.match(cut):
+        raise BadDataError(f"{cut!r} is not a data cut name (expected cut-YYYY-MM-DD, "
+                           f"a folder of {paths.raw_root(root)})")
+    cuts = paths.list_cuts(root)
+    if cut not in cuts:
+        raise BadDataError(f"data cut {cut!r} not found in {paths.raw_root(root)}; "
+                           f"available: {', '.join(cuts) or 'none'}")
+    return cut
+
+
+def resolve_cut(cut: str | None, root: Path | None) -> str:
+    """The named cut (checked), or the latest in data/raw/ when none is named."""
+    if cut:
+        return check_cut(cut, root)
+    try:
+        return paths.latest_cut(root)
+    except FileNotFoundError as exc:
+        raise BadDataError(f"{exc}; run `python -m analysis simulate` or add a raw export") from None
+
+
 def _cut_of(args) -> str:
-    root = args.root
-    if args.cut:
-        if args.cut not in paths.list_cuts(root):
-            raise BadDataError(f"data cut {args.cut!r} not found in {paths.raw_root(root)}; "
-                               f"available: {', '.join(paths.list_cuts(root)) or 'none'}")
-        return args.cut
-    return paths.latest_cut(root)
+    return resolve_cut(args.cut, args.root)
 
 
 def cmd_simulate(args) -> int:
@@ -80,29 +119,36 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_step(args) -> int:
-    run_step(args.command, _cut_of(args), args.root)
+    cut = _cut_of(args)
+    build.build([args.command], cut, _runner, root=_root(args),
+                force=[args.command] if args.force else (), say=_say)
     return EXIT_OK
 
 
 def cmd_report(args) -> int:
     cut = _cut_of(args)
+    t0 = time.perf_counter()
+    targets = PIPELINE[: PIPELINE.index(args.until) + 1] if args.until else PIPELINE
+    try:
+        build.build(targets, cut, _runner, root=_root(args), force=targets if args.force else (), say=_say)
+    except StepMissing as exc:
+        _say(f"{exc}; stopping here.")
+        return EXIT_OK
+    _say(f"report of {cut}: {paths.report_dir(cut, args.root)} ({time.perf_counter() - t0:.1f} s)")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    cut = _cut_of(args)
     for step in PIPELINE:
-        try:
-            run_step(step, cut, args.root)
-        except StepMissing as exc:
-            _say(f"[{step}] {exc}; stopping here.")
-            return EXIT_OK
-    _say(f"report of {cut}: {paths.report_dir(cut, args.root)}")
+        st = build.status(step, cut, _root(args))
+        print(f"{step:11s} {'up to date' if st.up_to_date else 'STALE: ' + '; '.join(st.reasons[:5])}")
     return EXIT_OK
 
 
 def cmd_extra(args) -> int:
     """lock / reproduce / compare live in analysis.regulatory."""
-    try:
-        mod = importlib.import_module("analysis.regulatory")
-    except ModuleNotFoundError:
-        _say(f"'{args.command}' is not built yet (analysis.regulatory does not exist)")
-        return EXIT_BUG
+    mod = importlib.import_module("analysis.regulatory.commands")
     return getattr(mod, f"cmd_{args.command}")(args)
 
 
@@ -110,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=None,
-                   help="project tree to read and write (default: this repository)")
+                   help="project tree to read and write (default: this repository, or $ANALYSIS_ROOT)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, help_, func, cut=True):
@@ -125,13 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=20221101, help="random seed (default: %(default)s)")
     sp.add_argument("--force", action="store_true", help="overwrite existing raw cuts")
     for name, (_, _, desc) in STEPS.items():
-        add(name, desc, cmd_step)
-    add("report", "run every step in order: " + " -> ".join(PIPELINE), cmd_report)
-    add("lock", "freeze an official cut: commit derived data, ARD and provenance", cmd_extra)
-    sp = add("reproduce", "rebuild a locked cut from raw in a scratch tree and compare", cmd_extra)
-    sp = sub.add_parser("compare", help="changes between two data cuts", description="changes between two data cuts")
-    sp.add_argument("--from", dest="from_cut", required=True)
-    sp.add_argument("--to", dest="to_cut", required=True)
+        sp = add(name, desc + " (and bring the steps it needs up to date)", cmd_step)
+        sp.add_argument("--force", action="store_true", help="re-run this step even if it is up to date")
+    sp = add("report", "bring every step up to date, in order: " + " -> ".join(PIPELINE), cmd_report)
+    sp.add_argument("--force", action="store_true", help="re-run every step even if up to date")
+    sp.add_argument("--until", choices=PIPELINE, default=None, help="stop after this step")
+    add("status", "show which steps of the cut are up to date and, if not, why", cmd_status)
+    sp = add("lock", "freeze an official cut: derived data, ARD, define.xml and provenance -> data/locked/<cut>/",
+             cmd_extra)
+    sp.add_argument("--force", action="store_true", help="replace an existing lock whose outputs changed")
+    sp = add("reproduce", "rebuild a locked cut from raw in a scratch tree and compare with the lock "
+                          "(exit 4 on any difference)", cmd_extra)
+    sp.add_argument("--keep", action="store_true", help="keep the scratch tree and print where it is")
+    sp = sub.add_parser("compare", help="changes between two data cuts (subjects, events, values, ARD)",
+                        description="changes between two data cuts: subjects added, new events, raw values "
+                                    "changed, ARD results moved; tables in reports/<to>/changes/")
+    sp.add_argument("--from", dest="from_cut", default=None, help="earlier cut (default: the one before --to)")
+    sp.add_argument("--to", dest="to_cut", default=None, help="later cut (default: the latest)")
+    sp.add_argument("--no-write", action="store_true", help="print only; do not write reports/<to>/changes/")
     sp.set_defaults(func=cmd_extra)
     return p
 

@@ -1,0 +1,54 @@
+"""Command-line entry points of lock / reproduce / compare (called by analysis.cli)."""
+
+from __future__ import annotations
+
+import sys
+
+from analysis import build, paths
+from analysis.errors import EXIT_MISMATCH, EXIT_OK, BadDataError
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_lock(args) -> int:
+    """Bring every step of the cut up to date (the identifier check included), then lock it."""
+    from analysis import cli
+    from analysis.regulatory.lock import lock_cut
+    cut = cli._cut_of(args)
+    build.build(cli.PIPELINE, cut, cli._runner, root=cli._root(args), say=_say)
+    manifest = lock_cut(cut, args.root, force=args.force)
+    target = paths.ROOT if args.root is None else args.root
+    _say(f"locked {cut}: {len(manifest['outputs'])} outputs, {len(manifest['raw'])} raw files -> "
+         f"{(target / 'data' / 'locked' / cut).as_posix()} (commit it); git commit "
+         f"{manifest['code']['commit']}{' (DIRTY work tree)' if manifest['code']['dirty'] else ''}")
+    return EXIT_OK
+
+
+def cmd_reproduce(args) -> int:
+    from analysis import cli
+    from analysis.regulatory.reproduce import reproduce_cut
+    cut = cli._cut_of(args)
+    reproduce_cut(cut, args.root, keep=args.keep)   # raises ReproductionMismatch -> exit 4
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    """Print the changes between two cuts; write them to reports/<to>/changes/ unless --no-write.
+    Exit 4 when a locked cut's raw export or outputs no longer match its lock."""
+    from analysis import cli
+    from analysis.regulatory.compare import compare_cuts, listing, write_changes
+    to_cut = cli.resolve_cut(args.to_cut, args.root)
+    from_cut = cli.check_cut(args.from_cut, args.root) if args.from_cut else paths.previous_cut(to_cut, args.root)
+    if from_cut is None:
+        raise BadDataError(f"{to_cut} is the first data cut: nothing to compare it with (give --from)")
+    tables = compare_cuts(from_cut, to_cut, args.root)
+    print(f"Changes from {from_cut} to {to_cut}\n")
+    print(listing(tables))
+    if not args.no_write:
+        _say(f"\ntables written to {write_changes(to_cut, tables, args.root)}")
+    if not tables["locked_alerts"].empty:
+        _say(f"LOCKED cut data changed: {len(tables['locked_alerts'])} file(s), see locked_alerts above")
+        return EXIT_MISMATCH
+    return EXIT_OK

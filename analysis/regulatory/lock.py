@@ -1,0 +1,135 @@
+"""Locking an official data cut.
+
+``lock_cut(cut)`` copies what was built for the cut into data/locked/<cut>/ (committed to git):
+
+    derived/<dataset>.xpt, derived/spec.json   the ADaM datasets and their specification
+    ard.csv                                    the analysis results dataset
+    define.xml                                 Define-XML 2.0 (datasets referenced as derived/*.xpt)
+    lock.json                                  provenance manifest
+
+lock.json holds the SHA-256 of every raw input (data/raw/<cut>/*) and of every locked output,
+the SHA-256 of requirements.lock with the pinned versions, the Python version and platform, the
+git commit and whether the work tree was dirty, per-step code fingerprints (analysis.build), and
+the UTC time of locking. ``python -m analysis reproduce --cut <cut>`` checks a lock.
+
+Why data/locked/ and not data/derived/<cut>/: the derive step rebuilds data/derived/<cut>/
+atomically on every run, which would delete or silently replace committed evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from analysis import build, paths
+from analysis.atomic import atomic_dir
+from analysis.errors import BadDataError
+from analysis.regulatory import common
+from analysis.regulatory.define_xml import build_define, read_spec_json
+
+_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)")
+
+
+def pinned_versions(lockfile: Path) -> dict[str, str]:
+    """name -> version of every exact pin in requirements.lock."""
+    pins = {}
+    for line in Path(lockfile).read_text(encoding="utf-8").splitlines():
+        m = _PIN.match(line)
+        if m:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def git_state(repo: Path) -> dict:
+    """Commit of ``repo`` and whether tracked files differ from it (None when git is unavailable)."""
+    def git(*a):
+        return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True, timeout=60)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None}
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def raw_hashes(cut: str, root: Path | None = None) -> dict[str, str]:
+    d = paths.raw_dir(cut, root)
+    return {p.name: build.sha256_file(p) for p in sorted(d.iterdir()) if p.is_file()}
+
+
+def lock_sources(cut: str, root: Path | None = None) -> dict[str, Path]:
+    """Locked name -> built file: every derived dataset and spec.json, and the ARD."""
+    derived = paths.derived_dir(cut, root)
+    sources = {f"derived/{p.name}": p for p in common.derived_datasets(derived).values()}
+    spec = derived / common.SPEC_FILE
+    ard = paths.report_dir(cut, root) / common.ARD_FILE
+    missing = [str(p) for p in (spec, ard) if not p.exists()]
+    if not sources:
+        missing.append(f"{derived}/*.xpt")
+    if missing:
+        raise BadDataError(f"cannot lock {cut}: not built ({', '.join(missing)} missing); "
+                           f"run `python -m analysis report --cut {cut}` first")
+    sources[f"derived/{common.SPEC_FILE}"] = spec
+    sources[common.ARD_FILE] = ard
+    return dict(sorted(sources.items()))
+
+
+def environment(code_root: Path) -> dict:
+    lockfile = code_root / build.LOCKFILE
+    return {
+        "requirements_lock_sha256": build.sha256_file(lockfile) if lockfile.exists() else None,
+        "pinned_versions": pinned_versions(lockfile) if lockfile.exists() else {},
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+    }
+
+
+def make_manifest(cut: str, outputs: dict[str, str], root: Path | None, code_root: Path) -> dict:
+    return {
+        "cut": cut,
+        "locked_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "raw": raw_hashes(cut, root),
+        "outputs": outputs,
+        "environment": environment(code_root),
+        "code": {**git_state(code_root), "step_code_sha256": build.code_fingerprints()},
+        "tolerance": {"ard_float_relative": common.REL_TOL, "ard_float_absolute": common.ABS_TOL,
+                      "counts": "exact", "datasets": "byte for byte"},
+    }
+
+
+def lock_cut(cut: str, root: Path | None = None, force: bool = False, code_root: Path | None = None) -> dict:
+    """Copy the built outputs of ``cut`` to data/locked/<cut>/ with lock.json; return the manifest.
+
+    An existing lock is replaced only with ``force`` when its outputs differ (re-locking the same
+    bytes is allowed and only refreshes the manifest)."""
+    code_root = code_root or paths.REPO_ROOT
+    sources = lock_sources(cut, root)
+    target = common.locked_dir(cut, root)
+    old = common.lock_manifest(cut, root)
+    with atomic_dir(target) as tmp:
+        outputs = {}
+        for rel, src in sources.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, tmp / rel)
+            outputs[rel] = build.sha256_file(tmp / rel)
+        spec = read_spec_json(tmp / "derived" / common.SPEC_FILE)
+        (tmp / common.DEFINE_FILE).write_bytes(build_define(spec, cut, href_prefix="derived/"))
+        outputs[common.DEFINE_FILE] = build.sha256_file(tmp / common.DEFINE_FILE)
+        if old is not None and not force and old.get("outputs") != outputs:
+            changed = sorted(k for k in set(old["outputs"]) | set(outputs)
+                             if old["outputs"].get(k) != outputs.get(k))
+            raise BadDataError(f"{cut} is already locked and these outputs would change: {changed}; "
+                               f"re-lock deliberately with `python -m analysis lock --cut {cut} --force`")
+        manifest = make_manifest(cut, dict(sorted(outputs.items())), root, code_root)
+        (tmp / common.LOCK_MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
+                                                encoding="utf-8")
+    return manifest
