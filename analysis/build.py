@@ -285,15 +285,22 @@ def _diff_keys(old: dict, new: dict, what: str) -> list[str]:
     return out
 
 
-def status(step: str, cut: str, root: Path | None = None, plan: Plan | None = None) -> Status:
-    """Is ``step`` of ``cut`` up to date? ``reasons`` says what changed when it is not."""
+def status(step: str, cut: str, root: Path | None = None, plan: Plan | None = None,
+           upstream: bool = True) -> Status:
+    """Is ``step`` of ``cut`` up to date? ``reasons`` says what changed when it is not. With
+    ``upstream`` (the default) a step is also stale when a step it depends on is stale, since
+    that step will re-run first (the build itself checks in pipeline order and skips this)."""
     plan = plan or Plan()
     root = Path(root or paths.ROOT)
     inputs = current_inputs(step, cut, root, plan)
     rec = read_record(step, cut, root)
+    reasons = []
+    if upstream:
+        reasons += [f"upstream step {s} is stale" for s in plan.upstream_closure(step)
+                    if s != step and not status(s, cut, root, plan, upstream=False).up_to_date]
     if rec is None:
-        return Status(step, False, ["never built (no build record)"], inputs)
-    reasons = _diff_keys(rec["inputs"], inputs, "input")
+        return Status(step, False, reasons + ["never built (no build record)"], inputs)
+    reasons += _diff_keys(rec["inputs"], inputs, "input")
     outs_now = hash_files(owned_outputs(step, cut, root, plan.table))
     reasons += _diff_keys(rec["outputs"], outs_now, "output")
     return Status(step, not reasons, reasons, inputs)
@@ -329,7 +336,7 @@ def build_step(step: str, cut: str, run: Callable[[str, Path], None], root: Path
     half-finished run is never taken for a finished one). Returns True when the step ran."""
     plan = plan or Plan()
     root = Path(root or paths.ROOT)
-    st = status(step, cut, root, plan)
+    st = status(step, cut, root, plan, upstream=False)
     if st.up_to_date and not force:
         say(f"[{step}] {cut} up to date")
         return False
