@@ -1,0 +1,131 @@
+"""Run suites with Great Expectations 1.x and turn its results into readable outcomes.
+
+One EPHEMERAL data context per validation run (nothing is written to disk), one pandas data
+source, one dataframe asset and batch per suite frame. Results are requested with result_format
+COMPLETE and ``unexpected_index_column_names = [ROW, <subject column>]`` so that every failing row
+is recovered with its CSV row number and subject; the rule's ``detail`` then words the failure
+from the check frame.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import great_expectations as gx  # noqa: E402
+import pandas as pd  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+from validation.frames import ROW  # noqa: E402
+from validation.rules import Rule, Suite  # noqa: E402
+
+PASSED, FAILED, NOT_EVALUATED = "passed", "failed", "not evaluated"
+
+
+@dataclass
+class FailedRow:
+    row: int | None          # 1-based data row of the reported file
+    subject: str | None
+    detail: str
+
+
+@dataclass
+class Outcome:
+    """The result of one rule."""
+    suite: Suite
+    rule: Rule
+    status: str                                   # PASSED / FAILED / NOT_EVALUATED
+    rows: list[FailedRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)   # table-level failures
+    checked: int | None = None                    # rows the expectation looked at
+    note: str = ""                                # why not evaluated / GX error
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+
+def new_context():
+    """An ephemeral GX context with progress bars off (they would flood the terminal)."""
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+def run_suites(suites: list[Suite], context=None) -> list[Outcome]:
+    """Validate every suite's frame against its rules; one outcome per rule, in suite order."""
+    ctx = context or new_context()
+    source = ctx.data_sources.add_pandas(f"raw-{id(suites)}")
+    outcomes: list[Outcome] = []
+    for suite in suites:
+        outcomes.extend(_run_suite(ctx, source, suite))
+    return outcomes
+
+
+def _run_suite(ctx, source, suite: Suite) -> list[Outcome]:
+    if suite.frame is None:
+        return [Outcome(suite, r, NOT_EVALUATED, note=suite.skipped or "") for r in suite.rules]
+    missing = set(suite.missing_columns)
+    skipped = {r.id: Outcome(suite, r, NOT_EVALUATED, note="column(s) missing: " + ", ".join(sorted(set(r.needs) & missing)))
+               for r in suite.rules if set(r.needs) & missing}
+    runnable = [r for r in suite.rules if r.id not in skipped]
+    by_id = {r.id: r for r in runnable}
+    results = {}
+    if runnable:
+        gx_suite = gx.ExpectationSuite(name=suite.name)
+        for rule in runnable:
+            rule.expectation.meta = {**(rule.expectation.meta or {}), "rule_id": rule.id, "rule": rule.statement}
+            gx_suite.add_expectation(rule.expectation)
+        gx_suite = ctx.suites.add(gx_suite)
+        asset = source.add_dataframe_asset(suite.name)
+        batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
+            batch_parameters={"dataframe": suite.frame})
+        index_cols = [c for c in (ROW, suite.subject_column) if c and c in suite.frame.columns]
+        result_format = {"result_format": "COMPLETE"}
+        if index_cols:
+            result_format["unexpected_index_column_names"] = index_cols
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            validation = batch.validate(gx_suite, result_format=result_format)
+        for r in validation.results:
+            results[r.expectation_config.meta["rule_id"]] = r
+    rows_by_number = suite.frame.set_index(ROW, drop=False) if ROW in suite.frame.columns else None
+    out = []
+    for rule in suite.rules:
+        if rule.id in skipped:
+            out.append(skipped[rule.id])
+        else:
+            out.append(_outcome(suite, by_id[rule.id], results[rule.id], rows_by_number))
+    return out
+
+
+def _outcome(suite: Suite, rule: Rule, res, rows_by_number: pd.DataFrame | None) -> Outcome:
+    info = res.exception_info or {}
+    if info.get("raised_exception"):
+        msg = (info.get("exception_message") or "").strip().splitlines()
+        return Outcome(suite, rule, FAILED, note="could not be evaluated: " + (msg[0] if msg else "GX error"),
+                       problems=["could not be evaluated: " + (msg[0] if msg else "GX error")])
+    result = res.result or {}
+    checked = result.get("element_count")
+    if res.success:
+        return Outcome(suite, rule, PASSED, checked=checked)
+    if rule.table_detail is not None:
+        return Outcome(suite, rule, FAILED, problems=rule.table_detail(result), checked=checked)
+    rows = []
+    seen = set()
+    for item in result.get("unexpected_index_list") or []:
+        number = int(item[ROW]) if ROW in item else None
+        if number in seen:
+            continue
+        seen.add(number)
+        subject = item.get(suite.subject_column) if suite.subject_column else None
+        frame_row = rows_by_number.loc[number] if rows_by_number is not None and number is not None else pd.Series(item)
+        rows.append(FailedRow(number, None if subject is None or pd.isna(subject) else str(subject),
+                              rule.detail(frame_row)))
+    rows.sort(key=lambda fr: (fr.row is None, fr.row or 0))
+    if not rows:  # failed without listing rows (should not happen for map expectations)
+        return Outcome(suite, rule, FAILED, problems=[f"failed: {result.get('observed_value', result)}"], checked=checked)
+    return Outcome(suite, rule, FAILED, rows=rows, checked=checked)

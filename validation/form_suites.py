@@ -1,0 +1,211 @@
+"""Per-form suites generated from the raw export contract (analysis.raw_spec).
+
+For each form two suites run:
+
+- ``raw.<form>.structure`` on the file as read: the columns are exactly the contract's (missing
+  and unexpected columns named); dm and ext have at least one row.
+- ``raw.<form>`` on the check frame (validation.frames): for every column of the contract its
+  type parses (int, float, date, pdate), required values are present, codes are in the code list,
+  numbers are in range, text matches its pattern, dates are not after the cut date; the key is
+  unique; plus the form's own consistency rules (FORM_RULES below: CTCAE grade and SOC of the term,
+  MRD level vs undetectable flag and assay sensitivity, mobilization outcome vs collection, death
+  flag vs death date, order of dates within the form).
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.expectations.row_conditions import Column as Col
+
+from analysis.raw_spec import CTCAE_TERMS, FORMS, REMISSION_CODES, Form
+from validation.frames import DATE_TYPES, NUMBER_PATTERN, ROW, check_frame, num
+from validation.rules import (
+    DateRef, Rule, Suite, codes_text, date_text, empty_when, in_codes, in_range, matches,
+    not_after_cut, number_text, on_or_after, present_when, required, shown, unique_key,
+)
+
+E = gx.expectations
+
+# Bone-marrow blasts below 5% define morphological CR/CRi (NCCN ALL guideline response criteria).
+CR_BLAST_LIMIT = 5.0
+ROW_COUNT_REQUIRED = ("dm", "ext")  # a cut without subjects/controls cannot be analysed
+
+
+def identifiers(form: Form) -> frozenset[str]:
+    return frozenset(c.name for c in form.columns if c.identifier)
+
+
+def structure_suite(form: Form, text: pd.DataFrame) -> Suite:
+    """Columns exactly as the contract says; at least one row where a cut needs it."""
+    suite = Suite(f"raw.{form.name}.structure", f"{form.file}: columns and rows", text, None)
+
+    def column_problems(result: dict) -> list[str]:
+        mismatch = (result.get("details") or {}).get("mismatched") or {}
+        return ([f"{c}: column missing" for c in mismatch.get("missing", [])]
+                + [f"{c}: unexpected column" for c in mismatch.get("unexpected", [])])
+
+    suite.add(Rule(form.file, "(columns)", "columns are exactly " + ", ".join(form.column_names),
+                   E.ExpectTableColumnsToMatchSet(column_set=form.column_names, exact_match=True),
+                   table_detail=column_problems))
+    if form.name in ROW_COUNT_REQUIRED:
+        suite.add(Rule(form.file, "(rows)", "at least one data row",
+                       E.ExpectTableRowCountToBeBetween(min_value=1),
+                       table_detail=lambda result: ["no data rows"]))
+    return suite
+
+
+def column_rules(form: Form, cut_date: str) -> list[Rule]:
+    """The contract's per-column rules: type, required, codes, range, pattern, cut date."""
+    ids = identifiers(form)
+    f = form.file
+    rules: list[Rule] = []
+    for c in form.columns:
+        if c.required:
+            rules.append(required(f, c.name, ids))
+        if c.type in NUMBER_PATTERN:
+            rules.append(number_text(f, c.name, c.type, NUMBER_PATTERN[c.type], ids))
+        elif c.type in DATE_TYPES:
+            rules.append(date_text(f, c.name, partial=c.type == "pdate", ids=ids))
+            rules.append(not_after_cut(f, c.name, cut_date, ids))
+        if c.codes is not None:
+            rules.append(in_codes(f, c.name, c.codes, numeric=c.type in NUMBER_PATTERN, ids=ids))
+        if c.min is not None or c.max is not None:
+            rules.append(in_range(f, c.name, c.min, c.max, ids))
+        if c.pattern:
+            rules.append(matches(f, c.name, c.pattern, ids))
+    rules.append(unique_key(f, tuple(form.key)))
+    return rules
+
+
+def _date(col: str) -> DateRef:
+    return DateRef(col, col)
+
+
+def pair_in_set(file: str, col_a: str, col_b: str, pairs, statement: str, detail) -> Rule:
+    return Rule(file, col_b, statement,
+                E.ExpectColumnPairValuesToBeInSet(column_A=col_a, column_B=col_b, value_pairs_set=list(pairs),
+                                                  ignore_row_if="either_value_is_missing"),
+                detail, needs=(col_a, col_b))
+
+
+def ae_rules(f: str) -> list[Rule]:
+    soc_pairs = [(term, soc) for term, (soc, _) in CTCAE_TERMS.items()]
+    grade_pairs = [(term, g) for term, (_, grades) in CTCAE_TERMS.items() for g in grades]
+
+    def soc_detail(r):
+        expected = CTCAE_TERMS.get(r["AEDECOD"], ("(unknown term)",))[0]
+        return f"{shown(r, 'AEBODSYS')} is not the SOC of '{shown(r, 'AEDECOD')}' (CTCAE 5.0: {expected})"
+
+    def grade_detail(r):
+        grades = CTCAE_TERMS.get(r["AEDECOD"], (None, ()))[1]
+        return f"grade {shown(r, 'AETOXGR')} not allowed for '{shown(r, 'AEDECOD')}' (CTCAE 5.0 grades {codes_text(grades)})"
+
+    return [
+        pair_in_set(f, "AEDECOD", "AEBODSYS", soc_pairs, "AEBODSYS is the CTCAE 5.0 SOC of AEDECOD", soc_detail),
+        pair_in_set(f, "AEDECOD", num("AETOXGR"), grade_pairs, "AETOXGR is a CTCAE 5.0 grade of AEDECOD",
+                    grade_detail),
+        on_or_after(f, "AEENDTC", _date("AEENDTC"), _date("AESTDTC"), needs=("AEENDTC", "AESTDTC")),
+    ]
+
+
+def mrd_rules(f: str) -> list[Rule]:
+    und, det = Col("MRDUND") == "Y", Col("MRDUND") == "N"
+    return [
+        empty_when(f, "MRDLEVEL", und, "MRDUND=Y (undetectable)"),
+        present_when(f, "MRDLEVEL", det, "MRDUND=N (detectable)"),
+        # A detected level cannot be below the sensitivity the sample reached (one cell in the
+        # number of cells analysed): such a value is a unit or transcription error.
+        Rule(f, "MRDLEVEL", "MRDLEVEL >= MRDSENS when MRDUND=N",
+             E.ExpectColumnPairValuesAToBeGreaterThanB(column_A=num("MRDLEVEL"), column_B=num("MRDSENS"),
+                                                       or_equal=True, ignore_row_if="either_value_is_missing",
+                                                       row_condition=det),
+             lambda r: f"{shown(r, 'MRDLEVEL')} is below the assay sensitivity MRDSENS {shown(r, 'MRDSENS')} "
+                       f"although detectable (MRDUND=N)",
+             needs=("MRDLEVEL", "MRDSENS", "MRDUND")),
+    ]
+
+
+def mob_rules(f: str) -> list[Rule]:
+    failed, success = Col("MOBSTAT") == "FAILED", Col("MOBSTAT") == "SUCCESS"
+    return [
+        empty_when(f, "COLLDTC", failed, "MOBSTAT=FAILED"),
+        empty_when(f, "CD34", failed, "MOBSTAT=FAILED"),
+        present_when(f, "COLLDTC", success, "MOBSTAT=SUCCESS"),
+        on_or_after(f, "COLLDTC", _date("COLLDTC"), _date("MOBSTDTC"), needs=("COLLDTC", "MOBSTDTC")),
+    ]
+
+
+def hsct_rules(f: str) -> list[Rule]:
+    return [
+        on_or_after(f, "HSCTDTC", _date("HSCTDTC"), _date("CONDSTDTC"), needs=("HSCTDTC", "CONDSTDTC")),
+        on_or_after(f, "NEUTDTC", _date("NEUTDTC"), _date("HSCTDTC"), strict=True, needs=("NEUTDTC", "HSCTDTC")),
+        on_or_after(f, "PLTDTC", _date("PLTDTC"), _date("HSCTDTC"), strict=True, needs=("PLTDTC", "HSCTDTC")),
+    ]
+
+
+def rs_rules(f: str) -> list[Rule]:
+    return [in_range(f, "BMBLAST", 0, CR_BLAST_LIMIT, strict_max=True,
+                     where=Col("RSORRES").is_in(REMISSION_CODES), why=" when RSORRES is CR/CRi")]
+
+
+def bl_rules(f: str) -> list[Rule]:
+    return [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC"))]
+
+
+def ds_rules(f: str) -> list[Rule]:
+    died, alive = Col("DTHFL") == "Y", Col("DTHFL") == "N"
+    return [
+        present_when(f, "DTHDTC", died, "DTHFL=Y"),
+        empty_when(f, "DTHDTC", alive, "DTHFL=N"),
+        empty_when(f, "DTHCAUS", alive, "DTHFL=N"),
+        Rule(f, "DTHFL", "DTHFL=Y when DCREAS=DEATH",
+             E.ExpectColumnValuesToBeInSet(column="DTHFL", value_set=["Y"], row_condition=Col("DCREAS") == "DEATH"),
+             lambda r: f"{shown(r, 'DTHFL')} although DCREAS=DEATH (must be Y)", needs=("DTHFL", "DCREAS")),
+        on_or_after(f, "LSTALVDTC", _date("DTHDTC"), _date("LSTALVDTC"), needs=("LSTALVDTC", "DTHDTC"),
+                    why=" (last known alive cannot be after death)"),
+        on_or_after(f, "DCDTC", _date("DTHDTC"), _date("DCDTC"), needs=("DCDTC", "DTHDTC"),
+                    why=" (treatment cannot stop after death)"),
+    ]
+
+
+def ext_rules(f: str) -> list[Rule]:
+    return [
+        on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC")),
+        on_or_after(f, "HSCTDTC", _date("HSCTDTC"), _date("CRDTC"), needs=("HSCTDTC", "CRDTC")),
+        on_or_after(f, "RELDTC", _date("RELDTC"), _date("HSCTDTC"), needs=("RELDTC", "HSCTDTC")),
+        on_or_after(f, "DTHDTC", _date("DTHDTC"), _date("HSCTDTC"), needs=("DTHDTC", "HSCTDTC")),
+        on_or_after(f, "DTHDTC", _date("DTHDTC"), _date("RELDTC"), needs=("DTHDTC", "RELDTC")),
+        on_or_after(f, "LSTFUDTC", _date("LSTFUDTC"), _date("HSCTDTC"), needs=("LSTFUDTC", "HSCTDTC")),
+        on_or_after(f, "LSTFUDTC", _date("LSTFUDTC"), _date("RELDTC"), needs=("LSTFUDTC", "RELDTC")),
+        Rule(f, "LSTFUDTC", "LSTFUDTC = DTHDTC when the patient died (last follow-up is the death)",
+             E.ExpectColumnPairValuesToBeEqual(column_A="LSTFUDTC", column_B="DTHDTC",
+                                               ignore_row_if="either_value_is_missing"),
+             lambda r: f"{shown(r, 'LSTFUDTC')} differs from DTHDTC {shown(r, 'DTHDTC')} "
+                       f"(last follow-up of a patient who died is the death date)",
+             needs=("LSTFUDTC", "DTHDTC")),
+        empty_when(f, "DTHCAUS", Col("DTHDTC").is_null(), "DTHDTC is empty"),
+    ]
+
+
+FORM_RULES = {"ae": ae_rules, "mrd": mrd_rules, "mob": mob_rules, "hsct": hsct_rules, "rs": rs_rules,
+              "bl": bl_rules, "ds": ds_rules, "ext": ext_rules}
+
+
+def value_suite(form: Form, text: pd.DataFrame, cut_date: str) -> Suite:
+    """The suite ``raw.<form>``: contract rules of every column plus the form's own rules."""
+    present = set(text.columns)
+    subject = form.subject_column
+    suite = Suite(f"raw.{form.name}", f"{form.file}: values ({form.title})", check_frame(form, text), subject,
+                  missing_columns=tuple(c for c in form.column_names if c not in present))
+    rules = column_rules(form, cut_date) + FORM_RULES.get(form.name, lambda f: [])(form.file)
+    for rule in rules:
+        suite.add(rule)
+    return suite
+
+
+def all_form_names() -> list[str]:
+    return list(FORMS)
+
+
+__all__ = ["structure_suite", "value_suite", "column_rules", "FORM_RULES", "ROW"]
