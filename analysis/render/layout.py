@@ -1,0 +1,147 @@
+"""Turn an executed notebook into the notebook that is shown: cell options applied, figures and
+tables numbered, cross-references resolved. Pure functions on nbformat notebooks.
+
+Cell options (Quarto semantics, https://quarto.org/docs/reference/cells/cells-jupyter.html):
+``include: false`` runs the cell and shows nothing; ``echo: false`` hides the code;
+``output: false`` hides the outputs; ``output: asis`` passes printed text through as markdown
+(so a printed heading or HTML table becomes part of the document); ``warning: false`` drops
+warnings (Python writes them to stderr). A code cell labelled ``fig-*`` / ``tbl-*`` becomes
+"Figure n" / "Table n" with its ``fig-cap`` / ``tbl-cap``, numbered in document order, and
+``@fig-x`` / ``@tbl-x`` / ``@sec-x`` in the text become links ("Figure 1", the section title).
+A heading ``## Title {#sec-x .unlisted}`` gets the id ``sec-x``; ``.unlisted`` keeps it out of
+the table of contents.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+
+import nbformat
+
+from analysis.render.errors import RenderError
+from analysis.render.options import CROSSREF_KINDS, cell_options
+
+CROSSREF = re.compile(r"(?<![\w@.])(-?)@((?:fig|tbl|sec)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})\s+(.*?)\s*\{([^}]*)\}\s*$", re.MULTILINE)
+
+
+def heading_attributes(attrs: str) -> tuple[str | None, list[str]]:
+    """Pandoc attributes ``#id .class1 .class2`` -> (id, classes)."""
+    ident, classes = None, []
+    for token in attrs.split():
+        if token.startswith("#"):
+            ident = token[1:]
+        elif token.startswith("."):
+            classes.append(token[1:])
+    return ident, classes
+
+
+def convert_heading_attributes(markdown: str) -> tuple[str, dict[str, str]]:
+    """Rewrite ``## Title {#sec-x .unlisted}`` as an HTML heading with that id and classes.
+
+    Returns (markdown, {id: title}) so that ``@sec-x`` can be resolved to the title.
+    """
+    sections: dict[str, str] = {}
+
+    def replace(m: re.Match) -> str:
+        level, title, attrs = len(m.group(1)), m.group(2), m.group(3)
+        ident, classes = heading_attributes(attrs)
+        if ident:
+            sections[ident] = title
+        id_attr = f' id="{html.escape(ident)}"' if ident else ""
+        class_attr = f' class="{html.escape(" ".join(classes))}"' if classes else ""
+        return f"<h{level}{id_attr}{class_attr}>{html.escape(title, quote=False)}</h{level}>"
+
+    return HEADING_WITH_ATTRS.sub(replace, markdown), sections
+
+
+def number_floats(nb: nbformat.NotebookNode, defaults: dict) -> dict[str, str]:
+    """Number the labelled figures and tables that will be shown: {label: 'Figure 1', ...}."""
+    counters = {kind: 0 for kind in CROSSREF_KINDS}
+    numbers = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        opts = cell_options(cell.metadata, defaults)
+        kind = opts.crossref_kind
+        if kind and opts.include:
+            counters[kind] += 1
+            numbers[opts.label] = f"{CROSSREF_KINDS[kind][0]} {counters[kind]}"
+    return numbers
+
+
+def resolve_crossrefs(markdown: str, targets: dict[str, str], notebook: str) -> str:
+    """Replace ``@fig-x`` with a link ``[Figure 1](#fig-x)``; ``-@fig-x`` gives the bare number.
+
+    A reference to a label that does not exist is an error (Quarto would print "?@fig-x").
+    """
+    def replace(m: re.Match) -> str:
+        bare, label = m.group(1) == "-", m.group(2)
+        if label not in targets:
+            raise RenderError(f"notebook {notebook}: cross-reference @{label} points to no labelled "
+                              f"figure, table or section (known: {', '.join(sorted(targets)) or 'none'})")
+        text = targets[label].split(" ", 1)[1] if bare and label[:3] in ("fig", "tbl") else targets[label]
+        return f"[{text}](#{label})"
+
+    return CROSSREF.sub(replace, markdown)
+
+
+def shown_outputs(outputs: list, opts) -> list:
+    """The outputs of a cell as the options say they are shown."""
+    if opts.output is False:
+        return []
+    kept = []
+    for out in outputs:
+        if out.output_type == "stream" and out.name == "stderr" and not opts.warning:
+            continue
+        if out.output_type == "stream" and out.name == "stdout" and opts.output == "asis":
+            out = nbformat.v4.new_output("display_data", data={"text/markdown": out.text})
+        kept.append(out)
+    return kept
+
+
+def float_metadata(opts, numbers: dict[str, str]) -> dict | None:
+    """What the HTML template needs to wrap a numbered figure/table: anchor, number, caption."""
+    kind = opts.crossref_kind
+    if not kind:
+        return None
+    return {"kind": kind, "anchor": opts.label, "number": numbers[opts.label],
+            "caption": opts.caption or "", "alt": opts.alt or ""}
+
+
+def presentation_notebook(nb: nbformat.NotebookNode, defaults: dict, notebook: str) -> nbformat.NotebookNode:
+    """A copy of the executed ``nb`` with every display option applied (see module docstring)."""
+    out = copy.deepcopy(nb)
+    numbers = number_floats(out, defaults)
+    cells, sections = [], {}
+    for cell in out.cells:
+        if cell.cell_type == "markdown":
+            cell.source, found = convert_heading_attributes(cell.source)
+            sections.update(found)
+            if cell.source.strip():
+                cells.append(cell)
+            continue
+        if cell.cell_type != "code":
+            continue  # raw cells are not part of an HTML report
+        opts = cell_options(cell.metadata, defaults)
+        if not opts.include:
+            continue
+        cell.outputs = shown_outputs(cell.outputs, opts)
+        report = float_metadata(opts, numbers)
+        if report:
+            cell.metadata["report"] = report
+        if not opts.echo:
+            cell.metadata.setdefault("transient", {})["remove_source"] = True
+        if cell.outputs or opts.echo:
+            cells.append(cell)
+    targets = {**numbers, **sections}
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = resolve_crossrefs(cell.source, targets, notebook)
+        elif "report" in cell.metadata:
+            cell.metadata["report"]["caption"] = resolve_crossrefs(cell.metadata["report"]["caption"],
+                                                                   targets, notebook)
+    out.cells = cells
+    return out

@@ -1,0 +1,183 @@
+"""Render step of the pipeline: every analysis/notebooks/NN-*.qmd of the report, for one data
+cut, into reports/<cut>/ (one self-contained HTML page per notebook, plus index.html and
+render.json). Called by the CLI as ``render_cut(cut, root=root)``.
+
+All pages are written to a scratch folder first and replace the previous ones only when every
+notebook rendered (analysis.atomic.atomic_dir); files that other steps wrote to the folder
+(ard.csv, validation.html, ...) are carried over untouched. Files whose names start with "_"
+(e.g. ``_example-*.qmd``) are not part of the report.
+
+Engine: ``quarto`` when the Quarto CLI is on PATH, else ``jupyter`` (the fallback built on
+jupytext/nbclient/nbconvert); the environment variable SAP_RENDER_ENGINE=quarto|jupyter forces one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from analysis import paths
+from analysis.atomic import atomic_dir
+from analysis.render.errors import RenderError
+from analysis.render.fallback import render_document
+from analysis.render.html import NavEntry, Page, engine_description, export_notebook
+from analysis.render.options import load_yaml_mapping
+from analysis.render.qmd import QmdDocument, read_qmd
+from analysis.render.quarto import PROJECT_FILE, quarto_executable, render_with_quarto
+
+NOTEBOOK_GLOB = "[0-9][0-9]-*.qmd"
+# Files of reports/<cut>/ that this step writes (and may therefore replace or drop).
+OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html)$")
+INDEX_PAGE = "index.html"
+ENGINE_ENV = "SAP_RENDER_ENGINE"
+ENGINES = ("quarto", "jupyter")
+
+
+@dataclass
+class RenderedNotebook:
+    source: str
+    html: str
+    title: str
+    seconds: float
+    sha256: str
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def list_notebooks(notebooks_dir: Path) -> list[Path]:
+    """The report's notebooks, in file-name order (NN- prefix)."""
+    return sorted(p for p in Path(notebooks_dir).glob(NOTEBOOK_GLOB) if p.is_file())
+
+
+def choose_engine(requested: str | None = None) -> str:
+    engine = requested or os.environ.get(ENGINE_ENV) or ("quarto" if quarto_executable() else "jupyter")
+    if engine not in ENGINES:
+        raise RenderError(f"unknown render engine {engine!r} ({ENGINE_ENV}); use one of {', '.join(ENGINES)}")
+    if engine == "quarto" and not quarto_executable():
+        raise RenderError(f"render engine 'quarto' requested ({ENGINE_ENV}) but quarto is not on PATH")
+    return engine
+
+
+def report_params(cut: str, root: Path | None) -> dict:
+    """The parameters every notebook receives: the data cut and the project root (None: the default)."""
+    return {"cut": cut, "root": str(Path(root).resolve()) if root is not None else None}
+
+
+def html_name(qmd: Path) -> str:
+    return f"{qmd.stem}.html"
+
+
+def carried_over(report_dir: Path) -> tuple[str, ...]:
+    """Names in reports/<cut>/ written by other steps: kept as they are."""
+    if not report_dir.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in report_dir.iterdir()
+                        if not OWNED_FILE.match(p.name) and not p.name.startswith(".")))
+
+
+def navigation(docs: list[QmdDocument]) -> list[NavEntry]:
+    return [NavEntry(INDEX_PAGE, "Index")] + [NavEntry(html_name(d.path), d.title) for d in docs]
+
+
+def render_one(doc: QmdDocument, out_dir: Path, *, engine: str, params: dict, cut: str,
+               nav: list[NavEntry], project_meta: dict, work_root: Path) -> Path:
+    out = out_dir / html_name(doc.path)
+    if engine == "quarto":
+        return render_with_quarto(doc.path, out, params, repo_root=paths.REPO_ROOT,
+                                  work_root=work_root, nav=nav)
+    page = Page(title=doc.title, subtitle=str(doc.front_matter.get("subtitle") or ""), cut=cut,
+                engine=engine_description(), nav=nav, current=out.name)
+    return render_document(doc, out, params, page, project_meta, cwd=paths.REPO_ROOT)
+
+
+def table_text(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return html_lib.escape(text).replace("|", "&#124;")
+
+
+def index_notebook(cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
+                   engine: str) -> nbformat.NotebookNode:
+    """The index page's content, as markdown cells (exported with the same template)."""
+    rows = "\n".join(f"| {i} | [{table_text(r.title)}]({r.html}) | `{r.source}` |"
+                      for i, r in enumerate(rendered, start=1))
+    cells = [nbformat.v4.new_markdown_cell(
+        f"## Contents\n\n| # | Section | Source notebook |\n|---|---|---|\n{rows}\n")]
+    if others:
+        links = "\n".join(f"- [{name}]({name})" for name in others)
+        cells.append(nbformat.v4.new_markdown_cell(f"## Other outputs of this data cut\n\n{links}\n"))
+    cells.append(nbformat.v4.new_markdown_cell(
+        "## How this report was made\n\n"
+        f"Every section was executed for data cut `{cut}` from the derived datasets and the analysis "
+        f"results of that cut, by `python -m analysis render --cut {cut}` "
+        f"(engine: {engine}). The notebooks' sources and their SHA-256 are listed in `render.json`."))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    for i, cell in enumerate(nb.cells, start=1):
+        cell.id = f"index-{i}"
+    return nb
+
+
+def write_index(out_dir: Path, cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
+                nav: list[NavEntry], engine: str) -> None:
+    page = Page(title=f"Statistical analysis report, data cut {cut}", cut=cut, engine=engine,
+                subtitle="CD22/CD19 CAR-T and auto-HSCT 'sandwich' consolidation in B-ALL",
+                nav=nav, current=INDEX_PAGE)
+    text = export_notebook(index_notebook(cut, rendered, others, engine), page)
+    (out_dir / INDEX_PAGE).write_text(text, encoding="utf-8")
+
+
+def write_manifest(out_dir: Path, cut: str, engine: str, params: dict, rendered: list[RenderedNotebook]) -> None:
+    manifest = {"cut": cut, "engine": engine, "parameters": params,
+                "notebooks": [{"source": r.source, "sha256": r.sha256, "html": r.html,
+                               "title": r.title, "seconds": round(r.seconds, 1)} for r in rendered]}
+    (out_dir / "render.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None = None,
+               engine: str | None = None) -> Path:
+    """Render every notebook of the report for data cut ``cut`` into reports/<cut>/ under
+    ``root`` (default: the project root, see analysis.paths). Returns that folder.
+
+    Prints each notebook's name and seconds. Raises NotebookExecutionError (a cell failed) or
+    RenderError; the previous pages are then left as they were.
+    """
+    paths.cut_date(cut)  # rejects a malformed cut name
+    notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR)
+    sources = list_notebooks(notebooks_dir)
+    if not sources:
+        raise RenderError(f"no report notebooks {NOTEBOOK_GLOB} in {notebooks_dir}")
+    docs = [read_qmd(p) for p in sources]  # every notebook parses before any is executed
+    engine = choose_engine(engine)
+    engine_text = f"Quarto ({quarto_executable()})" if engine == "quarto" else engine_description()
+    params = report_params(cut, root)
+    project_meta = load_yaml_mapping(paths.REPO_ROOT / PROJECT_FILE)
+    nav = navigation(docs)
+    report_dir = paths.report_dir(cut, root)
+    others = carried_over(report_dir)
+    rendered: list[RenderedNotebook] = []
+    with atomic_dir(report_dir, keep=others) as scratch, \
+            tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
+        for doc in docs:
+            say(f"[render] {cut}: {doc.name} ...")
+            t0 = time.perf_counter()
+            out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
+                             project_meta=project_meta, work_root=Path(work_root))
+            seconds = time.perf_counter() - t0
+            say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
+            rendered.append(RenderedNotebook(doc.name, out.name, doc.title, seconds,
+                                             hashlib.sha256(doc.path.read_bytes()).hexdigest()))
+        write_index(scratch, cut, rendered, others, nav, engine_text)
+        write_manifest(scratch, cut, engine, params, rendered)
+    return report_dir

@@ -1,0 +1,102 @@
+"""The Quarto engine, used when the ``quarto`` CLI is on PATH.
+
+Each notebook is rendered on its own, for one data cut::
+
+    quarto render NN-name.qmd --to html -P cut:<cut> -P root:<root> \\
+        --execute-dir <repository root> --no-execute-daemon
+
+in a private work folder holding a copy of the .qmd and of the project's ``_quarto.yml``
+(without its ``project: render:`` list, which names the repository's paths). Rendering a copy
+keeps Quarto's intermediate files (``*_files/``, ``.quarto/``) out of the source tree and lets
+two data cuts render at the same time. The options that matter come from ``_quarto.yml``:
+``execute: freeze: false`` (a frozen result would belong to an earlier data cut),
+``format: html: embed-resources: true`` (one self-contained file). ``--no-execute-daemon``: a
+fresh kernel per render, never one kept alive with an earlier cut's state. ``QUARTO_PYTHON``
+points Quarto at this interpreter (the project's .venv).
+
+References: Quarto "Parameters" (``-P name:value``), "Managing Execution" (freeze), ``quarto
+render --help`` (``--execute-dir``, ``--no-execute-daemon``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from analysis.render.errors import RenderError
+from analysis.render.execute import kernel_environment
+from analysis.render.html import NavEntry, add_navigation, external_references
+from analysis.render.options import load_yaml_mapping
+
+PROJECT_FILE = "_quarto.yml"
+QUARTO_TIMEOUT_S = 3600
+ERROR_TAIL_CHARS = 6000
+
+
+def quarto_executable() -> str | None:
+    """Path of the Quarto CLI, or None when it is not installed."""
+    return shutil.which("quarto")
+
+
+def param_args(params: dict) -> list[str]:
+    """``-P name:value`` for each parameter; a None value is left to the notebook's default
+    (Quarto reads the value as YAML, where an empty value would also mean null)."""
+    args = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if not isinstance(value, (str, int, float, bool)):
+            raise RenderError(f"parameter {name}={value!r}: only scalars can be passed to quarto with -P")
+        args += ["-P", f"{name}:{value}"]
+    return args
+
+
+def render_command(quarto: str, qmd_name: str, params: dict, execute_dir: Path) -> list[str]:
+    return [quarto, "render", qmd_name, "--to", "html", *param_args(params),
+            "--execute-dir", str(execute_dir), "--no-execute-daemon"]
+
+
+def write_work_project(project_meta: dict, work: Path) -> None:
+    """The project's _quarto.yml for the work folder: everything but the render list."""
+    meta = dict(project_meta)
+    project = dict(meta.get("project") or {})
+    project.pop("render", None)
+    project.pop("output-dir", None)
+    meta["project"] = project or {"type": "default"}
+    (work / PROJECT_FILE).write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+
+
+def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Path,
+                       work_root: Path, nav: list[NavEntry], quarto: str | None = None) -> Path:
+    """Render ``qmd`` with Quarto into ``out_html`` (navigation bar added); returns ``out_html``."""
+    quarto = quarto or quarto_executable()
+    if not quarto:
+        raise RenderError("quarto is not on PATH")
+    work = work_root / qmd.stem
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(qmd, work / qmd.name)
+    write_work_project(load_yaml_mapping(repo_root / PROJECT_FILE), work)
+    env = kernel_environment(repo_root, {"QUARTO_PYTHON": sys.executable})
+    cmd = render_command(quarto, qmd.name, params, repo_root)
+    try:
+        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=QUARTO_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"notebook {qmd.name}: quarto render did not finish within {QUARTO_TIMEOUT_S} s") from None
+    if proc.returncode != 0:
+        output = (proc.stdout + "\n" + proc.stderr).strip()
+        raise RenderError(f"notebook {qmd.name}: quarto render failed (exit {proc.returncode}): "
+                          f"{' '.join(cmd)}\n{output[-ERROR_TAIL_CHARS:]}")
+    produced = work / f"{qmd.stem}.html"
+    if not produced.is_file():
+        raise RenderError(f"notebook {qmd.name}: quarto render succeeded but wrote no {produced.name} in {work}")
+    text = add_navigation(produced.read_text(encoding="utf-8"), nav, out_html.name)
+    remote = external_references(text)
+    if remote:
+        raise RenderError(f"notebook {qmd.name}: the Quarto page would fetch from the network "
+                          f"(is embed-resources on in _quarto.yml?): {'; '.join(remote[:5])}")
+    out_html.write_text(text, encoding="utf-8")
+    return out_html
