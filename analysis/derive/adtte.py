@@ -1,0 +1,198 @@
+"""ADTTE: one row per subject and time-to-event parameter, each parameter DECLARED from event
+and censoring sources (``analysis.derive.tte``) over a population with its own origin.
+
+Parameters (rules in words: docs/sap-notes.md sections 1, 2.2, 4.4 and 6):
+OS, LFS, RELNRM (competing risks), MRDDURFC / MRDDURNG (MRD-negativity duration), OSCR / LFSCR
+(from the remission before therapy, with delayed entry), OSPP / LFSPP (completers, from CAR-T2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from analysis import conventions
+from analysis.derive.common import lookup
+from analysis.derive.dates import DATE_DTYPE, days_between
+from analysis.derive.spec import DatasetSpec, char, date, num, typed
+from analysis.derive.tte import POPULATION, CensorSource, EventSource, TTEParam, derive_param_tte
+
+# --- sources ------------------------------------------------------------------------------------
+DEATH = EventSource("adsl", "DTHDT", "DEATH", "ADSL", evnttype=2)
+RELAPSE = EventSource("adsl", "RELDT", "RELAPSE", "ADSL", evnttype=1,
+                      filter=lambda d: d["RELDT"] >= d["STARTDT"])
+LAST_ALIVE = CensorSource("adsl", "LSTALVDT", "LAST KNOWN ALIVE", "ADSL")
+LAST_ASSESSMENT = CensorSource("adsl", "LSTASDT", "LAST DISEASE ASSESSMENT", "ADSL")
+ORIGIN = CensorSource(POPULATION, "STARTDT", "START OF OBSERVATION", "ADTTE")
+
+
+def _mrd_samples(paramcd: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda d: d["PARAMCD"].eq(paramcd) & d["BESTFL"].eq("N") & d["EVALFL"].eq("Y")
+
+
+def mrd_recurrence(paramcd: str, method: str) -> EventSource:
+    """First evaluable positive sample of the method after the first negative one (SAP 4.4)."""
+    sample = _mrd_samples(paramcd)
+    return EventSource("admrd", "ADT", f"{method}-MRD RECURRENCE", "ADMRD", evnttype=1,
+                       filter=lambda d: sample(d) & d["NEGFL"].eq("N") & (d["ADT"] > d["STARTDT"]))
+
+
+def last_mrd(paramcd: str, method: str) -> CensorSource:
+    """Last evaluable sample of the method (a non-evaluable sample does not show negativity)."""
+    return CensorSource("admrd", "ADT", f"LAST EVALUABLE {method}-MRD ASSESSMENT", "ADMRD",
+                        filter=_mrd_samples(paramcd))
+
+
+# --- populations (USUBJID, STARTDT, DCUTDT [, ENTRY]) --------------------------------------------
+def observation_start(adsl: pd.DataFrame) -> pd.Series:
+    """Start of observation: CAR-T1 (TRTSDT) for the trial, allo-HSCT (ALLOHSDT) for controls."""
+    trial = adsl["COHORT"].eq(conventions.COHORT_TRIAL)
+    return adsl["TRTSDT"].where(trial, adsl["ALLOHSDT"]).astype(DATE_DTYPE)
+
+
+def _population(adsl: pd.DataFrame, keep: pd.Series, start: pd.Series) -> pd.DataFrame:
+    keep = keep.fillna(False).astype(bool) & start.notna()
+    return pd.DataFrame({"USUBJID": adsl["USUBJID"], "STARTDT": start.astype(DATE_DTYPE),
+                         "DCUTDT": adsl["DCUTDT"]}).loc[keep].reset_index(drop=True)
+
+
+def os_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+    """Treated trial subjects from CAR-T1 and controls from allo-HSCT (SAP 1)."""
+    return _population(adsl, adsl["SAFFL"].eq("Y") | adsl["COHORT"].eq(conventions.COHORT_EXTERNAL),
+                       observation_start(adsl))
+
+
+def lfs_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+    """LFSFL = Y subjects from REMDT (SAP 1)."""
+    return _population(adsl, adsl["LFSFL"].eq("Y"), adsl["REMDT"])
+
+
+def mrd_population(method: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
+    """Subjects with a post-CAR-T1 negative sample of ``method``, from the first one (SAP 4.4)."""
+    def build(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+        neg = admrd.loc[admrd["METHOD"].eq(method) & admrd["BESTFL"].eq("N") & admrd["POSTFL"].eq("Y")
+                        & admrd["NEGFL"].eq("Y")]
+        first_neg = neg.groupby("USUBJID")["ADT"].min()
+        return _population(adsl, adsl["SAFFL"].eq("Y"), lookup(adsl["USUBJID"], first_neg))
+    return build
+
+
+def remission_origin_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+    """OS population re-timed from CRDT (remission before therapy) with delayed entry:
+    ENTRY = observation start - CRDT days, so that a subject is at risk on (ENTRY, AVAL]
+    on the CRDT time scale (SAP 6.2)."""
+    pop = os_population(adsl, admrd).rename(columns={"STARTDT": "OBSSTDT"})
+    crdt = lookup(pop["USUBJID"], adsl.set_index("USUBJID")["CRDT"]).astype(DATE_DTYPE)
+    pop = pop.assign(STARTDT=crdt, ENTRY=days_between(pop["OBSSTDT"], crdt))
+    return pop.loc[crdt.notna()].drop(columns="OBSSTDT").reset_index(drop=True)
+
+
+def completer_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+    """COMPLFL = Y subjects from CAR-T2 (per-protocol, SAP 1)."""
+    return _population(adsl, adsl["COMPLFL"].eq("Y"), adsl["CART2DT"])
+
+
+def completer_lfs_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+    """Completers in remission and relapse-free at CAR-T2, from CAR-T2 (SAP 1)."""
+    relapse_free = adsl["RELDT"].isna() | (adsl["RELDT"] >= adsl["CART2DT"])
+    return _population(adsl, adsl["COMPLFL"].eq("Y") & adsl["LFSFL"].eq("Y") & relapse_free, adsl["CART2DT"])
+
+
+# --- parameter declarations ----------------------------------------------------------------------
+OS_SOURCES = dict(events=(DEATH,), censors=(LAST_ALIVE, ORIGIN))
+LFS_SOURCES = dict(events=(RELAPSE, DEATH), censors=(LAST_ASSESSMENT, ORIGIN))
+
+
+@dataclass(frozen=True)
+class ParamDefinition:
+    param: TTEParam
+    population: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+
+PARAMS: tuple[ParamDefinition, ...] = (
+    ParamDefinition(TTEParam("OS", "Overall Survival (Days)", **OS_SOURCES), os_population),
+    ParamDefinition(TTEParam("LFS", "Leukemia-Free Survival (Days)", **LFS_SOURCES), lfs_population),
+    ParamDefinition(TTEParam("RELNRM", "Relapse vs Non-Relapse Mortality (Days)", **LFS_SOURCES),
+                    lfs_population),
+    ParamDefinition(TTEParam("MRDDURFC", "Duration of FC-MRD Negativity (Days)",
+                             events=(mrd_recurrence("MRDFC", "FC"), RELAPSE, DEATH),
+                             censors=(last_mrd("MRDFC", "FC"), ORIGIN)), mrd_population("FC")),
+    ParamDefinition(TTEParam("MRDDURNG", "Duration of NGS-MRD Negativity (Days)",
+                             events=(mrd_recurrence("MRDNGS", "NGS"), RELAPSE, DEATH),
+                             censors=(last_mrd("MRDNGS", "NGS"), ORIGIN)), mrd_population("NGS")),
+    ParamDefinition(TTEParam("OSCR", "OS From Remission Before Therapy (Days)", **OS_SOURCES),
+                    remission_origin_population),
+    ParamDefinition(TTEParam("LFSCR", "LFS From Remission Before Therapy (Days)", **LFS_SOURCES),
+                    remission_origin_population),
+    ParamDefinition(TTEParam("OSPP", "OS From CAR-T2, Completers (Days)", **OS_SOURCES), completer_population),
+    ParamDefinition(TTEParam("LFSPP", "LFS From CAR-T2, Completers (Days)", **LFS_SOURCES),
+                    completer_lfs_population),
+)
+
+# Only RELNRM distinguishes the competing events; elsewhere every event has EVNTTYPE 1.
+COMPETING_RISK_PARAMS = ("RELNRM",)
+
+ADSL_COVARIATES = ["STUDYID", "SITEID", "COHORT", "AGE", "AGEGR1", "SEX", "PHSTAT", "CYTORISK",
+                   "CNSSTAT", "DISSTAT", "MRDPRE", "DONOR", "TRTSDT", "DCUTDT", "SAFFL", "LFSFL",
+                   "COMPLFL"]
+
+SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAMCD"), (
+    char("STUDYID", "Study Identifier", "Predecessor", "ADSL.STUDYID"),
+    char("USUBJID", "Unique Subject Identifier", "Predecessor", "ADSL.USUBJID"),
+    char("SITEID", "Study Site Identifier", "Predecessor", "ADSL.SITEID"),
+    char("COHORT", "Cohort", "Predecessor", "ADSL.COHORT"),
+    char("PARAMCD", "Parameter Code", "Assigned", "",
+         "OS, LFS, RELNRM, MRDDURFC, MRDDURNG, OSCR, LFSCR, OSPP, LFSPP."),
+    char("PARAM", "Parameter", "Assigned", ""),
+    date("STARTDT", "Time-to-Event Origin Date", "Derived",
+         "ADSL.TRTSDT/ALLOHSDT/REMDT/CRDT/CART2DT; ADMRD.ADT",
+         "OS: TRTSDT (trial) / ALLOHSDT (controls); LFS, RELNRM: REMDT; MRDDUR*: first "
+         "post-CAR-T1 negative sample; OSCR, LFSCR: CRDT; OSPP, LFSPP: CART2DT."),
+    date("ADT", "Analysis Date", "Derived", "SRCDOM.SRCVAR",
+         "Earliest event date, else latest censoring date, capped at DCUTDT (SAP 2.2)."),
+    num("AVAL", "Analysis Value", "Derived", "ADT; STARTDT", "ADT - STARTDT + 1 (days)."),
+    char("AVALU", "Analysis Value Unit", "Assigned", "", "DAYS."),
+    num("CNSR", "Censor", "Derived", "", "0 event, 1 censored."),
+    num("EVNTTYPE", "Event Type", "Derived", "",
+        "RELNRM: 1 relapse, 2 death without relapse, 0 censored; other parameters: 1 event, 0 censored."),
+    num("ENTRY", "Delayed-Entry Time (Days From STARTDT)", "Derived", "ADSL.TRTSDT/ALLOHSDT; ADSL.CRDT",
+        "OSCR, LFSCR: observation start - CRDT; missing for other parameters."),
+    char("EVNTDESC", "Event or Censoring Description", "Derived", ""),
+    char("CNSDTDSC", "Censor Date Description", "Derived", "", "Missing for events."),
+    char("SRCDOM", "Source Data", "Derived", ""),
+    char("SRCVAR", "Source Variable", "Derived", ""),
+    num("SRCSEQ", "Source Sequence Number", "Derived", ""),
+    num("AGE", "Age", "Predecessor", "ADSL.AGE"),
+    char("AGEGR1", "Pooled Age Group 1", "Predecessor", "ADSL.AGEGR1"),
+    char("SEX", "Sex", "Predecessor", "ADSL.SEX"),
+    char("PHSTAT", "Ph/BCR-ABL1 Status", "Predecessor", "ADSL.PHSTAT"),
+    char("CYTORISK", "Cytogenetic Risk Group", "Predecessor", "ADSL.CYTORISK"),
+    char("CNSSTAT", "CNS Status at Diagnosis", "Predecessor", "ADSL.CNSSTAT"),
+    char("DISSTAT", "Disease Status Before Therapy", "Predecessor", "ADSL.DISSTAT"),
+    char("MRDPRE", "MRD Status Before Therapy", "Predecessor", "ADSL.MRDPRE"),
+    char("DONOR", "Allo-HSCT Donor Type", "Predecessor", "ADSL.DONOR"),
+    date("TRTSDT", "Date of First CAR-T1 Infusion", "Predecessor", "ADSL.TRTSDT"),
+    date("DCUTDT", "Data Cut-off Date", "Predecessor", "ADSL.DCUTDT"),
+    char("SAFFL", "Safety Population Flag", "Predecessor", "ADSL.SAFFL"),
+    char("LFSFL", "LFS Population Flag", "Predecessor", "ADSL.LFSFL"),
+    char("COMPLFL", "Completed Sandwich Flag", "Predecessor", "ADSL.COMPLFL"),
+))
+
+
+def derive_parameter(definition: ParamDefinition, adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
+    """One declared parameter over its population, with ADSL covariates."""
+    population = definition.population(adsl, admrd)
+    rows = derive_param_tte(population, {"adsl": adsl, "admrd": admrd}, definition.param)
+    if definition.param.paramcd not in COMPETING_RISK_PARAMS:
+        rows["EVNTTYPE"] = (1 - rows["CNSR"]).astype("Int64")
+    return rows.merge(adsl[["USUBJID"] + ADSL_COVARIATES], on="USUBJID", how="left")
+
+
+def derive_adtte(adsl: pd.DataFrame, admrd: pd.DataFrame,
+                 params: tuple[ParamDefinition, ...] = PARAMS) -> pd.DataFrame:
+    """ADTTE of one cut: every declared parameter stacked."""
+    rows = pd.concat([derive_parameter(d, adsl, admrd) for d in params], ignore_index=True)
+    rows["AVALU"] = "DAYS"
+    return typed(rows, SPEC)
