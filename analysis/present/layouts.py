@@ -312,7 +312,7 @@ def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
     probs = sorted(q["prob"].unique(), key=lambda p: (abs(p - 0.5) > 1e-9, p))
     for prob in probs:
         part = q[(q["prob"] - prob).abs() < 1e-9].set_index("_g")
-        row(f"{_percentile_label(prob)} ({unit}) ({conf_text} CI)",
+        row(f"{_percentile_label(prob)}, {unit} ({conf_text} CI)",
             [F.fmt_est_ci(*(part[c].get(g, float("nan")) / scale for c in ("quantile", "lcl", "ucl")),
                           decimals=decimals) for g in columns])
     if estimates is not None:
@@ -338,7 +338,7 @@ def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
             for _, c in cox.iterrows():
                 row(f"Hazard ratio ({c['term']}) ({conf_text} CI)", [""] * len(columns),
                     F.fmt_est_ci(c["hr"], c["lcl"], c["ucl"], 2))
-                row(f"Wald P ({c['term']})", [""] * len(columns), F.fmt_pvalue(c["p"]))
+                row(f"Cox Wald P ({c['term']})", [""] * len(columns), F.fmt_pvalue(c["p"]))
             notes.append(f"Hazard ratio: {_first(cox, 'method', f'Cox proportional hazards model, {conventions.COX_TIES} ties, Wald interval')}.")
         if logrank is not None and not logrank.empty:
             row("Log-rank P", [""] * len(columns), F.fmt_pvalue(logrank["p"].iloc[0]))
@@ -401,8 +401,7 @@ def format_rates(rates: pd.DataFrame, by: str | None = None, label: str | None =
     methods = sorted({_CI_METHOD.get(str(m).lower(), str(m)) for m in data.get("method", pd.Series([conventions.BINOMIAL_CI]))})
     notes = [f"{m} {conf_text} CI." for m in methods]
     # "N = n" only where every endpoint of the group has the same denominator
-    counts = data.groupby("_g")["n"].agg(lambda n: n.iloc[0] if n.nunique() == 1 else None)
-    headers = ["Endpoint", *[F.fmt_header(g, counts[g]) if counts.get(g) is not None else g
-                             for g in columns]]
+    counts = {g: n.iloc[0] for g, n in data.groupby("_g")["n"] if n.nunique() == 1}
+    headers = ["Endpoint", *[F.fmt_header(g, counts[g]) if g in counts else g for g in columns]]
     return Table(title=title, frame=frame, headers=headers, indent=indent, subtitles=list(subtitles),
                  footnotes=[*notes, FOOTNOTE_NE, *footnotes])
