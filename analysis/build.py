@@ -59,13 +59,20 @@ DEPENDENCIES: dict[str, StepDeps] = {
     "validate": StepDeps(
         code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py"),
         reads=("data/raw/{cut}/",),
-        outputs=("reports/{cut}/validation/",),
+        outputs=("reports/{cut}/validation.html",),
     ),
     "derive": StepDeps(
         code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py"),
         reads=("data/raw/{cut}/",),
         after=("validate",),
         outputs=("data/derived/{cut}/",),
+    ),
+    # Define-XML 2.0 from the derive step's spec.json (written before render so the report's
+    # index lists it on every run).
+    "define": StepDeps(
+        code=("analysis/regulatory/define_xml.py",),
+        after=("derive",),
+        outputs=("reports/{cut}/define.xml",),
     ),
     "analyze": StepDeps(
         code=("analysis/stats/**", "analysis/analyze/**", "analysis/conventions.py"),
@@ -83,17 +90,17 @@ DEPENDENCIES: dict[str, StepDeps] = {
         outputs=("reports/{cut}/changes/",),
     ),
     "render": StepDeps(
-        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "docs/sap-notes.md"),
-        after=("derive", "analyze", "changes"),
+        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "docs/sap-notes.md",
+              "_quarto.yml"),
+        after=("validate", "derive", "define", "analyze", "changes"),
         outputs=("reports/{cut}/",),
     ),
-    # Submission checks: Define-XML from spec.json, then no identifier from raw in any output.
-    "submission": StepDeps(
-        code=("analysis/regulatory/define_xml.py", "analysis/regulatory/identifiers.py",
-              "analysis/regulatory/common.py", "analysis/raw_io.py", "analysis/raw_spec.py"),
+    # Last: no directly identifying column or value of raw in any output (raises BadDataError).
+    "identifiers": StepDeps(
+        code=("analysis/regulatory/identifiers.py", "analysis/regulatory/common.py", "analysis/raw_io.py",
+              "analysis/raw_spec.py"),
         reads=("data/raw/{cut}/",),
-        after=("derive", "analyze", "render"),
-        outputs=("reports/{cut}/define.xml",),
+        after=("derive", "define", "analyze", "changes", "render"),
     ),
 }
 

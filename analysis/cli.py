@@ -1,6 +1,7 @@
 """Command line: ``python -m analysis <command> [--cut cut-YYYY-MM-DD]``.
 
-Steps run in the fixed order validate -> derive -> analyze -> changes -> render -> submission;
+Steps run in the fixed order validate -> derive -> define -> analyze -> changes -> render ->
+identifiers;
 ``report`` brings them all up to date, re-running only what is stale (analysis.build). A step
 command (e.g. ``analyze``) brings that step and what it depends on up to date. ``--cut`` defaults
 to the latest cut in data/raw/.
@@ -34,12 +35,14 @@ from analysis.errors import (  # noqa: E402
 STEPS = {
     "validate": ("validation.runner", "validate_cut", "check every raw form of the cut (Great Expectations)"),
     "derive": ("analysis.derive.pipeline", "derive_cut", "build ADaM datasets in data/derived/<cut>/"),
+    "define": ("analysis.regulatory.define_xml", "define_step",
+               "write Define-XML 2.0 of the derived datasets -> reports/<cut>/define.xml"),
     "analyze": ("analysis.analyze.pipeline", "analyze_cut", "compute the SAP analyses -> reports/<cut>/ard.csv"),
     "changes": ("analysis.regulatory.compare", "changes_step",
                 "changes since the previous cut -> reports/<cut>/changes/"),
     "render": ("analysis.render.pipeline", "render_cut", "render the Quarto notebooks -> reports/<cut>/"),
-    "submission": ("analysis.regulatory.submission", "submission_cut",
-                   "write define.xml and check that no identifier from raw reached any output"),
+    "identifiers": ("analysis.regulatory.identifiers", "identifiers_step",
+                    "check that no identifying column or value of raw reached any output"),
 }
 PIPELINE = build.PIPELINE
 assert set(PIPELINE) == set(STEPS), "analysis.build.DEPENDENCIES and cli.STEPS must name the same steps"

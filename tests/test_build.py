@@ -44,7 +44,7 @@ class FakePipeline:
 
     def validate(self, cut, root):
         raw = (root / "data/raw" / cut / "dm.csv").read_text()
-        _write(root / "reports" / cut / "validation" / "result.json", json.dumps({"rows": raw.count("\n")}))
+        _write(root / "reports" / cut / "validation.html", json.dumps({"rows": raw.count("\n")}))
 
     def derive(self, cut, root):
         raw = (root / "data/raw" / cut / "dm.csv").read_text()
@@ -62,8 +62,12 @@ class FakePipeline:
         ard = (root / "reports" / cut / "ard.csv").read_text()
         _write(root / "reports" / cut / "report.html", f"<html>{ard}</html>")
 
-    def submission(self, cut, root):
-        _write(root / "reports" / cut / "define.xml", "<ODM/>")
+    def define(self, cut, root):
+        spec = (root / "data/derived" / cut / "spec.json").read_text()
+        _write(root / "reports" / cut / "define.xml", f"<ODM>{spec}</ODM>")
+
+    def identifiers(self, cut, root):
+        assert "01-001" not in (root / "reports" / cut / "report.html").read_text()
 
 
 @pytest.fixture
@@ -72,7 +76,8 @@ def tree(tmp_path):
     for rel in ("validation/suites.py", "analysis/raw_spec.py", "analysis/raw_io.py",
                 "analysis/derive/adsl.py", "analysis/conventions.py", "analysis/stats/km.py",
                 "analysis/analyze/pipeline.py", "analysis/notebooks/report.qmd", "analysis/render/pipeline.py",
-                "analysis/regulatory/compare.py", "analysis/regulatory/define_xml.py", "analysis/paths.py"):
+                "analysis/regulatory/compare.py", "analysis/regulatory/define_xml.py",
+                "analysis/regulatory/identifiers.py", "analysis/paths.py"):
         _write(code / rel, f"# {rel}\n")
     _write(code / "requirements.lock", "pandas==3.1.1\n")
     data = tmp_path / "data"
@@ -109,21 +114,21 @@ def test_changed_derivation_source_reruns_derive_and_downstream_only(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/derive/adsl.py", "# adsl v2: new derivation\n")
-    assert run_all(tree) == ["derive", "analyze", "changes", "render", "submission"]
+    assert run_all(tree) == ["derive", "define", "analyze", "changes", "render", "identifiers"]
 
 
 def test_changed_notebook_reruns_render_and_submission_only(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/notebooks/report.qmd", "# new text\n")
-    assert run_all(tree) == ["render", "submission"]
+    assert run_all(tree) == ["render", "identifiers"]
 
 
 def test_changed_statistics_code_reruns_analysis_downstream(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/stats/km.py", "# faster KM\n")
-    assert run_all(tree) == ["analyze", "changes", "render", "submission"]
+    assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
 
 
 def test_changed_validation_suite_reruns_validate_and_downstream(tree):
@@ -144,7 +149,7 @@ def test_new_code_file_in_a_step_package_counts_as_a_change(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/render/helpers.py", "x = 1\n")
-    assert run_all(tree) == ["render", "submission"]
+    assert run_all(tree) == ["render", "identifiers"]
 
 
 def test_bytecode_caches_are_not_code(tree):
@@ -168,7 +173,8 @@ def test_deleted_output_reruns_its_step(tree):
     _, data, _, _ = tree
     run_all(tree)
     (data / "reports" / CUT1 / "define.xml").unlink()
-    assert run_all(tree) == ["submission"]
+    # define re-runs; it writes the same bytes, so nothing downstream is stale
+    assert run_all(tree) == ["define"]
 
 
 def test_output_ownership_most_specific_pattern_wins(tree):
@@ -179,6 +185,8 @@ def test_output_ownership_most_specific_pattern_wins(tree):
     assert render == {f"reports/{CUT1}/report.html"}
     assert analyze == {f"reports/{CUT1}/ard.csv"}
     assert set(build.owned_outputs("changes", CUT1, data, plan.table)) == {f"reports/{CUT1}/changes/summary.csv"}
+    assert set(build.owned_outputs("validate", CUT1, data, plan.table)) == {f"reports/{CUT1}/validation.html"}
+    assert set(build.owned_outputs("define", CUT1, data, plan.table)) == {f"reports/{CUT1}/define.xml"}
 
 
 def test_failed_step_leaves_no_record_and_stops_the_build(tree):
@@ -192,7 +200,7 @@ def test_failed_step_leaves_no_record_and_stops_the_build(tree):
     assert fake.calls == ["analyze"]
     assert not build.record_path("analyze", CUT1, data).exists()
     fake.fail = set()
-    assert run_all(tree) == ["analyze", "changes", "render", "submission"]
+    assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
 
 
 def test_force_reruns_named_steps_and_then_their_dependants_stay_consistent(tree):
@@ -211,7 +219,7 @@ def test_new_cut_builds_independently_and_its_changes_step_tracks_the_previous_c
     # of the new cut shows, and nothing else of the new cut
     dm1 = data / "data/raw" / CUT1 / "dm.csv"
     dm1.write_text(dm1.read_text().replace("01-001,34", "01-001,35"))
-    assert run_all(tree, cut=CUT2) == ["changes", "render", "submission"]
+    assert run_all(tree, cut=CUT2) == ["changes", "render", "identifiers"]
 
 
 def test_targets_bring_only_their_upstream_up_to_date(tree):

@@ -122,7 +122,7 @@ def test_missing_step_module_stops_report_quietly(fake_steps, monkeypatch, capsy
     steps["render"] = ("analysis.no_such_module", "render_cut", "x")
     monkeypatch.setattr(cli, "STEPS", steps)
     assert cli.main(["--root", str(root), "report"]) == EXIT_OK
-    assert [s for s, _ in calls] == ["validate", "derive", "analyze", "changes"]
+    assert [s for s, _ in calls] == ["validate", "derive", "define", "analyze", "changes"]
     assert "not built yet" in capsys.readouterr().err
 
 

@@ -155,6 +155,11 @@ def write_define(cut: str, root: Path | None = None, target: Path | None = None)
     return target
 
 
+def define_step(cut: str, root: Path | None = None) -> None:
+    """Pipeline step 'define'."""
+    write_define(cut, root)
+
+
 def check_define(xml: bytes, spec: dict) -> list[str]:
     """Structural checks (used where the CDISC schema is not at hand): well-formed; every spec
     variable has an ItemDef with its label, DataType and Length; OIDs unique; every ItemOID /

@@ -163,3 +163,8 @@ def check_identifiers(cut: str, root: Path | None = None) -> None:
         raise BadDataError(f"identifying data from raw reached outputs of {cut} "
                            f"({len(problems)} finding(s)); remove them before anything leaves:\n"
                            + "\n".join(shown))
+
+
+def identifiers_step(cut: str, root: Path | None = None) -> None:
+    """Pipeline step 'identifiers' (the last one): fails the build on any leak."""
+    check_identifiers(cut, root)
