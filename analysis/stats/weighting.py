@@ -468,34 +468,23 @@ def weighted_cox(data: pd.DataFrame, by: str, weights, robust: bool = True, refe
                  time: str = "AVAL", cnsr: str = "CNSR", conf_level: float = 0.95) -> pd.DataFrame:
     """Hazard ratio(s) of ``by`` from a Cox model with case weights (e.g. IPTW).
 
-    Method: weighted Cox partial likelihood with Efron ties, fitted by lifelines' CoxPHFitter;
-    with ``robust`` the Lin & Wei (1989, JASA 84:1074) sandwich variance, which treats the
-    weights as sampling weights (the usual choice for IPTW, Austin 2016). lifelines' sandwich
-    uses Breslow-form score residuals, so with tied event times it differs slightly from R
-    ``coxph(..., weights=w, robust=TRUE)``; without ties they agree (see the tests for the
-    tolerances). ``by`` is dummy-coded against ``reference`` (default: first sorted level).
-    Returns term, hr, lcl, ucl, se, z, p, robust, n, n_events.
+    Method: weighted Cox partial likelihood with Efron ties; with ``robust`` the Lin & Wei
+    (1989, JASA 84:1074) sandwich variance, which treats the weights as sampling weights (the
+    usual choice for IPTW, Austin 2016, Stat Med 35:5642), as R ``coxph(Surv(AVAL, 1 - CNSR) ~
+    by, weights = w, robust = TRUE)``. A thin wrapper on ``analysis.stats.survival.cox`` (the
+    project's NumPy Cox, itself checked against coxph). ``weights``: a column name or values
+    aligned with ``data``. ``by`` is dummy-coded against ``reference`` (default: first sorted
+    level).
+    Returns term, coef, hr, lcl, ucl, se, z, p, robust, n, n_event, method.
     """
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import StatisticalWarning
+    from analysis.stats.survival import cox
 
-    t, event, groups, w = _survival_input(data, by, weights, time, cnsr)
-    levels = sorted(pd.unique(groups))
-    reference = levels[0] if reference is None else reference
-    if reference not in levels or len(levels) < 2:
-        raise ValueError(f"column {by!r}: need reference {reference!r} and another level, found {levels}")
-    frame = pd.DataFrame({"_time": t, "_event": event, "_w": w})
-    terms = [f"{by}={lv}" for lv in levels if lv != reference]
-    for lv, term in zip([lv for lv in levels if lv != reference], terms):
-        frame[term] = (groups == lv).astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StatisticalWarning)   # non-integer weights: expected here
-        fit = CoxPHFitter().fit(frame, duration_col="_time", event_col="_event", weights_col="_w",
-                                robust=robust)
-    coef = fit.params_[terms].to_numpy()
-    se = fit.standard_errors_[terms].to_numpy()
-    z = z_quantile(conf_level)
-    return pd.DataFrame({"term": terms, "hr": np.exp(coef), "lcl": np.exp(coef - z * se),
-                         "ucl": np.exp(coef + z * se), "se": se, "z": coef / se,
-                         "p": 2 * stats.norm.sf(np.abs(coef / se)), "robust": robust,
-                         "n": len(frame), "n_events": int(event.sum())})
+    _, _, groups, w = _survival_input(data, by, weights, time, cnsr)
+    if len(pd.unique(groups)) < 2:
+        raise ValueError(f"column {by!r}: need at least two groups")
+    weight_col = "__case_weight__"
+    frame = data.assign(**{weight_col: w})
+    fit = cox(frame, by, ties="efron", reference=reference, weights=weight_col, robust=robust,
+              time=time, cnsr=cnsr, conf_level=conf_level)
+    return fit[["term", "coef", "hr", "lcl", "ucl", "se", "z", "p", "n", "n_event", "method"]] \
+        .assign(robust=robust)
