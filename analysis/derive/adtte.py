@@ -146,7 +146,7 @@ SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAM
     char("PARAMCD", "Parameter Code", "Assigned", "",
          "OS, LFS, RELNRM, MRDDURFC, MRDDURNG, OSCR, LFSCR, OSPP, LFSPP."),
     char("PARAM", "Parameter", "Assigned", ""),
-    date("STARTDT", "Time-to-Event Origin Date", "Derived",
+    date("STARTDT", "Time to Event Origin Date for Subject", "Derived",
          "ADSL.TRTSDT/ALLOHSDT/REMDT/CRDT/CART2DT; ADMRD.ADT",
          "OS: TRTSDT (trial) / ALLOHSDT (controls); LFS, RELNRM: REMDT; MRDDUR*: first "
          "post-CAR-T1 negative sample; OSCR, LFSCR: CRDT; OSPP, LFSPP: CART2DT."),

@@ -93,9 +93,12 @@ def _joined(source: TTESource, sources: dict[str, pd.DataFrame], population: pd.
 
 
 def _candidates(source: TTESource, order: int, sources: dict[str, pd.DataFrame],
-                population: pd.DataFrame) -> pd.DataFrame:
+                population: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     """Candidate records of one source, in the ADTTE layout (``_ORDER`` = declaration order)."""
     rows = _joined(source, sources, population)
+    for col in [source.date] + ([source.srcseq] if source.srcseq else []):
+        if col not in rows.columns:
+            raise KeyError(f"{paramcd}: source {source.dataset_name!r} has no column {col!r}")
     if source.filter is not None:
         mask = source.filter(rows)
         rows = rows.loc[mask.fillna(False).astype(bool).to_numpy()]
@@ -153,7 +156,7 @@ def derive_param_tte(population: pd.DataFrame, sources: dict[str, pd.DataFrame],
         raise ValueError(f"{param.paramcd}: population has duplicate subjects")
     population = population.loc[population["STARTDT"].notna()]
     declared = list(param.events) + list(param.censors)
-    cands = pd.concat([_candidates(s, i, sources, population) for i, s in enumerate(declared)],
+    cands = pd.concat([_candidates(s, i, sources, population, param.paramcd) for i, s in enumerate(declared)],
                       ignore_index=True)
     cands = _apply_cutoff(cands)
     early_event = (cands["CNSR"] == 0) & (cands["ADT"] < cands["STARTDT"])
