@@ -154,12 +154,12 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     RenderError; the previous pages are then left as they were.
     """
     paths.cut_date(cut)  # rejects a malformed cut name
+    engine = choose_engine(engine)
     notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR)
     sources = list_notebooks(notebooks_dir)
     if not sources:
         raise RenderError(f"no report notebooks {NOTEBOOK_GLOB} in {notebooks_dir}")
     docs = [read_qmd(p) for p in sources]  # every notebook parses before any is executed
-    engine = choose_engine(engine)
     engine_text = f"Quarto ({quarto_executable()})" if engine == "quarto" else engine_description()
     params = report_params(cut, root)
     project_meta = load_yaml_mapping(paths.REPO_ROOT / PROJECT_FILE)
