@@ -77,7 +77,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
     "analyze": StepDeps(
         code=("analysis/stats/**", "analysis/analyze/**", "analysis/conventions.py"),
         after=("derive",),
-        outputs=("reports/{cut}/ard.*", "reports/{cut}/ard/"),
+        outputs=("reports/{cut}/ard.*", "reports/{cut}/ard_*", "reports/{cut}/ard/"),
     ),
     # "Changes since the previous cut": raw of both cuts, derived data / ARD of the previous cut
     # where built, and lock manifests (a change to a locked cut is called out).

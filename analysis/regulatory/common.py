@@ -15,6 +15,7 @@ LOCKED_DIRNAME = "locked"          # data/locked/<cut>/ (committed; not touched 
 LOCK_MANIFEST = "lock.json"
 SPEC_FILE = "spec.json"
 ARD_FILE = "ard.csv"
+ARD_COMPANIONS = ("ard_methods.csv",)   # locked beside the ARD when the analyze step writes them
 DEFINE_FILE = "define.xml"
 DATASET_SUFFIXES = (".xpt", ".parquet", ".csv")
 # The ARD is long: one row per statistic, identified by every column but ``stat``.
@@ -33,11 +34,12 @@ def locked_dir(cut: str, root: Path | None = None) -> Path:
 
 def working_path(locked_rel: str, cut: str, root: Path | None = None) -> Path | None:
     """Where the pipeline writes the output that a lock stores as ``locked_rel``:
-    'derived/<file>' -> data/derived/<cut>/<file>; 'ard.csv' / 'define.xml' -> reports/<cut>/."""
+    'derived/<file>' -> data/derived/<cut>/<file>; 'ard.csv', 'ard_methods.csv', 'define.xml' ->
+    reports/<cut>/<file>."""
     head, _, rest = locked_rel.partition("/")
     if head == "derived" and rest:
         return paths.derived_dir(cut, root) / rest
-    if locked_rel in (ARD_FILE, DEFINE_FILE):
+    if not rest and locked_rel != LOCK_MANIFEST:
         return paths.report_dir(cut, root) / locked_rel
     return None
 
@@ -52,6 +54,14 @@ def lock_manifest(cut: str, root: Path | None = None) -> dict | None:
 
 def is_locked(cut: str, root: Path | None = None) -> bool:
     return lock_manifest(cut, root) is not None
+
+
+def dataset_files(folder: Path) -> list[Path]:
+    """Every dataset file of a derived folder, in every format written (.xpt, .parquet, .csv)."""
+    if not Path(folder).is_dir():
+        return []
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix in DATASET_SUFFIXES and not p.name.startswith("."))
 
 
 def derived_datasets(folder: Path) -> dict[str, Path]:

@@ -125,7 +125,7 @@ def scan_text(text: str, file: Path, values: dict[str, Identifier], html: bool) 
 
 def output_files(cut: str, root: Path | None = None) -> tuple[list[Path], list[Path]]:
     """(tables, text files) of the outputs of ``cut``: derived datasets, the ARD, report files."""
-    tables = list(common.derived_datasets(paths.derived_dir(cut, root)).values())
+    tables = common.dataset_files(paths.derived_dir(cut, root))
     report = paths.report_dir(cut, root)
     ard = report / common.ARD_FILE
     if ard.exists():

@@ -3,7 +3,7 @@
 ``lock_cut(cut)`` copies what was built for the cut into data/locked/<cut>/ (committed to git):
 
     derived/<dataset>.xpt, derived/spec.json   the ADaM datasets and their specification
-    ard.csv                                    the analysis results dataset
+    ard.csv (+ ard_methods.csv)                the analysis results dataset (+ its methods)
     define.xml                                 Define-XML 2.0 (datasets referenced as derived/*.xpt)
     lock.json                                  provenance manifest
 
@@ -66,9 +66,10 @@ def raw_hashes(cut: str, root: Path | None = None) -> dict[str, str]:
 
 
 def lock_sources(cut: str, root: Path | None = None) -> dict[str, Path]:
-    """Locked name -> built file: every derived dataset and spec.json, and the ARD."""
+    """Locked name -> built file: every derived dataset (each format written) and spec.json,
+    and the ARD."""
     derived = paths.derived_dir(cut, root)
-    sources = {f"derived/{p.name}": p for p in common.derived_datasets(derived).values()}
+    sources = {f"derived/{p.name}": p for p in common.dataset_files(derived)}
     spec = derived / common.SPEC_FILE
     ard = paths.report_dir(cut, root) / common.ARD_FILE
     missing = [str(p) for p in (spec, ard) if not p.exists()]
@@ -79,6 +80,9 @@ def lock_sources(cut: str, root: Path | None = None) -> dict[str, Path]:
                            f"run `python -m analysis report --cut {cut}` first")
     sources[f"derived/{common.SPEC_FILE}"] = spec
     sources[common.ARD_FILE] = ard
+    for name in common.ARD_COMPANIONS:
+        if (ard.parent / name).exists():
+            sources[name] = ard.parent / name
     return dict(sorted(sources.items()))
 
 
