@@ -363,3 +363,23 @@ def test_ae_overview_cdisc_pilot_severe_matches_r2rtf(pilot):
                             high_grade_from="SEVERE", fatal_grade=None, related=None)
     got = [_stat(ov, category="Any AE of grade >= SEVERE", group=g, stat_name="n") for g in PILOT_ARMS]
     assert got == [7, 16, 8]
+
+
+def test_table1_small_groups_and_numeric_codes():
+    """A group without any value of a continuous variable (tableone cannot describe it), a group
+    with one value (SD not estimable, as R's sd), and numeric codes read as floats."""
+    adsl = pd.DataFrame({"USUBJID": ["a", "b", "c", "d"], "ARM": ["A", "A", "B", "B"],
+                         "X": [1.0, np.nan, np.nan, np.nan], "Y": [4.0, 6.0, 5.0, 7.0],
+                         "CODE": [1.0, 10.0, 9.0, 10.0]})
+    tidy = tables.table1(adsl, "ARM", ["X", "Y", "CODE"], categorical=["CODE"])
+    assert _stat(tidy, variable="X", group="A", stat_name="n") == 1
+    assert np.isnan(_stat(tidy, variable="X", group="A", stat_name="sd"))
+    assert _stat(tidy, variable="X", group="B", stat_name="n") == 0
+    assert _stat(tidy, variable="X", group="B", stat_name="missing") == 2
+    assert np.isnan(_stat(tidy, variable="X", group="B", stat_name="mean"))
+    assert np.isnan(_stat(tidy, variable="X", group="A vs B", stat_name="smd"))
+    # Y is unaffected by X's gaps: d = |5 - 6| / sqrt((2 + 2) / 2)
+    assert _stat(tidy, variable="Y", group="A vs B", stat_name="smd") == pytest.approx(1 / np.sqrt(2), abs=TOL)
+    levels = list(dict.fromkeys(tidy.loc[tidy.variable == "CODE", "level"]))
+    assert levels[:3] == ["1", "9", "10"]                      # numeric order, no ".0"
+    assert _stat(tidy, variable="CODE", level="10", group="B", stat_name="n") == 1

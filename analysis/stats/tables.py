@@ -19,6 +19,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from itertools import combinations
 
@@ -58,7 +59,17 @@ def _group_order(values: pd.Series) -> list:
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = set(values.dropna())
         return [c for c in values.cat.categories if c in present]
-    return sorted(values.dropna().unique(), key=str)
+    unique = values.dropna().unique()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return sorted(unique)
+    return sorted(unique, key=str)
+
+
+def _level_text(x) -> str:
+    """Level label of a categorical value: 2.0 -> '2' (numeric codes read from XPT are floats)."""
+    if isinstance(x, (float, np.floating)) and float(x).is_integer():
+        return str(int(x))
+    return str(x)
 
 
 def _check_groups(frame: pd.DataFrame, by: str, frame_name: str, id_col: str | None) -> None:
@@ -95,11 +106,6 @@ def smd_categorical(p1: Sequence[float], p2: Sequence[float]) -> float:
     cov = (np.diag(a) - np.outer(a, a) + np.diag(b) - np.outer(b, b)) / 2.0
     diff = a - b
     return float(np.sqrt(max(diff @ np.linalg.pinv(cov) @ diff, 0.0)))
-
-
-def _categorical_levels(series: pd.Series) -> list:
-    """Display order of a categorical variable's levels (declared categories, else sorted)."""
-    return _group_order(series)
 
 
 def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
@@ -142,14 +148,16 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     data = adsl[[by, *variables]].copy()
     data[by] = data[by].astype(str)
     group_names = [str(g) for g in groups]
+    # display order of the levels, from the original values (numeric codes sort as numbers)
+    level_order = {v: list(dict.fromkeys(_level_text(x) for x in _group_order(adsl[v])))
+                   for v in categorical}
     for v in categorical:
-        # tableone compares levels as strings; our own order is restored below
+        # tableone compares levels as strings; our own order is restored from level_order
         data[v] = data[v].astype(object).where(data[v].notna(), None)
-        data[v] = data[v].map(lambda x: None if x is None else str(x))
+        data[v] = data[v].map(lambda x: None if x is None else _level_text(x))
 
-    t1 = TableOne(data, columns=variables, categorical=categorical, continuous=continuous,
-                  groupby=by, nonnormal=nonnormal, order={by: group_names}, smd=len(groups) > 1,
-                  overall=total, missing=True, include_null=True, pval=False, decimals=8)
+    fits = _tableone_fits(data, by, group_names, variables, categorical, continuous, nonnormal,
+                          total)
 
     rows: list[dict] = []
     sizes = data.groupby(by).size()
@@ -169,36 +177,83 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
         return "continuous_nonnormal" if v in nonnormal else "continuous"
 
     for v in variables:
+        t1 = fits[v]
         if v in categorical:
-            _table1_categorical(t1, data, v, column_groups, add)
+            _table1_categorical(t1, data, v, level_order[v], column_groups, add)
         else:
             _table1_continuous(t1, data, v, var_type_of(v), column_groups, sizes, add)
         if len(groups) > 1:
             _table1_smd(t1, data, v, var_type_of(v), group_names, by, add)
 
-    out = pd.DataFrame(rows, columns=TIDY_TABLE1_COLUMNS)
-    return out
+    return pd.DataFrame(rows, columns=TIDY_TABLE1_COLUMNS)
+
+
+def _tableone(data: pd.DataFrame, by: str, group_names: list[str], columns: list[str],
+              categorical: list[str], nonnormal: list[str], total: bool) -> TableOne:
+    continuous = [c for c in columns if c not in categorical]
+    with warnings.catch_warnings():
+        # tableone 0.9.6 trips pandas-4 deprecation and numpy empty-slice warnings on small
+        # groups; the numbers are unaffected and are checked in tests/test_stats_tables.py
+        warnings.simplefilter("ignore")
+        return TableOne(data, columns=columns, categorical=[c for c in categorical if c in columns],
+                        continuous=continuous, groupby=by,
+                        nonnormal=[c for c in nonnormal if c in columns],
+                        order={by: group_names}, smd=len(group_names) > 1, overall=total,
+                        missing=True, include_null=True, pval=False, decimals=8)
+
+
+def _tableone_fits(data, by, group_names, variables, categorical, continuous, nonnormal,
+                   total) -> dict[str, TableOne | None]:
+    """One TableOne for all variables, except continuous ones without any value in some group:
+    tableone cannot describe an empty group, so those get their own fit on the groups that have
+    values (the empty groups are reported as n = 0, statistics NaN)."""
+    present = {v: [g for g in group_names if data.loc[data[by] == g, v].notna().any()]
+               for v in continuous}
+    sparse = [v for v in continuous if len(present[v]) < len(group_names)]
+    regular = [v for v in variables if v not in sparse]
+    fits: dict[str, TableOne | None] = {}
+    if regular:
+        main = _tableone(data, by, group_names, regular, categorical, nonnormal, total)
+        fits.update({v: main for v in regular})
+    for v in sparse:
+        groups_v = present[v]
+        fits[v] = _tableone(data[data[by].isin(groups_v)], by, groups_v, [v], [], nonnormal,
+                            total) if groups_v else None
+    return fits
 
 
 def _tableone_group(g: str) -> str:
     return "Overall" if g == TOTAL_GROUP else g
 
 
-def _table1_continuous(t1: TableOne, data: pd.DataFrame, v: str, var_type: str,
+def _described(source: pd.DataFrame | None, stat: str, group: str, v: str, default: float) -> float:
+    """One statistic from tableone's describe table. pandas' pivot_table drops a statistic
+    column that is NaN in every group (e.g. SD of single values) and a group without values,
+    so absence means 'not available' (default), not an error."""
+    if source is None or (stat, group) not in source.columns:
+        return default
+    return source[(stat, group)].loc[v]
+
+
+def _table1_continuous(t1: TableOne | None, data: pd.DataFrame, v: str, var_type: str,
                        column_groups: list[str], sizes: pd.Series, add) -> None:
+    """n, missing, mean, SD, median, Q1, Q3, min, max per group. SD needs n >= 2 (tableone
+    returns 0 for a single value; we report NaN = not estimable, as R's sd)."""
     for g in column_groups:
-        source = t1.cont_describe_all if g == TOTAL_GROUP else t1.cont_describe
         n_group = len(data) if g == TOTAL_GROUP else int(sizes.get(g, 0))
-        for theirs, ours in _TABLEONE_CONT.items():
-            value = source[theirs][_tableone_group(g)].loc[v]
+        source = None if t1 is None else (t1.cont_describe_all if g == TOTAL_GROUP else t1.cont_describe)
+        values = {ours: _described(source, theirs, _tableone_group(g), v,
+                                   default=0 if ours == "n" else np.nan)
+                  for theirs, ours in _TABLEONE_CONT.items()}
+        if values["n"] < 2:
+            values["sd"] = np.nan
+        for ours in CONTINUOUS_STATS:
+            value = n_group - values["n"] if ours == "missing" else values[ours]
             add(v, var_type, "", g, ours, value)
-            if ours == "n":
-                add(v, var_type, "", g, "missing", n_group - value)
 
 
-def _table1_categorical(t1: TableOne, data: pd.DataFrame, v: str, column_groups: list[str],
-                        add) -> None:
-    levels = [str(x) for x in _categorical_levels(data[v].dropna())]
+def _table1_categorical(t1: TableOne, data: pd.DataFrame, v: str, levels: list[str],
+                        column_groups: list[str], add) -> None:
     has_missing = data[v].isna().any()
     for g in column_groups:
         source = t1.cat_describe_all if g == TOTAL_GROUP else t1.cat_describe
@@ -211,13 +266,13 @@ def _table1_categorical(t1: TableOne, data: pd.DataFrame, v: str, column_groups:
             add(v, "categorical", shown, g, "pct", pct)
 
 
-def _table1_smd(t1: TableOne, data: pd.DataFrame, v: str, var_type: str,
+def _table1_smd(t1: TableOne | None, data: pd.DataFrame, v: str, var_type: str,
                 group_names: list[str], by: str, add) -> None:
+    columns = [] if t1 is None or t1.smd_table is None else list(t1.smd_table.columns)
     for g1, g2 in combinations(group_names, 2):
-        col = f"SMD ({g1},{g2})"
-        if col not in t1.smd_table.columns:
-            col = f"SMD ({g2},{g1})"
-        value = float(t1.smd_table.loc[v, col])
+        col = next((c for c in (f"SMD ({g1},{g2})", f"SMD ({g2},{g1})") if c in columns), None)
+        # a pair involving a group without values has no SMD
+        value = float(t1.smd_table.loc[v, col]) if col else float("nan")
         if var_type == "categorical" and not np.isfinite(value):
             # tableone inverts S exactly; a level absent from both groups makes S singular
             value = _smd_categorical_from_data(data, v, by, g1, g2)
