@@ -95,7 +95,7 @@ def surv_data(frame: pd.DataFrame, *, time: str = "AVAL", cnsr: str = "CNSR", by
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
         raise ValueError(f"column {cnsr!r} (censoring flag) must be 0 (event) or 1 (censored); found "
-                         f"{censor[position]!r} at {_first_bad_row(frame, bad)}")
+                         f"{censor[position]:g} at {_first_bad_row(frame, bad)}")
     if weights is None:
         weight = np.ones(len(frame))
     else:
