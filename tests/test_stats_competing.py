@@ -181,16 +181,16 @@ def test_output_shape_and_not_estimable_after_last_followup():
 
 
 @pytest.mark.parametrize("column, value, message", [
-    ("AVAL", -1, "times must be finite numbers >= 0"),
-    ("AVAL", np.nan, "times must be finite numbers >= 0"),
-    ("EVNTTYPE", 1.5, "event types must be integers >= 0"),
-    ("EVNTTYPE", -2, "event types must be integers >= 0"),
+    ("AVAL", -1, "must be >= 0"),
+    ("AVAL", np.nan, "missing or infinite"),
+    ("EVNTTYPE", 1.5, "must hold integers >= 0"),
+    ("EVNTTYPE", -2, "must hold integers >= 0"),
 ])
 def test_bad_input_is_named(column, value, message):
     bad = HAND.copy()
     bad[column] = bad[column].astype(float)
     bad.loc[7, column] = value
-    with pytest.raises(ValueError, match=rf"column '{column}'.*{message}.*index 7"):
+    with pytest.raises(ValueError, match=rf"column '{column}'.*{message}.*row 7 "):
         cumulative_incidence(bad, "ARM", [5])
 
 

@@ -24,71 +24,45 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.stats._surv_data import _first_bad_row, check_conf_level, group_codes, numeric_column
+
 CENSORED = 0
 
 __all__ = ["cumulative_incidence", "gray_test", "fine_gray"]
 
 
 # ------------------------------------------------------------------------------------------------
-# input checks shared by the functions of this module (and weighting.py)
+# input checks (the column rules are the survival module's, so messages read the same)
 # ------------------------------------------------------------------------------------------------
 
-def require_columns(data: pd.DataFrame, columns: Iterable[str | None], what: str = "data") -> None:
+def _require_columns(data: pd.DataFrame, columns: Iterable[str | None]) -> None:
     """Raise ValueError naming every column of ``columns`` that ``data`` lacks."""
-    wanted = [c for c in columns if c is not None]
-    missing = [c for c in wanted if c not in data.columns]
+    missing = [c for c in columns if c is not None and c not in data.columns]
     if missing:
-        raise ValueError(f"{what}: missing column(s) {missing}; present: {list(data.columns)}")
+        raise ValueError(f"missing column(s) {missing}; columns present: {list(data.columns)}")
 
 
-def _first_bad_row(data: pd.DataFrame, bad: np.ndarray) -> str:
-    idx = data.index[np.flatnonzero(bad)]
-    return f"{int(bad.sum())} row(s), first at index {idx[0]!r}"
+def _z(conf_level: float) -> float:
+    """Two-sided normal quantile for ``conf_level`` (1.959964 for 0.95)."""
+    return float(stats.norm.ppf(0.5 + check_conf_level(conf_level) / 2))
 
 
-def check_times(data: pd.DataFrame, time: str) -> np.ndarray:
-    """Return ``data[time]`` as float, raising ValueError on missing, infinite or negative values."""
-    values = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        raise ValueError(f"column {time!r}: times must be finite numbers >= 0; "
-                         f"{_first_bad_row(data, bad)} (value {data[time].iloc[np.flatnonzero(bad)[0]]!r})")
-    return values
-
-
-def check_event_types(data: pd.DataFrame, event_type: str) -> np.ndarray:
-    """Return ``data[event_type]`` as int, raising ValueError unless every value is an integer >= 0."""
-    raw = pd.to_numeric(data[event_type], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(raw) | (raw < 0) | (raw != np.round(raw))
-    if bad.any():
-        raise ValueError(f"column {event_type!r}: event types must be integers >= 0 (0 = censored); "
-                         f"{_first_bad_row(data, bad)} (value {data[event_type].iloc[np.flatnonzero(bad)[0]]!r})")
-    return raw.astype(int)
-
-
-def check_by(data: pd.DataFrame, by: str | None) -> np.ndarray:
-    """Return the grouping values (a single dummy level when ``by`` is None); no missing allowed."""
-    if by is None:
-        return np.zeros(len(data), dtype=int)
-    values = data[by]
-    bad = values.isna().to_numpy()
-    if bad.any():
-        raise ValueError(f"column {by!r}: missing group value in {_first_bad_row(data, bad)}")
-    return values.to_numpy()
-
-
-def z_quantile(conf_level: float) -> float:
-    """Two-sided normal quantile for ``conf_level`` (e.g. 1.959964 for 0.95)."""
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must lie in (0, 1), got {conf_level!r}")
-    return float(stats.norm.ppf(0.5 + conf_level / 2))
-
-
-def _competing_input(data, by, event_type, time):
-    require_columns(data, [time, event_type, by])
+def _competing_input(data: pd.DataFrame, by: str | None, event_type: str, time: str):
+    """Checked arrays: times (finite, >= 0), event codes (integers >= 0), group codes, levels."""
+    _require_columns(data, [time, event_type, by])
     if len(data) == 0:
-        raise ValueError("data has no rows")
-    return check_times(data, time), check_event_types(data, event_type), check_by(data, by)
+        raise ValueError("the competing-risks data frame has no rows")
+    t = numeric_column(data, time, "analysis time")
+    if (t < 0).any():
+        raise ValueError(f"column {time!r} (analysis time) must be >= 0: first negative at "
+                         f"{_first_bad_row(data, t < 0)}")
+    code = numeric_column(data, event_type, "event type, 0 = censored, k = cause k")
+    bad = (code < 0) | (code != np.round(code))
+    if bad.any():
+        raise ValueError(f"column {event_type!r} (event type) must hold integers >= 0 (0 = censored); "
+                         f"found {code[np.flatnonzero(bad)[0]]!r} at {_first_bad_row(data, bad)}")
+    groups, levels = group_codes(data, by)
+    return t, code.astype(int), groups, levels
 
 
 # ------------------------------------------------------------------------------------------------
@@ -195,14 +169,14 @@ def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[flo
     t), n_event (events of this cause <= t), cif, std_err, lcl, ucl. Times beyond a group's last
     follow-up, or negative, give NaN estimates (not estimable; timepoints gives NA).
     """
-    t_all, ev_all, grp_all = _competing_input(data, by, event_type, time)
-    z = z_quantile(conf_level)
+    t_all, ev_all, grp_all, levels = _competing_input(data, by, event_type, time)
+    z = _z(conf_level)
     if causes is None:
         causes = sorted(int(c) for c in np.unique(ev_all[ev_all != CENSORED]))
     requested = np.unique(t_all) if times is None else np.asarray(sorted(set(map(float, times))))
     rows = []
-    for level in sorted(pd.unique(grp_all)):
-        in_group = grp_all == level
+    for code, level in enumerate(levels):
+        in_group = grp_all == code
         order = np.argsort(t_all[in_group], kind="stable")
         t_g, ev_g = t_all[in_group][order], ev_all[in_group][order]
         for cause in causes:
@@ -298,13 +272,10 @@ def gray_test(data: pd.DataFrame, by: str, cause: int | None = 1, event_type: st
     """
     if by is None:
         raise ValueError("gray_test compares groups: give a `by` column")
-    t_all, ev_all, grp_all = _competing_input(data, by, event_type, time)
-    require_columns(data, [strata])
-    levels = sorted(pd.unique(grp_all))
+    t_all, ev_all, group, levels = _competing_input(data, by, event_type, time)
     if len(levels) < 2:
         raise ValueError(f"column {by!r}: need at least two groups, found {levels}")
-    group = pd.Categorical(grp_all, categories=levels).codes.astype(int)
-    strat = check_by(data, strata)
+    strat, _ = group_codes(data, strata, "strata")
     causes = sorted(int(c) for c in np.unique(ev_all[ev_all != CENSORED])) if cause is None else [int(cause)]
     order = np.argsort(t_all, kind="stable")
     rows = []
@@ -464,8 +435,8 @@ def fine_gray(data: pd.DataFrame, by: str | None, cause: int = 1,
     Returns one row per term: term, coef, shr, se, z, p, lcl, ucl (Wald, on the log scale),
     n, n_events, converged. Memory grows as n_events x n (fine for trials; not for 1e5 rows).
     """
-    t_all, ev_all, _ = _competing_input(data, by, event_type, time)
-    require_columns(data, list(covariates or []))
+    t_all, ev_all, _, _ = _competing_input(data, by, event_type, time)
+    _require_columns(data, list(covariates or []))
     design = _design_matrix(data, by, covariates, reference)
     order = np.argsort(t_all, kind="stable")
     status = np.where(ev_all == CENSORED, 0, np.where(ev_all == cause, 1, 2))[order]
@@ -477,7 +448,7 @@ def fine_gray(data: pd.DataFrame, by: str | None, cause: int = 1,
     info_inv = np.linalg.inv(info)
     cov = info_inv @ terms.sandwich_middle(beta) @ info_inv
     se = np.sqrt(np.diag(cov))
-    z = z_quantile(conf_level)
+    z = _z(conf_level)
     return pd.DataFrame({
         "term": list(design.columns), "coef": beta, "shr": np.exp(beta), "se": se,
         "z": beta / se, "p": 2 * stats.norm.sf(np.abs(beta / se)),

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.competing import check_by, check_times, require_columns, z_quantile
+from analysis.stats._surv_data import _first_bad_row, check_conf_level, surv_data
 
 __all__ = ["PropensityFit", "propensity_score", "iptw", "balance", "effective_sample_size",
            "love_plot", "weighted_km_difference", "weighted_cox"]
@@ -34,9 +34,20 @@ __all__ = ["PropensityFit", "propensity_score", "iptw", "balance", "effective_sa
 # input checks
 # ------------------------------------------------------------------------------------------------
 
+def _require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}; columns present: {list(df.columns)}")
+
+
+def _z(conf_level: float) -> float:
+    """Two-sided normal quantile for ``conf_level`` (1.959964 for 0.95)."""
+    return float(stats.norm.ppf(0.5 + check_conf_level(conf_level) / 2))
+
+
 def _treatment_indicator(df: pd.DataFrame, treatment: str) -> np.ndarray:
     """The treatment column as a boolean array; must be bool or 0/1 with both groups present."""
-    require_columns(df, [treatment])
+    _require_columns(df, [treatment])
     values = df[treatment]
     if values.isna().any():
         raise ValueError(f"column {treatment!r}: {int(values.isna().sum())} missing treatment value(s)")
@@ -52,7 +63,7 @@ def _treatment_indicator(df: pd.DataFrame, treatment: str) -> np.ndarray:
 
 def _check_complete(df: pd.DataFrame, columns: Sequence[str]) -> None:
     """Raise ValueError naming each column with missing values and how many."""
-    require_columns(df, columns)
+    _require_columns(df, columns)
     counts = {c: int(df[c].isna().sum()) for c in columns if df[c].isna().any()}
     if counts:
         detail = ", ".join(f"{c!r}: {k} missing" for c, k in counts.items())
@@ -69,7 +80,7 @@ def _weights_array(df: pd.DataFrame, weights) -> np.ndarray:
     if weights is None:
         return np.ones(len(df))
     if isinstance(weights, str):
-        require_columns(df, [weights])
+        _require_columns(df, [weights])
         w = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
         name = repr(weights)
     else:
@@ -79,8 +90,8 @@ def _weights_array(df: pd.DataFrame, weights) -> np.ndarray:
             raise ValueError(f"weights: expected {len(df)} values, got shape {w.shape}")
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
-        raise ValueError(f"{name}: weights must be finite and >= 0; {int(bad.sum())} bad value(s), "
-                         f"first at index {df.index[np.flatnonzero(bad)[0]]!r}")
+        raise ValueError(f"{name}: weights must be finite and >= 0; first bad value at "
+                         f"{_first_bad_row(df, bad)}")
     return w
 
 
@@ -163,7 +174,7 @@ def propensity_score(df: pd.DataFrame, treatment: str, covariates: Sequence[str]
     if ((scores < 1e-8) | (scores > 1 - 1e-8)).any():
         raise ValueError(f"propensity model on {list(covariates)}: fitted scores of 0 or 1 "
                          "(quasi-separation by a combination of covariates)")
-    z = z_quantile(conf_level)
+    z = _z(conf_level)
     coef, se = result.params.to_numpy(), result.bse.to_numpy()
     summary = pd.DataFrame({"term": list(design.columns), "coef": coef, "se": se,
                             "z": coef / se, "p": 2 * stats.norm.sf(np.abs(coef / se)),
@@ -214,8 +225,8 @@ def iptw(df: pd.DataFrame, treatment: str, ps, estimand: str = "ATT", stabilize:
         raise ValueError(f"ps: expected {len(df)} scores, got shape {e.shape}")
     bad = ~np.isfinite(e) | (e <= 0) | (e >= 1)
     if bad.any():
-        raise ValueError(f"ps: propensity scores must lie strictly in (0, 1); {int(bad.sum())} bad "
-                         f"value(s), first at index {df.index[np.flatnonzero(bad)[0]]!r}")
+        raise ValueError(f"ps: propensity scores must lie strictly in (0, 1); first bad value at "
+                         f"{_first_bad_row(df, bad)}")
     if estimand == "ATE":
         w = np.where(treated, 1 / e, 1 / (1 - e))
         rule = "ATE weights 1/e (treated), 1/(1-e) (control)"
@@ -322,7 +333,7 @@ def love_plot(balance_frame: pd.DataFrame, threshold: float = 0.1, title: str | 
     ``balance``; returns a matplotlib Figure (the caller saves or closes it)."""
     import matplotlib.pyplot as plt
 
-    require_columns(balance_frame, ["covariate", "level", "smd_unweighted", "smd_weighted"],
+    _require_columns(balance_frame, ["covariate", "level", "smd_unweighted", "smd_weighted"],
                     "balance_frame")
     labels = [c if not lv else f"{c}: {lv}" for c, lv in
               zip(balance_frame["covariate"], balance_frame["level"].fillna(""))]
@@ -370,14 +381,11 @@ def _weighted_km_at(t_sorted: np.ndarray, event_sorted: np.ndarray, weights: np.
 
 
 def _survival_input(data, by, weights, time, cnsr):
-    require_columns(data, [time, cnsr, by])
-    t = check_times(data, time)
-    c = pd.to_numeric(data[cnsr], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isin(c, [0, 1])
-    if bad.any():
-        raise ValueError(f"column {cnsr!r}: must be 0 (event) or 1 (censored); {int(bad.sum())} bad "
-                         f"value(s), first at index {data.index[np.flatnonzero(bad)[0]]!r}")
-    return t, 1 - c, check_by(data, by), _weights_array(data, weights)
+    """Checked ADTTE arrays (the survival module's rules): time, event (1 - CNSR), group codes,
+    sorted group levels, weights (column name, values aligned with ``data``, or None)."""
+    w = _weights_array(data, weights)
+    checked = surv_data(data, time=time, cnsr=cnsr, by=by)
+    return checked.stop, checked.event, checked.group, checked.levels, w
 
 
 def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, reference, weights=None,
@@ -399,14 +407,13 @@ def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, refer
     Returns one row per non-reference group: <by>, reference, time, surv, surv_reference,
     difference, boot_se, lcl, ucl, conf_level, ci_method, n_boot, n_boot_valid, seed, refit.
     """
-    t, event, groups, w = _survival_input(data, by, weights, time, cnsr)
+    t, event, codes, levels, w = _survival_input(data, by, weights, time, cnsr)
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    z_quantile(conf_level)
-    levels = sorted(pd.unique(groups))
+    check_conf_level(conf_level)
     if reference not in levels:
         raise ValueError(f"column {by!r}: reference level {reference!r} not among {levels}")
-    positions = {lv: np.flatnonzero(groups == lv) for lv in levels}
+    positions = {lv: np.flatnonzero(codes == k) for k, lv in enumerate(levels)}
     order = {lv: pos[np.argsort(t[pos], kind="stable")] for lv, pos in positions.items()}
     rng = np.random.default_rng(seed)
     draws = {lv: rng.integers(0, len(pos), size=(n_boot, len(pos))) for lv, pos in order.items()}
@@ -479,8 +486,8 @@ def weighted_cox(data: pd.DataFrame, by: str, weights, robust: bool = True, refe
     """
     from analysis.stats.survival import cox
 
-    _, _, groups, w = _survival_input(data, by, weights, time, cnsr)
-    if len(pd.unique(groups)) < 2:
+    *_, levels, w = _survival_input(data, by, weights, time, cnsr)
+    if len(levels) < 2:
         raise ValueError(f"column {by!r}: need at least two groups")
     weight_col = "__case_weight__"
     frame = data.assign(**{weight_col: w})
