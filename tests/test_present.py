@@ -258,3 +258,10 @@ def test_rtf_of_cdisc_pilot_ae_table(cdisc_pilot_dir, tmp_path):
 def test_table_rejects_mismatched_headers():
     with pytest.raises(ValueError, match="headers"):
         P.Table(title="x", frame=pd.DataFrame({"a": ["1"], "b": ["2"]}), headers=["a"])
+
+
+def test_write_outputs_writes_both_formats(demo_table, tmp_path):
+    paths = P.write_outputs(demo_table, tmp_path / "tables", "t14_1_1")
+    assert paths["html"].read_text(encoding="utf-8").startswith('<table class="clinical-table">')
+    assert paths["rtf"].read_text(encoding="utf-8").startswith("{\\rtf1")
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["t14_1_1.html", "t14_1_1.rtf"]

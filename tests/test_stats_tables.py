@@ -383,3 +383,11 @@ def test_table1_small_groups_and_numeric_codes():
     levels = list(dict.fromkeys(tidy.loc[tidy.variable == "CODE", "level"]))
     assert levels[:3] == ["1", "9", "10"]                      # numeric order, no ".0"
     assert _stat(tidy, variable="CODE", level="10", group="B", stat_name="n") == 1
+
+
+def test_table1_blank_text_is_missing():
+    adsl = pd.DataFrame({"ARM": ["A", "A", "B"], "SEX": ["F", "  ", ""]})
+    tidy = tables.table1(adsl, "ARM", ["SEX"], categorical=["SEX"])
+    assert _stat(tidy, variable="SEX", level="Missing", group="A", stat_name="n") == 1
+    assert _stat(tidy, variable="SEX", level="Missing", group="B", stat_name="pct") == 100
+    assert set(tidy.loc[tidy.variable == "SEX", "level"]) == {"F", "Missing", ""}

@@ -164,3 +164,11 @@ def write_html(table: Table, path: str | Path) -> Path:
     path = Path(path)
     atomic_write_text(path, to_html(table))
     return path
+
+
+def write_outputs(table: Table, directory: str | Path, name: str) -> dict[str, Path]:
+    """Write ``<name>.html`` (fragment for the report) and ``<name>.rtf`` (for the CSR) into
+    ``directory``; returns {"html": path, "rtf": path}."""
+    directory = Path(directory)
+    return {"html": write_html(table, directory / f"{name}.html"),
+            "rtf": write_rtf(table, directory / f"{name}.rtf")}

@@ -65,6 +65,14 @@ def _group_order(values: pd.Series) -> list:
     return sorted(unique, key=str)
 
 
+def _blank_to_na(series: pd.Series) -> pd.Series:
+    """Empty or all-space strings -> missing (how SAS XPT and CSV exports spell a missing text)."""
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        blank = series.map(lambda x: isinstance(x, str) and not x.strip())
+        return series.mask(blank)
+    return series
+
+
 def _level_text(x) -> str:
     """Level label of a categorical value: 2.0 -> '2' (numeric codes read from XPT are floats)."""
     if isinstance(x, (float, np.floating)) and float(x).is_integer():
@@ -148,8 +156,13 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     data = adsl[[by, *variables]].copy()
     data[by] = data[by].astype(str)
     group_names = [str(g) for g in groups]
+    if total and TOTAL_GROUP in group_names:
+        raise ValueError(f"table1: a group is named {TOTAL_GROUP!r}, the name of the total column; "
+                         f"rename it or pass total=False")
+    for v in categorical:
+        data[v] = _blank_to_na(data[v])  # SAS transport files store a missing text as ""
     # display order of the levels, from the original values (numeric codes sort as numbers)
-    level_order = {v: list(dict.fromkeys(_level_text(x) for x in _group_order(adsl[v])))
+    level_order = {v: list(dict.fromkeys(_level_text(x) for x in _group_order(data[v])))
                    for v in categorical}
     for v in categorical:
         # tableone compares levels as strings; our own order is restored from level_order
