@@ -1,0 +1,261 @@
+"""Parameters of the SYNTHETIC trial simulator, each grounded in a row of the literature table.
+
+Source table: /work/shared/refs/literature-parameters.md (rows T1.x CAR-T, T2.x CAR-T + auto-HSCT,
+T3.x allo-HSCT, T4.x MRD assays, T5.x baseline characteristics). Where no row gives the value, the
+parameter is marked **modelling choice** and the nearest rows are named. All time is in days unless
+the name says otherwise.
+
+Study design (registry record /work/shared/seed/registry-record.txt)
+- CAR-T1 = CD22 infusion day 0, CD19 day 1-3, dose ~5e6/kg each: registry record; dose spread
+  (lognormal, CV ~15 %) is a modelling choice (T1.10 median 1e7/kg for a tandem product).
+- Mobilisation 6-8 weeks after CAR-T1; BuCy ~4 weeks after collection; conditioning starts ~6 days
+  before HSCT; CAR-T2 (CD22 + CD19, same day) 2 days after HSCT: registry record (T2.10: CAR-T on
+  day +2/+3 after ASCT).
+- Enrollment 2023-01 .. 2025-01, 40 patients, 3 sites: brief (modelling choice).
+
+Baseline covariates, trial (``TRIAL_COVARIATES``)
+- Age mean 38 (sd 12, 16-65): T5.1 (median 40), T5.2 (46), T5.10 (38); the upper limit of 65 is
+  auto-HSCT eligibility (modelling choice).
+- Male 0.60: T5.9 (62 %), T5.10 (67 %) proxies (T5.11 not found).
+- Ph+ 0.20: T5.10 (13 %) and T3.1 (28 %) proxies (T5.12 not found).
+- High cytogenetic risk (Ph-negative patients) 0.35, all Ph+ are high risk: T5.4 (43.5 % high-risk
+  lesions overall).
+- CR2 at CAR-T1 0.35: modelling choice; T3.10 (CR2 share 37 % in chemo->allo) as proxy.
+- MRD-positive before CAR-T1 0.70 ("often MRD-positive", registry record); level log-uniform
+  1e-4 .. 3e-2: modelling choice.
+- CNS2/CNS3 0.05/0.05: modelling choice (T5.13 not found). WBC at diagnosis lognormal median 15:
+  modelling choice.
+
+External control covariates (``EXTERNAL_COVARIATES``): allo-HSCT in CR1/CR2, 2016-2023
+- Younger (mean 31): T3.1 (19 % older than 55), T3.15 not found -> modelling choice chosen to plant
+  confounding.
+- MRD-positive before HSCT 0.45: T3.8 (MRD-neg 39-49 %) lowered so controls are more often
+  MRD-negative than trial patients (planted confounding).
+- CR2 0.18: T3.1 (CR1 54 %, CR2 13 % -> CR2 19 % of CR1+CR2).
+- Ph+ 0.25: T3.1 (28 %). Donor HAPLO 0.55 / MSD 0.30 / MUD 0.15: T3.4 (Peking, haplo-dominant),
+  modelling choice.
+- Remission -> allo-HSCT 60-150 days (2-5 months): brief; modelling choice.
+
+Outcome model (``OUTCOME_MODEL``, ``PLANTED_TRUTH``): one leukaemia-free-survival (LFS) hazard for
+both cohorts on the time scale "days since the remission documented before treatment" (CRDTC),
+with delayed entry at treatment start (CAR-T1 or allo-HSCT).
+- Piecewise-constant baseline, relative levels 1 / 0.6 / 0.25 in years 1 / 2 / 3+: modelling choice
+  (relapse concentrates early, T1.35 median 5.5 months to progression; T1.19/T1.20).
+- Covariate log-hazard ratios: MRD+ log(2.0) (T3.5 relapse HR 3.56, diluted for LFS); CR2 log(1.8)
+  (T3.6 5-yr OS 70 % CR1 vs 44 % later CR); age per 10 years log(1.15) (T3.13); Ph+ log(1.2) (T3.8);
+  high risk log(1.4) (T5.4): modelling choices with those rows as anchors.
+- Baseline hazard calibrated so that the external cohort has 2-year LFS ~0.60 (T3.2 5-yr LFS 65.6 %,
+  T3.6; the brief's 0.55-0.65) and 2-year OS ~0.70 (T3.2 5-yr OS 70.4 %, T3.6, T3.14 not found).
+- Cohort effect: conditional LFS hazard ratio sandwich vs allo = ``PLANTED_TRUTH["lfs_hr_sandwich_vs_allo"]``
+  chosen so the sandwich cohort has 2-year LFS ~0.70 and OS ~0.82 (brief 0.65-0.75 / 0.80-0.85;
+  T1.14 median LFS 20.8 mo is the floor, T1.22 77 % with allo consolidation the ceiling, T2.5/T2.8).
+- Share of LFS events that are non-relapse deaths: allo 0.35 (T3.2 NRM 13.9 % vs CIR 20.7 %;
+  T3.4 NRM 10-11 %; T3.11 TRM 8 %); sandwich 0.10 (T2.15 not found; T2.8/T2.12 no treatment-related
+  deaths; must stay below allo TRM, T3.11): modelling choice.
+- Survival after relapse exponential, median 7.5 months (T1.35), both cohorts; 20 % of relapsed
+  patients are salvaged long term (T1.22: 32 % OS without consolidation; modelling choice).
+- Non-response to CAR-T1 (marrow blasts >= 5 % at day 28) 0.02: T1.1 (90 % CR in r/r disease, so
+  ~10 % is a ceiling for patients already in CR): modelling choice.
+
+Drop-outs along the sandwich
+- CD34+ yield lognormal median 3.8e6/kg, sigma 0.5 (T2.4 2.41-3.05, T2.6 4.14, range 0.7-13);
+  failure = yield < 2e6/kg (T2.3) -> about 10 % failed mobilisations (T2.2 not found: sensitivity
+  parameter 5-15 %); 40 % of failures never reach apheresis: modelling choice.
+- Withdrawal 0.03, discontinuation for an adverse event 0.03, physician decision 0.02: modelling
+  choices; together with relapse/death before CAR-T2 about 75 % complete the sandwich (brief 70-80 %).
+
+Engraftment after auto-HSCT: neutrophils day 10-14 (T1.24 recovery median 14 after CAR-T; T2.14 not
+found), platelets day 14-21 (T2.13 median 14-28; modelling choice).
+
+Adverse events (``AE_RATES``): CTCAE 5.0 terms of raw_spec.CTCAE_TERMS.
+- CRS after CAR-T1 any grade 0.80, grade >= 3 0.07: T1.2 (87 %, 6 %), T1.7 (87 %, 17 %), T1.11
+  (78 %/39 %) lowered for low disease burden (T1.29; the caveat of the literature file).
+- CRS onset lognormal median 4 days (grade >= 3 median 3), duration median 4 (grade >= 3 median 6):
+  T1.24 (onset 5, IQR 2-7), T1.26 (onset 3-5, duration 3-5), T1.27.
+- ICANS any grade 0.12, grade >= 3 ~0.02, onset median day 7 (5-9): T1.3 (16 %, 3 %), T1.8, T1.12,
+  T1.24.
+- CRS after CAR-T2 0.40, grade 1-2 only: T1.11 (about half of CAR-T1), T2.11 (no grade 3-4 CRS after
+  ASCT + CAR-T). ICANS after CAR-T2 0.04: modelling choice.
+- Cytopenias after CAR-T1 lymphodepletion: WBC decreased 0.85 (grade 3-4 ~0.6), neutrophils 0.75,
+  platelets 0.50, anaemia 0.55: T1.9 (74 % / 49 % / 57 % grade 3-4 in r/r disease), lowered.
+- After BuCy/HSCT: grade 4 neutropenia 0.97, grade 3-4 thrombocytopenia 0.92, febrile neutropenia
+  0.55, oral mucositis 0.60, diarrhoea 0.35, nausea 0.60, vomiting 0.35, lung infection 0.10,
+  sepsis 0.05, CMV 0.05, hepatic failure (VOD) 0.02: modelling choices (no row; T3.2 engraftment).
+- Hypogammaglobulinaemia (B-cell aplasia) 0.30, often ongoing: modelling choice.
+
+MRD assay layer (``MRD_ASSAY``)
+- FC sensitivity 1e-4 (T4.1), 1e-5 in 15 % of samples (EuroFlow >= 4e6 cells, T4.3).
+- NGS sensitivity 1e-6 (T4.4); 8 % of samples reach only 1e-5 (cell input < 3e6, T4.9; rate T4.10
+  not found -> parameter); 3 % of patients have no trackable clone (T4.8).
+- Day-28 MRD: 12 % FC-positive persistence (T1.6 85 %, T1.21 87 % MRD-negative) and 15 % low-level
+  NGS-only positivity (T4.6 19 %, T4.7 17 % NGS+/FC-).
+- MRD recurrence precedes 70 % of relapses by 45-150 days (T4.5, T1.34): modelling choice; 8 % of
+  patients without relapse have one transient low-level NGS-positive sample: modelling choice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+# --- data cuts ------------------------------------------------------------------------------------
+CUTS: tuple[str, ...] = ("cut-2024-06-30", "cut-2025-06-30")
+ENROLLMENT_START = date(2023, 1, 5)
+ENROLLMENT_END = date(2025, 1, 20)
+N_TRIAL = 40
+SITES = ("01", "02", "03")
+SITE_PROBS = (0.45, 0.35, 0.20)
+
+N_EXTERNAL = 150
+EXTERNAL_HSCT_START = date(2016, 1, 1)
+EXTERNAL_HSCT_END = date(2023, 3, 31)
+EXTERNAL_EXTRACT_DATE = date(2024, 3, 31)   # registry extract: before the interim cut
+EXTERNAL_LOST_TO_FU = 0.08
+
+# --- protocol schedule (days) ------------------------------------------------------------------------
+CART_DOSE_PER_KG = 5e6
+CART_DOSE_CV = 0.15
+ENROLL_TO_CART1 = (14, 35)
+CD19_AFTER_CD22 = (1, 3)
+CART1_TO_MOBILIZATION = (40, 50)
+MOBILIZATION_TO_COLLECTION = (4, 6)
+COLLECTION_TO_HSCT = (24, 32)
+CONDITIONING_DAYS_BEFORE_HSCT = (6, 7)
+HSCT_TO_CART2 = 2
+NEUTROPHIL_ENGRAFTMENT = (10, 14)
+PLATELET_ENGRAFTMENT = (14, 21)
+RESPONSE_DAY28 = (25, 31)
+# Visits after HSCT: (name, nominal day after HSCT, half window)
+POST_HSCT_VISITS = (("POST-HSCT M1", 30, 4), ("POST-HSCT M3", 91, 7), ("POST-HSCT M6", 183, 10),
+                    ("POST-HSCT M9", 274, 10), ("POST-HSCT M12", 365, 14), ("POST-HSCT M18", 548, 14),
+                    ("POST-HSCT M24", 730, 14))
+# Patients who stop the sandwich without relapse keep marrow follow-up, timed from CAR-T1.
+OFF_TREATMENT_VISITS = (("FOLLOW-UP M3", 91, 7), ("FOLLOW-UP M6", 183, 10), ("FOLLOW-UP M9", 274, 10),
+                        ("FOLLOW-UP M12", 365, 14), ("FOLLOW-UP M18", 548, 14),
+                        ("FOLLOW-UP M24", 730, 14))
+MISSED_VISIT = 0.05
+LAST_CONTACT_LAG = (0, 60)    # days between last contact and the cut for patients alive
+
+
+# --- covariates ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CovariateModel:
+    age_mean: float
+    age_sd: float
+    age_range: tuple[int, int]
+    male: float
+    ph_positive: float
+    high_risk_if_ph_negative: float
+    cr2: float
+    mrd_positive: float
+
+
+TRIAL_COVARIATES = CovariateModel(age_mean=38, age_sd=12, age_range=(16, 65), male=0.60,
+                                  ph_positive=0.20, high_risk_if_ph_negative=0.35, cr2=0.35,
+                                  mrd_positive=0.70)
+EXTERNAL_COVARIATES = CovariateModel(age_mean=31, age_sd=11, age_range=(15, 62), male=0.60,
+                                     ph_positive=0.25, high_risk_if_ph_negative=0.25, cr2=0.18,
+                                     mrd_positive=0.45)
+WBC_MEDIAN, WBC_SIGMA = 15.0, 1.1
+CNS_PROBS = {"CNS1": 0.90, "CNS2": 0.05, "CNS3": 0.05}
+DONOR_PROBS = {"HAPLO": 0.55, "MSD": 0.30, "MUD": 0.15}
+# Messiness within the contract: share of values missing.
+MISSING_RATE = {"WBCDIAG": 0.06, "CYTORISK": 0.05, "CD22PCT": 0.08, "WEIGHTKG": 0.04,
+                "CNSSTAT_EXT": 0.05}
+# AESTDTC: share of onsets >= 60 days after CAR-T1 (events reported from outside the centre).
+PARTIAL_DATE_RATE = {"DIAGDTC": 0.15, "BRTHDTC": 0.40, "AESTDTC": 0.15, "AEENDTC": 0.08}
+
+
+# --- outcome model -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OutcomeModel:
+    """LFS hazard h(s | x, cohort) = h0(s) exp(beta'x + gamma 1[sandwich]), s = days since CRDTC."""
+    baseline_per_year: float                  # h0 in year 1 after remission (events / person-year)
+    relative_baseline: tuple[float, ...]      # h0 multipliers for years 1, 2, 3+
+    log_hr: dict                              # covariate log hazard ratios
+    age_reference: float
+    log_hr_sandwich: float                    # gamma
+    nrm_share: dict                           # share of LFS events that are deaths in remission
+    post_relapse_median_months: float
+    post_relapse_salvaged: float             # share of relapsed patients salvaged long term
+    nonresponse: float
+
+
+OUTCOME_MODEL = OutcomeModel(
+    baseline_per_year=0.20,
+    relative_baseline=(1.0, 0.6, 0.25),
+    log_hr={"age_per_10y": math.log(1.15), "mrd_positive": math.log(2.0), "cr2": math.log(1.8),
+            "ph_positive": math.log(1.2), "high_risk": math.log(1.4)},
+    age_reference=40.0,
+    log_hr_sandwich=math.log(0.45),
+    nrm_share={"SANDWICH": 0.10, "ALLO_EXT": 0.35},
+    post_relapse_median_months=7.5,
+    post_relapse_salvaged=0.20,
+    nonresponse=0.02,
+)
+
+# The known answer that the external-control comparison must recover (a later test relies on it).
+PLANTED_TRUTH = {
+    "time_scale": "days since the remission documented before treatment (bl.CRDTC / ext.CRDTC); "
+                  "entry at CAR-T1 (trial) or allo-HSCT (external)",
+    "lfs_log_hr_sandwich_vs_allo": OUTCOME_MODEL.log_hr_sandwich,
+    "lfs_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich),
+    "lfs_covariate_log_hr": dict(OUTCOME_MODEL.log_hr),
+    "confounders": ("AGE", "MRDPRE", "DISSTAT", "PHSTAT", "CYTORISK"),
+    "confounding": "controls are younger, more often MRD-negative and in CR1 than trial patients; "
+                   "these lower the hazard, so the naive sandwich-vs-allo hazard ratio is biased "
+                   "towards 1 (against the sandwich) and ATT weighting moves it towards the "
+                   "conditional value",
+    "naive_bias_direction": "towards_null",
+    "expected_2y": {"SANDWICH": {"OS": (0.80, 0.85), "LFS": (0.65, 0.75)},
+                    "ALLO_EXT": {"OS": (0.65, 0.75), "LFS": (0.55, 0.65), "NRM": (0.10, 0.15)}},
+}
+
+# --- drop-outs ---------------------------------------------------------------------------------------
+CD34_MEDIAN, CD34_SIGMA = 3.8, 0.5
+CD34_FAILURE_BELOW = 2.0
+FAILED_MOBILIZATION_WITHOUT_APHERESIS = 0.40
+DROPOUT = {"WITHDRAWAL": 0.03, "ADVERSE EVENT": 0.03, "PHYSICIAN DECISION": 0.02}
+
+# --- adverse events -------------------------------------------------------------------------------------
+CRS1_ANY, CRS1_GRADES = 0.80, {1: 0.58, 2: 0.33, 3: 0.07, 4: 0.02}
+CRS2_ANY, CRS2_GRADES = 0.40, {1: 0.75, 2: 0.25}
+ICANS1_ANY, ICANS1_GRADES = 0.12, {1: 0.55, 2: 0.30, 3: 0.12, 4: 0.03}
+ICANS2_ANY, ICANS2_GRADES = 0.04, {1: 0.80, 2: 0.20}
+CRS_ONSET_MEDIAN = {"low": 4.0, "high": 3.0}      # days after the infusion
+CRS_DURATION_MEDIAN = {"low": 4.0, "high": 6.0}
+ICANS_ONSET_MEDIAN = 7.0
+
+
+# --- MRD assays ---------------------------------------------------------------------------------------
+MRD_ASSAY = {
+    "fc_done": 0.95, "ngs_done": 0.85,
+    "fc_sensitivity": {1e-4: 0.85, 1e-5: 0.15},
+    "ngs_sensitivity": {1e-6: 0.92, 1e-5: 0.08},
+    "no_trackable_clone": 0.03,
+    "day28_fc_persistence": 0.12, "day28_ngs_only": 0.15,
+    "recurrence_before_relapse": 0.70, "recurrence_lead_days": (45, 150),
+    "transient_blip": 0.08,
+}
+
+
+# --- corrections between the interim and the later cut ----------------------------------------------------
+@dataclass(frozen=True)
+class Correction:
+    """A value that the interim export held wrong and the later export corrects (same key)."""
+    form: str
+    key: tuple            # ((column, value), ...) identifying the row in both cuts
+    column: str
+    error: str            # how the interim value was wrong
+    corrected_in: str = CUTS[-1]
+
+
+# The first subject enrolled at each site is always enrolled in early 2023 (site activation), so
+# these rows exist in both cuts whatever the seed.
+CORRECTIONS: tuple[Correction, ...] = (
+    Correction("bl", (("SUBJID", "01-001"),), "WBCDIAG", "decimal slip: x10 (or /10 when above 100)"),
+    Correction("ae", (("SUBJID", "02-001"), ("AESEQ", 1)), "AETOXGR", "grade entered one step off"),
+    Correction("cart", (("SUBJID", "03-001"), ("PHASE", "CAR-T1"), ("PRODUCT", "CD19")), "INFDTC",
+               "infusion date entered one day off"),
+)

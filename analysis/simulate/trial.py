@@ -1,0 +1,254 @@
+"""The full (uncut) course of each SYNTHETIC trial patient: the truth that data cuts are taken from.
+
+Day numbers are days after CAR-T1 (the CD22 infusion, day 0); dates are made only at export.
+A patient's course: covariates -> protocol schedule -> outcome (planted model, outcomes.py) ->
+drop-outs along the sandwich -> disposition -> marrow/MRD assessments -> adverse events.
+Parameters and their literature rows: analysis.simulate.params.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from analysis.simulate import params as P
+from analysis.simulate.adverse_events import AdverseEvent, generate_adverse_events
+from analysis.simulate.mrd import Assessment, MrdSample, generate_assessments
+from analysis.simulate.outcomes import (
+    COHORT_SANDWICH, Covariates, death_after_relapse, draw_covariates, draw_outcome,
+)
+from analysis.simulate.randomness import (
+    add_days, choice, log_uniform, lognormal_days, uniform_int,
+)
+
+INF = math.inf
+
+
+@dataclass
+class Schedule:
+    """Protocol day numbers of a patient who would complete the sandwich."""
+    cd19_day: int
+    mobilization: int
+    collection: int
+    conditioning: int
+    hsct: int
+    cart2: int
+    neutrophil: int
+    platelet: int
+
+
+@dataclass
+class TrialPatient:
+    subjid: str
+    siteid: str
+    enrollment: date
+    cart1: date                       # day 0
+    cov: Covariates
+    baseline: dict                    # bl/dm values not in cov (dates as day numbers)
+    schedule: Schedule
+    cd34: float
+    doses: dict                       # (phase, product) -> cells/kg
+    nonresponder: bool
+    relapse_day: float                # INF if none (truth: may fall after withdrawal)
+    death_day: float                  # INF if never (truth: may fall after withdrawal)
+    death_cause: str | None           # DTHCAUS code
+    withdrawal_day: float             # INF unless consent withdrawn: follow-up stops here
+    reached: dict                     # step -> bool: "mobilization", "collection", "hsct", "cart2"
+    mobilization_failed: bool
+    apheresis_done: bool
+    eot: str                          # "COMPLETED" or "DISCONTINUED" in the full truth
+    dc_reason: str | None
+    dc_day: float
+    assessments: list[Assessment] = field(default_factory=list)
+    mrd: list[MrdSample] = field(default_factory=list)
+    adverse_events: list[AdverseEvent] = field(default_factory=list)
+
+    @property
+    def enrollment_day(self) -> int:
+        return (self.enrollment - self.cart1).days
+
+    @property
+    def death_observed(self) -> bool:
+        return math.isfinite(self.death_day) and self.death_day <= self.withdrawal_day
+
+    @property
+    def observation_end(self) -> float:
+        """Last day anything can be recorded: death or withdrawal of consent."""
+        return min(self.death_day, self.withdrawal_day)
+
+    def crs_grade(self, phase: str) -> int:
+        """Worst CRS grade after ``phase`` (CAR-T1 / CAR-T2); 0 if none (for sanity checks)."""
+        grades = [ae.grade for ae in self.adverse_events
+                  if ae.term == "Cytokine release syndrome" and ae.phase == phase]
+        return max(grades, default=0)
+
+
+def draw_schedule(rng: np.random.Generator, cd34: float) -> Schedule:
+    cd19 = uniform_int(rng, P.CD19_AFTER_CD22)
+    mob = uniform_int(rng, P.CART1_TO_MOBILIZATION)
+    coll = mob + uniform_int(rng, P.MOBILIZATION_TO_COLLECTION)
+    hsct = coll + uniform_int(rng, P.COLLECTION_TO_HSCT)
+    cond = hsct - uniform_int(rng, P.CONDITIONING_DAYS_BEFORE_HSCT)
+    # Engraftment is faster with a larger graft (T2.13): the CD34+ dose shortens the window.
+    fast = min(1.0, max(0.0, (cd34 - 2.0) / 6.0))
+    lo, hi = P.NEUTROPHIL_ENGRAFTMENT
+    neut = hsct + int(round(hi - fast * (hi - lo))) + uniform_int(rng, (-1, 1))
+    lo, hi = P.PLATELET_ENGRAFTMENT
+    plt = max(neut + 1, hsct + int(round(hi - fast * (hi - lo))) + uniform_int(rng, (-2, 2)))
+    return Schedule(cd19, mob, coll, cond, hsct, hsct + P.HSCT_TO_CART2, neut, plt)
+
+
+def draw_baseline(rng: np.random.Generator, cov: Covariates, enrollment_day: int) -> dict:
+    """Disease history and identifiers. Day numbers relative to CAR-T1."""
+    cr_day = enrollment_day - uniform_int(rng, (30, 150))
+    if cov.cr2:   # diagnosis, first remission, relapse, re-induction: 1-3 years earlier
+        diag_day = cr_day - uniform_int(rng, (365, 1100))
+    else:         # induction to first remission takes about a month
+        diag_day = cr_day - uniform_int(rng, (25, 45))
+    mrd_method = "FC" if rng.random() < 0.7 else "NGS"
+    mrd_level = log_uniform(rng, 1e-4, 3e-2) if cov.mrd_positive else None
+    birth_offset_days = uniform_int(rng, (0, 364))
+    return {
+        "diag_day": diag_day, "cr_day": cr_day,
+        "wbc": float(min(600.0, max(0.5, P.WBC_MEDIAN * math.exp(P.WBC_SIGMA * rng.standard_normal())))),
+        "cns": choice(rng, P.CNS_PROBS),
+        "cd19pct": float(round(100 - 15 * rng.beta(1.2, 4.0), 1)),
+        "cd22pct": float(round(100 - 40 * rng.beta(1.5, 3.0), 1)),
+        "weight": float(round(min(120.0, max(38.0, rng.normal(68 if cov.male else 58, 11))), 1)),
+        "mrd_method": mrd_method, "mrd_level": mrd_level,
+        "birth_offset_days": birth_offset_days,
+        "initials": "ZZ" + "ABCDEFGHJKLMNPRSTW"[int(rng.integers(0, 18))],
+        "hosprn": f"FAKE-{int(rng.integers(1000000, 9999999))}",
+        # export messiness (params.MISSING_RATE / PARTIAL_DATE_RATE), decided once per patient
+        "missing": {col: bool(rng.random() < P.MISSING_RATE[col])
+                    for col in ("WBCDIAG", "CYTORISK", "CD22PCT", "WEIGHTKG")},
+        "partial": {col: bool(rng.random() < P.PARTIAL_DATE_RATE[col]) for col in ("DIAGDTC", "BRTHDTC")},
+        "contact_lag": uniform_int(rng, P.LAST_CONTACT_LAG),
+    }
+
+
+def _nrm_cause(rng: np.random.Generator, day: float) -> str:
+    if day <= 14:          # death within two weeks of an infusion: attributed to CRS
+        return "CRS"
+    return choice(rng, {"INFECTION": 0.75, "ORGAN FAILURE": 0.15, "OTHER": 0.10})
+
+
+def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollment: date) -> TrialPatient:
+    """One patient's complete course (the truth, before any data cut)."""
+    cov = draw_covariates(rng, P.TRIAL_COVARIATES)
+    enroll_to_cart1 = uniform_int(rng, P.ENROLL_TO_CART1)
+    cart1 = add_days(enrollment, enroll_to_cart1)
+    baseline = draw_baseline(rng, cov, -enroll_to_cart1)
+    cd34 = float(P.CD34_MEDIAN * math.exp(P.CD34_SIGMA * rng.standard_normal()))
+    sched = draw_schedule(rng, cd34)
+
+    # --- outcome (planted model): entry at CAR-T1, time scale from the pre-treatment remission
+    outcome = draw_outcome(rng, cov, COHORT_SANDWICH, entry_days=-baseline["cr_day"])
+    nonresponder = bool(rng.random() < P.OUTCOME_MODEL.nonresponse)
+    day28 = uniform_int(rng, P.RESPONSE_DAY28)
+    post_nr_death = death_after_relapse(rng, day28)
+    if nonresponder:
+        relapse, death, cause = float(day28), post_nr_death, "RELAPSE"
+    else:
+        lfs = outcome.lfs_event
+        # An LFS event during conditioning/transplant is moved to the day after CAR-T2: the
+        # protocol gives no way to stop between conditioning and HSCT (modelling choice).
+        if sched.conditioning <= lfs < sched.cart2 + 1:
+            shift = sched.cart2 + 1 - lfs
+            lfs += shift
+            outcome = type(outcome)(lfs, outcome.lfs_event_type, outcome.death + shift, outcome.death_cause)
+        relapse = lfs if outcome.lfs_event_type == "RELAPSE" else INF
+        death = outcome.death
+        cause = None
+        if math.isfinite(death):
+            cause = "RELAPSE" if outcome.lfs_event_type == "RELAPSE" else _nrm_cause(rng, death)
+        else:
+            rng.random()   # keep the stream aligned with the branch above
+    death = float(math.floor(death)) if math.isfinite(death) else INF
+    relapse = float(math.floor(relapse)) if math.isfinite(relapse) else INF
+    if math.isfinite(death) and relapse > death:
+        relapse = INF
+
+    # --- drop-outs along the sandwich (each a candidate day; the earliest stop wins)
+    mob_failed = cd34 < P.CD34_FAILURE_BELOW
+    apheresis = (not mob_failed) or bool(rng.random() >= P.FAILED_MOBILIZATION_WITHOUT_APHERESIS)
+    candidates: list[tuple[float, str]] = []
+    if math.isfinite(relapse):
+        candidates.append((relapse, "RELAPSE"))
+    if math.isfinite(death):
+        candidates.append((death, "DEATH"))
+    if mob_failed:
+        candidates.append((float(sched.collection if apheresis else sched.mobilization + 5),
+                           "MOBILIZATION FAILURE"))
+    for reason in ("WITHDRAWAL", "ADVERSE EVENT", "PHYSICIAN DECISION"):
+        happens = rng.random() < P.DROPOUT[reason]
+        day = float(uniform_int(rng, (21, sched.conditioning - 3)))
+        if happens:
+            candidates.append((day, reason))
+    stops = sorted((d, r) for d, r in candidates if d < sched.cart2)
+    if stops:
+        dc_day, dc_reason, eot = stops[0][0], stops[0][1], "DISCONTINUED"
+    else:
+        dc_day, dc_reason, eot = INF, None, "COMPLETED"
+    # After withdrawal of consent nothing more is observed (observation_end); relapse and death
+    # stay in the truth for sanity checks, the export hides them.
+    withdrawal = dc_day if dc_reason == "WITHDRAWAL" else INF
+
+    reached = {
+        "mobilization": dc_day > sched.mobilization,
+        "collection": dc_day > sched.collection or dc_reason == "MOBILIZATION FAILURE",
+        "hsct": eot == "COMPLETED",
+        "cart2": eot == "COMPLETED",
+    }
+    dose = lambda: float(P.CART_DOSE_PER_KG * math.exp(P.CART_DOSE_CV * rng.standard_normal()))  # noqa: E731
+    doses = {("CAR-T1", "CD22"): dose(), ("CAR-T1", "CD19"): dose(),
+             ("CAR-T2", "CD22"): dose(), ("CAR-T2", "CD19"): dose()}
+
+    patient = TrialPatient(
+        subjid=subjid, siteid=siteid, enrollment=enrollment, cart1=cart1, cov=cov, baseline=baseline,
+        schedule=sched, cd34=cd34, doses=doses, nonresponder=nonresponder, relapse_day=relapse,
+        death_day=death, death_cause=cause, withdrawal_day=withdrawal, reached=reached,
+        mobilization_failed=mob_failed, apheresis_done=apheresis, eot=eot, dc_reason=dc_reason,
+        dc_day=dc_day,
+    )
+    patient.assessments, patient.mrd = generate_assessments(rng, patient, day28)
+    patient.adverse_events = generate_adverse_events(rng, patient)
+    return patient
+
+
+def enrollment_plan(rng: np.random.Generator, n: int, start: date, end: date) -> list[tuple[str, str, date]]:
+    """(SUBJID, SITEID, enrollment date) in enrollment order. The first three patients open the
+    three sites (site activation), so 01-001, 02-001 and 03-001 are always early (CORRECTIONS)."""
+    span = (end - start).days
+    offsets = sorted(int(x) for x in rng.integers(0, span + 1, size=n))
+    sites = list(P.SITES) + [P.SITES[int(k)] for k in rng.choice(len(P.SITES), size=max(0, n - 3), p=P.SITE_PROBS)]
+    counters = dict.fromkeys(P.SITES, 0)
+    plan = []
+    for off, site in zip(offsets, sites[:n]):
+        counters[site] += 1
+        plan.append((f"{site}-{counters[site]:03d}", site, add_days(start, off)))
+    return plan
+
+
+def simulate_trial(seed_sequence: np.random.SeedSequence, n: int = P.N_TRIAL,
+                   start: date = P.ENROLLMENT_START, end: date = P.ENROLLMENT_END) -> list[TrialPatient]:
+    """The complete courses of ``n`` patients; one independent random stream per patient."""
+    plan_seq, patients_seq = seed_sequence.spawn(2)
+    plan = enrollment_plan(np.random.default_rng(plan_seq), n, start, end)
+    streams = patients_seq.spawn(n)
+    patients = [simulate_patient(np.random.default_rng(s), subjid, site, enr)
+                for s, (subjid, site, enr) in zip(streams, plan)]
+    _keep_correction_targets(patients)
+    return patients
+
+
+def _keep_correction_targets(patients: list[TrialPatient]) -> None:
+    """A value that a later cut corrects must have been entered: never blank it as messiness."""
+    by_id = {p.subjid: p for p in patients}
+    for c in P.CORRECTIONS:
+        p = by_id.get(dict(c.key)["SUBJID"])
+        if p is not None and c.column in p.baseline["missing"]:
+            p.baseline["missing"][c.column] = False

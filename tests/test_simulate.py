@@ -1,0 +1,446 @@
+"""Tests of the SYNTHETIC raw-export simulator (analysis.simulate).
+
+Contract checks are written here from analysis.raw_spec directly (independently of the Great
+Expectations suites), so the simulator's own output is held to the contract it claims.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.raw_io import read_form, read_form_text, read_manifest, sha256_file
+from analysis.raw_spec import CTCAE_TERMS, FORMS, MANIFEST, STUDYID, TRIAL_FORMS
+from analysis.simulate import CORRECTIONS, CUTS, DEFAULT_SEED, PLANTED_TRUTH, params, simulate_study, write_cuts
+
+REPO = Path(__file__).resolve().parent.parent
+PDATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+
+
+@pytest.fixture(scope="module")
+def raw_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("raw")
+    write_cuts(root)
+    return root
+
+
+def _cut_dir(raw_root: Path, cut: str) -> Path:
+    return raw_root / cut
+
+
+def _date(text: str, end: bool = False) -> date:
+    """ISO date; a partial YYYY-MM at the first (start) or last (end) day (SAP 2.3)."""
+    if len(text) == 7:
+        first = date.fromisoformat(text + "-01")
+        if not end:
+            return first
+        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return nxt - timedelta(days=1)
+    return date.fromisoformat(text)
+
+
+# --- determinism, overwrite protection, manifest ---------------------------------------------------------
+def test_same_seed_gives_byte_identical_files(raw_root, tmp_path):
+    write_cuts(tmp_path)
+    for cut in CUTS:
+        names = sorted(p.name for p in (raw_root / cut).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / cut).iterdir())
+        for name in names:
+            assert (raw_root / cut / name).read_bytes() == (tmp_path / cut / name).read_bytes(), (cut, name)
+
+
+def test_other_seed_gives_other_data(raw_root, tmp_path):
+    write_cuts(tmp_path, seed=DEFAULT_SEED + 1)
+    assert (raw_root / CUTS[-1] / "dm.csv").read_bytes() != (tmp_path / CUTS[-1] / "dm.csv").read_bytes()
+
+
+def test_refuses_to_overwrite_raw_without_force(raw_root, tmp_path):
+    write_cuts(tmp_path)
+    before = (tmp_path / CUTS[0] / "ae.csv").read_bytes()
+    with pytest.raises(FileExistsError, match="read-only"):
+        write_cuts(tmp_path, seed=1)
+    assert (tmp_path / CUTS[0] / "ae.csv").read_bytes() == before
+    write_cuts(tmp_path, seed=1, force=True)
+    assert (tmp_path / CUTS[0] / "ae.csv").read_bytes() != before
+
+
+def test_manifest_checksums_and_row_counts_match(raw_root):
+    for cut in CUTS:
+        d = raw_root / cut
+        m = read_manifest(d)
+        assert m["study"] == STUDYID and m["cut"] == cut and m["cut_date"] == cut[4:]
+        assert m["synthetic"] is True and m["generator"] == "analysis.simulate" and m["seed"] == DEFAULT_SEED
+        assert sorted(m["files"]) == sorted(f"{f}.csv" for f in FORMS)
+        for name, info in m["files"].items():
+            assert sha256_file(d / name) == info["sha256"]
+            assert len(read_form_text(d, name[:-4])) == info["rows"]
+        text = (d / MANIFEST).read_text()
+        assert text == json.dumps(m, sort_keys=True, indent=2) + "\n"
+
+
+def test_committed_raw_data_is_what_the_generator_writes(raw_root):
+    """data/raw/ in the repository must be regenerable byte for byte from the default seed."""
+    for cut in CUTS:
+        committed = REPO / "data" / "raw" / cut
+        if not committed.exists():
+            pytest.skip(f"{committed} not generated yet")
+        for f in sorted(p.name for p in (raw_root / cut).iterdir()):
+            assert (committed / f).read_bytes() == (raw_root / cut / f).read_bytes(), (cut, f)
+
+
+# --- the raw contract ------------------------------------------------------------------------------------------
+def contract_violations(cut_dir: Path) -> list[str]:
+    """Column-level rules of analysis.raw_spec: header, required, type, codes, range, pattern, key."""
+    problems = []
+    for name, form in FORMS.items():
+        raw = read_form_text(cut_dir, form)
+        if list(raw.columns) != form.column_names:
+            problems.append(f"{name}: header {list(raw.columns)}")
+            continue
+        for col in form.columns:
+            values = raw[col.name].dropna()
+            if col.required and raw[col.name].isna().any():
+                problems.append(f"{name}.{col.name}: missing in rows {list(raw.index[raw[col.name].isna()])[:5]}")
+            if col.type == "date":
+                bad = [v for v in values if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
+                bad += [v for v in values if v not in bad and not _valid_date(v)]
+            elif col.type == "pdate":
+                bad = [v for v in values if not PDATE.fullmatch(v) or not _valid_date(v if len(v) == 10 else v + "-01")]
+            elif col.type == "int":
+                bad = [v for v in values if not re.fullmatch(r"-?\d+", v)]
+            elif col.type == "float":
+                bad = [v for v in values if not _is_float(v)]
+            else:
+                bad = []
+            if bad:
+                problems.append(f"{name}.{col.name}: not {col.type}: {bad[:3]}")
+                continue
+            typed = values.astype(float) if col.type in ("int", "float") else values
+            if col.codes is not None:
+                codes = {str(c) for c in col.codes} if col.type == "str" else set(col.codes)
+                out = [v for v in typed if v not in codes]
+                if out:
+                    problems.append(f"{name}.{col.name}: not in code list: {sorted(set(map(str, out)))[:5]}")
+            if col.min is not None and (typed < col.min).any():
+                problems.append(f"{name}.{col.name}: below {col.min}")
+            if col.max is not None and (typed > col.max).any():
+                problems.append(f"{name}.{col.name}: above {col.max}")
+            if col.pattern is not None:
+                out = [v for v in values if not re.fullmatch(col.pattern, v)]
+                if out:
+                    problems.append(f"{name}.{col.name}: pattern {col.pattern}: {out[:3]}")
+        if raw.duplicated(list(form.key)).any():
+            problems.append(f"{name}: duplicate key {form.key}")
+    return problems
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_float(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+@pytest.mark.parametrize("cut", CUTS)
+def test_every_form_meets_the_raw_contract(raw_root, cut):
+    assert contract_violations(raw_root / cut) == []
+
+
+def _forms(raw_root: Path, cut: str) -> dict[str, pd.DataFrame]:
+    return {name: read_form(raw_root / cut, name) for name in FORMS}
+
+
+@pytest.mark.parametrize("cut", CUTS)
+def test_protocol_order_and_schedule_intervals(raw_root, cut):
+    f = _forms(raw_root, cut)
+    d = lambda s: pd.to_datetime(s)  # noqa: E731
+    cart = f["cart"]
+    infusion = cart.pivot_table(index="SUBJID", columns=["PHASE", "PRODUCT"], values="INFDTC", aggfunc="first")
+    dm = f["dm"].set_index("SUBJID")
+    cd22, cd19 = d(infusion[("CAR-T1", "CD22")]), d(infusion[("CAR-T1", "CD19")])
+    gap = (cd19 - cd22).dt.days.dropna()
+    assert gap.between(1, 3).all(), "CD19 must follow CD22 by 1-3 days"
+    assert (d(dm.loc[cd22.index, "ENRLDTC"]) <= cd22).all(), "enrollment <= CAR-T1"
+    mob = f["mob"].set_index("SUBJID")
+    after = (d(mob["MOBSTDTC"]) - cd22.reindex(mob.index)).dt.days
+    assert after.between(40, 50).all(), "mobilisation starts ~6-7 weeks after CAR-T1"
+    coll = (d(mob["COLLDTC"]) - cd22.reindex(mob.index)).dt.days.dropna()
+    assert coll.between(42, 56).all(), "collection 6-8 weeks after CAR-T1"
+    ok = mob["MOBSTAT"] == "SUCCESS"
+    assert (mob.loc[ok, "CD34"] >= 2).all() and mob.loc[ok, "COLLDTC"].notna().all()
+    assert (mob.loc[~ok, "CD34"].dropna() < 2).all()
+    h = f["hsct"].set_index("SUBJID")
+    cond_gap = (d(h["HSCTDTC"]) - d(h["CONDSTDTC"])).dt.days
+    assert cond_gap.between(6, 7).all(), "BuCy starts ~6 days before HSCT"
+    coll_to_hsct = (d(h["HSCTDTC"]) - d(mob.loc[h.index, "COLLDTC"])).dt.days
+    assert coll_to_hsct.between(24, 32).all(), "HSCT ~4 weeks after collection"
+    assert (d(mob.loc[h.index, "COLLDTC"]) < d(h["CONDSTDTC"])).all(), "collection < conditioning"
+    assert (mob.loc[h.index, "MOBSTAT"] == "SUCCESS").all()
+    neut = (d(h["NEUTDTC"]) - d(h["HSCTDTC"])).dt.days.dropna()
+    plt = (d(h["PLTDTC"]) - d(h["HSCTDTC"])).dt.days.dropna()
+    assert neut.between(9, 15).all() and plt.between(12, 23).all()
+    if ("CAR-T2", "CD22") in infusion.columns:
+        t2 = infusion[("CAR-T2", "CD22")].dropna()
+        assert (infusion.loc[t2.index, ("CAR-T2", "CD19")] == t2).all(), "CAR-T2 products on one day"
+        assert ((d(t2) - d(h.loc[t2.index, "HSCTDTC"])).dt.days == 2).all(), "CAR-T2 two days after HSCT"
+    assert cart["DOSE"].between(2e6, 1e7).all()
+
+
+@pytest.mark.parametrize("cut", CUTS)
+def test_no_record_after_death_or_cut_and_none_before_enrollment(raw_root, cut):
+    f = _forms(raw_root, cut)
+    cut_day = date.fromisoformat(cut[4:])
+    enrl = f["dm"].set_index("SUBJID")["ENRLDTC"].map(date.fromisoformat)
+    ds = f["ds"].set_index("SUBJID")
+    death = ds["DTHDTC"].dropna().map(date.fromisoformat)
+    last_alive = ds["LSTALVDTC"].map(date.fromisoformat)
+    dated = {"cart": ["INFDTC"], "mob": ["MOBSTDTC", "COLLDTC"], "hsct": ["CONDSTDTC", "HSCTDTC", "NEUTDTC", "PLTDTC"],
+             "rs": ["RSDTC"], "mrd": ["MRDDTC"], "ae": ["AESTDTC", "AEENDTC"], "ds": ["DCDTC", "LSTALVDTC", "DTHDTC"]}
+    for form, cols in dated.items():
+        for col in cols:
+            for subj, text in f[form][["SUBJID", col]].dropna().itertuples(index=False):
+                when = _date(text, end=col == "AEENDTC")
+                assert when <= cut_day, (form, subj, col, text)
+                assert when <= last_alive[subj], (form, subj, col, text, "after LSTALVDTC")
+                if subj in death.index:
+                    assert when <= death[subj], (form, subj, col, text, "after death")
+                if form in ("rs", "mrd", "cart"):
+                    assert when >= enrl[subj], (form, subj, col, "before enrollment")
+    for text in f["ext"]["LSTFUDTC"]:
+        assert date.fromisoformat(text) <= cut_day
+
+
+@pytest.mark.parametrize("cut", CUTS)
+def test_clinical_consistency_of_records(raw_root, cut):
+    f = _forms(raw_root, cut)
+    rs = f["rs"]
+    assert (rs.loc[rs["RSORRES"] == "RELAPSE", "BMBLAST"] >= 5).all()
+    assert (rs.loc[rs["RSORRES"].isin(["CR", "CRi"]), "BMBLAST"] < 5).all()
+    mrd = f["mrd"]
+    und = mrd["MRDUND"] == "Y"
+    assert mrd.loc[und, "MRDLEVEL"].isna().all() and mrd.loc[~und, "MRDLEVEL"].notna().all()
+    assert (mrd.loc[~und, "MRDLEVEL"] >= mrd.loc[~und, "MRDSENS"]).all(), "a detected level is above the LoD"
+    ae = f["ae"]
+    for term, soc, grade in ae[["AEDECOD", "AEBODSYS", "AETOXGR"]].itertuples(index=False):
+        assert CTCAE_TERMS[term][0] == soc and grade in CTCAE_TERMS[term][1], (term, soc, grade)
+    ds = f["ds"].set_index("SUBJID")
+    assert set(ds.index) == set(f["dm"]["SUBJID"])
+    dead = ds["DTHFL"] == "Y"
+    assert ds.loc[dead, ["DTHDTC", "DTHCAUS"]].notna().all().all()
+    assert ds.loc[~dead, ["DTHDTC", "DTHCAUS"]].isna().all().all()
+    assert (ds.loc[dead, "LSTALVDTC"] == ds.loc[dead, "DTHDTC"]).all()
+    stopped = ds["EOTSTAT"] == "DISCONTINUED"
+    assert ds.loc[stopped, ["DCREAS", "DCDTC"]].notna().all().all()
+    assert ds.loc[~stopped, ["DCREAS", "DCDTC"]].isna().all().all()
+    # grade 5 <=> non-relapse death: the fatal AE ends on the death date
+    fatal = ae[ae["AETOXGR"] == 5]
+    for subj, end in fatal[["SUBJID", "AEENDTC"]].itertuples(index=False):
+        assert ds.loc[subj, "DTHDTC"] == end, subj
+    assert fatal["SUBJID"].is_unique
+    completed = ds.index[ds["EOTSTAT"] == "COMPLETED"]
+    t2 = f["cart"][f["cart"]["PHASE"] == "CAR-T2"]["SUBJID"].unique()
+    assert set(completed) == set(t2), "COMPLETED exactly when CAR-T2 was given"
+
+
+def test_dropouts_occur_and_are_reasoned(raw_root):
+    f = _forms(raw_root, CUTS[-1])
+    ds = f["ds"]
+    share = (ds["EOTSTAT"] == "COMPLETED").mean()
+    assert 0.6 <= share <= 0.9, f"completion {share:.2f} (design ~0.70-0.80)"
+    reasons = set(ds["DCREAS"].dropna())
+    assert {"MOBILIZATION FAILURE", "WITHDRAWAL"} <= reasons, reasons
+    failed = f["mob"].loc[f["mob"]["MOBSTAT"] == "FAILED", "SUBJID"]
+    assert set(failed) <= set(ds.loc[ds["DCREAS"] == "MOBILIZATION FAILURE", "SUBJID"])
+    # a relapse before CAR-T2 stops the sandwich with reason RELAPSE on the relapse date
+    relapse = f["rs"][f["rs"]["RSORRES"].isin(["RELAPSE", "NR"])].groupby("SUBJID")["RSDTC"].min()
+    ds_i = ds.set_index("SUBJID")
+    for subj, when in relapse.items():
+        if ds_i.loc[subj, "EOTSTAT"] == "DISCONTINUED" and ds_i.loc[subj, "DCREAS"] == "RELAPSE":
+            assert ds_i.loc[subj, "DCDTC"] == when
+
+
+def test_mrd_messiness_is_present(raw_root):
+    f = _forms(raw_root, CUTS[-1])
+    mrd = f["mrd"]
+    ngs_low_sens_negative = mrd[(mrd["METHOD"] == "NGS") & (mrd["MRDSENS"] > 1e-6) & (mrd["MRDUND"] == "Y")]
+    assert len(ngs_low_sens_negative) >= 3, "undetectable NGS results that are not evaluable at 1e-6"
+    assert ((mrd["METHOD"] == "FC") & (mrd["MRDSENS"] == 1e-5)).any(), "EuroFlow-sensitivity FC samples"
+    # MRD recurrence: a detectable sample after an undetectable one in the same subject
+    recurrence = 0
+    for _, g in mrd.sort_values("MRDDTC").groupby("SUBJID"):
+        seen_negative = False
+        for und in g["MRDUND"]:
+            if und == "Y":
+                seen_negative = True
+            elif seen_negative:
+                recurrence += 1
+                break
+    assert recurrence >= 2
+    ae = f["ae"]
+    assert (ae["AETERM"] != ae["AEDECOD"]).mean() > 0.5, "verbatim terms differ from coded terms"
+    assert ae["AEENDTC"].isna().any() and ae["AEENDTC"].str.len().eq(7).any() and ae["AESTDTC"].str.len().eq(7).any()
+    bl = f["bl"]
+    assert bl["WBCDIAG"].isna().any() or bl["CD22PCT"].isna().any()
+    assert f["dm"]["BRTHDTC"].str.len().eq(7).any() and bl["DIAGDTC"].str.len().eq(7).any()
+    assert f["dm"]["HOSPRN"].str.startswith("FAKE-").all() and f["dm"]["INITIALS"].str.startswith("ZZ").all()
+
+
+def test_non_treatment_emergent_aes_exist(raw_root):
+    f = _forms(raw_root, CUTS[-1])
+    cart1 = f["cart"][(f["cart"]["PHASE"] == "CAR-T1") & (f["cart"]["PRODUCT"] == "CD22")].set_index("SUBJID")["INFDTC"]
+    ae = f["ae"]
+    before = [s for s, st in ae[["SUBJID", "AESTDTC"]].itertuples(index=False) if len(st) == 10 and st < cart1.get(s, "9")]
+    assert len(before) >= 1
+
+
+# --- cuts -------------------------------------------------------------------------------------------------------
+def test_later_cut_is_a_superset_with_more_follow_up(raw_root):
+    early, late = (_forms(raw_root, c) for c in CUTS)
+    assert set(early["dm"]["SUBJID"]) < set(late["dm"]["SUBJID"])
+    assert len(late["rs"]) > len(early["rs"]) and len(late["ae"]) > len(early["ae"])
+    assert (late["ds"]["DTHFL"] == "Y").sum() >= (early["ds"]["DTHFL"] == "Y").sum()
+    e_ds, l_ds = early["ds"].set_index("SUBJID"), late["ds"].set_index("SUBJID")
+    assert (l_ds.loc[e_ds.index, "LSTALVDTC"] >= e_ds["LSTALVDTC"]).all()
+    assert (early["ds"]["EOTSTAT"] == "ONGOING").any(), "interim cut catches patients mid-sandwich"
+    # the registry extract is the same file in every cut
+    assert (raw_root / CUTS[0] / "ext.csv").read_bytes() == (raw_root / CUTS[1] / "ext.csv").read_bytes()
+    # rows of the early cut keep their keys in the later cut (stable AESEQ etc.)
+    for name in ("rs", "mrd", "ae", "cart"):
+        key = list(FORMS[name].key)
+        e_keys = set(map(tuple, early[name][key].astype(str).values))
+        l_keys = set(map(tuple, late[name][key].astype(str).values))
+        assert e_keys <= l_keys, name
+
+
+def test_corrected_values_differ_between_cuts_for_the_same_key(raw_root):
+    early, late = (_forms(raw_root, c) for c in CUTS)
+    assert len(CORRECTIONS) >= 3
+    for c in CORRECTIONS:
+        rows = []
+        for frames in (early, late):
+            df = frames[c.form]
+            mask = np.ones(len(df), dtype=bool)
+            for col, value in c.key:
+                mask &= (df[col].astype(str) == str(value)).to_numpy()
+            assert mask.sum() == 1, (c.form, c.key)
+            rows.append(df.loc[mask, c.column].iloc[0])
+        assert rows[0] != rows[1], c
+    # nothing else changed in the corrected baseline rows
+    e_bl, l_bl = (read_form_text(raw_root / c, "bl").fillna("").set_index("SUBJID") for c in CUTS)
+    changed = (e_bl != l_bl.loc[e_bl.index]).any(axis=1)
+    assert list(changed[changed].index) == [dict(c.key)["SUBJID"] for c in CORRECTIONS if c.form == "bl"]
+
+
+def test_ongoing_aes_at_the_interim_cut_resolve_later(raw_root):
+    early, late = (_forms(raw_root, c) for c in CUTS)
+    key = ["SUBJID", "AESEQ"]
+    m = early["ae"].merge(late["ae"], on=key, suffixes=("_e", "_l"))
+    assert (m["AEENDTC_e"].isna() & m["AEENDTC_l"].notna()).any()
+
+
+# --- statistical sanity on a large simulated cohort ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def big_study():
+    return simulate_study(seed=7, n_trial=3000, n_external=3000)
+
+
+def _within_binomial(observed: float, low: float, high: float, n: int, z: float = 3.5) -> bool:
+    """Observed proportion inside [low, high] widened by z binomial standard errors."""
+    mid = min(max(observed, low), high)
+    se = math.sqrt(max(mid * (1 - mid), 1e-4) / n)
+    return low - z * se <= observed <= high + z * se
+
+
+def test_crs_rates_match_parameters(big_study):
+    """CRS after CAR-T1: any grade params.CRS1_ANY, grade >= 3 CRS1_ANY * P(grade >= 3 | CRS).
+    Tolerance: 3.5 binomial SE (n = 3000: about +-0.025 and +-0.016)."""
+    n = len(big_study.trial)
+    grades = np.array([p.crs_grade("CAR-T1") for p in big_study.trial])
+    expected_any = params.CRS1_ANY
+    expected_severe = params.CRS1_ANY * sum(v for g, v in params.CRS1_GRADES.items() if g >= 3)
+    assert _within_binomial((grades >= 1).mean(), expected_any, expected_any, n)
+    assert _within_binomial((grades >= 3).mean(), expected_severe, expected_severe, n)
+    completers = [p for p in big_study.trial if p.reached["cart2"]]
+    crs2 = np.array([p.crs_grade("CAR-T2") for p in completers])
+    assert _within_binomial((crs2 >= 1).mean(), params.CRS2_ANY, params.CRS2_ANY, len(completers))
+    assert crs2.max() <= 2
+
+
+def test_two_year_os_lfs_and_completion_match_targets(big_study):
+    """Truth (no censoring) 2-year proportions vs the ranges of PLANTED_TRUTH['expected_2y'],
+    widened by 3.5 binomial SE. OS from CAR-T1 / allo-HSCT; LFS here from the same origin."""
+    t2y = 730.5
+    trial = big_study.trial
+    os_trial = np.mean([p.death_day > t2y for p in trial])
+    lfs_trial = np.mean([min(p.relapse_day, p.death_day) > t2y for p in trial])
+    exp = PLANTED_TRUTH["expected_2y"]
+    assert _within_binomial(os_trial, *exp["SANDWICH"]["OS"], len(trial)), os_trial
+    assert _within_binomial(lfs_trial, *exp["SANDWICH"]["LFS"], len(trial)), lfs_trial
+    ext = big_study.external
+    days = lambda x, d: math.inf if d is None else (d - x.hsct).days  # noqa: E731
+    os_ext = np.mean([days(x, x.death) > t2y for x in ext])
+    lfs_ext = np.mean([min(days(x, x.relapse), days(x, x.death)) > t2y for x in ext])
+    nrm_ext = np.mean([x.death is not None and x.death_cause != "RELAPSE" and days(x, x.death) <= t2y for x in ext])
+    assert _within_binomial(os_ext, *exp["ALLO_EXT"]["OS"], len(ext)), os_ext
+    assert _within_binomial(lfs_ext, *exp["ALLO_EXT"]["LFS"], len(ext)), lfs_ext
+    assert _within_binomial(nrm_ext, *exp["ALLO_EXT"]["NRM"], len(ext)), nrm_ext
+    completion = np.mean([p.eot == "COMPLETED" for p in trial])
+    assert _within_binomial(completion, 0.70, 0.80, len(trial)), completion
+
+
+def test_planted_confounding_direction(big_study):
+    trial, ext = big_study.trial, big_study.external
+    mean = lambda xs, f: float(np.mean([f(x.cov) for x in xs]))  # noqa: E731
+    assert mean(trial, lambda c: c.age) > mean(ext, lambda c: c.age) + 4
+    assert mean(trial, lambda c: c.mrd_positive) > mean(ext, lambda c: c.mrd_positive) + 0.15
+    assert mean(trial, lambda c: c.cr2) > mean(ext, lambda c: c.cr2) + 0.1
+
+
+def test_cox_model_recovers_the_planted_cohort_effect(big_study):
+    """Independent check of the planted truth: lifelines Cox PH (Efron ties) on the truth, time
+    since remission with delayed entry at treatment, must recover gamma = log HR sandwich vs allo
+    and the covariate coefficients within 4 standard errors."""
+    from lifelines import CoxPHFitter
+
+    rows = []
+    for p in big_study.trial:
+        if p.nonresponder:      # outside the LFS hazard model by construction
+            continue
+        entry = -p.baseline["cr_day"]
+        event_day = min(p.relapse_day, p.death_day)
+        rows.append(_cox_row(p.cov, 1, entry, event_day))
+    for x in big_study.external:
+        entry = (x.hsct - x.remission).days
+        ev = [(d - x.hsct).days for d in (x.relapse, x.death) if d is not None]
+        rows.append(_cox_row(x.cov, 0, entry, min(ev) if ev else math.inf))
+    df = pd.DataFrame(rows)
+    cph = CoxPHFitter().fit(df, duration_col="stop", event_col="event", entry_col="entry")
+    truth = {"sandwich": PLANTED_TRUTH["lfs_log_hr_sandwich_vs_allo"]}
+    b = PLANTED_TRUTH["lfs_covariate_log_hr"]
+    truth.update({"age10": b["age_per_10y"], "mrd": b["mrd_positive"], "cr2": b["cr2"],
+                  "ph": b["ph_positive"], "high": b["high_risk"]})
+    for name, value in truth.items():
+        est, se = cph.params_[name], cph.standard_errors_[name]
+        assert abs(est - value) < 4 * se, (name, est, value, se)
+
+
+def _cox_row(cov, sandwich: int, entry: int, event_day: float, admin_censor: float = 5 * 365.25) -> dict:
+    stop = entry + min(event_day, admin_censor)
+    return {"entry": entry, "stop": max(stop, entry + 0.5), "event": int(event_day <= admin_censor),
+            "sandwich": sandwich, "age10": (cov.age - 40) / 10, "mrd": int(cov.mrd_positive), "cr2": int(cov.cr2),
+            "ph": int(cov.ph_positive), "high": int(cov.high_risk)}
