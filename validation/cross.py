@@ -61,6 +61,14 @@ KEY_DATES = (
 ENRL, CR, CART1_CD22, CART1_LAST, COLL, HSCT, DTH = (k.ref for k in KEY_DATES)
 
 
+# Columns the subject table reads (key dates, flags); without them the cross-form suites do not run.
+SUBJECT_TABLE_COLUMNS = {
+    "dm": ("SUBJID", "ENRLDTC"), "bl": ("SUBJID", "CRDTC"), "cart": ("SUBJID", "PHASE", "PRODUCT", "INFDTC"),
+    "mob": ("SUBJID", "MOBSTAT", "COLLDTC"), "hsct": ("SUBJID", "HSCTDTC"), "ds": ("SUBJID", "DTHDTC", "DTHFL"),
+    "rs": ("SUBJID",), "mrd": ("SUBJID",), "ae": ("SUBJID",),
+}
+
+
 def _key_date(frames: dict[str, pd.DataFrame], kd: KeyDate) -> pd.DataFrame:
     f = frames[kd.form]
     sel = pd.Series(True, index=f.index)
@@ -195,7 +203,9 @@ CROSS_RULES = {"dm": dm_rules, "bl": bl_rules, "cart": cart_rules, "mob": mob_ru
 def cross_suites(frames: dict[str, pd.DataFrame | None], missing_columns: dict[str, tuple[str, ...]]) -> list[Suite]:
     """The cross-form suites. ``frames``: the per-form check frames (None where the file could
     not be read); if any trial form is unreadable the cross-form suites are not evaluated."""
-    unreadable = [n for n in TRIAL_FORMS if frames.get(n) is None]
+    unreadable = [f"{n}.csv could not be read" for n in TRIAL_FORMS if frames.get(n) is None]
+    unreadable += [f"{n}.csv lacks {c}" for n in TRIAL_FORMS for c in missing_columns.get(n, ())
+                   if c in SUBJECT_TABLE_COLUMNS.get(n, ())]
     table = None if unreadable else subject_table(frames)
     dm_subjects = [] if unreadable else sorted(frames["dm"][SUBJ].dropna().unique().tolist())
     suites = []
@@ -205,7 +215,7 @@ def cross_suites(frames: dict[str, pd.DataFrame | None], missing_columns: dict[s
                       None if table is None else joined(frames[name], table), SUBJ,
                       missing_columns=tuple(missing_columns.get(name, ())))
         if unreadable:
-            suite.skipped = "not evaluated: " + ", ".join(f"{n}.csv" for n in unreadable) + " could not be read"
+            suite.skipped = "not evaluated: " + "; ".join(unreadable)
         if name != "dm":
             suite.add(in_dm(file, dm_subjects))
         for rule in make(file):

@@ -31,8 +31,11 @@ def row_line(o: Outcome, fr: FailedRow) -> str:
 
 
 def problem_line(o: Outcome, problem: str) -> str:
-    sep = " " if ":" in problem.split(" ")[0] else ": "
-    return f"{o.rule.file}{sep}{problem} [{o.rule.expectation_type}]"
+    """Custom checks word a whole sentence starting with the file; a table-level expectation
+    gives "<column>: <problem>" and the file is put in front."""
+    if o.rule.expectation is None:
+        return f"{problem} [{o.rule.expectation_type}]"
+    return f"{o.rule.file} {problem} [{o.rule.expectation_type}]"
 
 
 def failure_lines(outcomes: list[Outcome], cap: int = MAX_LINES_PER_RULE) -> list[str]:

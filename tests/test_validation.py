@@ -1,0 +1,458 @@
+"""Validation suites (validation/): a clean cut passes; each rule, broken once in a copy of the
+cut, is reported with the exact failure line (file, row, subject, column, rule) and stops the
+pipeline (ValidationFailed, CLI exit 3) without touching derived data.
+
+The copy is of the latest shipped cut in data/raw when there is one, else of the tiny hand-made
+cut in tests/fixtures/tiny_cut.py. Rows to corrupt are picked from the data, so the expected lines
+are built from the test's own inputs, never copied from the validator's output. To keep the module
+fast, one full validation of the clean cut is shared, and each corruption runs only the suites it
+touches (validation.runner.check_cut(..., only=...)).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import paths
+from analysis.errors import ValidationFailed
+from analysis.raw_spec import CTCAE_TERMS
+from tests.fixtures import tiny_cut
+from tests.fixtures.corrupt import copy_cut, first_row, read_text, refresh_manifest, set_cell, write_text
+from validation.report import MAX_LINES_PER_RULE, failure_lines
+from validation.runner import REPORT_NAME, check_cut, validate_cut
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --- the cut under test ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def source_cut(tmp_path_factory) -> tuple[Path, str]:
+    shipped = paths.list_cuts(REPO)
+    if shipped:
+        cut = shipped[-1]
+        return paths.raw_dir(cut, REPO), cut
+    src = tiny_cut.write_tiny_cut(tmp_path_factory.mktemp("tiny") / tiny_cut.CUT)
+    return src, tiny_cut.CUT
+
+
+@pytest.fixture(scope="module")
+def clean_run(source_cut, tmp_path_factory):
+    src, cut = source_cut
+    root = tmp_path_factory.mktemp("clean")
+    copy_cut(src, root, cut)
+    return root, cut, validate_cut(cut, root=root)
+
+
+@pytest.fixture
+def work(source_cut, tmp_path) -> Path:
+    """A fresh copy of the cut's raw folder to corrupt."""
+    src, cut = source_cut
+    return copy_cut(src, tmp_path, cut)
+
+
+def lines_of(cut_dir: Path, *suites: str, refresh: bool = True) -> list[str]:
+    """All failure lines (uncapped) of the named suites plus the file/manifest checks."""
+    if refresh:
+        refresh_manifest(cut_dir)
+    outcomes = check_cut(cut_dir, paths.cut_date(cut_dir.name), only=set(suites))
+    return failure_lines(outcomes, cap=10**9)
+
+
+def frame(cut_dir: Path, form: str) -> pd.DataFrame:
+    return read_text(cut_dir, form)
+
+
+# --- a clean cut ---------------------------------------------------------------------------------------
+
+def test_clean_cut_passes_and_writes_report(clean_run):
+    root, cut, result = clean_run
+    assert result.success and result.failures == []
+    assert result.count("failed") == 0 and result.count("not evaluated") == 0
+    html = (paths.report_dir(cut, root) / REPORT_NAME).read_text(encoding="utf-8")
+    for suite in result.suites:
+        assert f"id='{suite}'" in html
+    assert "PASSED" in html and "Partial-date rule" in html
+    # every form has a structure, value and (trial forms) cross suite
+    for name in ("raw.dm", "raw.dm.structure", "raw.ext", "cross.ae", "cross.cart", "files"):
+        assert name in result.suites
+    assert result.seconds < 120
+
+
+def test_clean_run_writes_only_the_report(clean_run):
+    root, cut, _ = clean_run
+    assert not (root / "data" / "derived").exists()
+    written = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and "data/raw" not in p.as_posix()]
+    assert written == [f"reports/{cut}/{REPORT_NAME}"]
+
+
+# --- files and manifest ----------------------------------------------------------------------------
+
+def test_missing_file(work):
+    (work / "hsct.csv").unlink()
+    lines = lines_of(work, refresh=False)
+    assert "hsct.csv: file not found [file_present_and_readable]" in lines
+    assert "hsct.csv: listed in manifest.json but absent from the cut folder [manifest_sha256]" in lines
+
+
+def test_unreadable_csv_names_the_line(work):
+    text = (work / "mob.csv").read_text(encoding="utf-8").splitlines()
+    text[2] += ",EXTRA,FIELDS"
+    (work / "mob.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    lines = lines_of(work)
+    hit = [ln for ln in lines if ln.startswith("mob.csv: not a readable CSV")]
+    assert hit and "line 3" in hit[0] and hit[0].endswith("[file_present_and_readable]")
+    assert any("cross-form" not in ln for ln in lines)
+
+
+def test_changed_file_without_manifest_update_is_caught(work):
+    from analysis.raw_io import sha256_file
+    from validation.manifest import manifest_hashes
+    import json
+    before = manifest_hashes(json.loads((work / "manifest.json").read_text()))["dm.csv"]
+    set_cell(work, "dm", 1, "WEIGHTKG", "71")
+    after = sha256_file(work / "dm.csv")
+    lines = lines_of(work, refresh=False)
+    assert (f"dm.csv: SHA-256 {after[:8]}.. differs from manifest.json {before[:8]}.. "
+            f"— the raw file changed after export [manifest_sha256]") in lines
+
+
+def test_file_not_in_manifest_is_reported(work):
+    (work / "notes.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    lines = lines_of(work, refresh=False)
+    assert "notes.csv: present in the cut folder but not listed in manifest.json [manifest_sha256]" in lines
+
+
+# --- structure ------------------------------------------------------------------------------------------
+
+def test_missing_and_unexpected_columns(work):
+    df = frame(work, "dm").drop(columns=["AGE"]).assign(EXTRA="x")
+    write_text(work, "dm", df)
+    lines = lines_of(work, "raw.dm.structure", "raw.dm")
+    assert "dm.csv AGE: column missing [expect_table_columns_to_match_set]" in lines
+    assert "dm.csv EXTRA: unexpected column [expect_table_columns_to_match_set]" in lines
+    assert not any(" AGE: " in ln and "column missing" not in ln for ln in lines)  # AGE rules not evaluated
+
+
+# --- per-column contract rules --------------------------------------------------------------------------
+
+def _subj(cut_dir, form, row, col="SUBJID"):
+    return frame(cut_dir, form).loc[row - 1, col]
+
+
+@pytest.mark.parametrize("form,column,value,detail,expectation", [
+    ("dm", "AGE", "212", "212 not in [14, 75]", "expect_column_values_to_be_between"),
+    ("dm", "AGE", "3O", "3O is not an integer", "expect_column_values_to_match_regex"),
+    ("dm", "WEIGHTKG", "70,5", "70,5 is not a number", "expect_column_values_to_match_regex"),
+    ("dm", "SEX", "", "empty, a value is required", "expect_column_values_to_not_be_null"),
+    ("dm", "SEX", "3", "3 not in {1, 2}", "expect_column_values_to_be_in_set"),
+    ("dm", "SITEID", "09", "09 not in {01, 02, 03}", "expect_column_values_to_be_in_set"),
+    ("dm", "ENRLDTC", "2021-02-30", "2021-02-30 is not a valid date YYYY-MM-DD",
+     "expect_column_values_to_not_be_null"),
+    ("dm", "ENRLDTC", "2021-03", "2021-03 is not a valid date YYYY-MM-DD", "expect_column_values_to_not_be_null"),
+    ("bl", "DIAGDTC", "2020", "2020 is not a valid date YYYY-MM-DD or YYYY-MM (a missing month is invalid)",
+     "expect_column_values_to_not_be_null"),
+    ("bl", "CD19PCT", "100.5", "100.5 not in [0, 100]", "expect_column_values_to_be_between"),
+    ("mrd", "METHOD", "PCR", "PCR not in {FC, NGS}", "expect_column_values_to_be_in_set"),
+])
+def test_column_rule(work, form, column, value, detail, expectation):
+    row = 2
+    set_cell(work, form, row, column, value)
+    lines = lines_of(work, f"raw.{form}")
+    assert f"{form}.csv row {row} (SUBJID {_subj(work, form, row)}) {column}: {detail} [{expectation}]" in lines
+
+
+def test_pattern_rule_on_external_control(work):
+    set_cell(work, "ext", 1, "PATID", "X12")
+    lines = lines_of(work, "raw.ext")
+    assert "ext.csv row 1 (PATID X12) PATID: X12 does not match ^R\\d{4}$ [expect_column_values_to_match_regex]" in lines
+
+
+def test_valid_partial_date_is_accepted_in_pdate_column(work):
+    set_cell(work, "bl", 1, "DIAGDTC", frame(work, "bl").loc[0, "DIAGDTC"][:7])
+    assert lines_of(work, "raw.bl", "cross.bl") == []
+
+
+def test_identifier_values_never_shown(work):
+    set_cell(work, "dm", 1, "BRTHDTC", "1990-13-45")
+    lines = lines_of(work, "raw.dm")
+    subj = _subj(work, "dm", 1)
+    assert (f"dm.csv row 1 (SUBJID {subj}) BRTHDTC: <identifier withheld> is not a valid date "
+            "YYYY-MM-DD or YYYY-MM (a missing month is invalid) [expect_column_values_to_not_be_null]") in lines
+    assert not any("1990-13-45" in ln for ln in lines)
+
+
+def test_date_after_cut(work):
+    set_cell(work, "rs", 1, "RSDTC", "2099-01-01")
+    lines = lines_of(work, "raw.rs")
+    cut = paths.cut_date(work.name)
+    assert (f"rs.csv row 1 (SUBJID {_subj(work, 'rs', 1)}) RSDTC: 2099-01-01 is after the cut date {cut} "
+            "[expect_column_values_to_be_between]") in lines
+
+
+def test_duplicate_keys(work):
+    ae = frame(work, "ae")
+    write_text(work, "ae", pd.concat([ae, ae.iloc[[0]]], ignore_index=True))
+    dm = frame(work, "dm")
+    write_text(work, "dm", pd.concat([dm, dm.iloc[[1]]], ignore_index=True))
+    lines = lines_of(work, "raw.ae", "raw.dm")
+    s, seq = ae.loc[0, "SUBJID"], ae.loc[0, "AESEQ"]
+    for row in (1, len(ae) + 1):
+        assert (f"ae.csv row {row} (SUBJID {s}) SUBJID+AESEQ: duplicate key SUBJID={s}, AESEQ={seq} "
+                "[expect_compound_columns_to_be_unique]") in lines
+    d = dm.loc[1, "SUBJID"]
+    assert f"dm.csv row {len(dm) + 1} (SUBJID {d}) SUBJID: duplicate key SUBJID={d} [expect_column_values_to_be_unique]" in lines
+
+
+# --- form consistency rules ---------------------------------------------------------------------------
+
+def test_ctcae_grade_and_soc_of_the_term(work):
+    ae = frame(work, "ae")
+    set_cell(work, "ae", 1, "AEDECOD", "Febrile neutropenia")
+    set_cell(work, "ae", 1, "AEBODSYS", "Blood and lymphatic system disorders")
+    set_cell(work, "ae", 1, "AETOXGR", "1")
+    set_cell(work, "ae", 2, "AEDECOD", "Sepsis")
+    set_cell(work, "ae", 2, "AEBODSYS", "Investigations")
+    set_cell(work, "ae", 2, "AETOXGR", "3")
+    lines = lines_of(work, "raw.ae")
+    s1, s2 = ae.loc[0, "SUBJID"], ae.loc[1, "SUBJID"]
+    assert (f"ae.csv row 1 (SUBJID {s1}) AETOXGR__num: grade 1 not allowed for 'Febrile neutropenia' "
+            "(CTCAE 5.0 grades {3, 4, 5}) [expect_column_pair_values_to_be_in_set]") in lines
+    assert (f"ae.csv row 2 (SUBJID {s2}) AEBODSYS: Investigations is not the SOC of 'Sepsis' "
+            "(CTCAE 5.0: Infections and infestations) [expect_column_pair_values_to_be_in_set]") in lines
+    assert CTCAE_TERMS["Sepsis"][0] == "Infections and infestations"
+
+
+def test_mrd_level_vs_undetectable_and_sensitivity(work):
+    mrd = frame(work, "mrd")
+    und = first_row(mrd, mrd["MRDUND"] == "Y")
+    det = first_row(mrd, mrd["MRDUND"] == "N")
+    set_cell(work, "mrd", und, "MRDLEVEL", "0.001")
+    set_cell(work, "mrd", det, "MRDSENS", "1e-3")
+    set_cell(work, "mrd", det, "MRDLEVEL", "1e-4")
+    other = next(i + 1 for i in range(len(mrd)) if mrd.loc[i, "MRDUND"] == "N" and i + 1 != det)
+    set_cell(work, "mrd", other, "MRDLEVEL", "")
+    lines = lines_of(work, "raw.mrd")
+    s = lambda r: mrd.loc[r - 1, "SUBJID"]  # noqa: E731
+    assert (f"mrd.csv row {und} (SUBJID {s(und)}) MRDLEVEL: 0.001 given although MRDUND=Y (undetectable) "
+            "(must be empty) [expect_column_values_to_be_null]") in lines
+    assert (f"mrd.csv row {det} (SUBJID {s(det)}) MRDLEVEL: 1e-4 is below the assay sensitivity MRDSENS 1e-3 "
+            "although detectable (MRDUND=N) [expect_column_pair_values_a_to_be_greater_than_b]") in lines
+    assert (f"mrd.csv row {other} (SUBJID {s(other)}) MRDLEVEL: empty although MRDUND=N (detectable) (required) "
+            "[expect_column_values_to_not_be_null]") in lines
+
+
+def test_failed_mobilization_has_no_collection(work):
+    mob = frame(work, "mob")
+    row = first_row(mob, mob["MOBSTAT"] == "SUCCESS")
+    set_cell(work, "mob", row, "MOBSTAT", "FAILED")
+    lines = lines_of(work, "raw.mob")
+    s = mob.loc[row - 1, "SUBJID"]
+    assert (f"mob.csv row {row} (SUBJID {s}) COLLDTC: {mob.loc[row - 1, 'COLLDTC']} given although MOBSTAT=FAILED "
+            "(must be empty) [expect_column_values_to_be_null]") in lines
+
+
+def test_death_flag_and_date_agree(work):
+    ds = frame(work, "ds")
+    dead = first_row(ds, ds["DTHFL"] == "Y")
+    alive = first_row(ds, ds["DTHFL"] == "N")
+    set_cell(work, "ds", dead, "DTHDTC", "")
+    set_cell(work, "ds", alive, "DTHDTC", ds.loc[alive - 1, "LSTALVDTC"])
+    lines = lines_of(work, "raw.ds")
+    assert (f"ds.csv row {dead} (SUBJID {ds.loc[dead - 1, 'SUBJID']}) DTHDTC: empty although DTHFL=Y (required) "
+            "[expect_column_values_to_not_be_null]") in lines
+    assert (f"ds.csv row {alive} (SUBJID {ds.loc[alive - 1, 'SUBJID']}) DTHDTC: {ds.loc[alive - 1, 'LSTALVDTC']} "
+            "given although DTHFL=N (must be empty) [expect_column_values_to_be_null]") in lines
+
+
+def test_remission_needs_fewer_than_5_percent_blasts(work):
+    rs = frame(work, "rs")
+    row = first_row(rs, rs["RSORRES"].isin(["CR", "CRi"]))
+    set_cell(work, "rs", row, "BMBLAST", "40")
+    lines = lines_of(work, "raw.rs")
+    assert (f"rs.csv row {row} (SUBJID {rs.loc[row - 1, 'SUBJID']}) BMBLAST: 40 not in [0, 5) when RSORRES is "
+            "CR/CRi [expect_column_values_to_be_between]") in lines
+
+
+# --- cross-form rules ------------------------------------------------------------------------------------
+
+def test_subject_not_in_dm(work):
+    set_cell(work, "ae", 1, "SUBJID", "09-999")
+    lines = lines_of(work, "cross.ae")
+    assert "ae.csv row 1 (SUBJID 09-999) SUBJID: 09-999 is not in dm.csv [expect_column_values_to_be_in_set]" in lines
+
+
+def _cart_row(cart, subj, phase, product):
+    return first_row(cart, (cart["SUBJID"] == subj) & (cart["PHASE"] == phase) & (cart["PRODUCT"] == product))
+
+
+def _day(text: str, days: int) -> str:
+    return (pd.Timestamp(text) + pd.Timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def test_protocol_sequence(work):
+    hsct = frame(work, "hsct")
+    cart = frame(work, "cart")
+    mob = frame(work, "mob")
+    subj = hsct.loc[0, "SUBJID"]          # a subject who had the whole sandwich
+    cd22 = _cart_row(cart, subj, "CAR-T1", "CD22")
+    cd19 = _cart_row(cart, subj, "CAR-T1", "CD19")
+    cart2 = _cart_row(cart, subj, "CAR-T2", "CD19")
+    mobr = first_row(mob, mob["SUBJID"] == subj)
+    d22 = cart.loc[cd22 - 1, "INFDTC"]
+    # CD19 the day before CD22; CAR-T2 on the HSCT day; conditioning on the collection day
+    set_cell(work, "cart", cd19, "INFDTC", _day(d22, -1))
+    set_cell(work, "cart", cart2, "INFDTC", hsct.loc[0, "HSCTDTC"])
+    set_cell(work, "hsct", 1, "CONDSTDTC", mob.loc[mobr - 1, "COLLDTC"])
+    lines = lines_of(work, "cross.cart", "cross.hsct")
+    assert (f"cart.csv row {cd19} (SUBJID {subj}) INFDTC: {_day(d22, -1)} is before CAR-T1 CD22 infusion cart.INFDTC "
+            f"{d22} (CAR-T1: CD22 before CD19) [expect_column_pair_values_a_to_be_greater_than_b]") in lines
+    assert (f"cart.csv row {cart2} (SUBJID {subj}) INFDTC: {hsct.loc[0, 'HSCTDTC']} is on or before auto-HSCT "
+            f"hsct.HSCTDTC {hsct.loc[0, 'HSCTDTC']} (CAR-T2 follows the auto-HSCT) "
+            "[expect_column_pair_values_a_to_be_greater_than_b]") in lines
+    coll = mob.loc[mobr - 1, "COLLDTC"]
+    assert (f"hsct.csv row 1 (SUBJID {subj}) CONDSTDTC: {coll} is on or before stem-cell collection mob.COLLDTC "
+            f"{coll} [expect_column_pair_values_a_to_be_greater_than_b]") in lines
+
+
+def test_mobilization_before_car_t1_ends(work):
+    mob = frame(work, "mob")
+    cart = frame(work, "cart")
+    subj = mob.loc[0, "SUBJID"]
+    last = cart.loc[(cart["SUBJID"] == subj) & (cart["PHASE"] == "CAR-T1"), "INFDTC"].max()
+    set_cell(work, "mob", 1, "MOBSTDTC", last)
+    lines = lines_of(work, "cross.mob")
+    assert (f"mob.csv row 1 (SUBJID {subj}) MOBSTDTC: {last} is on or before last CAR-T1 infusion cart.INFDTC "
+            f"{last} [expect_column_pair_values_a_to_be_greater_than_b]") in lines
+
+
+def test_hsct_needs_successful_collection_and_car_t2_needs_hsct(work):
+    hsct = frame(work, "hsct")
+    subj = hsct.loc[0, "SUBJID"]
+    mob = frame(work, "mob")
+    mrow = first_row(mob, mob["SUBJID"] == subj)
+    for col, v in (("MOBSTAT", "FAILED"), ("COLLDTC", ""), ("CD34", "")):
+        set_cell(work, "mob", mrow, col, v)
+    write_text(work, "hsct", hsct.iloc[1:])   # and a CAR-T2 subject without HSCT record
+    cart = frame(work, "cart")
+    c2 = _cart_row(cart, subj, "CAR-T2", "CD22")
+    lines = lines_of(work, "cross.cart")
+    assert (f"cart.csv row {c2} (SUBJID {subj}) PHASE: CAR-T2 infusion but the subject has no auto-HSCT record "
+            "in hsct.csv [expect_column_values_to_be_in_set]") in lines
+    write_text(work, "hsct", hsct)
+    lines = lines_of(work, "cross.hsct")
+    assert (f"hsct.csv row 1 (SUBJID {subj}) HSCTDTC: auto-HSCT but mob.csv has no successful stem-cell collection "
+            "for the subject [expect_column_values_to_be_in_set]") in lines
+
+
+def _dead_subject(cut_dir):
+    ds = frame(cut_dir, "ds")
+    ae = frame(cut_dir, "ae")
+    dead = ds.loc[ds["DTHFL"] == "Y"]
+    with_ae = dead[dead["SUBJID"].isin(ae["SUBJID"])]
+    assert len(with_ae), "the clean cut has no subject who died and had an AE"
+    return with_ae.iloc[0]["SUBJID"], with_ae.iloc[0]["DTHDTC"]
+
+
+def test_events_after_death_and_partial_date_rule(work):
+    subj, death = _dead_subject(work)
+    ae = frame(work, "ae")
+    rows = [i + 1 for i in ae.index[ae["SUBJID"] == subj]]
+    after = _day(death, 1)
+    set_cell(work, "ae", rows[0], "AESTDTC", after)
+    set_cell(work, "ae", rows[0], "AEENDTC", "")
+    death_month = death[:7]
+    next_month = (pd.Timestamp(death) + pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+    if len(rows) > 1:   # the death month itself may contain the onset: no failure (partial-date rule)
+        set_cell(work, "ae", rows[1], "AESTDTC", death_month)
+        set_cell(work, "ae", rows[1], "AEENDTC", "")
+    rs = frame(work, "rs")
+    rsrow = first_row(rs, rs["SUBJID"] == subj)
+    set_cell(work, "rs", rsrow, "RSDTC", after)
+    lines = lines_of(work, "cross.ae", "cross.rs")
+    assert (f"ae.csv row {rows[0]} (SUBJID {subj}) AESTDTC: {after} is after death ds.DTHDTC {death} "
+            "[expect_column_pair_values_a_to_be_greater_than_b]") in lines
+    assert (f"rs.csv row {rsrow} (SUBJID {subj}) RSDTC: {after} is after death ds.DTHDTC {death} "
+            "[expect_column_pair_values_a_to_be_greater_than_b]") in lines
+    if len(rows) > 1:
+        assert not any(f"ae.csv row {rows[1]} " in ln for ln in lines)
+        set_cell(work, "ae", rows[1], "AESTDTC", next_month)   # even its 1st day is after death
+        lines = lines_of(work, "cross.ae")
+        assert (f"ae.csv row {rows[1]} (SUBJID {subj}) AESTDTC: {next_month} is after death ds.DTHDTC {death} "
+                "[expect_column_pair_values_a_to_be_greater_than_b]") in lines
+
+
+def test_assessment_before_enrollment(work):
+    mrd = frame(work, "mrd")
+    dm = frame(work, "dm")
+    subj = mrd.loc[0, "SUBJID"]
+    enrl = dm.loc[dm["SUBJID"] == subj, "ENRLDTC"].iloc[0]
+    set_cell(work, "mrd", 1, "MRDDTC", _day(enrl, -3))
+    lines = lines_of(work, "cross.mrd")
+    assert (f"mrd.csv row 1 (SUBJID {subj}) MRDDTC: {_day(enrl, -3)} is before enrollment dm.ENRLDTC {enrl} "
+            "[expect_column_pair_values_a_to_be_greater_than_b]") in lines
+
+
+def test_grade5_ae_requires_death(work):
+    ds = frame(work, "ds")
+    ae = frame(work, "ae")
+    alive = set(ds.loc[ds["DTHFL"] == "N", "SUBJID"])
+    row = first_row(ae, ae["SUBJID"].isin(alive) & ae["AEDECOD"].map(lambda t: 5 in CTCAE_TERMS[t][1]))
+    set_cell(work, "ae", row, "AETOXGR", "5")
+    lines = lines_of(work, "cross.ae")
+    assert (f"ae.csv row {row} (SUBJID {ae.loc[row - 1, 'SUBJID']}) AETOXGR: grade 5 (fatal) but ds.DTHFL is N "
+            "[expect_column_values_to_be_in_set]") in lines
+
+
+# --- terminal output, exceptions, CLI, no side effects --------------------------------------------------
+
+def test_lines_are_capped_per_rule(work):
+    dm = frame(work, "dm")
+    dm = pd.concat([dm] * (MAX_LINES_PER_RULE // len(dm) + 2), ignore_index=True)  # more rows than the cap
+    n = len(dm)
+    write_text(work, "dm", dm.assign(AGE="200"))
+    refresh_manifest(work)
+    outcomes = check_cut(work, paths.cut_date(work.name), only={"raw.dm"})
+    lines = [ln for ln in failure_lines(outcomes) if "AGE" in ln]
+    assert len(lines) == MAX_LINES_PER_RULE + 1
+    assert lines[-1] == (f"  ... and {n - MAX_LINES_PER_RULE} more for dm.csv AGE [expect_column_values_to_be_between] "
+                         "(see the validation report)")
+
+
+def test_failure_raises_and_keeps_derived_data(work):
+    root = work.parent.parent.parent
+    cut = work.name
+    derived = paths.derived_dir(cut, root)
+    derived.mkdir(parents=True)
+    (derived / "adsl.csv").write_text("kept\n", encoding="utf-8")
+    set_cell(work, "dm", 1, "AGE", "212")
+    refresh_manifest(work)
+    with pytest.raises(ValidationFailed) as exc:
+        validate_cut(cut, root=root)
+    subj = _subj(work, "dm", 1)
+    line = f"dm.csv row 1 (SUBJID {subj}) AGE: 212 not in [14, 75] [expect_column_values_to_be_between]"
+    assert line in exc.value.failures
+    assert exc.value.report_path == paths.report_dir(cut, root) / REPORT_NAME
+    html = exc.value.report_path.read_text(encoding="utf-8")
+    assert "FAILED" in html and "212 not in [14, 75]" in html
+    assert [p.name for p in derived.iterdir()] == ["adsl.csv"]
+    assert (derived / "adsl.csv").read_text(encoding="utf-8") == "kept\n"
+
+
+def test_cli_exits_3_and_prints_the_line(work):
+    root = work.parent.parent.parent
+    set_cell(work, "dm", 2, "AGE", "212")
+    refresh_manifest(work)
+    env = dict(os.environ, GX_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "analysis", "--root", str(root), "validate", "--cut", work.name],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 3, proc.stderr
+    subj = _subj(work, "dm", 2)
+    assert f"dm.csv row 2 (SUBJID {subj}) AGE: 212 not in [14, 75] [expect_column_values_to_be_between]" in proc.stderr
