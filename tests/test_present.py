@@ -265,3 +265,28 @@ def test_write_outputs_writes_both_formats(demo_table, tmp_path):
     assert paths["html"].read_text(encoding="utf-8").startswith('<table class="clinical-table">')
     assert paths["rtf"].read_text(encoding="utf-8").startswith("{\\rtf1")
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["t14_1_1.html", "t14_1_1.rtf"]
+
+
+def test_format_ae_overview_and_ae_by():
+    adsl = pd.DataFrame({"USUBJID": ["S1", "S2", "S3"], "ARM": ["A", "A", "B"], "SAFFL": "Y"})
+    adae = pd.DataFrame({"USUBJID": ["S1", "S1", "S2"], "ATOXGR": [3, 1, 5], "TRTEMFL": "Y",
+                         "AESER": ["Y", "N", "Y"], "AREL": ["N", "N", "Y"],
+                         "APHASE": ["CAR-T1", "CAR-T1", "HSCT"]})
+    ov = P.format_ae_overview(tables.ae_overview(adae, adsl, "ARM"))
+    assert ov.cell("Any TEAE", "A") == "2 (100.0) [3]" and ov.cell("Any TEAE", "B") == "0"
+    assert ov.cell("Any TEAE of grade 5", "A") == "1 (50.0) [1]"
+    assert ov.headers == ["Category", "A\nN = 2", "B\nN = 1"]
+    by = P.format_ae_overview(tables.ae_by(adae, adsl, "ARM", "APHASE"), category="level",
+                              row_header="Treatment phase", show_events=False)
+    assert by.cell("CAR-T1", "A") == "1 (50.0)" and by.cell("HSCT", "A") == "1 (50.0)"
+
+
+def test_format_survival_summary_single_arm_with_counts(km_frames):
+    q, e, _, _ = km_frames
+    one = q[q.COHORT == "SANDWICH"].drop(columns="COHORT")
+    t = P.format_survival_summary(one, None, counts=pd.DataFrame({"n": [25], "events": [6]}),
+                                  time_unit="days", decimals=0)
+    assert t.headers == ["Overall survival", "All\nN = 25"]
+    assert t.cell("Events, n (%)", "All") == "6 (24.0)"
+    assert t.cell("Median, days (95% CI)", "All") == "700 (500, NE)"
+    assert "Comparison" not in t.frame.columns

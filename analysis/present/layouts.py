@@ -221,20 +221,22 @@ def format_ae_table(tidy: pd.DataFrame, groups: Sequence[str] | None = None,
 
 def format_ae_overview(tidy: pd.DataFrame, groups: Sequence[str] | None = None,
                        show_events: bool = True, title: str = "Overview of adverse events",
-                       subtitles: Sequence[str] = (), footnotes: Sequence[str] = ()) -> Table:
-    """Display of :func:`analysis.stats.tables.ae_overview`: one row per category."""
+                       subtitles: Sequence[str] = (), footnotes: Sequence[str] = (),
+                       category: str = "category", row_header: str = "Category") -> Table:
+    """Display of :func:`analysis.stats.tables.ae_overview` (one row per category), or of
+    :func:`analysis.stats.tables.ae_by` with ``category="level"`` (one row per level)."""
     n_rows = tidy[tidy["stat_name"] == "N"]
     columns = _group_columns(tidy, groups, n_rows)
     n_of = dict(zip(n_rows["group"], n_rows["stat"]))
-    look = _lookup(tidy, ["category", "group"])
-    categories = [c for c in dict.fromkeys(tidy.loc[tidy["stat_name"] != "N", "category"])]
+    look = _lookup(tidy, [category, "group"])
+    categories = [c for c in dict.fromkeys(tidy.loc[tidy["stat_name"] != "N", category])]
     fmt = F.fmt_n_pct_events if show_events else (lambda n, p, e: F.fmt_n_pct(n, p))
     cells = [[fmt(look.get((c, g, "n")), look.get((c, g, "pct")), look.get((c, g, "events")))
               for g in columns] for c in categories]
     frame = pd.DataFrame(cells, columns=columns)
-    frame.insert(0, "Category", categories)
+    frame.insert(0, row_header, categories)
     return Table(title=title, frame=frame,
-                 headers=["Category", *[F.fmt_header(g, n_of.get(g)) for g in columns]],
+                 headers=[row_header, *[F.fmt_header(g, n_of.get(g)) for g in columns]],
                  subtitles=list(subtitles),
                  footnotes=[FOOTNOTE_AE_PCT if show_events else FOOTNOTE_AE_PCT.replace(" [E]", ""),
                             *footnotes])
@@ -277,13 +279,15 @@ def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
                             logrank: pd.DataFrame | None = None,
                             cox: pd.DataFrame | None = None,
                             difference: pd.DataFrame | None = None,
+                            counts: pd.DataFrame | None = None,
                             groups: Sequence | None = None, time_unit: str = "months",
                             decimals: int = 1, endpoint: str = "Overall survival",
                             title: str | None = None, subtitles: Sequence[str] = (),
                             footnotes: Sequence[str] = ()) -> Table:
     """Kaplan-Meier summary by group.
 
-    Rows: N and events (from the ``logrank`` frame: n, observed), the quantiles of
+    Rows: N and events (``counts``: <by>, n, events; else the ``logrank`` frame's n and
+    observed), the quantiles of
     ``km_quantiles`` (median first, times in ``time_unit``), the KM survival rate in % at each of
     ``timepoints`` (days; read off ``km_estimates`` as the step in effect at that time), then --
     in a "Comparison" column -- the difference of rates (``km_difference``, percentage points),
@@ -303,11 +307,15 @@ def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
         labels.append(label)
         cells.append(list(values) + ([comp] if comparison else []))
 
-    if logrank is not None and not logrank.empty:
-        lr = logrank.assign(_g=level_of(logrank)).set_index("_g")
-        row("Subjects, N", [F.fmt_int(lr["n"].get(g)) for g in columns])
-        row("Events, n (%)", [F.fmt_n_pct(lr["observed"].get(g), 100 * lr["observed"].get(g) / lr["n"].get(g))
-                              if g in lr.index else F.NE for g in columns])
+    if counts is None and logrank is not None and not logrank.empty:
+        counts = logrank.rename(columns={"observed": "events"})
+    n_of: dict = {}
+    if counts is not None and not counts.empty:
+        ct = counts.assign(_g=level_of(counts)).set_index("_g")
+        n_of = ct["n"].to_dict()
+        row("Subjects, N", [F.fmt_int(n_of.get(g)) for g in columns])
+        row("Events, n (%)", [F.fmt_n_pct(ct["events"][g], 100 * ct["events"][g] / ct["n"][g])
+                              if g in ct.index and ct["n"][g] > 0 else F.NE for g in columns])
     q = quantiles.assign(_g=level_of(quantiles))
     probs = sorted(q["prob"].unique(), key=lambda p: (abs(p - 0.5) > 1e-9, p))
     for prob in probs:
@@ -352,9 +360,6 @@ def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
         notes.append(FOOTNOTE_MONTH)
     frame = pd.DataFrame(cells, columns=[*columns, *(["Comparison"] if comparison else [])])
     frame.insert(0, endpoint, labels)
-    n_of = {}
-    if logrank is not None and not logrank.empty:
-        n_of = dict(zip(level_of(logrank), logrank["n"]))
     headers = [endpoint, *[F.fmt_header(g, n_of[g]) if g in n_of else g for g in columns],
                *(["Comparison"] if comparison else [])]
     return Table(title=title or f"{endpoint}: Kaplan-Meier summary", frame=frame, headers=headers,
