@@ -132,7 +132,7 @@ def test_compare_raw_subjects_events_and_changed_values(two_cuts):
     summary = dict(zip(t["summary"]["item"], t["summary"]["value"]))
     assert summary["subjects added (trial)"] == "1"
     assert summary["new events: death"] == "1"
-    assert summary["ARD results compared"] == "0"   # nothing built yet
+    assert summary["ARD results compared"] == "not compared (ARD of both cuts needed)"   # nothing built yet
 
 
 def test_compare_derived_and_ard_when_built(two_cuts):

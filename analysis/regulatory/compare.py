@@ -264,20 +264,24 @@ def compare_cuts(from_cut: str, to_cut: str, root: Path | None = None) -> dict[s
         "subjects_added": subjects_added(old, new),
         "raw_changes": pd.concat(raw, ignore_index=True) if raw else _empty("raw_changes"),
     }
-    dchg, dev = derived_changes(derived_folder(from_cut, root), derived_folder(to_cut, root))
+    folders = derived_folder(from_cut, root), derived_folder(to_cut, root)
+    ards = ard_path(from_cut, root), ard_path(to_cut, root)
+    dchg, dev = derived_changes(*folders)
     rev = raw_events(old, new)
     t["events"] = pd.concat([x for x in (rev, dev) if not x.empty], ignore_index=True) if not (
         rev.empty and dev.empty) else _empty("events")
     t["derived_changes"] = dchg
-    t["ard_changes"] = ard_changes(ard_path(from_cut, root), ard_path(to_cut, root))
+    t["ard_changes"] = ard_changes(*ards)
     alerts = [locked_alerts(c, root) for c in (from_cut, to_cut)]
     alerts = [a for a in alerts if not a.empty]
     t["locked_alerts"] = pd.concat(alerts, ignore_index=True) if alerts else _empty("locked_alerts")
-    t["summary"] = summarise(from_cut, to_cut, t, root)
+    t["summary"] = summarise(from_cut, to_cut, t, root, derived_available=None not in folders,
+                             ard_available=None not in ards)
     return {name: t[name] for name in TABLES}
 
 
-def summarise(from_cut: str, to_cut: str, t: dict[str, pd.DataFrame], root: Path | None) -> pd.DataFrame:
+def summarise(from_cut: str, to_cut: str, t: dict[str, pd.DataFrame], root: Path | None,
+              derived_available: bool = True, ard_available: bool = True) -> pd.DataFrame:
     ev = t["events"]
     raw_ev = ev[ev["source"] == "raw"] if not ev.empty else ev
     rc = t["raw_changes"]
@@ -295,11 +299,14 @@ def summarise(from_cut: str, to_cut: str, t: dict[str, pd.DataFrame], root: Path
         ("raw records added", int((rc["change"] == "record added").sum())),
         ("raw records removed", int((rc["change"] == "record removed").sum())),
         ("raw values changed (same key)", int((rc["change"] == "value changed").sum())),
-        ("derived differences", len(t["derived_changes"]) if not t["derived_changes"].empty else 0),
-        ("ARD results compared", len(ard)),
-        ("ARD results changed", int((ard["status"] == "changed").sum()) if not ard.empty else 0),
-        ("ARD results added", int((ard["status"] == "added").sum()) if not ard.empty else 0),
-        ("ARD results removed", int((ard["status"] == "removed").sum()) if not ard.empty else 0),
+    ]
+    na = "not compared (derived data of both cuts needed)"
+    items.append(("derived differences", len(t["derived_changes"]) if derived_available else na))
+    na = "not compared (ARD of both cuts needed)"
+    for label, status in (("changed", "changed"), ("added", "added"), ("removed", "removed")):
+        items.append((f"ARD results {label}", int((ard["status"] == status).sum()) if ard_available else na))
+    items += [
+        ("ARD results compared", len(ard) if ard_available else na),
         ("LOCKED-cut alerts", len(t["locked_alerts"])),
     ]
     return pd.DataFrame([{"item": k, "value": str(v)} for k, v in items], columns=COLUMNS["summary"])
