@@ -136,3 +136,23 @@ def test_lock_then_reproduce_matches_then_a_changed_raw_value_fails_naming_what_
     assert f"variable AGE (USUBJID SWCART-01-01-002): locked '{old}' -> rebuilt '70'" in text, text
     assert "FAIL ard.csv: DIFFERENT" in text
     assert "raw/dm.csv" in str(exc.value)
+
+
+def test_identifier_check_on_the_shipped_raw_identifiers(real_tree):
+    """The simulated raw export carries INITIALS / BRTHDTC / HOSPRN; the built outputs pass, and a
+    report page quoting one hospital record number fails naming column, subject and file."""
+    import pandas as pd
+    from analysis.errors import BadDataError
+    from analysis.regulatory import identifiers
+    root, code, plan = real_tree
+    dm = pd.read_csv(paths.raw_dir(CUT, root) / "dm.csv", dtype=str)
+    assert dm["HOSPRN"].notna().all() and dm["BRTHDTC"].notna().any()
+    identifiers.check_identifiers(CUT, root)
+    leak = paths.report_dir(CUT, root) / "leak-test.html"
+    leak.write_text(f"<html><p>see record {dm.at[3, 'HOSPRN']}</p></html>")
+    try:
+        with pytest.raises(BadDataError) as exc:
+            identifiers.check_identifiers(CUT, root)
+        assert f"reports/{CUT}/leak-test.html: identifier HOSPRN (subject {dm.at[3, 'SUBJID']})" in str(exc.value)
+    finally:
+        leak.unlink()
