@@ -169,6 +169,20 @@ def test_hand_example_first_steps_by_hand():
     assert ci.loc[(1, 1.0), "n_risk"] == 10 and ci.loc[(1, 3.0), "n_risk"] == 8
 
 
+def test_plain_and_log_limits_by_formula_and_default_times():
+    z = 1.959963984540054
+    ci = {ct: cumulative_incidence(HAND, "ARM", None, conf_type=ct) for ct in ("plain", "log", "log-log")}
+    plain, log = ci["plain"].dropna(), ci["log"].dropna()
+    inner = plain["cif"].between(1e-12, 1 - 1e-12) & (plain["std_err"] > 0)
+    np.testing.assert_allclose(plain.loc[inner, "lcl"], np.clip(plain["cif"] - z * plain["std_err"], 0, 1)[inner], atol=1e-15)
+    np.testing.assert_allclose(log.loc[inner, "ucl"],
+                               np.minimum(log["cif"] * np.exp(z * log["std_err"] / log["cif"]), 1)[inner], atol=1e-15)
+    # default times: every distinct observed time of the data, for every group and cause
+    assert len(ci["plain"]) == HAND["AVAL"].nunique() * 2 * 3
+    with pytest.raises(ValueError, match="conf_type"):
+        cumulative_incidence(HAND, "ARM", [3], conf_type="arcsine")
+
+
 def test_output_shape_and_not_estimable_after_last_followup():
     ci = cumulative_incidence(HAND, "ARM", [5, 10.5])
     assert list(ci.columns) == ["ARM", "cause", "time", "n_risk", "n_event", "cif", "std_err", "lcl", "ucl"]
@@ -278,6 +292,15 @@ def test_fine_gray_without_competing_events_is_breslow_cox():
     ours = fine_gray(df, None, covariates=["AGE"])
     ref = PHReg(df["AVAL"], df[["AGE"]], status=df["EVNTTYPE"], ties="breslow").fit()
     assert ours.loc[0, "coef"] == pytest.approx(ref.params[0], abs=1e-8)
+
+
+def test_fine_gray_warns_when_an_estimate_diverges():
+    df = simulated(n=200, seed=2)
+    df.loc[(df["GRP"] == "Z") & (df["EVNTTYPE"] == 1), "EVNTTYPE"] = 2
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        res = fine_gray(df, "GRP")
+    assert not res["converged"].any()
+    assert res.set_index("term").loc["GRP=Z", "coef"] < -10
 
 
 def test_fine_gray_reference_level_and_errors():

@@ -234,6 +234,14 @@ def test_refit_path_reestimates_weights_per_replicate():
     assert calls == [120] * 30 and bool(res.loc[0, "refit"])
 
 
+def test_time_point_after_follow_up_is_not_estimable():
+    df = confounded(n=80, seed=12)
+    late = float(df["AVAL"].max()) + 1
+    res = weighted_km_difference(df, "TRT", late, reference=0, n_boot=20, seed=1)
+    assert np.isnan(res.loc[0, "difference"]) and res.loc[0, "n_boot_valid"] == 0
+    assert np.isnan(res.loc[0, "lcl"])
+
+
 def test_km_difference_input_errors():
     df = confounded(n=50)
     with pytest.raises(ValueError, match=r"'CNSR'.*0 \(event\) or 1"):

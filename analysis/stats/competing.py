@@ -18,6 +18,7 @@ tests/test_stats_competing.py checks them against R to stated tolerances.
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -445,6 +446,10 @@ def fine_gray(data: pd.DataFrame, by: str | None, cause: int = 1,
     x = design.to_numpy(dtype=float)[order]
     terms = _FineGrayTerms(t_all[order], status, x)
     beta, _, info, converged = _newton_raphson(terms, x.shape[1])
+    if not converged:
+        warnings.warn(f"Fine-Gray model for cause {cause} did not converge (coefficients "
+                      f"{dict(zip(design.columns, np.round(beta, 3)))}); a level with no events of "
+                      "this cause makes its estimate diverge", RuntimeWarning, stacklevel=2)
     info_inv = np.linalg.inv(info)
     cov = info_inv @ terms.sandwich_middle(beta) @ info_inv
     se = np.sqrt(np.diag(cov))
