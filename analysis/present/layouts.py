@@ -33,6 +33,7 @@ FOOTNOTE_NE = "NE: not estimable."
 FOOTNOTE_MONTH = f"1 month = {conventions.DAYS_PER_MONTH:g} days."
 
 _CI_METHOD = {"clopper-pearson": "Exact Clopper-Pearson", "exact": "Exact Clopper-Pearson",
+              "clopper-pearson exact": "Exact Clopper-Pearson",
               "wilson": "Wilson score", "jeffreys": "Jeffreys", "wald": "Wald",
               "agresti-coull": "Agresti-Coull"}
 
