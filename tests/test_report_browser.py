@@ -37,7 +37,9 @@ def test_example_page_reads_as_intended(rendered, tmp_path):
     assert seen["headings"] == [(1, "Example section of the report"), (2, "Data cut"), (2, "Results"),
                                 (3, "Printed heading from asis")]
     assert seen["toc"] == ["Data cut", "Results", "Printed heading from asis"]
-    assert seen["table_captions"] == ["Table 1: Counts by arm"]
+    assert seen["table_captions"] == ["Table 1: Counts by arm",
+                                      "Table 2: Adverse events by maximum grade Safety population"]
+    assert "CTCAE version 5.0." in seen["text"], "the table's footnote is shown"
     assert seen["figure_captions"] == ["Figure 1: A step curve drawn for the renderer test"]
     assert len(seen["images"]) == 1 and seen["broken_images"] == []
     image = seen["images"][0]

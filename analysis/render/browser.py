@@ -118,11 +118,18 @@ def text_of(el) -> str:
 def read_dom(dom: str) -> dict:
     """The reader-visible structure of a page's DOM (see check_report)."""
     doc = lxml.html.document_fromstring(dom)
+    for br in doc.iter("br"):  # a line break separates words, as on screen
+        br.tail = "\n" + (br.tail or "")
     main = doc.find(".//main")
     scope = main if main is not None else doc
-    tables = [text_of(c) for c in scope.iter("caption")]
-    tables += [text_of(fc) for fig in scope.find_class("report-tbl") for fc in fig.iter("figcaption")]
-    figures = [text_of(fc) for fig in scope.find_class("report-fig") for fc in fig.iter("figcaption")]
+    tables, figures = [], []
+    for caption in scope.iter("caption", "figcaption"):  # document order
+        figure = next(caption.iterancestors("figure"), None)
+        kind = (figure.get("class") or "") if figure is not None else ""
+        if caption.tag == "caption" or "report-tbl" in kind:
+            tables.append(text_of(caption))
+        else:
+            figures.append(text_of(caption))
     return {
         "title": text_of(doc.find(".//title")) if doc.find(".//title") is not None else "",
         "headings": [(int(h.tag[1]), text_of(h)) for h in scope.iter("h1", "h2", "h3", "h4")],
