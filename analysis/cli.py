@@ -74,15 +74,6 @@ def _runner(step: str):
     return run
 
 
-def run_step(step: str, cut: str, root: Path | None) -> None:
-    """Run one step unconditionally (no build record is consulted or written)."""
-    fn = _load(step)
-    t0 = time.perf_counter()
-    _say(f"[{step}] {cut} ...")
-    fn(cut, root=root)
-    _say(f"[{step}] {cut} done in {time.perf_counter() - t0:.1f} s")
-
-
 def _root(args) -> Path:
     return args.root if args.root is not None else paths.ROOT
 
