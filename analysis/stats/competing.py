@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats._surv_data import _first_bad_row, check_conf_level, group_codes, numeric_column
+from analysis.stats._surv_data import (_first_bad_row, check_choice, check_conf_level, group_codes,
+                                       numeric_column)
 
 CENSORED = 0
+CONF_TYPES = ("log-log", "plain", "log")
 
 __all__ = ["cumulative_incidence", "gray_test", "fine_gray"]
 
@@ -133,7 +135,7 @@ def _confidence_limits(cif: np.ndarray, se: np.ndarray, z: float, conf_type: str
         elif conf_type == "log":
             lo, hi = cif * np.exp(-z * se / cif), np.minimum(cif * np.exp(z * se / cif), 1)
         else:
-            raise ValueError(f"conf_type must be 'log-log', 'plain' or 'log', got {conf_type!r}")
+            raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
     degenerate = (cif <= 0) | (cif >= 1) | (se <= 0)
     nan = np.isnan(cif)
     lo = np.where(nan, np.nan, np.where(degenerate, cif, lo))
@@ -141,12 +143,11 @@ def _confidence_limits(cif: np.ndarray, se: np.ndarray, z: float, conf_type: str
     return lo, hi
 
 
-def _step_lookup(step_times: np.ndarray, requested: np.ndarray, last_followup: float):
-    """Index of the last step time <= each requested time (-1 before the first); times after
-    the last follow-up (or negative) are flagged as not estimable."""
+def _step_values(step_times: np.ndarray, requested: np.ndarray, *steps: np.ndarray) -> list[np.ndarray]:
+    """Right-continuous step functions read at ``requested`` times: the value at the last step
+    time <= t, and 0 before the first step (every step function here starts at 0)."""
     idx = np.searchsorted(step_times, requested, side="right") - 1
-    estimable = (requested >= 0) & (requested <= last_followup)
-    return idx, estimable
+    return [np.where(idx >= 0, values[np.maximum(idx, 0)], 0) for values in steps]
 
 
 def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[float] | None = None,
@@ -172,6 +173,7 @@ def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[flo
     """
     t_all, ev_all, grp_all, levels = _competing_input(data, by, event_type, time)
     z = _z(conf_level)
+    check_choice(conf_type, CONF_TYPES, "conf_type")
     if causes is None:
         causes = sorted(int(c) for c in np.unique(ev_all[ev_all != CENSORED]))
     requested = np.unique(t_all) if times is None else np.asarray(sorted(set(map(float, times))))
@@ -182,15 +184,14 @@ def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[flo
         t_g, ev_g = t_all[in_group][order], ev_all[in_group][order]
         for cause in causes:
             step_t, n_risk, n_ev, cif, var = _aalen_johansen(t_g, ev_g != CENSORED, ev_g == cause)
-            idx, ok = _step_lookup(step_t, requested, t_g[-1])
-            first_after = np.searchsorted(t_g, requested, side="left")
-            est = np.where(idx >= 0, cif[np.maximum(idx, 0)], 0.0)
-            se = np.sqrt(np.where(idx >= 0, var[np.maximum(idx, 0)], 0.0))
-            est, se = np.where(ok, est, np.nan), np.where(ok, se, np.nan)
+            est, var_t, n_event = _step_values(step_t, requested, cif, var, n_ev)
+            # not estimable after the group's last follow-up (timepoints gives NA there)
+            estimable = (requested >= 0) & (requested <= t_g[-1])
+            est, se = np.where(estimable, est, np.nan), np.where(estimable, np.sqrt(var_t), np.nan)
             lo, hi = _confidence_limits(est, se, z, conf_type)
             frame = pd.DataFrame({"cause": cause, "time": requested,
-                                  "n_risk": len(t_g) - first_after,
-                                  "n_event": np.where(idx >= 0, n_ev[np.maximum(idx, 0)], 0).astype(int),
+                                  "n_risk": len(t_g) - np.searchsorted(t_g, requested, side="left"),
+                                  "n_event": n_event.astype(int),
                                   "cif": est, "std_err": se, "lcl": lo, "ucl": hi})
             if by is not None:
                 frame.insert(0, by, level)
