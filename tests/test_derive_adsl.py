@@ -46,9 +46,10 @@ def test_subject_stopping_after_collection_is_not_a_completer_and_keeps_the_reas
     assert r.LSTALVDT == T("2025-01-15") and r.LSTASDT == T("2024-06-01")
 
 
-def test_non_responder_is_not_in_the_lfs_population(adsl):
+def test_non_responder_is_not_in_the_lfs_population_and_has_lost_the_prior_remission(adsl):
     r = adsl.loc["01-003"]
     assert pd.isna(r.REMDT) and r.LFSFL == "N" and r.SAFFL == "Y"
+    assert r.RELDT == T("2024-02-10")   # NR after CAR-T1: the remission before therapy is lost
 
 
 def test_enrolled_but_never_infused_is_not_in_the_safety_population(adsl):

@@ -99,6 +99,12 @@ def test_remission_origin_parameters_carry_delayed_entry(adtte):
     assert adtte.loc[~adtte.PARAMCD.isin(["OSCR", "LFSCR"]), "ENTRY"].isna().all()
 
 
+def test_lfs_from_remission_counts_non_response_as_loss_of_remission(adtte):
+    r = row(adtte, "01-003", "LFSCR")   # in CR before CAR-T1, NR on 2024-02-10, died 05-01
+    assert (r.ADT, r.CNSR, r.EVNTDESC, r.ENTRY) == (T("2024-02-10"), 0, "RELAPSE", 117)
+    assert r.AVAL == 117 + 32           # CAR-T1 2024-01-10 -> 2024-02-10 is 31 days later
+
+
 def test_completer_parameters_start_at_car_t2(adtte):
     r = row(adtte, "01-001", "OSPP")  # 2024-04-09 -> 2024-12-01: 21+31+30+31+31+30+31+30+1 = 236
     assert (r.STARTDT, r.AVAL, r.CNSR) == (T("2024-04-09"), 237, 0)

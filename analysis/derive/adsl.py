@@ -18,8 +18,9 @@ from analysis.derive.common import (
 from analysis.derive.dates import DATE_DTYPE
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
 from analysis.errors import BadDataError
-from analysis.raw_spec import REMISSION_CODES
+from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES
 
+LOSS_OF_REMISSION = tuple(c for c in RESPONSE_CODES if c not in REMISSION_CODES)  # NR, RELAPSE
 AGE_GROUP_CUTOFF = 40  # AGEGR1: "<40" / ">=40" years (adolescent/young adult vs older adult)
 
 # SAP 6: harmonisation of the registry's coding to the trial's.
@@ -76,8 +77,8 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
          "Trial: first assessment after TRTSDT with RSORRES CR or CRi. Controls: ALLOHSDT "
          "(transplanted in remission)."),
     date("RELDT", "Date of First Relapse", "Derived", "rs.RSDTC; ext.RELDTC",
-         "Trial: first RSORRES=RELAPSE after REMDT (after TRTSDT when no remission). "
-         "Controls: ext.RELDTC."),
+         "Trial: first assessment with RSORRES RELAPSE or NR (loss of remission) after REMDT, "
+         "or after TRTSDT when no remission was reached. Controls: ext.RELDTC."),
     date("DTHDT", "Date of Death", "Derived", "ds.DTHDTC; ext.DTHDTC"),
     char("DTHFL", "Subject Death Flag", "Derived", "ds.DTHFL; ext.DTHDTC", "Y if died, else N."),
     char("DTHCAUS", "Cause of Death", "Collected", "ds.DTHCAUS; ext.DTHCAUS",
@@ -129,14 +130,16 @@ def procedure_dates(mob: pd.DataFrame, hsct: pd.DataFrame) -> pd.DataFrame:
 
 
 def response_dates(rs: pd.DataFrame, trtsdt: pd.DataFrame) -> pd.DataFrame:
-    """Per SUBJID: REMDT (first CR/CRi strictly after TRTSDT), RELDT (first RELAPSE after REMDT,
-    or after TRTSDT for a subject without remission) and LSTASDT (last assessment)."""
+    """Per SUBJID: REMDT (first CR/CRi strictly after TRTSDT), RELDT (first loss of remission:
+    RELAPSE or NR after REMDT, or after TRTSDT for a subject without remission; every trial
+    subject is in remission before CAR-T1, so NR is loss of that remission) and LSTASDT (last
+    assessment). SAP 1 and 2."""
     rs = rs.assign(RSDT=raw_dates(rs, "rs", "RSDTC")).merge(trtsdt, on="SUBJID", how="left")
     post = rs.loc[rs["TRTSDT"].notna() & (rs["RSDT"] > rs["TRTSDT"])]
     rem = _first_by_subject(post.loc[post["RSORRES"].isin(REMISSION_CODES)], "SUBJID", "RSDT", "REMDT", "min")
     post = post.merge(rem, on="SUBJID", how="left")
     after_origin = post["RSDT"] > post["REMDT"].fillna(post["TRTSDT"])
-    rel = _first_by_subject(post.loc[after_origin & (post["RSORRES"] == "RELAPSE")],
+    rel = _first_by_subject(post.loc[after_origin & post["RSORRES"].isin(LOSS_OF_REMISSION)],
                             "SUBJID", "RSDT", "RELDT", "min")
     last = _first_by_subject(rs, "SUBJID", "RSDT", "LSTASDT", "max")
     return last.merge(rem, on="SUBJID", how="left").merge(rel, on="SUBJID", how="left")
