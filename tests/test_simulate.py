@@ -257,6 +257,29 @@ def test_clinical_consistency_of_records(raw_root, cut):
     assert set(completed) == set(t2), "COMPLETED exactly when CAR-T2 was given"
 
 
+@pytest.mark.parametrize("cut", CUTS)
+def test_dates_in_clinical_order_within_records(raw_root, cut):
+    """AE onset <= resolution (partial dates imputed per SAP 2.3), AEs on/after enrollment,
+    diagnosis <= remission <= enrollment, and the registry's own order of events."""
+    f = _forms(raw_root, cut)
+    enrl = f["dm"].set_index("SUBJID")["ENRLDTC"].map(date.fromisoformat)
+    for subj, st, en in f["ae"][["SUBJID", "AESTDTC", "AEENDTC"]].itertuples(index=False):
+        assert _date(st) >= enrl[subj], (subj, st)
+        if isinstance(en, str):
+            assert _date(st) <= _date(en, end=True), (subj, st, en)
+    for subj, diag, cr in f["bl"][["SUBJID", "DIAGDTC", "CRDTC"]].itertuples(index=False):
+        assert _date(diag) <= date.fromisoformat(cr) <= enrl[subj], subj
+    for row in f["ext"].itertuples(index=False):
+        chain = [_date(row.DIAGDTC), date.fromisoformat(row.CRDTC), date.fromisoformat(row.HSCTDTC)]
+        chain += [date.fromisoformat(v) for v in (row.RELDTC, row.DTHDTC) if isinstance(v, str)]
+        assert chain == sorted(chain) and chain[1] < chain[2], row.PATID
+        assert max(chain) <= date.fromisoformat(row.LSTFUDTC), row.PATID
+        if isinstance(row.DTHDTC, str):
+            assert row.DTHDTC == row.LSTFUDTC and isinstance(row.DTHCAUS, str), row.PATID
+        gap = (date.fromisoformat(row.HSCTDTC) - date.fromisoformat(row.CRDTC)).days
+        assert 55 <= gap <= 155, (row.PATID, "remission -> allo-HSCT 2-5 months")
+
+
 def test_dropouts_occur_and_are_reasoned(raw_root):
     f = _forms(raw_root, CUTS[-1])
     ds = f["ds"]

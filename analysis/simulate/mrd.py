@@ -77,7 +77,8 @@ def generate_assessments(rng: np.random.Generator, p: "TrialPatient", day28: int
             assessments.append(Assessment(int(p.relapse_day), "UNSCHEDULED",
                                           round(float(rng.uniform(5, 85)), 1), "RELAPSE"))
     levels = latent_levels(rng, p, assessments)
-    samples = [s for a, level in zip(assessments, levels) for s in measure(rng, a.day, level, p)]
+    trackable = bool(rng.random() >= P.MRD_ASSAY["no_trackable_clone"])   # IgH clone for NGS (T4.8)
+    samples = [s for a, level in zip(assessments, levels) for s in measure(rng, a.day, level, trackable)]
     return assessments, samples
 
 
@@ -125,14 +126,14 @@ def latent_levels(rng: np.random.Generator, p: "TrialPatient", assessments: list
     return levels
 
 
-def measure(rng: np.random.Generator, day: int, level: float, p: "TrialPatient") -> list[MrdSample]:
-    """FC and/or NGS results of one marrow sample with the latent ``level``."""
+def measure(rng: np.random.Generator, day: int, level: float, ngs_trackable: bool) -> list[MrdSample]:
+    """FC and/or NGS results of one marrow sample with the latent ``level``: a result is
+    undetectable when the level is below the sensitivity that sample reached."""
     a = P.MRD_ASSAY
     out = []
     fc_done = rng.random() < a["fc_done"]
     fc_sens = choice(rng, a["fc_sensitivity"])
-    ngs_done = p.baseline.setdefault("ngs_trackable", rng.random() >= a["no_trackable_clone"]) \
-        and rng.random() < a["ngs_done"]
+    ngs_done = ngs_trackable and bool(rng.random() < a["ngs_done"])
     ngs_sens = choice(rng, a["ngs_sensitivity"])
     for method, done, sens in (("FC", fc_done, fc_sens), ("NGS", ngs_done, ngs_sens)):
         if not done:
