@@ -214,6 +214,7 @@ def test_to_html_structure(demo_table):
     rows = doc.find("tbody").findall("tr")
     assert [td.text_content() for td in rows[2]] == ["P & Q {x}", "<0.001", "\u2265 3"]
     assert "padding-left:1.5em" in rows[1][0].get("style")
+    assert demo_table._repr_html_() == P.to_html(demo_table)      # notebooks show the HTML
     notes = [td.text_content() for td in doc.find("tfoot").iter("td")]
     assert notes == ["SMD: standardized mean difference.", "NE: not estimable.", "Source: ADSL (TRTEMFL_X)"]
 
@@ -240,6 +241,7 @@ def test_write_rtf_well_formed(demo_table, tmp_path):
     assert "SMD: standardized mean difference." in text and "NE: not estimable." in text
     assert "TRTEMFL_X" in text and "\\sub" not in text               # no LaTeX-style conversion
     assert "   Mean (SD)" in text                                    # indented row label
+    assert "Page \\chpgn of" in text                                 # page x of y header
 
 
 def test_rtf_of_cdisc_pilot_ae_table(cdisc_pilot_dir, tmp_path):

@@ -55,6 +55,10 @@ class Table:
             raise KeyError(f"{len(hits)} rows labelled {row_label!r} in table {self.title!r}")
         return self.frame.loc[hits[0], column]
 
+    def _repr_html_(self) -> str:
+        """Notebooks (Quarto or the Jupyter fallback) display a Table as its HTML."""
+        return to_html(self)
+
     def with_indented_labels(self) -> pd.DataFrame:
         """The frame with row labels indented by spaces (plain-text and RTF rendering)."""
         out = self.frame.copy()
@@ -134,6 +138,7 @@ def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int 
     kwargs = dict(
         df=body,
         rtf_page=page,
+        rtf_page_header=rtf.RTFPageHeader(),  # "Page x of y", as CSR tables carry
         rtf_title=rtf.RTFTitle(text=[rtf_escape(t) for t in [table.title, *table.subtitles]],
                                text_convert=[False]),
         rtf_column_header=rtf.RTFColumnHeader(text=[rtf_escape(h) for h in table.headers],
