@@ -230,13 +230,14 @@ def test_gray_test_matches_cmprsk(name):
 
 
 @pytest.mark.needs_r
-def test_stratified_gray_test_matches_cmprsk():
+@pytest.mark.parametrize("rho", [0, 1])
+def test_stratified_weighted_gray_test_matches_cmprsk(rho):
     from tests.rref import run_r
     df = simulated(seed=11)
-    r = run_r("""library(cmprsk)
-      ci <- cuminc(d$AVAL, d$EVNTTYPE, d$GRP, strata = d$STRAT)
+    r = run_r(f"""library(cmprsk)
+      ci <- cuminc(d$AVAL, d$EVNTTYPE, d$GRP, strata = d$STRAT, rho = {rho})
       out <- list(t = data.frame(cause = as.integer(rownames(ci$Tests)), ci$Tests))""", {"d": df})["t"]
-    ours = gray_test(df, "GRP", cause=None, strata="STRAT")
+    ours = gray_test(df, "GRP", cause=None, strata="STRAT", rho=rho)
     np.testing.assert_allclose(ours["stat"], r["stat"], rtol=1e-8)
     np.testing.assert_allclose(ours["p"], r["pv"], rtol=1e-7, atol=1e-12)
 

@@ -208,7 +208,10 @@ def _gray_stratum(t: np.ndarray, status: np.ndarray, group: np.ndarray, n_groups
     """Score vector and covariance of Gray's test in one stratum (cmprsk Fortran ``crst``).
 
     ``t`` sorted; ``status`` 0 censored, 1 cause of interest, 2 any other cause; ``group``
-    coded 0..n_groups-1. Loops over distinct times, vectorised over groups.
+    coded 0..n_groups-1. Loops over distinct times, vectorised over groups. Variable names
+    follow the Fortran so the two can be read side by side: f1m/f1 group CIFs and skmm/skm group
+    all-cause KMs just before/at t; tr and tq Gray's sums of R_k and of R_k (1 - F_k(t-)); a and
+    c his score-weight matrices; v2 and v3 the accumulated variance pieces.
     """
     g1 = n_groups - 1
     at_risk = np.bincount(group, minlength=n_groups).astype(float)
