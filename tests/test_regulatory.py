@@ -46,6 +46,11 @@ AE1 = """SUBJID,AESEQ,AETERM,AEDECOD,AEBODSYS,AETOXGR,AESTDTC,AEENDTC,AESER,AERE
 """
 AE2 = AE1.replace("2023-01-25", "2023-01-27") + \
     "01-002,1,Sepsis,Sepsis,Infections and infestations,4,2024-11-02,,Y,N\n"
+EXT1 = """PATID,AGE,SEX,PHPOS,CYTORISK,WBCDIAG,CNSSTAT,DISSTAT,MRDPRE,DONOR,DIAGDTC,CRDTC,HSCTDTC,RELDTC,DTHDTC,DTHCAUS,LSTFUDTC
+R0001,40,M,N,standard,10,CNS1,CR1,negative,MSD,2021-01,2021-03-01,2021-06-01,,,,2024-06-01
+"""
+EXT2 = EXT1.replace(",,,,2024-06-01", ",2024-10-01,,,2025-06-01") + \
+    "R0002,30,F,Y,high,50,CNS1,CR2,positive,HAPLO,2022-02,2022-04-01,2022-07-01,,2023-01-05,GVHD,2023-01-05\n"
 
 
 def write_cut(root: Path, cut: str, forms: dict[str, str]) -> Path:
@@ -58,8 +63,8 @@ def write_cut(root: Path, cut: str, forms: dict[str, str]) -> Path:
 
 @pytest.fixture
 def two_cuts(tmp_path):
-    write_cut(tmp_path, CUT1, {"dm": DM1, "ds": DS1, "rs": RS1, "mrd": MRD1, "ae": AE1})
-    write_cut(tmp_path, CUT2, {"dm": DM2, "ds": DS2, "rs": RS2, "mrd": MRD2, "ae": AE2})
+    write_cut(tmp_path, CUT1, {"dm": DM1, "ds": DS1, "rs": RS1, "mrd": MRD1, "ae": AE1, "ext": EXT1})
+    write_cut(tmp_path, CUT2, {"dm": DM2, "ds": DS2, "rs": RS2, "mrd": MRD2, "ae": AE2, "ext": EXT2})
     return tmp_path
 
 
@@ -111,15 +116,18 @@ def built(root: Path, *cuts: str) -> Path:
 
 def test_compare_raw_subjects_events_and_changed_values(two_cuts):
     t = compare.compare_cuts(CUT1, CUT2, two_cuts)
-    assert t["subjects_added"][["cohort", "subject"]].values.tolist() == [["trial", "02-003"]]
+    assert t["subjects_added"][["cohort", "subject"]].values.tolist() == [["trial", "02-003"],
+                                                                          ["external control", "R0002"]]
     ev = t["events"]
     raw = ev[ev["source"] == "raw"]
     got = sorted(zip(raw["event"], raw["subject"]))
     # 01-002: death and relapse; MRD recurrence only for 01-002 (0.002 >= 1e-4 after negative);
     # 01-001's 1e-5 is below the FC threshold 1e-4 (conventions.MRD_THRESHOLD), not a recurrence;
     # one new AE (01-002 Sepsis). 01-001's CRS is an old AE whose end date changed.
+    # external control: R0001 relapsed since; R0002 is new and already dead (a new death).
     assert got == [("MRD recurrence", "01-002"), ("adverse event", "01-002"), ("death", "01-002"),
-                   ("relapse", "01-002")]
+                   ("death (external control)", "R0002"), ("relapse", "01-002"),
+                   ("relapse (external control)", "R0001")]
     rc = t["raw_changes"]
     changed = rc[rc["change"] == "value changed"]
     row = changed[(changed["form"] == "ae")].iloc[0]
@@ -128,7 +136,7 @@ def test_compare_raw_subjects_events_and_changed_values(two_cuts):
     ds_fields = set(changed.loc[changed["subject"] == "01-002", "field"][changed["form"] == "ds"])
     assert ds_fields == {"EOTSTAT", "DCREAS", "DCDTC", "LSTALVDTC", "DTHFL", "DTHDTC", "DTHCAUS"}
     added = rc[rc["change"] == "record added"]
-    assert sorted(added["form"]) == ["ae", "dm", "ds", "mrd", "mrd", "rs"]
+    assert sorted(added["form"]) == ["ae", "dm", "ds", "ext", "mrd", "mrd", "rs"]
     summary = dict(zip(t["summary"]["item"], t["summary"]["value"]))
     assert summary["subjects added (trial)"] == "1"
     assert summary["new events: death"] == "1"
@@ -155,7 +163,7 @@ def test_changes_written_and_loaded_for_the_report(two_cuts):
     compare.changes_step(CUT2, two_cuts)
     loaded = compare.load_changes(CUT2, two_cuts)
     assert set(loaded) == set(compare.TABLES)
-    assert loaded["subjects_added"]["subject"].tolist() == ["02-003"]
+    assert loaded["subjects_added"]["subject"].tolist() == ["02-003", "R0002"]
     assert list(loaded["ard_changes"].columns) == compare.COLUMNS["ard_changes"]
     # the first cut has nothing to compare with: empty tables with their columns
     compare.changes_step(CUT1, two_cuts)
