@@ -391,3 +391,15 @@ def test_table1_blank_text_is_missing():
     assert _stat(tidy, variable="SEX", level="Missing", group="A", stat_name="n") == 1
     assert _stat(tidy, variable="SEX", level="Missing", group="B", stat_name="pct") == 100
     assert set(tidy.loc[tidy.variable == "SEX", "level"]) == {"F", "Missing", ""}
+
+
+def test_ae_summary_uncoded_terms_and_numeric_groups(tiny):
+    adae, adsl = tiny
+    adae = adae.assign(AEDECOD=adae.AEDECOD.where(adae.USUBJID != "S05", ""))
+    adsl = adsl.assign(ARM=adsl.ARM.map({"A": 1.0, "B": 2.0, "C": 3.0}))
+    tidy = tables.ae_summary(adae, adsl, "ARM")
+    assert _stat(tidy, section="population", group="2", stat_name="N") == 2
+    assert _stat(tidy, section="term", soc="Blood", term="Not coded", group="2", grade="any",
+                 stat_name="n") == 1
+    # the SOC total still counts S05
+    assert _stat(tidy, section="soc", soc="Blood", group="2", grade="any", stat_name="n") == 2

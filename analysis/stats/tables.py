@@ -31,6 +31,7 @@ TIDY_TABLE1_COLUMNS = ["variable", "label", "var_type", "level", "group", "stat_
 TIDY_AE_COLUMNS = ["section", "soc", "term", "grade", "group", "stat_name", "stat"]
 
 MISSING_LEVEL = "Missing"
+NOT_CODED = "Not coded"
 TOTAL_GROUP = "Total"
 ANY_GRADE = "any"
 MISSING_GRADE = "missing"
@@ -154,8 +155,8 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     if len(groups) == 0:
         raise ValueError("table1: no subjects (the input frame is empty)")
     data = adsl[[by, *variables]].copy()
-    data[by] = data[by].astype(str)
-    group_names = [str(g) for g in groups]
+    data[by] = data[by].map(_level_text)
+    group_names = [_level_text(g) for g in groups]
     if total and TOTAL_GROUP in group_names:
         raise ValueError(f"table1: a group is named {TOTAL_GROUP!r}, the name of the total column; "
                          f"rename it or pass total=False")
@@ -318,9 +319,9 @@ def _population(adsl: pd.DataFrame, by: str, pop_flag: str | None, subject: str,
         raise ValueError(f"ADSL: subject(s) {adsl.loc[dup, subject].unique()[:5].tolist()} occur "
                          f"more than once in column {subject!r} (rule: one row per subject)")
     _check_groups(adsl, by, "ADSL", subject)
-    groups = [str(g) for g in _group_order(adsl[by])]
+    groups = [_level_text(g) for g in _group_order(adsl[by])]
     pop = adsl if pop_flag is None else adsl[_flag_is_yes(adsl[pop_flag])]
-    pop = pd.DataFrame({subject: pop[subject].to_numpy(), "_group": pop[by].astype(str).to_numpy()})
+    pop = pd.DataFrame({subject: pop[subject].to_numpy(), "_group": pop[by].map(_level_text).to_numpy()})
     sizes = pop.groupby("_group").size().reindex(groups, fill_value=0)
     if include_total:
         groups = groups + [TOTAL_GROUP]
@@ -466,7 +467,9 @@ def ae_summary(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, pop_flag: str | 
     _require_columns(adae, [soc, term] + ([grade] if grade else []), "ADAE")
     _check_adae_subjects(adae, adsl, subject)
     events = _events_in_population(adae, pop, subject, trtemfl, [soc, term, grade])
-    events = events.assign(_overall="")
+    # an uncoded event still counts: it gets a visible label instead of vanishing in a group-by
+    events = events.assign(**{c: _blank_to_na(events[c]).fillna(NOT_CODED) for c in (soc, term)},
+                           _overall="")
     if grade:
         levels = _grade_levels(adae[grade], grade_levels)
         events["_rank"] = _grade_rank(events, grade, levels, subject)
