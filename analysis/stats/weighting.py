@@ -402,8 +402,12 @@ def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, refer
     (n_boot x n) weight matrix). With ``refit``, a callable taking the resampled frame (rows
     reindexed 0..n-1) and returning its weights, the weights (e.g. the propensity model) are
     re-estimated inside every replicate, which propagates their estimation uncertainty
-    (Austin 2016, Stat Med 35:5642). Replicates where a curve is undefined at ``time_point``
-    (resampled follow-up too short) are dropped and counted in n_boot_valid.
+    (Austin 2016, Stat Med 35:5642); ``weights`` (used for the point estimate) should then be
+    what ``refit`` returns on the full data. Percentiles use numpy's default linear
+    interpolation (R quantile type 7). The draws depend only on ``seed``, ``n_boot`` and the
+    group sizes, so the same seed reproduces the interval exactly. Replicates where a curve is
+    undefined at ``time_point`` (resampled follow-up too short) are dropped and counted in
+    n_boot_valid.
     Returns one row per non-reference group: <by>, reference, time, surv, surv_reference,
     difference, boot_se, lcl, ucl, conf_level, ci_method, n_boot, n_boot_valid, seed, refit.
     """
@@ -413,8 +417,8 @@ def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, refer
     check_conf_level(conf_level)
     if reference not in levels:
         raise ValueError(f"column {by!r}: reference level {reference!r} not among {levels}")
-    positions = {lv: np.flatnonzero(codes == k) for k, lv in enumerate(levels)}
-    order = {lv: pos[np.argsort(t[pos], kind="stable")] for lv, pos in positions.items()}
+    in_group = {lv: np.flatnonzero(codes == k) for k, lv in enumerate(levels)}
+    order = {lv: pos[np.argsort(t[pos], kind="stable")] for lv, pos in in_group.items()}  # by time
     rng = np.random.default_rng(seed)
     draws = {lv: rng.integers(0, len(pos), size=(n_boot, len(pos))) for lv, pos in order.items()}
     if refit is None:
