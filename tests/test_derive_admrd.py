@@ -20,7 +20,8 @@ def admrd():
 
 
 def sample(admrd, subj, paramcd, day):
-    hit = admrd.loc[(admrd.USUBJID == "SWCART-01-" + subj) & (admrd.PARAMCD == paramcd) & (admrd.ADT == T(day))]
+    hit = admrd.loc[(admrd.USUBJID == "SWCART-01-" + subj) & (admrd.PARAMCD == paramcd) & (admrd.ADT == T(day))
+                    & (admrd.BESTFL == "N")]
     assert len(hit) == 1
     return hit.iloc[0]
 
@@ -47,20 +48,22 @@ def test_sample_before_car_t1_is_not_post_and_has_negative_study_day(admrd):
 
 
 def test_best_status_per_treated_subject_and_method(admrd):
-    best = admrd.loc[admrd.BESTFL == "Y"].set_index(["USUBJID", "PARAMCD"])
-    got = {(u[-6:], p): (r.AVALC, r.ADT) for (u, p), r in best.iterrows()}
+    best = admrd.loc[admrd.BESTFL == "Y"]
+    assert (best.DTYPE == "BEST").all() and (best.AVALC == best.BESTSTAT).all()
+    assert admrd.loc[admrd.BESTFL == "N", ["DTYPE", "BESTSTAT"]].isna().all().all()
+    got = {(r.USUBJID[-6:], r.PARAMCD): (r.BESTSTAT, r.ADT) for r in best.itertuples()}
     nat = pd.NaT
     expected = {
-        ("01-001", "BMRDFC"): ("NEGATIVE", T("2024-02-10")),
-        ("01-001", "BMRDNGS"): ("NEGATIVE", T("2024-05-10")),
-        ("01-002", "BMRDFC"): ("NEGATIVE", T("2024-02-10")),
-        ("01-002", "BMRDNGS"): ("NOT EVALUABLE", nat),       # no NGS sample
-        ("01-003", "BMRDFC"): ("NOT EVALUABLE", nat),
-        ("01-003", "BMRDNGS"): ("NOT EVALUABLE", nat),
-        ("01-004", "BMRDFC"): ("POSITIVE", T("2024-02-10")),
-        ("01-004", "BMRDNGS"): ("NOT EVALUABLE", T("2024-02-10")),  # only a non-evaluable sample
-        ("01-005", "BMRDFC"): ("NOT EVALUABLE", nat),
-        ("01-005", "BMRDNGS"): ("NOT EVALUABLE", nat),
+        ("01-001", "MRDFC"): ("NEGATIVE", T("2024-02-10")),
+        ("01-001", "MRDNGS"): ("NEGATIVE", T("2024-05-10")),
+        ("01-002", "MRDFC"): ("NEGATIVE", T("2024-02-10")),
+        ("01-002", "MRDNGS"): ("NOT EVALUABLE", nat),       # no NGS sample
+        ("01-003", "MRDFC"): ("NOT EVALUABLE", nat),
+        ("01-003", "MRDNGS"): ("NOT EVALUABLE", nat),
+        ("01-004", "MRDFC"): ("POSITIVE", T("2024-02-10")),
+        ("01-004", "MRDNGS"): ("NOT EVALUABLE", T("2024-02-10")),  # only a non-evaluable sample
+        ("01-005", "MRDFC"): ("NOT EVALUABLE", nat),
+        ("01-005", "MRDNGS"): ("NOT EVALUABLE", nat),
     }
     assert got.keys() == expected.keys()   # 01-006 (never infused) has no best status
     for key, (status, day) in expected.items():

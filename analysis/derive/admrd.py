@@ -17,19 +17,19 @@ from analysis.errors import BadDataError
 
 PARAMCD = {"FC": "MRDFC", "NGS": "MRDNGS"}
 PARAM = {"FC": "MRD by Flow Cytometry (Fraction)", "NGS": "MRD by IgH NGS (Fraction)"}
-BEST_PARAMCD = {"FC": "BMRDFC", "NGS": "BMRDNGS"}
-BEST_PARAM = {"FC": "Best Post-CAR-T1 FC-MRD Status", "NGS": "Best Post-CAR-T1 NGS-MRD Status"}
+BEST_DTYPE = "BEST"  # ADaM DTYPE of the derived best-status record of a parameter
 NEGATIVE, POSITIVE, NOT_EVALUABLE = "NEGATIVE", "POSITIVE", "NOT EVALUABLE"
 UNDETECTABLE = "UNDETECTABLE"
 
-SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "ADT"), (
+SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "BESTFL", "ADT"), (
     char("STUDYID", "Study Identifier", "Predecessor", "ADSL.STUDYID"),
     char("USUBJID", "Unique Subject Identifier", "Predecessor", "ADSL.USUBJID"),
     char("COHORT", "Cohort", "Predecessor", "ADSL.COHORT"),
-    char("PARAMCD", "Parameter Code", "Assigned", "mrd.METHOD",
-         "MRDFC / MRDNGS per sample; BMRDFC / BMRDNGS for the best post-CAR-T1 status."),
+    char("PARAMCD", "Parameter Code", "Assigned", "mrd.METHOD", "MRDFC (FC) / MRDNGS (NGS)."),
     char("PARAM", "Parameter", "Assigned", "mrd.METHOD"),
     char("METHOD", "MRD Method", "Collected", "mrd.METHOD", "FC or NGS."),
+    char("DTYPE", "Derivation Type", "Assigned", "",
+         "BEST on the derived best-status record of each subject and parameter; missing on samples."),
     date("ADT", "Analysis Date", "Derived", "mrd.MRDDTC",
          "Sample date. Best-status rows: first negative sample (NEGATIVE), first positive "
          "(POSITIVE), last sample (NOT EVALUABLE; missing if none)."),
@@ -38,7 +38,7 @@ SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "ADT"
     num("AVAL", "Analysis Value", "Derived", "mrd.MRDLEVEL",
         "Measured MRD level (fraction); 0 when undetectable. Missing on best-status rows."),
     char("AVALC", "Analysis Value (C)", "Derived", "mrd.MRDLEVEL; mrd.MRDUND",
-         "Level as %.2E or UNDETECTABLE; best-status rows: NEGATIVE / POSITIVE / NOT EVALUABLE."),
+         "Level as %.2E or UNDETECTABLE; best-status rows: BESTSTAT."),
     char("MRDUND", "MRD Undetectable", "Collected", "mrd.MRDUND"),
     num("SENS", "Assay Sensitivity of the Sample", "Collected", "mrd.MRDSENS"),
     num("THRESH", "MRD Negativity Threshold", "Assigned", "conventions.MRD_THRESHOLD",
@@ -49,8 +49,11 @@ SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "ADT"
          "Y if measured AVAL < THRESH, or undetectable with SENS <= THRESH; else N."),
     char("POSTFL", "Post-CAR-T1 Assessment Flag", "Derived", "ADT; ADSL.TRTSDT",
          "Y if ADT > TRTSDT (a sample on the infusion day is baseline), else N."),
-    char("BESTFL", "Best Status Record Flag", "Derived", "",
-         "Y on the best-status rows (BMRDFC / BMRDNGS), N on sample rows."),
+    char("BESTFL", "Best Status Record Flag", "Derived", "DTYPE",
+         "Y on the best-status rows (DTYPE = BEST), N on sample rows."),
+    char("BESTSTAT", "Best Post-CAR-T1 MRD Status", "Derived", "NEGFL; EVALFL; POSTFL",
+         "Best-status rows: NEGATIVE if any post-CAR-T1 sample of the method is negative, else "
+         "POSITIVE if any is evaluable, else NOT EVALUABLE (incl. no sample). Missing on samples."),
     date("TRTSDT", "Date of First CAR-T1 Infusion", "Predecessor", "ADSL.TRTSDT"),
     char("SAFFL", "Safety Population Flag", "Predecessor", "ADSL.SAFFL"),
 ))
@@ -117,10 +120,11 @@ def best_status(records: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
         last_any = m.groupby("USUBJID")["ADT"].max()
         b = treated.copy()
         neg, pos = b["USUBJID"].isin(first_neg.index), b["USUBJID"].isin(first_pos.index)
-        b["AVALC"] = pd.Series(NOT_EVALUABLE, index=b.index, dtype="string").mask(pos, POSITIVE).mask(neg, NEGATIVE)
+        b["BESTSTAT"] = pd.Series(NOT_EVALUABLE, index=b.index, dtype="string").mask(pos, POSITIVE).mask(neg, NEGATIVE)
+        b["AVALC"] = b["BESTSTAT"]
         b["ADT"] = (lookup(b["USUBJID"], last_any).where(~pos, lookup(b["USUBJID"], first_pos))
                     .where(~neg, lookup(b["USUBJID"], first_neg))).astype(DATE_DTYPE)
-        b["METHOD"], b["PARAMCD"], b["PARAM"] = method, BEST_PARAMCD[method], BEST_PARAM[method]
+        b["METHOD"], b["PARAMCD"], b["PARAM"], b["DTYPE"] = method, PARAMCD[method], PARAM[method], BEST_DTYPE
         b["THRESH"] = conventions.MRD_THRESHOLD[method]
         rows.append(b)
     best = pd.concat(rows, ignore_index=True)
