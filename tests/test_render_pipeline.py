@@ -179,3 +179,13 @@ def test_bad_inputs_fail_before_any_kernel_starts(tmp_path):
     (notebooks / "02-bad.qmd").unlink()
     with pytest.raises(RenderError, match="unknown render engine"):
         render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks, engine="pandoc")
+
+
+def test_preview_command_renders_a_single_draft(tmp_path, capsys):
+    from analysis.render.__main__ import main
+    draft = write_notebook(tmp_path, "_draft.qmd", TINY)
+    out = tmp_path / "preview" / "draft.html"
+    assert main([str(draft), "--cut", CUT, "--out", str(out), "--engine", "jupyter"]) == 0
+    assert f"cut {CUT}" in page_text(out)
+    assert main([str(tmp_path / "missing.qmd"), "--cut", CUT]) == 1
+    assert "RENDER FAILED: notebook" in capsys.readouterr().err
