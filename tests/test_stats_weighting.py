@@ -93,6 +93,8 @@ def test_iptw_truncation_rules():
     lo, hi = np.percentile(raw, [10, 90])          # numpy's linear interpolation, stated in rule
     np.testing.assert_allclose(pct["weight"], np.clip(raw, lo, hi), rtol=1e-15)
     assert "10th and 90th percentiles" in pct.attrs["rule"]
+    with pytest.raises(ValueError, match="index differs"):
+        iptw(df, "T", df["e"].iloc[::-1])
     with pytest.raises(ValueError, match=r"strictly in \(0, 1\).*row 2 "):
         iptw(df.assign(e=df["e"].where(df.index != 2, 1.0)), "T", "e")
 

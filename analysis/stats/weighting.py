@@ -75,6 +75,17 @@ def _is_categorical(series: pd.Series, categorical: Sequence[str]) -> bool:
         or pd.api.types.is_bool_dtype(series)
 
 
+def _aligned_values(df: pd.DataFrame, values, name: str) -> np.ndarray:
+    """``values`` as a float array aligned with ``df``: a Series must carry ``df``'s index (so a
+    reordered Series cannot be silently misaligned), anything else must have len(df) values."""
+    if isinstance(values, pd.Series) and not values.index.equals(df.index):
+        raise ValueError(f"{name}: the Series index differs from the data's index; align it first")
+    array = np.asarray(values, dtype=float)
+    if array.shape != (len(df),):
+        raise ValueError(f"{name}: expected {len(df)} values, got shape {array.shape}")
+    return array
+
+
 def _weights_array(df: pd.DataFrame, weights) -> np.ndarray:
     """Weights given as a column name, an array-like aligned with ``df``, or None (all 1)."""
     if weights is None:
@@ -84,10 +95,8 @@ def _weights_array(df: pd.DataFrame, weights) -> np.ndarray:
         w = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
         name = repr(weights)
     else:
-        w = np.asarray(weights, dtype=float)
+        w = _aligned_values(df, weights, "weights")
         name = "weights"
-        if w.shape != (len(df),):
-            raise ValueError(f"weights: expected {len(df)} values, got shape {w.shape}")
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         raise ValueError(f"{name}: weights must be finite and >= 0; first bad value at "
@@ -220,9 +229,7 @@ def iptw(df: pd.DataFrame, treatment: str, ps, estimand: str = "ATT", stabilize:
     """
     treated = _treatment_indicator(df, treatment)
     e = pd.to_numeric(df[ps], errors="coerce").to_numpy(dtype=float) if isinstance(ps, str) \
-        else np.asarray(ps, dtype=float)
-    if e.shape != (len(df),):
-        raise ValueError(f"ps: expected {len(df)} scores, got shape {e.shape}")
+        else _aligned_values(df, ps, "ps")
     bad = ~np.isfinite(e) | (e <= 0) | (e >= 1)
     if bad.any():
         raise ValueError(f"ps: propensity scores must lie strictly in (0, 1); first bad value at "
