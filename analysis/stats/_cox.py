@@ -33,14 +33,39 @@ from analysis.stats._surv_data import check_choice, check_conf_level, group_code
 TIES = ("efron", "breslow")
 
 
+def _column_bincount(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``values`` (1-D, or 2-D column by column) by integer ``index``."""
+    if values.ndim == 1:
+        return np.bincount(index, weights=values, minlength=size)
+    return np.stack([np.bincount(index, weights=values[:, j], minlength=size) for j in range(values.shape[1])], 1)
+
+
+@dataclass(frozen=True)
+class _TimeBins:
+    """Rows binned by a time (stop or start): sums over {time >= t_k} are reverse cumulative sums
+    over the distinct times, read at ``pos`` (first distinct time >= each event time t_k)."""
+
+    index: np.ndarray
+    size: int
+    pos: np.ndarray
+
+    @classmethod
+    def of(cls, times: np.ndarray, event_times: np.ndarray) -> "_TimeBins":
+        distinct, index = np.unique(times, return_inverse=True)
+        return cls(index, len(distinct), np.searchsorted(distinct, event_times, side="left"))
+
+    def tail_sums(self, values: np.ndarray) -> np.ndarray:
+        binned = _column_bincount(self.index, values, self.size)
+        tail = np.cumsum(binned[::-1], axis=0)[::-1]
+        return np.concatenate([tail, np.zeros((1,) + tail.shape[1:])], axis=0)[self.pos]
+
+
 @dataclass(frozen=True)
 class _RiskSets:
-    """Index structures fixed across iterations: sorted order, event times, tied-death slots."""
+    """Index structures fixed across iterations: time bins, event times, tied-death slots."""
 
-    order_stop: np.ndarray
-    pos_stop: np.ndarray          # first sorted-by-stop row with stop >= t_k
-    order_start: np.ndarray | None
-    pos_start: np.ndarray | None  # first sorted-by-start row with start >= t_k
+    stop_bins: _TimeBins
+    start_bins: _TimeBins | None
     death_rows: np.ndarray        # rows with an event
     death_time: np.ndarray        # event-time index k of each death row
     n_dead: np.ndarray            # deaths (count) at t_k
@@ -60,37 +85,21 @@ def _risk_sets(stop, event, weight, start, ties) -> _RiskSets:
     first_slot = np.concatenate([[0], np.cumsum(n_dead)[:-1]])
     rank = np.arange(len(slot_time)) - first_slot[slot_time]
     slot_frac = rank / n_dead[slot_time] if ties == "efron" else np.zeros(len(slot_time))
-    order_stop = np.argsort(stop, kind="stable")
-    pos_stop = np.searchsorted(stop[order_stop], event_times, side="left")
-    order_start = pos_start = None
-    if start is not None:
-        order_start = np.argsort(start, kind="stable")
-        pos_start = np.searchsorted(start[order_start], event_times, side="left")
-    return _RiskSets(order_stop, pos_stop, order_start, pos_start, death_rows, death_time, n_dead, dead_weight,
+    start_bins = None if start is None else _TimeBins.of(start, event_times)
+    return _RiskSets(_TimeBins.of(stop, event_times), start_bins, death_rows, death_time, n_dead, dead_weight,
                      slot_time, slot_frac, event_times)
 
 
-def _tail_sums(values: np.ndarray, order: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """sum of values[order][j:] for each j in positions (rows of a 1-D or 2-D array)."""
-    sorted_values = values[order]
-    tail = np.cumsum(sorted_values[::-1], axis=0)[::-1]
-    tail = np.concatenate([tail, np.zeros((1,) + tail.shape[1:])], axis=0)
-    return tail[positions]
-
-
 def _risk_set_sums(values: np.ndarray, rs: _RiskSets) -> np.ndarray:
-    total = _tail_sums(values, rs.order_stop, rs.pos_stop)
-    if rs.order_start is not None:
-        total = total - _tail_sums(values, rs.order_start, rs.pos_start)
+    """Sums over the risk set {start < t_k <= stop} at each event time t_k."""
+    total = rs.stop_bins.tail_sums(values)
+    if rs.start_bins is not None:
+        total = total - rs.start_bins.tail_sums(values)
     return total
 
 
 def _death_sums(values: np.ndarray, rs: _RiskSets) -> np.ndarray:
-    size = len(rs.event_times)
-    rows = values[rs.death_rows]
-    if rows.ndim == 1:
-        return np.bincount(rs.death_time, weights=rows, minlength=size)
-    return np.stack([np.bincount(rs.death_time, weights=rows[:, j], minlength=size) for j in range(rows.shape[1])], 1)
+    return _column_bincount(rs.death_time, values[rs.death_rows], len(rs.event_times))
 
 
 def _outer_columns(x: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -111,7 +120,7 @@ class _Pieces:
 
 def _partial_likelihood(beta: np.ndarray, x: np.ndarray, weight: np.ndarray, rs: _RiskSets,
                         need_information: bool = True) -> _Pieces:
-    eta = x @ beta
+    eta = np.einsum("ij,j->i", x, beta)
     risk = np.exp(eta)
     r = weight * risk
     p = x.shape[1]
@@ -124,15 +133,17 @@ def _partial_likelihood(beta: np.ndarray, x: np.ndarray, weight: np.ndarray, rs:
     xbar = (s1 - frac[:, None] * e1) / denom[:, None]
     mean_weight = (rs.dead_weight / rs.n_dead)[rs.slot_time]
     dw = weight[rs.death_rows]
-    loglik = float(dw @ eta[rs.death_rows] - mean_weight @ np.log(denom))
-    score = dw @ x[rs.death_rows] - mean_weight @ xbar
+    # einsum, not @: on long vectors BLAS threads contend on a shared machine and are 10-100x slower
+    loglik = float(np.einsum("i,i->", dw, eta[rs.death_rows]) - np.einsum("k,k->", mean_weight, np.log(denom)))
+    score = np.einsum("i,ij->j", dw, x[rs.death_rows]) - np.einsum("k,kj->j", mean_weight, xbar)
     information = np.zeros((p, p))
     if need_information:
         outer = _outer_columns(x, r)
         s2 = _risk_set_sums(outer, rs)[rs.slot_time]
         e2 = _death_sums(outer, rs)[rs.slot_time]
         second = (s2 - frac[:, None] * e2) / denom[:, None]
-        information = (mean_weight @ second).reshape(p, p) - (xbar * mean_weight[:, None]).T @ xbar
+        information = (np.einsum("k,kj->j", mean_weight, second).reshape(p, p)
+                       - np.einsum("k,ki,kj->ij", mean_weight, xbar, xbar))
     return _Pieces(loglik, score, information, denom, xbar, risk)
 
 
@@ -168,12 +179,12 @@ def _score_residuals(x, stop, start, event, pieces: _Pieces, rs: _RiskSets) -> n
     mean_weight = (rs.dead_weight / rs.n_dead)[rs.slot_time]
     lam = mean_weight / pieces.denom
     frac = rs.slot_frac
-    per_time = lambda v: np.bincount(rs.slot_time, weights=v, minlength=size)  # noqa: E731
+    per_time = lambda v: _column_bincount(rs.slot_time, v, size)  # noqa: E731
     h_full = per_time(lam)
-    g_full = np.stack([per_time(lam * pieces.xbar[:, j]) for j in range(x.shape[1])], 1)
+    g_full = per_time(lam[:, None] * pieces.xbar)
     h_own = per_time((1 - frac) * lam)
-    g_own = np.stack([per_time((1 - frac) * lam * pieces.xbar[:, j]) for j in range(x.shape[1])], 1)
-    xbar_death = np.stack([per_time(pieces.xbar[:, j]) for j in range(x.shape[1])], 1) / rs.n_dead[:, None]
+    g_own = per_time(((1 - frac) * lam)[:, None] * pieces.xbar)
+    xbar_death = per_time(pieces.xbar) / rs.n_dead[:, None]
     h_cum = np.concatenate([[0.0], np.cumsum(h_full)])
     g_cum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(g_full, axis=0)])
     upto_stop = np.searchsorted(rs.event_times, stop, side="right")
@@ -248,8 +259,8 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
         if cluster is not None:
             codes, _ = group_codes(adtte, cluster, "cluster")
             resid = np.stack([np.bincount(codes, weights=resid[:, j]) for j in range(x.shape[1])], 1)
-        dfbeta = resid @ variance
-        variance = dfbeta.T @ dfbeta
+        dfbeta = np.einsum("ij,jk->ik", resid, variance)
+        variance = np.einsum("ki,kj->ij", dfbeta, dfbeta)
     se = np.sqrt(np.diag(variance))
     z = beta / se
     z_crit = norm.ppf(1 - (1 - conf_level) / 2)

@@ -44,15 +44,18 @@ def _weighted_counts(index: np.ndarray, values: np.ndarray, size: int) -> np.nda
     return np.bincount(index, weights=values, minlength=size)
 
 
-def _at_risk(times: np.ndarray, stop: np.ndarray, weight: np.ndarray, start: np.ndarray | None) -> np.ndarray:
-    """Weighted number at risk at each of ``times``: sum w_i [start_i < t <= stop_i]."""
-    order = np.argsort(stop, kind="stable")
-    tail = np.concatenate([np.cumsum(weight[order][::-1])[::-1], [0.0]])
-    n_risk = tail[np.searchsorted(stop[order], times, side="left")]
+def _at_risk(time: np.ndarray, time_index: np.ndarray, weight: np.ndarray, start: np.ndarray | None) -> np.ndarray:
+    """Weighted number at risk at each distinct time t_k: sum w_i [start_i < t_k <= stop_i].
+
+    Rows leaving at or after t_k are a reverse cumulative sum over the distinct stop times
+    (``time_index`` bins the rows); rows entering at or after t_k are subtracted.
+    """
+    leaving = np.bincount(time_index, weights=weight, minlength=len(time))
+    n_risk = np.cumsum(leaving[::-1])[::-1]
     if start is not None:
         order = np.argsort(start, kind="stable")
         tail = np.concatenate([np.cumsum(weight[order][::-1])[::-1], [0.0]])
-        n_risk = n_risk - tail[np.searchsorted(start[order], times, side="left")]
+        n_risk = n_risk - tail[np.searchsorted(start[order], time, side="left")]
     return n_risk
 
 
@@ -97,7 +100,7 @@ def km_fit(stop: np.ndarray, event: np.ndarray, weight: np.ndarray, start: np.nd
     size = len(time)
     n_event = _weighted_counts(time_index, weight * event, size)
     n_censor = _weighted_counts(time_index, weight * (1.0 - event), size)
-    n_risk = _at_risk(time, stop, weight, start)
+    n_risk = _at_risk(time, time_index, weight, start)
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = np.where(n_event > 0, n_event / n_risk, 0.0)
         surv = np.cumprod(1.0 - hazard)

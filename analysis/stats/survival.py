@@ -207,12 +207,12 @@ def _logrank_stratum(stop, event, group, n_groups, rho) -> tuple[np.ndarray, np.
     deaths, at_risk, d_total, n_total = deaths[:, has_event], at_risk[:, has_event], d_total[has_event], n_total[has_event]
     surv_left = np.concatenate([[1.0], np.cumprod(1 - d_total / n_total)[:-1]])
     weight = surv_left ** rho
-    observed = deaths @ weight
+    observed = np.einsum("gk,k->g", deaths, weight)  # einsum: no BLAS threads on long vectors
     share = at_risk / n_total
-    expected = share @ (weight * d_total)
+    expected = np.einsum("gk,k->g", share, weight * d_total)
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = np.where(n_total > 1, weight ** 2 * d_total * (n_total - d_total) / (n_total - 1), 0.0)
-    variance = np.diag(share @ spread) - (share * spread) @ share.T
+    variance = np.diag(np.einsum("gk,k->g", share, spread)) - np.einsum("gk,k,hk->gh", share, spread, share)
     return observed, expected, variance
 
 
