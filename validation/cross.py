@@ -12,7 +12,9 @@ on SUBJID, so each failure is still reported against that form's CSV row. The ru
 - nothing after death: infusions, mobilization, collection, conditioning, HSCT, engraftment,
   response and MRD assessments, AE onset and resolution, treatment stop, last known alive;
 - nothing before enrollment: infusions, assessments, MRD samples, AE onset, disposition dates;
-- a grade 5 AE means the subject died.
+- a grade 5 AE means the subject died;
+- disposition agrees with treatment: COMPLETED only with a CAR-T2 infusion, MOBILIZATION FAILURE
+  only with a failed mobilization.
 
 Order rules between dates follow validation.dates.PARTIAL_DATE_RULE.
 """
@@ -93,6 +95,8 @@ def subject_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     flags = {
         "HAS_BL": frames["bl"][SUBJ], "HAS_DS": frames["ds"][SUBJ], "HAS_HSCT": frames["hsct"][SUBJ],
         "HAS_CART1": cart.loc[cart["PHASE"] == "CAR-T1", SUBJ], "COLLECTED": collected,
+        "HAS_CART2": cart.loc[cart["PHASE"] == "CAR-T2", SUBJ],
+        "MOB_FAILED": mob.loc[mob["MOBSTAT"] == "FAILED", SUBJ],
     }
     for name, members in flags.items():
         table[name] = table.index.isin(set(members.dropna()))
@@ -101,10 +105,13 @@ def subject_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return table.reset_index()
 
 
+FLAGS = ("HAS_BL", "HAS_DS", "HAS_HSCT", "HAS_CART1", "COLLECTED", "HAS_CART2", "MOB_FAILED")
+
+
 def joined(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """A form's check frame with its subject's key dates and flags (row order and ROW kept)."""
     out = frame.merge(table, on=SUBJ, how="left", validate="many_to_one")
-    for flag in ("HAS_BL", "HAS_DS", "HAS_HSCT", "HAS_CART1", "COLLECTED"):
+    for flag in FLAGS:
         out[flag] = out[flag].astype("boolean").fillna(False).astype(bool)
     return out
 
@@ -193,7 +200,15 @@ def ae_rules(f):
 
 
 def ds_rules(f):
-    return [not_before_enrollment(f, c) for c in ("LSTALVDTC", "DCDTC", "DTHDTC")]
+    return [
+        *(not_before_enrollment(f, c) for c in ("LSTALVDTC", "DCDTC", "DTHDTC")),
+        flag_true(f, "EOTSTAT", "HAS_CART2", "EOTSTAT=COMPLETED only for subjects with a CAR-T2 infusion (cart.csv)",
+                  lambda r: "COMPLETED but cart.csv has no CAR-T2 infusion for the subject",
+                  where=Col("EOTSTAT") == "COMPLETED"),
+        flag_true(f, "DCREAS", "MOB_FAILED", "DCREAS=MOBILIZATION FAILURE only when mob.MOBSTAT=FAILED",
+                  lambda r: "MOBILIZATION FAILURE but mob.csv has no failed mobilization for the subject",
+                  where=Col("DCREAS") == "MOBILIZATION FAILURE"),
+    ]
 
 
 CROSS_RULES = {"dm": dm_rules, "bl": bl_rules, "cart": cart_rules, "mob": mob_rules, "hsct": hsct_rules,

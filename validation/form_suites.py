@@ -29,6 +29,9 @@ E = gx.expectations
 
 # Bone-marrow blasts below 5% define morphological CR/CRi (NCCN ALL guideline response criteria).
 CR_BLAST_LIMIT = 5.0
+# Minimum CD34+ yield for an autologous transplant, 2 x 10^6/kg (ASBMT guideline, Duong et al.,
+# Biol Blood Marrow Transplant 2014;20:1262): mobilization succeeds iff the yield reaches it.
+MIN_CD34_PER_KG = 2.0
 ROW_COUNT_REQUIRED = ("dm", "ext")  # a cut without subjects/controls cannot be analysed
 
 
@@ -127,11 +130,18 @@ def mrd_rules(f: str) -> list[Rule]:
 
 
 def mob_rules(f: str) -> list[Rule]:
+    """A failed mobilization may still have had an apheresis (date and a yield below the minimum
+    dose): poor mobilizers are collected and fail on yield. So the outcome is checked against
+    the yield, not against the presence of a collection."""
     failed, success = Col("MOBSTAT") == "FAILED", Col("MOBSTAT") == "SUCCESS"
     return [
-        empty_when(f, "COLLDTC", failed, "MOBSTAT=FAILED"),
-        empty_when(f, "CD34", failed, "MOBSTAT=FAILED"),
         present_when(f, "COLLDTC", success, "MOBSTAT=SUCCESS"),
+        present_when(f, "CD34", success, "MOBSTAT=SUCCESS"),
+        empty_when(f, "CD34", Col("COLLDTC").is_null(), "COLLDTC is empty (no collection, no yield)"),
+        in_range(f, "CD34", MIN_CD34_PER_KG, None, where=success,
+                 why=" when MOBSTAT=SUCCESS (minimum CD34+ dose for an auto-HSCT)"),
+        in_range(f, "CD34", 0, MIN_CD34_PER_KG, strict_max=True, where=failed,
+                 why=" when MOBSTAT=FAILED (a yield at the minimum dose is a success)"),
         on_or_after(f, "COLLDTC", _date("COLLDTC"), _date("MOBSTDTC"), needs=("COLLDTC", "MOBSTDTC")),
     ]
 
@@ -155,6 +165,7 @@ def bl_rules(f: str) -> list[Rule]:
 
 def ds_rules(f: str) -> list[Rule]:
     died, alive = Col("DTHFL") == "Y", Col("DTHFL") == "N"
+    stopped, not_stopped = Col("EOTSTAT") == "DISCONTINUED", Col("EOTSTAT").is_in(["COMPLETED", "ONGOING"])
     return [
         present_when(f, "DTHDTC", died, "DTHFL=Y"),
         empty_when(f, "DTHDTC", alive, "DTHFL=N"),
@@ -162,6 +173,10 @@ def ds_rules(f: str) -> list[Rule]:
         Rule(f, "DTHFL", "DTHFL=Y when DCREAS=DEATH",
              E.ExpectColumnValuesToBeInSet(column="DTHFL", value_set=["Y"], row_condition=Col("DCREAS") == "DEATH"),
              lambda r: f"{shown(r, 'DTHFL')} although DCREAS=DEATH (must be Y)", needs=("DTHFL", "DCREAS")),
+        present_when(f, "DCREAS", stopped, "EOTSTAT=DISCONTINUED"),
+        present_when(f, "DCDTC", stopped, "EOTSTAT=DISCONTINUED"),
+        empty_when(f, "DCREAS", not_stopped, "EOTSTAT is COMPLETED/ONGOING"),
+        empty_when(f, "DCDTC", not_stopped, "EOTSTAT is COMPLETED/ONGOING"),
         on_or_after(f, "LSTALVDTC", _date("DTHDTC"), _date("LSTALVDTC"), needs=("LSTALVDTC", "DTHDTC"),
                     why=" (last known alive cannot be after death)"),
         on_or_after(f, "DCDTC", _date("DTHDTC"), _date("DCDTC"), needs=("DCDTC", "DTHDTC"),

@@ -4,6 +4,7 @@ notion of files) reported in the same way as the expectations."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -44,6 +45,20 @@ def manifest_hashes(manifest: dict) -> dict[str, str]:
     return out
 
 
+def manifest_row_counts(manifest: dict) -> dict[str, int]:
+    """File name -> data row count where the manifest states one (``"rows"``)."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if isinstance(files, dict):
+        return {Path(n).name: e["rows"] for n, e in files.items() if isinstance(e, dict) and isinstance(e.get("rows"), int)}
+    return {}
+
+
+def csv_data_rows(path: Path) -> int:
+    """Records after the header line (quoted newlines kept inside their record)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
+
+
 def short(digest: str) -> str:
     return digest[:8] + ".."
 
@@ -55,7 +70,9 @@ def manifest_problems(cut_dir: Path) -> list[str]:
     if not path.is_file():
         return [f"{MANIFEST}: not found; the export's checksums cannot be verified"]
     try:
-        listed = manifest_hashes(json.loads(path.read_text(encoding="utf-8")))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        listed = manifest_hashes(manifest)
+        rows = manifest_row_counts(manifest)
     except (json.JSONDecodeError, UnicodeDecodeError, ManifestError, AttributeError, TypeError) as exc:
         return [f"{MANIFEST}: unreadable ({exc})"]
     problems = []
@@ -68,6 +85,13 @@ def manifest_problems(cut_dir: Path) -> list[str]:
         if actual != expected:
             problems.append(f"{name}: SHA-256 {short(actual)} differs from {MANIFEST} {short(expected)} "
                             f"— the raw file changed after export")
+        elif name in rows:
+            try:
+                found = csv_data_rows(f)
+            except (UnicodeDecodeError, csv.Error):
+                continue  # reported by the readability check
+            if found != rows[name]:
+                problems.append(f"{name}: {found} data rows but {MANIFEST} states {rows[name]}")
     for f in sorted(cut_dir.iterdir()):
         if f.is_file() and f.name != MANIFEST and not f.name.startswith(".") and f.name not in listed:
             problems.append(f"{f.name}: present in the cut folder but not listed in {MANIFEST}")
