@@ -263,11 +263,11 @@ def test_fine_gray_matches_crr(cause):
     from tests.rref import run_r
     df = simulated()
     r = run_r(f"""library(cmprsk)
-      X <- cbind(GRPY = d$GRP == "Y", GRPZ = d$GRP == "Z", AGE = d$AGE)
+      X <- cbind(GRPY = d$GRP == "Y", GRPZ = d$GRP == "Z", AGE = d$AGE, S2 = d$STRAT == "s2")
       f <- crr(d$AVAL, d$EVNTTYPE, X, failcode = {cause})
       out <- list(f = data.frame(coef = f$coef, se = sqrt(diag(f$var))))""", {"d": df})["f"]
-    ours = fine_gray(df, "GRP", cause=cause, covariates=["AGE"])
-    assert list(ours["term"]) == ["GRP=Y", "GRP=Z", "AGE"]
+    ours = fine_gray(df, "GRP", cause=cause, covariates=["AGE", "STRAT"])
+    assert list(ours["term"]) == ["GRP=Y", "GRP=Z", "AGE", "STRAT=s2"]
     np.testing.assert_allclose(ours["coef"], r["coef"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(ours["se"], r["se"], rtol=1e-5)
     assert ours["converged"].all()
