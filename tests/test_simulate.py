@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from analysis.raw_io import read_form, read_form_text, read_manifest, sha256_file
-from analysis.raw_spec import CTCAE_TERMS, FORMS, MANIFEST, STUDYID, TRIAL_FORMS
+from analysis.raw_spec import CTCAE_TERMS, FORMS, MANIFEST, STUDYID
 from analysis.simulate import CORRECTIONS, CUTS, DEFAULT_SEED, PLANTED_TRUTH, params, simulate_study, write_cuts
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ Parameters and their literature rows: analysis.simulate.params.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -21,7 +21,7 @@ from analysis.simulate.outcomes import (
     COHORT_SANDWICH, Covariates, death_after_relapse, draw_covariates, draw_outcome,
 )
 from analysis.simulate.randomness import (
-    add_days, choice, log_uniform, lognormal_days, uniform_int,
+    add_days, choice, log_uniform, uniform_int,
 )
 
 INF = math.inf
@@ -56,7 +56,7 @@ class TrialPatient:
     death_day: float                  # INF if never (truth: may fall after withdrawal)
     death_cause: str | None           # DTHCAUS code
     withdrawal_day: float             # INF unless consent withdrawn: follow-up stops here
-    reached: dict                     # step -> bool: "mobilization", "collection", "hsct", "cart2"
+    reached: dict                     # step -> bool: "hsct", "cart2" (both given = sandwich completed)
     mobilization_failed: bool
     apheresis_done: bool
     eot: str                          # "COMPLETED" or "DISCONTINUED" in the full truth
@@ -136,17 +136,29 @@ def _nrm_cause(rng: np.random.Generator, day: float) -> str:
     return choice(rng, {"INFECTION": 0.75, "ORGAN FAILURE": 0.15, "OTHER": 0.10})
 
 
-def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollment: date) -> TrialPatient:
-    """One patient's complete course (the truth, before any data cut)."""
-    cov = draw_covariates(rng, P.TRIAL_COVARIATES)
-    enroll_to_cart1 = uniform_int(rng, P.ENROLL_TO_CART1)
-    cart1 = add_days(enrollment, enroll_to_cart1)
-    baseline = draw_baseline(rng, cov, -enroll_to_cart1)
-    cd34 = float(P.CD34_MEDIAN * math.exp(P.CD34_SIGMA * rng.standard_normal()))
-    sched = draw_schedule(rng, cd34)
+@dataclass(frozen=True)
+class Course:
+    """Outcome of one patient in days after CAR-T1 (INF = never)."""
+    nonresponder: bool
+    day28: int
+    relapse: float
+    death: float
+    death_cause: str | None
 
-    # --- outcome (planted model): entry at CAR-T1, time scale from the pre-treatment remission
-    outcome = draw_outcome(rng, cov, COHORT_SANDWICH, entry_days=-baseline["cr_day"])
+
+@dataclass(frozen=True)
+class Disposition:
+    mobilization_failed: bool
+    apheresis_done: bool
+    eot: str               # COMPLETED or DISCONTINUED (full truth)
+    dc_reason: str | None
+    dc_day: float
+
+
+def draw_course(rng: np.random.Generator, cov: Covariates, cr_day: int, sched: Schedule) -> Course:
+    """Response at day 28, relapse and death: the planted LFS model (outcomes.py) with entry at
+    CAR-T1 on the time scale from the pre-treatment remission, plus rare non-response."""
+    outcome = draw_outcome(rng, cov, COHORT_SANDWICH, entry_days=-cr_day)
     nonresponder = bool(rng.random() < P.OUTCOME_MODEL.nonresponse)
     day28 = uniform_int(rng, P.RESPONSE_DAY28)
     post_nr_death = death_after_relapse(rng, day28)
@@ -158,9 +170,8 @@ def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollm
         # protocol gives no way to stop between conditioning and HSCT (modelling choice).
         if sched.conditioning <= lfs < sched.cart2 + 1:
             shift = sched.cart2 + 1 - lfs
-            lfs += shift
-            outcome = type(outcome)(lfs, outcome.lfs_event_type, outcome.death + shift, outcome.death_cause)
-        relapse = lfs if outcome.lfs_event_type == "RELAPSE" else INF
+            outcome = replace(outcome, lfs_event=lfs + shift, death=outcome.death + shift)
+        relapse = outcome.lfs_event if outcome.lfs_event_type == "RELAPSE" else INF
         death = outcome.death
         cause = None
         if math.isfinite(death):
@@ -171,15 +182,20 @@ def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollm
     relapse = float(math.floor(relapse)) if math.isfinite(relapse) else INF
     if math.isfinite(death) and relapse > death:
         relapse = INF
+    return Course(nonresponder, day28, relapse, death, cause)
 
-    # --- drop-outs along the sandwich (each a candidate day; the earliest stop wins)
+
+def draw_disposition(rng: np.random.Generator, sched: Schedule, cd34: float, course: Course) -> Disposition:
+    """Whether and why the sandwich stops: each possible stop has a candidate day (relapse,
+    death, failed mobilisation, withdrawal, adverse event, physician decision); the earliest
+    one before CAR-T2 wins."""
     mob_failed = cd34 < P.CD34_FAILURE_BELOW
     apheresis = (not mob_failed) or bool(rng.random() >= P.FAILED_MOBILIZATION_WITHOUT_APHERESIS)
     candidates: list[tuple[float, str]] = []
-    if math.isfinite(relapse):
-        candidates.append((relapse, "RELAPSE"))
-    if math.isfinite(death):
-        candidates.append((death, "DEATH"))
+    if math.isfinite(course.relapse):
+        candidates.append((course.relapse, "RELAPSE"))
+    if math.isfinite(course.death):
+        candidates.append((course.death, "DEATH"))
     if mob_failed:
         candidates.append((float(sched.collection if apheresis else sched.mobilization + 5),
                            "MOBILIZATION FAILURE"))
@@ -190,31 +206,37 @@ def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollm
             candidates.append((day, reason))
     stops = sorted((d, r) for d, r in candidates if d < sched.cart2)
     if stops:
-        dc_day, dc_reason, eot = stops[0][0], stops[0][1], "DISCONTINUED"
-    else:
-        dc_day, dc_reason, eot = INF, None, "COMPLETED"
+        return Disposition(mob_failed, apheresis, "DISCONTINUED", stops[0][1], stops[0][0])
+    return Disposition(mob_failed, apheresis, "COMPLETED", None, INF)
+
+
+def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollment: date) -> TrialPatient:
+    """One patient's complete course (the truth, before any data cut)."""
+    cov = draw_covariates(rng, P.TRIAL_COVARIATES)
+    enroll_to_cart1 = uniform_int(rng, P.ENROLL_TO_CART1)
+    cart1 = add_days(enrollment, enroll_to_cart1)
+    baseline = draw_baseline(rng, cov, -enroll_to_cart1)
+    cd34 = float(P.CD34_MEDIAN * math.exp(P.CD34_SIGMA * rng.standard_normal()))
+    sched = draw_schedule(rng, cd34)
+    course = draw_course(rng, cov, baseline["cr_day"], sched)
+    disp = draw_disposition(rng, sched, cd34, course)
     # After withdrawal of consent nothing more is observed (observation_end); relapse and death
     # stay in the truth for sanity checks, the export hides them.
-    withdrawal = dc_day if dc_reason == "WITHDRAWAL" else INF
-
-    reached = {
-        "mobilization": dc_day > sched.mobilization,
-        "collection": dc_day > sched.collection or dc_reason == "MOBILIZATION FAILURE",
-        "hsct": eot == "COMPLETED",
-        "cart2": eot == "COMPLETED",
-    }
-    dose = lambda: float(P.CART_DOSE_PER_KG * math.exp(P.CART_DOSE_CV * rng.standard_normal()))  # noqa: E731
-    doses = {("CAR-T1", "CD22"): dose(), ("CAR-T1", "CD19"): dose(),
-             ("CAR-T2", "CD22"): dose(), ("CAR-T2", "CD19"): dose()}
+    withdrawal = disp.dc_day if disp.dc_reason == "WITHDRAWAL" else INF
+    completed = disp.eot == "COMPLETED"
+    # Every product is dosed (5e6 CAR+ cells/kg target); CAR-T2 doses exist in the truth even if
+    # never given, so the number of draws does not depend on the path.
+    doses = {(phase, product): float(P.CART_DOSE_PER_KG * math.exp(P.CART_DOSE_CV * rng.standard_normal()))
+             for phase in ("CAR-T1", "CAR-T2") for product in ("CD22", "CD19")}
 
     patient = TrialPatient(
         subjid=subjid, siteid=siteid, enrollment=enrollment, cart1=cart1, cov=cov, baseline=baseline,
-        schedule=sched, cd34=cd34, doses=doses, nonresponder=nonresponder, relapse_day=relapse,
-        death_day=death, death_cause=cause, withdrawal_day=withdrawal, reached=reached,
-        mobilization_failed=mob_failed, apheresis_done=apheresis, eot=eot, dc_reason=dc_reason,
-        dc_day=dc_day,
+        schedule=sched, cd34=cd34, doses=doses, nonresponder=course.nonresponder, relapse_day=course.relapse,
+        death_day=course.death, death_cause=course.death_cause, withdrawal_day=withdrawal,
+        reached={"hsct": completed, "cart2": completed}, mobilization_failed=disp.mobilization_failed,
+        apheresis_done=disp.apheresis_done, eot=disp.eot, dc_reason=disp.dc_reason, dc_day=disp.dc_day,
     )
-    patient.assessments, patient.mrd = generate_assessments(rng, patient, day28)
+    patient.assessments, patient.mrd = generate_assessments(rng, patient, course.day28)
     patient.adverse_events = generate_adverse_events(rng, patient)
     return patient
 
