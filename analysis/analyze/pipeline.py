@@ -1,0 +1,87 @@
+"""``analyze`` step: data/derived/<cut>/*.parquet -> reports/<cut>/ard.csv, ard.parquet,
+ard_methods.csv. Reads derived data only, never raw."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import conventions as C
+from analysis import paths
+from analysis.analyze import ard, sap
+from analysis.atomic import atomic_write_bytes
+
+ARD_CSV = "ard.csv"
+ARD_PARQUET = "ard.parquet"
+ARD_METHODS = "ard_methods.csv"
+
+DATASETS = ("adsl", "adtte", "admrd", "adae")
+
+
+def load_derived(cut: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
+    folder = paths.derived_dir(cut, root)
+    missing = [d for d in DATASETS if not (folder / f"{d}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: derived datasets missing: {', '.join(missing)} "
+                                f"(run `python -m analysis derive --cut {cut}` first)")
+    return {d: pd.read_parquet(folder / f"{d}.parquet") for d in DATASETS}
+
+
+def methods_table() -> pd.DataFrame:
+    """One line per ARD analysis: the method, as printed in table footnotes."""
+    ci = f"{int(C.CONF_LEVEL * 100)}% CI"
+    km = f"Kaplan-Meier; Greenwood variance; {ci} on the {C.KM_CONF_TYPE} scale (R survfit conf.type='{C.KM_CONF_TYPE}')"
+    rows = {
+        "km": km, "km_n": "number of subjects and events",
+        "km_median": f"median of the Kaplan-Meier curve; Brookmeyer-Crowley {ci}, {C.KM_CONF_TYPE} transform",
+        "km_diff": f"difference of Kaplan-Meier estimates at {C.TIMEPOINT_2Y_DAYS} days (2 years); Greenwood SEs; Wald {ci} and z-test",
+        "logrank": "log-rank test (G-rho, rho = 0), chi-square",
+        "cox": f"Cox proportional hazards, {C.COX_TIES} ties, Wald {ci} and p-value; reference {C.REFERENCE_COHORT}",
+        "mrd_rate": f"MRD-negative rate (FC < {C.MRD_THRESHOLD['FC']:g}, NGS < {C.MRD_THRESHOLD['NGS']:g}); exact Clopper-Pearson {ci}; not evaluable counted as not negative",
+        "mrd_best": "best post-CAR-T1 MRD status per subject and method",
+        "table1": "n (%) for categorical; mean, SD, median, quartiles, range for continuous; absolute standardized mean difference (tableone)",
+        "ae": "subjects with >= 1 treatment-emergent AE, n (%) of the safety population, and number of events; CTCAE 5.0",
+        "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
+        "ae_by": "treatment-emergent AEs by treatment phase at onset / CRS / ICANS",
+        "disposition": "subjects reaching each step of the sandwich; reasons for stopping",
+    }
+    return pd.DataFrame({"analysis": list(rows), "method": list(rows.values())})
+
+
+def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    adsl, adtte, admrd, adae = (data[d] for d in DATASETS)
+    admrd_best = admrd[admrd.get("BESTFL", pd.Series("", index=admrd.index)) == "Y"] if "BESTFL" in admrd else admrd
+    parts = [
+        sap.disposition_rows(adsl),
+        sap.table1_rows(adsl),
+        sap.primary_survival(adtte),
+        sap.mrd_rates(admrd_best, adsl),
+        sap.mrd_duration(adtte),
+        sap.ae_rows(adae, adsl),
+    ]
+    try:
+        from analysis.analyze import external
+    except ImportError:
+        external = None
+    if external is not None:
+        parts.append(external.external_control_rows(data))
+    return ard.check(ard.concat(parts))
+
+
+def analyze_cut(cut: str, root: Path | None = None) -> Path:
+    t0 = time.perf_counter()
+    data = load_derived(cut, root)
+    table = build_ard(data)
+    out = paths.report_dir(cut, root)
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False)
+    atomic_write_bytes(out / ARD_PARQUET, buf.getvalue())
+    atomic_write_bytes(out / ARD_METHODS, methods_table().to_csv(index=False, lineterminator="\n").encode())
+    atomic_write_bytes(out / ARD_CSV, ard.to_csv_bytes(table))
+    print(f"  ARD: {len(table)} rows, {table['analysis'].nunique()} analyses "
+          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return out / ARD_CSV

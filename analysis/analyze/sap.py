@@ -1,0 +1,173 @@
+"""The primary SAP analyses (registry record endpoints) as ARD rows.
+
+Every statistical choice comes from ``analysis.conventions`` (SAP section cited at each call);
+every computation from the generic ``analysis.stats`` layer.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis import conventions as C
+from analysis.analyze import ard
+from analysis.stats import survival, tables
+from analysis.stats.rates import binomial_rate
+
+COHORT = "COHORT"
+COHORTS = (C.COHORT_TRIAL, C.COHORT_EXTERNAL)
+COMPARISON = f"{C.COHORT_TRIAL} vs {C.COHORT_EXTERNAL}"
+KM_TIMEPOINTS = (C.TIMEPOINT_1Y_DAYS, C.TIMEPOINT_2Y_DAYS)
+PRIMARY_PARAMS = ("OS", "LFS")
+MRD_PARAMS = {"FC": ("MRDFC", "MRDDURFC"), "NGS": ("MRDNGS", "MRDDURNG")}
+
+TABLE1_VARIABLES = {  # variable -> (label, categorical)
+    "AGE": ("Age (years)", False),
+    "SEX": ("Sex", True),
+    "PHSTAT": ("Ph / BCR-ABL1", True),
+    "CYTORISK": ("Cytogenetic risk", True),
+    "WBCDIAG": ("WBC at diagnosis (10^9/L)", False),
+    "CNSSTAT": ("CNS status at diagnosis", True),
+    "DISSTAT": ("Disease status before therapy", True),
+    "MRDPRE": ("MRD before therapy", True),
+}
+TABLE1_NONNORMAL = ("WBCDIAG",)
+
+
+def param_rows(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    sel = adtte[adtte["PARAMCD"] == paramcd]
+    if sel.empty:
+        raise ValueError(f"ADTTE has no rows for PARAMCD {paramcd!r}")
+    return sel
+
+
+def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: str | None = C.REFERENCE_COHORT,
+                timepoints=KM_TIMEPOINTS, prefix: str = "") -> pd.DataFrame:
+    """KM at the timepoints, median, and — with two groups — the difference at 2 years,
+    log-rank and Cox HR. SAP 3.1 (KM, Greenwood, conventions.KM_CONF_TYPE), 3.2 (difference,
+    Wald), 3.3 (log-rank rho = 0, Cox Efron ties)."""
+    data = param_rows(adtte, paramcd)
+    km = survival.km_estimates(data, by, timepoints, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
+    parts = [ard.from_frame(km, analysis=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
+                            level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event", "surv": "surv",
+                                                     "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"})]
+    med = survival.km_quantiles(data, by, probs=(0.5,), conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
+    parts.append(ard.from_frame(med, analysis=f"{prefix}km_median", param=paramcd, group_col=by, variable="AVAL",
+                                level_col=None, level_value="median",
+                                stats={"median": "quantile", "lcl": "lcl", "ucl": "ucl"}))
+    counts = data.groupby(by, observed=True).agg(n=("CNSR", "size"), n_event=("CNSR", lambda s: int((s == 0).sum())))
+    parts.append(ard.concat(ard.rows(f"{prefix}km_n", paramcd, g, "AVAL", "", {"n": r.n, "n_event": r.n_event})
+                            for g, r in counts.iterrows()))
+    groups = sorted(data[by].dropna().unique())
+    if reference is not None and len(groups) == 2 and reference in groups:
+        diff = survival.km_difference(data, by, C.TIMEPOINT_2Y_DAYS, reference, conf_level=C.CONF_LEVEL)
+        parts.append(ard.from_frame(diff, analysis=f"{prefix}km_diff", param=paramcd, group_col=None,
+                                    group_value=COMPARISON, variable="AVAL", level_col="time",
+                                    stats={"diff": "diff", "se": "se", "lcl": "lcl", "ucl": "ucl", "p": "p"}))
+        lr = survival.logrank(data, by, rho=C.LOGRANK_RHO)
+        parts.append(ard.rows(f"{prefix}logrank", paramcd, COMPARISON, by, "",
+                              {"chisq": lr["chisq"].iloc[0], "df": lr["df"].iloc[0], "p": lr["p"].iloc[0]}))
+        cx = survival.cox(data, by, ties=C.COX_TIES, reference=reference, conf_level=C.CONF_LEVEL)
+        parts.append(ard.rows(f"{prefix}cox", paramcd, COMPARISON, by, "",
+                              {"hr": cx["hr"].iloc[0], "lcl": cx["lcl"].iloc[0], "ucl": cx["ucl"].iloc[0],
+                               "p": cx["p"].iloc[0]}))
+    return ard.concat(parts)
+
+
+def primary_survival(adtte: pd.DataFrame) -> pd.DataFrame:
+    return ard.concat(km_analyses(adtte, p) for p in PRIMARY_PARAMS)
+
+
+def mrd_rates(admrd_best: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
+    """MRD-negative rate per method among trial subjects who received CAR-T1 (SAFFL), with exact
+    Clopper-Pearson limits (SAP 4.2; conventions.BINOMIAL_CI). A subject whose best status is
+    NOT EVALUABLE, or who has no post-CAR-T1 assessment, counts in the denominator as not
+    negative (SAP 4.2)."""
+    pop = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & (adsl["SAFFL"] == "Y")]["USUBJID"]
+    parts = []
+    for method, (paramcd, _) in MRD_PARAMS.items():
+        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & admrd_best["USUBJID"].isin(pop)]
+        x = int((best["BESTSTAT"] == "NEGATIVE").sum())
+        n = int(pop.nunique())
+        r = binomial_rate(x, n, conf_level=C.CONF_LEVEL, method=C.BINOMIAL_CI).iloc[0]
+        parts.append(ard.rows("mrd_rate", f"MRD-{method}", C.COHORT_TRIAL, "BESTSTAT", "NEGATIVE",
+                              {"n": n, "x": x, "rate": r["rate"], "lcl": r["lcl"], "ucl": r["ucl"]}))
+        for status, k in best["BESTSTAT"].value_counts().sort_index().items():
+            parts.append(ard.rows("mrd_best", f"MRD-{method}", C.COHORT_TRIAL, "BESTSTAT", status,
+                                  {"n": int(k), "pct": 100 * k / n if n else float("nan")}))
+    return ard.concat(parts)
+
+
+def mrd_duration(adtte: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for _, (_, paramcd) in MRD_PARAMS.items():
+        data = adtte[(adtte["PARAMCD"] == paramcd) & (adtte[COHORT] == C.COHORT_TRIAL)]
+        if len(data):
+            parts.append(km_analyses(data, paramcd, reference=None))
+    return ard.concat(parts)
+
+
+def table1_rows(adsl: pd.DataFrame, analysis: str = "table1") -> pd.DataFrame:
+    variables = [v for v in TABLE1_VARIABLES if v in adsl.columns]
+    tidy = tables.table1(adsl, COHORT, variables,
+                         categorical=[v for v in variables if TABLE1_VARIABLES[v][1]],
+                         nonnormal=[v for v in TABLE1_NONNORMAL if v in variables],
+                         labels={v: TABLE1_VARIABLES[v][0] for v in variables})
+    out = tidy.rename(columns={})[["variable", "level", "group", "stat_name", "stat"]].copy()
+    out.insert(0, "param", "ADSL")
+    out.insert(0, "analysis", analysis)
+    out["level"] = out["level"].fillna("").astype(str)
+    out["group"] = out["group"].astype(str)
+    out["stat"] = out["stat"].astype(float)
+    return out[ard.ARD_COLUMNS]
+
+
+def _grade_param(grade: str) -> str:
+    return "any grade" if grade == tables.ANY_GRADE else f"grade {grade}" if grade.startswith(">=") \
+        else f"worst grade {grade}"
+
+
+def ae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
+    """TEAE incidence in the safety population of the trial cohort (SAP 5): by SOC and CTCAE
+    term, any grade, by worst grade, and grade >= 3; overview; by treatment phase; CRS/ICANS."""
+    trial = adsl[adsl[COHORT] == C.COHORT_TRIAL]
+    rename = {"n": "n_subj", "events": "n_events", "pct": "pct", "N": "N"}
+    tidy = tables.ae_summary(adae, trial, COHORT, grade="ATOXGR")
+    tidy = tidy[tidy["section"] != "population"].copy()
+    tidy["variable"] = tidy["section"].map({"overall": "ANY", "soc": "AEBODSYS", "term": "AEDECOD"})
+    tidy["level"] = tidy["term"].where(tidy["section"] == "term", tidy["soc"]).fillna("").astype(str)
+    tidy["param"] = tidy["grade"].astype(str).map(_grade_param)
+    tidy["stat_name"] = tidy["stat_name"].map(rename)
+    parts = [pd.DataFrame({"analysis": "ae", "param": tidy["param"], "group": tidy["group"].astype(str),
+                           "variable": tidy["variable"], "level": tidy["level"],
+                           "stat_name": tidy["stat_name"], "stat": tidy["stat"].astype(float)})]
+    overview = tables.ae_overview(adae, trial, COHORT, grade="ATOXGR", related="AERELCAR")
+    parts.append(pd.DataFrame({"analysis": "ae_overview", "param": "TEAE", "group": overview["group"].astype(str),
+                               "variable": "category", "level": overview["category"],
+                               "stat_name": overview["stat_name"].map(rename), "stat": overview["stat"].astype(float)}))
+    for var in ("APHASE", "CRSFL", "ICANSFL"):
+        if var in adae.columns:
+            by_var = tables.ae_by(adae, trial, COHORT, var)
+            parts.append(pd.DataFrame({"analysis": "ae_by", "param": "TEAE", "group": by_var["group"].astype(str),
+                                       "variable": var, "level": by_var["level"].astype(str),
+                                       "stat_name": by_var["stat_name"].map(rename),
+                                       "stat": by_var["stat"].astype(float)}))
+    return ard.concat(parts)
+
+
+def disposition_rows(adsl: pd.DataFrame) -> pd.DataFrame:
+    """CONSORT-style flow through the sandwich (trial cohort): subjects reaching each step, and
+    the reasons for stopping."""
+    trial = adsl[adsl[COHORT] == C.COHORT_TRIAL]
+    steps = {"Enrolled": trial["ENRLFL"] == "Y", "Received CAR-T1": trial["SAFFL"] == "Y",
+             "Stem cells collected": trial["COLLDT"].notna(), "Auto-HSCT": trial["AHSCTDT"].notna(),
+             "Received CAR-T2": trial["CART2DT"].notna(), "Completed the sandwich": trial["COMPLFL"] == "Y",
+             "In LFS population": trial["LFSFL"] == "Y"}
+    parts = [ard.rows("disposition", "FLOW", C.COHORT_TRIAL, "step", step, {"n": int(mask.sum())})
+             for step, mask in steps.items()]
+    reasons = trial.loc[trial["COMPLFL"] != "Y", "DCSREAS"].fillna("ONGOING").value_counts().sort_index()
+    parts += [ard.rows("disposition", "STOP_REASON", C.COHORT_TRIAL, "DCSREAS", r, {"n": int(k)})
+              for r, k in reasons.items()]
+    for cohort, sub in adsl.groupby(COHORT, observed=True):
+        parts.append(ard.rows("disposition", "DEATHS", str(cohort), "DTHFL", "Y",
+                              {"n": int((sub["DTHFL"] == "Y").sum()), "N": len(sub)}))
+    return ard.concat(parts)
