@@ -28,6 +28,7 @@ def test_one_row_per_subject_trial_and_controls_together(adsl):
 
 def test_key_dates_of_the_completer(adsl):
     r = adsl.loc["01-001"]
+    assert (r.NEUTDT, r.PLTDT) == (T("2024-04-20"), T("2024-04-25"))
     assert (r.TRTSDT, r.CART1EDT, r.MOBSTDT, r.COLLDT, r.CONDSTDT, r.AHSCTDT, r.CART2DT) == (
         T("2024-01-10"), T("2024-01-11"), T("2024-03-01"), T("2024-03-05"), T("2024-04-01"),
         T("2024-04-07"), T("2024-04-09"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis import conventions
 from analysis.derive.common import require_known_subjects, require_unique, trial_usubjid, yn
 from analysis.derive.dates import days_between, impute_end_dates, impute_start_dates, study_day
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
@@ -103,7 +104,7 @@ def extreme_flag(df: pd.DataFrame, by: list[str], eligible: pd.Series) -> pd.Ser
 def derive_adae(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """ADAE of one cut (SAP 5). AEs with onset after the data cut-off are not used."""
     require_unique(ae, "ae", ["SUBJID", "AESEQ"])
-    trial = adsl.loc[adsl["COHORT"].eq("SANDWICH")]
+    trial = adsl.loc[adsl["COHORT"].eq(conventions.COHORT_TRIAL)]
     require_known_subjects(ae, "ae", trial["SUBJID"])
     df = ae.assign(USUBJID=trial_usubjid(ae["SUBJID"])).merge(trial[_ADSL_COLUMNS], on="USUBJID", how="left")
     df = impute_ae_dates(df)

@@ -70,6 +70,10 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
     date("COLLDT", "Stem-Cell Collection Date", "Derived", "mob.COLLDTC"),
     date("CONDSTDT", "Conditioning Start Date", "Derived", "hsct.CONDSTDTC"),
     date("AHSCTDT", "Auto-HSCT Date", "Derived", "hsct.HSCTDTC"),
+    date("NEUTDT", "Neutrophil Engraftment Date", "Derived", "hsct.NEUTDTC",
+         "First day of ANC >= 0.5 x 10^9/L after auto-HSCT."),
+    date("PLTDT", "Platelet Engraftment Date", "Derived", "hsct.PLTDTC",
+         "First day of platelets >= 20 x 10^9/L unsupported after auto-HSCT."),
     date("CART2DT", "Date of CAR-T2 Infusion", "Derived", "cart.INFDTC",
          "Earliest CAR-T2 infusion date."),
     date("ALLOHSDT", "Date of Allo-HSCT", "Derived", "ext.HSCTDTC", "Controls only."),
@@ -121,11 +125,13 @@ def infusion_dates(cart: pd.DataFrame) -> pd.DataFrame:
 
 
 def procedure_dates(mob: pd.DataFrame, hsct: pd.DataFrame) -> pd.DataFrame:
-    """Per SUBJID: MOBSTDT, MOBSTAT, COLLDT (mobilization form) and CONDSTDT, AHSCTDT (hsct)."""
+    """Per SUBJID: MOBSTDT, MOBSTAT, COLLDT (mobilization form) and CONDSTDT, AHSCTDT, NEUTDT,
+    PLTDT (hsct)."""
     m = pd.DataFrame({"SUBJID": mob["SUBJID"], "MOBSTDT": raw_dates(mob, "mob", "MOBSTDTC"),
                       "MOBSTAT": mob["MOBSTAT"], "COLLDT": raw_dates(mob, "mob", "COLLDTC")})
     h = pd.DataFrame({"SUBJID": hsct["SUBJID"], "CONDSTDT": raw_dates(hsct, "hsct", "CONDSTDTC"),
-                      "AHSCTDT": raw_dates(hsct, "hsct", "HSCTDTC")})
+                      "AHSCTDT": raw_dates(hsct, "hsct", "HSCTDTC"), "NEUTDT": raw_dates(hsct, "hsct", "NEUTDTC"),
+                      "PLTDT": raw_dates(hsct, "hsct", "PLTDTC")})
     return m.merge(h, on="SUBJID", how="outer")
 
 

@@ -60,10 +60,6 @@ def yn(mask: pd.Series) -> pd.Series:
                      index=mask.index, dtype="string")
 
 
-def nullable_string(values) -> pd.Series:
-    return pd.Series(values, dtype="string")
-
-
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     """``table[key]`` for each key (missing when absent), keeping ``table``'s dtype. Unlike
     ``Series.map`` this also works for an empty table of dates."""

@@ -77,8 +77,10 @@ class TTEParam:
     censors: tuple[CensorSource, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
-        if len(self.paramcd) > 8 or len(self.param) > 200:
-            raise ValueError(f"PARAMCD {self.paramcd!r} must be <= 8 characters")
+        if not 0 < len(self.paramcd) <= 8:
+            raise ValueError(f"PARAMCD {self.paramcd!r} must have 1-8 characters (SAS transport v5)")
+        if not 0 < len(self.param) <= 200:
+            raise ValueError(f"{self.paramcd}: PARAM must have 1-200 characters")
         if any(e.evnttype < 1 for e in self.events):
             raise ValueError(f"{self.paramcd}: event types must be >= 1 (0 means censored)")
 
