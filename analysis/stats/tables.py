@@ -131,8 +131,9 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     Standardized mean differences (absolute values) for every pair of groups are rows with
     ``stat_name="smd"`` and ``group="A vs B"``; they are tableone's ``smd`` (continuous: Cohen's
     d with averaged variances; categorical: Yang & Dalton 2012 over all levels incl. Missing),
-    recomputed with :func:`smd_categorical` only where tableone returns NaN for a singular
-    covariance. Rows with ``variable="N"`` carry the group sizes.
+    recomputed with :func:`smd_categorical` (pseudo-inverse, as R tableone) where a level is
+    absent from both groups: there tableone inverts a singular matrix. Rows with
+    ``variable="N"`` carry the group sizes.
 
     Returns columns ``variable, label, var_type, level, group, stat_name, stat``.
     """
@@ -287,18 +288,24 @@ def _table1_smd(t1: TableOne | None, data: pd.DataFrame, v: str, var_type: str,
         col = next((c for c in (f"SMD ({g1},{g2})", f"SMD ({g2},{g1})") if c in columns), None)
         # a pair involving a group without values has no SMD
         value = float(t1.smd_table.loc[v, col]) if col else float("nan")
-        if var_type == "categorical" and not np.isfinite(value):
-            # tableone inverts S exactly; a level absent from both groups makes S singular
-            value = _smd_categorical_from_data(data, v, by, g1, g2)
+        if var_type == "categorical":
+            p1, p2 = _level_proportions(data, v, by, g1, g2)
+            if not np.isfinite(value) or np.any((p1 == 0) & (p2 == 0)):
+                # A level absent from both groups makes S singular. tableone 0.9.6 then calls
+                # np.linalg.inv anyway and returns rounding noise (CDISC Pilot 01 RACE, Placebo
+                # vs Low Dose: 0.061 instead of 0.079) or NaN; the Moore-Penrose inverse gives
+                # R tableone's (MASS::ginv) value -- see tests/test_stats_tables.py.
+                value = smd_categorical(p1, p2)
         add(v, var_type, "", f"{g1} vs {g2}", "smd", abs(value))
 
 
-def _smd_categorical_from_data(data: pd.DataFrame, v: str, by: str, g1: str, g2: str) -> float:
+def _level_proportions(data: pd.DataFrame, v: str, by: str, g1: str, g2: str):
+    """Level proportions of the two groups over the same (tableone-sorted) levels, missing
+    values as the level 'None' as tableone counts them."""
     values = data[v].fillna(_TABLEONE_NULL).astype(str)
     levels = sorted(values.unique())
-    p = [values[data[by] == g].value_counts(normalize=True).reindex(levels, fill_value=0.0)
-         for g in (g1, g2)]
-    return smd_categorical(p[0].to_numpy(), p[1].to_numpy())
+    return tuple(values[data[by] == g].value_counts(normalize=True).reindex(levels, fill_value=0.0)
+                 .to_numpy() for g in (g1, g2))
 
 
 # ------------------------------------------------------------------------------------------------
