@@ -306,5 +306,7 @@ def test_bad_entry_weights_and_options_are_named(small):
         sv.cox(small, "GRP", ties="exact")
     with pytest.raises(ValueError, match="no events"):
         sv.cox(small.assign(CNSR=1), "GRP")
+    with pytest.raises(ValueError, match=r"column 'GRP': group\(s\) \['c'\] have no events"):
+        sv.cox(small, "GRP")
     with pytest.raises(ValueError, match="column 'TIME' .* is missing"):
         sv.km_estimates(small, "GRP", [1], time="TIME")

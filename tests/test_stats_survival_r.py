@@ -220,3 +220,13 @@ def test_cox_small_data_entry_weights_cluster(small, ties):
 def test_cox_small_data_plain(small, ties):
     two = small[small["GRP"] != "c"].reset_index(drop=True)
     compare_cox(sv.cox(two, "GRP", ties=ties), r_coxph(two, "GRP", ties))
+
+
+def test_near_tied_times_are_merged_as_r_aeqsurv():
+    """Times 3 and 3 + 1e-10 are one time for R (aeqSurv, timefix = TRUE) and for us."""
+    frame = pd.DataFrame({"AVAL": [1.0, 3.0, 3.0 + 1e-10, 5.0, 6.0, 7.0, 3.0, 4.0, 4.0 + 2e-9, 8.0],
+                          "CNSR": [0, 0, 0, 1, 0, 0, 1, 0, 0, 1], "GRP": list("aaaaaabbbb")})
+    ours = sv.km_estimates(frame, "GRP", [3, 4, 6], conf_type="log")
+    compare_km(ours, r_summary(frame, "GRP", [3, 4, 6], "log"), "GRP")
+    assert ours["n_event"].iloc[0] == 3  # 1, 3 and 3 + 1e-10
+    compare_cox(sv.cox(frame, "GRP"), r_coxph(frame, "GRP", "efron"))

@@ -222,6 +222,19 @@ def _design(adtte: pd.DataFrame, by: str | None, reference, covariates) -> tuple
     return np.column_stack(columns), names, variables
 
 
+def _require_events_in_every_group(adtte: pd.DataFrame, by: str | None, weighted_events: np.ndarray) -> None:
+    """A group without events makes the partial likelihood monotone: the hazard ratio is infinite
+    (R's coxph warns and returns a huge coefficient). We refuse with the group named instead."""
+    if by is None:
+        return
+    codes, levels = group_codes(adtte, by)
+    events = np.bincount(codes, weights=weighted_events, minlength=len(levels))
+    empty = [level for level, count in zip(levels, events) if count == 0]
+    if empty:
+        raise ValueError(f"column {by!r}: group(s) {empty} have no events, so the Cox hazard ratio is not "
+                         f"estimable (monotone likelihood); report the Kaplan-Meier estimates and log-rank test instead")
+
+
 def _test_row(statistic: float, df: int) -> tuple[float, float]:
     return float(statistic), float(chi2.sf(statistic, df))
 
@@ -246,6 +259,7 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
     conf_level = check_conf_level(conf_level)
     data = surv_data(adtte, time=time, cnsr=cnsr, weights=weights, entry=entry)
     x, names, variables = _design(adtte, by, reference, covariates)
+    _require_events_in_every_group(adtte, by, data.event * data.weight)
     x = x - x.mean(axis=0)  # centring changes no estimate; it keeps exp(x'beta) in range (as coxph)
     rs = _risk_sets(data.stop, data.event, data.weight, data.start, ties)
     if len(rs.event_times) == 0:

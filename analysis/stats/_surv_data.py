@@ -111,8 +111,38 @@ def surv_data(frame: pd.DataFrame, *, time: str = "AVAL", cnsr: str = "CNSR", by
         if bad.any():
             raise ValueError(f"column {entry!r} (entry time) must be below {time!r} (R: stop time must be > "
                              f"start time): first violation at {_first_bad_row(frame, bad)}")
+    stop, start = merge_near_ties(stop, start, time, entry)
     codes, levels = group_codes(frame, by)
     return SurvData(stop, 1.0 - censor, weight, start, codes, levels, by, weights is not None)
+
+
+def merge_near_ties(stop: np.ndarray, start: np.ndarray | None, time: str = "time", entry: str | None = None,
+                    tolerance: float = np.sqrt(np.finfo(float).eps)) -> tuple[np.ndarray, np.ndarray | None]:
+    """Treat times closer than ``tolerance`` as tied, as R survival's aeqSurv (timefix = TRUE).
+
+    Times computed two ways (e.g. days / 30.4375) can differ in the last bits; R's survfit and
+    coxph merge distinct times whose gap is <= tolerance in absolute terms or relative to the mean
+    absolute time, replacing each by the smallest of its run. We do the same so that risk sets
+    and ties agree with R.
+    """
+    values = stop if start is None else np.concatenate([stop, start])
+    distinct = np.unique(values)
+    gaps = np.diff(distinct)
+    tied = (gaps <= tolerance) | (gaps / np.mean(np.abs(distinct)) <= tolerance) if len(distinct) > 1 else gaps > 0
+    if not tied.any():
+        return stop, start
+    cuts = distinct[np.concatenate([[True], ~tied])]
+    snap = lambda x: cuts[np.searchsorted(cuts, x, side="right") - 1]  # noqa: E731  (findInterval)
+    new_stop = snap(stop)
+    if start is None:
+        return new_stop, None
+    new_start = snap(start)
+    bad = new_start >= new_stop
+    if bad.any():
+        raise ValueError(f"columns {entry!r} and {time!r}: an entry time is within {tolerance:.2g} of its "
+                         f"exit time (zero-length interval after merging near-tied times, as R's aeqSurv): "
+                         f"first at position {int(np.flatnonzero(bad)[0])}")
+    return new_stop, new_start
 
 
 def check_choice(value: str, allowed: tuple[str, ...], name: str) -> str:
