@@ -180,10 +180,11 @@ def test_external_references_finds_what_a_browser_would_fetch():
     page = ("<html><head><script src='https://cdn.example/x.js'></script>"
             "<link rel='stylesheet' href='//cdn.example/s.css'><style>@import url('https://f.example/a.css');</style>"
             "</head><body><a href='https://quarto.org'>a link is fine</a><img src='data:image/png;base64,AA'>"
-            "</body></html>")
+            "<img src='km.png'></body></html>")
     found = external_references(page)
-    assert len(found) == 3
-    assert any("x.js" in f for f in found) and any("s.css" in f for f in found)
+    assert len(found) == 4
+    assert any("x.js" in f and "(network)" in f for f in found) and any("s.css" in f for f in found)
+    assert any("km.png> (file)" in f for f in found)
 
 
 def test_add_navigation_puts_the_bar_first_in_the_body():
@@ -193,3 +194,19 @@ def test_add_navigation_puts_the_bar_first_in_the_body():
     assert nav.tag == "nav" and [a.text for a in nav.iter("a")] == ["Index", "A & B"]
     assert nav.find_class("current")[0].get("href") == "01-a.html"
     assert out.find("head").find("style") is not None
+
+
+def test_image_linked_from_markdown_is_embedded(tmp_path):
+    """A static picture in the text (e.g. a study schema next to the .qmd) ends up inside the page."""
+    import base64
+
+    from analysis.render.html import Page, export_notebook
+    one_pixel_png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+    (tmp_path / "schema.png").write_bytes(one_pixel_png)
+    nb = notebook(nbformat.v4.new_markdown_cell("## Design\n\n![Study schema](schema.png)"))
+    page = export_notebook(nb, Page(title="T", cut="cut-2025-06-30", engine="test", resource_dir=tmp_path))
+    img = parse_page(page).find(".//main//img")
+    assert img.get("src").startswith("data:image/png;base64,")
+    assert base64.b64decode(img.get("src").split(",", 1)[1]) == one_pixel_png
+    assert img.get("alt") == "Study schema"
+    assert external_references(page) == []

@@ -116,6 +116,17 @@ def test_cell_options_act_on_real_outputs(example_report):
     assert "The survival curve is in Figure 1 and the counts are in Table 1" in text
 
 
+def test_same_inputs_give_byte_identical_pages(example_report, tmp_path):
+    """Deterministic output (fixed cell ids, no timestamps, PNGs without dates): a reviewer who
+    re-renders a cut can compare pages by checksum. Another root, same cut and notebook."""
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    shutil.copy(EXAMPLE, notebooks / "01-example.qmd")
+    again = render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks, engine="jupyter")
+    for name in ("01-example.html", "index.html"):
+        assert (again / name).read_bytes() == (example_report / name).read_bytes(), name
+
+
 def test_kernel_environment_and_working_directory(tmp_path):
     notebooks = tmp_path / "nb"
     write_notebook(notebooks, "01-tiny.qmd", TINY)

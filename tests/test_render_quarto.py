@@ -132,7 +132,7 @@ def test_quarto_failure_is_reported_and_keeps_previous_pages(fake_quarto, notebo
 
 def test_quarto_page_that_would_fetch_from_the_network_is_rejected(fake_quarto, notebooks, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_QUARTO_MODE", "remote")
-    with pytest.raises(RenderError, match=r"01-example.qmd: the Quarto page would fetch from the network.*cdn.example.org"):
+    with pytest.raises(RenderError, match=r"01-example.qmd: the Quarto page is not self-contained.*cdn.example.org/x.js> \(network\)"):
         render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
 
 

@@ -43,7 +43,8 @@ def render_document(doc: QmdDocument, out_html: Path, params: dict, page: Page,
     text = export_notebook(shown, page)
     remote = external_references(text)
     if remote:
-        raise RenderError(f"notebook {doc.name}: the page would fetch from the network, which an "
-                          f"air-gapped reviewer cannot: {'; '.join(remote[:5])}")
+        raise RenderError(f"notebook {doc.name}: the page is not self-contained, it would load "
+                          f"{'; '.join(remote[:5])} (an image linked from the text must exist "
+                          "beside the .qmd to be embedded)")
     out_html.write_text(text, encoding="utf-8")
     return out_html

@@ -54,6 +54,7 @@ class Page:
     subtitle: str = ""
     nav: list[NavEntry] = field(default_factory=list)
     current: str | None = None
+    resource_dir: Path | None = None  # where images linked from markdown are read (and embedded)
 
 
 def nav_html(entries: list[NavEntry], current: str | None) -> str:
@@ -81,7 +82,7 @@ def make_exporter() -> HTMLExporter:
 
 def page_resources(page: Page) -> dict:
     meta = f"Data cut <b>{html_lib.escape(page.cut)}</b> · {SYNTHETIC_NOTICE}"
-    return {"report": {
+    return {"metadata": {"path": str(page.resource_dir or Path.cwd())}, "report": {
         "title": page.title, "subtitle": page.subtitle, "engine": page.engine, "css": report_css(),
         "nav_html": nav_html(page.nav, page.current), "meta_html": meta,
         "footer_html": (f"{html_lib.escape(page.title)} · data cut {html_lib.escape(page.cut)} · "
@@ -233,17 +234,19 @@ def add_navigation(text: str, entries: list[NavEntry], current: str | None) -> s
 
 
 def external_references(text: str) -> list[str]:
-    """URLs that a browser would fetch from the network to display the page (should be none).
+    """What the page would load from outside itself (should be nothing): a URL on the network or
+    a neighbouring file, in a script, stylesheet, image, frame or media element, or a CSS import.
 
-    Links (<a href>) are not fetched and are allowed.
+    Links (<a href>) are not loaded and are allowed; so are data: URIs and in-page #anchors.
     """
     doc = parse_page(text)
     found = []
     for tag, attr in FETCHING_ATTRIBUTES:
         for el in doc.iter(tag):
-            value = el.get(attr) or ""
-            if REMOTE_URL.match(value):
-                found.append(f"<{tag} {attr}={value[:120]}>")
+            value = (el.get(attr) or "").strip()
+            if value and not value.startswith(("data:", "#")):
+                where = "network" if REMOTE_URL.match(value) else "file"
+                found.append(f"<{tag} {attr}={value[:120]}> ({where})")
     for style in doc.iter("style"):
         if CSS_REMOTE_IMPORT.search(style.text or ""):
             found.append("<style> imports or loads a remote URL")

@@ -98,7 +98,7 @@ def render_one(doc: QmdDocument, out_dir: Path, *, engine: str, params: dict, cu
         return render_with_quarto(doc.path, out, params, repo_root=paths.REPO_ROOT,
                                   work_root=work_root, nav=nav)
     page = Page(title=doc.title, subtitle=str(doc.front_matter.get("subtitle") or ""), cut=cut,
-                engine=engine_description(), nav=nav, current=out.name)
+                engine=engine_description(), nav=nav, current=out.name, resource_dir=doc.path.parent)
     return render_document(doc, out, params, page, project_meta, cwd=paths.REPO_ROOT)
 
 

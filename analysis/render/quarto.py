@@ -96,7 +96,7 @@ def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Pa
     text = add_navigation(produced.read_text(encoding="utf-8"), nav, out_html.name)
     remote = external_references(text)
     if remote:
-        raise RenderError(f"notebook {qmd.name}: the Quarto page would fetch from the network "
-                          f"(is embed-resources on in _quarto.yml?): {'; '.join(remote[:5])}")
+        raise RenderError(f"notebook {qmd.name}: the Quarto page is not self-contained "
+                          f"(is embed-resources on in _quarto.yml?), it would load {'; '.join(remote[:5])}")
     out_html.write_text(text, encoding="utf-8")
     return out_html
