@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from analysis.simulate.trial import TrialPatient
 
 UNDETECTABLE_BELOW = 5e-7   # latent level treated as cleared
+ASSAY_LOG10_SD = 0.15       # measurement error of an MRD assay (log10 scale)
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,15 @@ def measure(rng: np.random.Generator, day: int, level: float, ngs_trackable: boo
     ngs_done = ngs_trackable and bool(rng.random() < a["ngs_done"])
     ngs_sens = choice(rng, a["ngs_sensitivity"])
     for method, done, sens in (("FC", fc_done, fc_sens), ("NGS", ngs_done, ngs_sens)):
+        # Each assay measures the latent level with its own error (about +-40 %, 1 sd on the
+        # log scale; modelling choice), so FC and NGS rarely report the same number.
+        # Overt disease (>= 1 %) is measured much more precisely than residual disease.
+        sd = ASSAY_LOG10_SD if level < 1e-2 else ASSAY_LOG10_SD / 5
+        measured = min(1.0, level * 10 ** float(rng.normal(0.0, sd)))
         if not done:
             continue
-        detected = level >= sens
-        out.append(MrdSample(day, method, not detected, _two_significant(level) if detected else None, sens))
+        detected = measured >= sens
+        out.append(MrdSample(day, method, not detected, _two_significant(measured) if detected else None, sens))
     return out
 
 
