@@ -160,8 +160,14 @@ def km_frames():
 
 def test_format_survival_summary(km_frames):
     q, e, lr, cox = km_frames
+    diff = pd.DataFrame({"COHORT": ["SANDWICH"], "reference": ["ALLO_EXT"], "time": [730.5],
+                         "diff": [0.2], "lcl": [-0.0049], "ucl": [0.40501],
+                         "method": ["difference of Kaplan-Meier estimates, Greenwood variance"]})
     t = P.format_survival_summary(q, "COHORT", estimates=e, timepoints=[730.5], logrank=lr, cox=cox,
-                                  groups=["SANDWICH", "ALLO_EXT"])
+                                  difference=diff, groups=["SANDWICH", "ALLO_EXT"])
+    assert t.cell("Difference in rate at 24 months (SANDWICH - ALLO_EXT), percentage points (95% CI)",
+                  "Comparison") == "20.0 (-0.5, 40.5)"
+    assert "Difference in KM rates: difference of Kaplan-Meier estimates, Greenwood variance." in t.footnotes
     # 700 d / 30.4375 = 22.998 -> 23.0; 500 d -> 16.4; upper limit not reached -> NE
     assert t.cell("Median, months (95% CI)", "SANDWICH") == "23.0 (16.4, NE)"
     assert t.cell("25th percentile, months (95% CI)", "ALLO_EXT") == "4.9 (3.0, 8.2)"

@@ -274,6 +274,73 @@ def _first(frame: pd.DataFrame | None, column: str, default: str) -> str:
     return str(frame[column].iloc[0])
 
 
+def _levels(frame: pd.DataFrame, by: str | None) -> pd.Series:
+    """Group label of each row (the single group of an ungrouped analysis is "All")."""
+    return frame[by].astype(str) if by else pd.Series("All", index=frame.index)
+
+
+def _time_label(t_days: float, scale: float, unit: str) -> str:
+    value = t_days / scale
+    return f"{F.fmt_num(value, 1 if value % 1 else 0)} {unit}"
+
+
+def _count_rows(counts: pd.DataFrame, by, columns) -> list[tuple[str, list[str], str]]:
+    ct = counts.assign(_g=_levels(counts, by)).set_index("_g")
+    events = [F.fmt_n_pct(ct["events"][g], 100 * ct["events"][g] / ct["n"][g])
+              if g in ct.index and ct["n"][g] > 0 else F.NE for g in columns]
+    return [("Subjects, N", [F.fmt_int(ct["n"].get(g)) for g in columns], ""),
+            ("Events, n (%)", events, "")]
+
+
+def _quantile_rows(quantiles, by, columns, scale, unit, conf_text, decimals):
+    q = quantiles.assign(_g=_levels(quantiles, by))
+    rows = []
+    for prob in sorted(q["prob"].unique(), key=lambda p: (abs(p - 0.5) > 1e-9, p)):  # median first
+        part = q[(q["prob"] - prob).abs() < 1e-9].set_index("_g")
+        values = [F.fmt_est_ci(*(part[c].get(g, float("nan")) / scale for c in ("quantile", "lcl", "ucl")),
+                               decimals=decimals) for g in columns]
+        rows.append((f"{_percentile_label(prob)}, {unit} ({conf_text} CI)", values, ""))
+    return rows
+
+
+def _rate_rows(estimates, by, columns, timepoints, scale, unit, conf_text, decimals):
+    est = estimates.assign(_g=_levels(estimates, by))
+    rows = []
+    for t in timepoints:
+        values = []
+        for g in columns:
+            at = _step_value(est[est["_g"] == g].sort_values("time"), t)
+            values.append(F.NE if at is None else
+                          F.fmt_est_ci(100 * at["surv"], 100 * at["lcl"], 100 * at["ucl"], decimals))
+        rows.append((f"Rate at {_time_label(t, scale, unit)}, % ({conf_text} CI)", values, ""))
+    return rows
+
+
+def _comparison_rows(by, columns, difference, cox, logrank, scale, unit, conf_text, decimals):
+    """Rows whose only value sits in the Comparison column, and the footnotes naming methods."""
+    blank = [""] * len(columns)
+    rows, notes = [], []
+    if difference is not None and not difference.empty:
+        for _, d in difference.iterrows():
+            name = f" ({d[by]} - {d['reference']})" if by and "reference" in d else ""
+            rows.append((f"Difference in rate at {_time_label(d['time'], scale, unit)}{name}, "
+                         f"percentage points ({conf_text} CI)", blank,
+                         F.fmt_est_ci(100 * d["diff"], 100 * d["lcl"], 100 * d["ucl"], decimals)))
+        default = "Greenwood standard errors, Wald interval"
+        notes.append(f"Difference in KM rates: {_first(difference, 'method', default)}.")
+    if cox is not None and not cox.empty:
+        for _, c in cox.iterrows():
+            rows.append((f"Hazard ratio ({c['term']}) ({conf_text} CI)", blank,
+                         F.fmt_est_ci(c["hr"], c["lcl"], c["ucl"], 2)))
+            rows.append((f"Cox Wald P ({c['term']})", blank, F.fmt_pvalue(c["p"])))
+        default = f"Cox proportional hazards model, {conventions.COX_TIES} ties, Wald interval"
+        notes.append(f"Hazard ratio: {_first(cox, 'method', default)}.")
+    if logrank is not None and not logrank.empty:
+        rows.append(("Log-rank P", blank, F.fmt_pvalue(logrank["p"].iloc[0])))
+        notes.append(f"P-value: two-sided, {_first(logrank, 'method', 'log-rank test')}.")
+    return rows, notes
+
+
 def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
                             estimates: pd.DataFrame | None = None,
                             timepoints: Sequence[float] = (),
@@ -288,79 +355,41 @@ def format_survival_summary(quantiles: pd.DataFrame, by: str | None,
     """Kaplan-Meier summary by group.
 
     Rows: N and events (``counts``: <by>, n, events; else the ``logrank`` frame's n and
-    observed), the quantiles of
-    ``km_quantiles`` (median first, times in ``time_unit``), the KM survival rate in % at each of
-    ``timepoints`` (days; read off ``km_estimates`` as the step in effect at that time), then --
-    in a "Comparison" column -- the difference of rates (``km_difference``, percentage points),
-    the hazard ratio(s) (``cox``: term, hr, lcl, ucl, p) and the log-rank p-value.
+    observed), the quantiles of ``km_quantiles`` (median first, times in ``time_unit``), the KM
+    survival rate in % at each of ``timepoints`` (days; read off ``km_estimates`` as the step in
+    effect at that time), then -- in a "Comparison" column -- the difference of rates
+    (``km_difference``, percentage points), the hazard ratio(s) (``cox``: term, hr, lcl, ucl, p)
+    and the log-rank p-value. Footnotes name the methods from the frames' ``method`` columns.
     """
     scale, unit = _time_scale(time_unit)
-    key = by if by is not None else None
-    level_of = (lambda frame: frame[key].astype(str)) if key else (lambda frame: pd.Series("All", index=frame.index))
-    available = list(dict.fromkeys(level_of(quantiles)))
-    columns = [str(g) for g in groups] if groups is not None else available
-    conf = _first(quantiles, "conf_level", str(conventions.CONF_LEVEL))
-    conf_text = F.fmt_conf_level(float(conf))
-    comparison = any(x is not None and not x.empty for x in (logrank, cox, difference))
-    labels, cells = [], []
-
-    def row(label, values, comp=""):
-        labels.append(label)
-        cells.append(list(values) + ([comp] if comparison else []))
-
+    columns = [str(g) for g in groups] if groups is not None else \
+        list(dict.fromkeys(_levels(quantiles, by)))
+    conf_text = F.fmt_conf_level(float(_first(quantiles, "conf_level", str(conventions.CONF_LEVEL))))
     if counts is None and logrank is not None and not logrank.empty:
         counts = logrank.rename(columns={"observed": "events"})
-    n_of: dict = {}
-    if counts is not None and not counts.empty:
-        ct = counts.assign(_g=level_of(counts)).set_index("_g")
-        n_of = ct["n"].to_dict()
-        row("Subjects, N", [F.fmt_int(n_of.get(g)) for g in columns])
-        row("Events, n (%)", [F.fmt_n_pct(ct["events"][g], 100 * ct["events"][g] / ct["n"][g])
-                              if g in ct.index and ct["n"][g] > 0 else F.NE for g in columns])
-    q = quantiles.assign(_g=level_of(quantiles))
-    probs = sorted(q["prob"].unique(), key=lambda p: (abs(p - 0.5) > 1e-9, p))
-    for prob in probs:
-        part = q[(q["prob"] - prob).abs() < 1e-9].set_index("_g")
-        row(f"{_percentile_label(prob)}, {unit} ({conf_text} CI)",
-            [F.fmt_est_ci(*(part[c].get(g, float("nan")) / scale for c in ("quantile", "lcl", "ucl")),
-                          decimals=decimals) for g in columns])
+    has_counts = counts is not None and not counts.empty
+
+    rows = _count_rows(counts, by, columns) if has_counts else []
+    rows += _quantile_rows(quantiles, by, columns, scale, unit, conf_text, decimals)
     if estimates is not None:
-        est = estimates.assign(_g=level_of(estimates))
-        for t in timepoints:
-            values = []
-            for g in columns:
-                at = _step_value(est[est["_g"] == g].sort_values("time"), t)
-                values.append(F.NE if at is None else
-                              F.fmt_est_ci(100 * at["surv"], 100 * at["lcl"], 100 * at["ucl"], decimals))
-            row(f"Rate at {F.fmt_num(t / scale, 1 if (t / scale) % 1 else 0)} {unit}, % ({conf_text} CI)", values)
-    notes = []
-    if comparison:
-        if difference is not None and not difference.empty:
-            for _, d in difference.iterrows():
-                name = f" ({d[key]} - {d['reference']})" if key and "reference" in d else ""
-                t = d["time"] / scale if "time" in d else float("nan")
-                row(f"Difference in rate at {F.fmt_num(t, 1 if t % 1 else 0)} {unit}{name}, "
-                    f"percentage points ({conf_text} CI)", [""] * len(columns),
-                    F.fmt_est_ci(100 * d["diff"], 100 * d["lcl"], 100 * d["ucl"], decimals))
-            notes.append(f"Difference in KM rates: {_first(difference, 'method', 'Greenwood standard errors, Wald interval')}.")
-        if cox is not None and not cox.empty:
-            for _, c in cox.iterrows():
-                row(f"Hazard ratio ({c['term']}) ({conf_text} CI)", [""] * len(columns),
-                    F.fmt_est_ci(c["hr"], c["lcl"], c["ucl"], 2))
-                row(f"Cox Wald P ({c['term']})", [""] * len(columns), F.fmt_pvalue(c["p"]))
-            notes.append(f"Hazard ratio: {_first(cox, 'method', f'Cox proportional hazards model, {conventions.COX_TIES} ties, Wald interval')}.")
-        if logrank is not None and not logrank.empty:
-            row("Log-rank P", [""] * len(columns), F.fmt_pvalue(logrank["p"].iloc[0]))
-            notes.append(f"P-value: two-sided, {_first(logrank, 'method', 'log-rank test')}.")
-    conf_type = _first(estimates if estimates is not None else quantiles, "conf_type", conventions.KM_CONF_TYPE)
-    km_method = _first(estimates if estimates is not None else quantiles, "method",
-                       "Kaplan-Meier, Greenwood variance").split(";")[0]
+        rows += _rate_rows(estimates, by, columns, timepoints, scale, unit, conf_text, decimals)
+    comparison_rows, notes = _comparison_rows(by, columns, difference, cox, logrank, scale, unit,
+                                              conf_text, decimals)
+    comparison = bool(comparison_rows)
+    rows += comparison_rows
+
+    km_source = estimates if estimates is not None else quantiles
+    conf_type = _first(km_source, "conf_type", conventions.KM_CONF_TYPE)
+    km_method = _first(km_source, "method", "Kaplan-Meier, Greenwood variance").split(";")[0]
     notes.insert(0, f"{conf_text} CI: {km_method}, {conf_type} transform; CIs of the quantiles "
                     f"by inverting the pointwise band (Brookmeyer & Crowley 1982).")
     if unit == "months":
         notes.append(FOOTNOTE_MONTH)
-    frame = pd.DataFrame(cells, columns=[*columns, *(["Comparison"] if comparison else [])])
-    frame.insert(0, endpoint, labels)
+
+    frame = pd.DataFrame([values + ([comp] if comparison else []) for _, values, comp in rows],
+                         columns=[*columns, *(["Comparison"] if comparison else [])])
+    frame.insert(0, endpoint, [label for label, _, _ in rows])
+    n_of = counts.assign(_g=_levels(counts, by)).set_index("_g")["n"].to_dict() if has_counts else {}
     headers = [endpoint, *[F.fmt_header(g, n_of[g]) if g in n_of else g for g in columns],
                *(["Comparison"] if comparison else [])]
     return Table(title=title or f"{endpoint}: Kaplan-Meier summary", frame=frame, headers=headers,
@@ -404,7 +433,8 @@ def format_rates(rates: pd.DataFrame, by: str | None = None, label: str | None =
         cells += [first, second]
     frame = pd.DataFrame(cells, columns=columns)
     frame.insert(0, "Endpoint", labels)
-    methods = sorted({_CI_METHOD.get(str(m).lower(), str(m)) for m in data.get("method", pd.Series([conventions.BINOMIAL_CI]))})
+    method_names = data["method"] if "method" in data.columns else pd.Series([conventions.BINOMIAL_CI])
+    methods = sorted({_CI_METHOD.get(str(m).lower(), str(m)) for m in method_names})
     notes = [f"{m} {conf_text} CI." for m in methods]
     # "N = n" only where every endpoint of the group has the same denominator
     counts = {g: n.iloc[0] for g, n in data.groupby("_g")["n"] if n.nunique() == 1}
