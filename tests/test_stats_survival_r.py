@@ -185,13 +185,15 @@ def r_coxph(frame, rhs, ties, extra="", entry=False):
     naive <- if (is.null(fit$naive.var)) fit$var else fit$naive.var
     out <- list(c = data.frame(coef = coef(fit), se = sqrt(diag(fit$var)), naive_se = sqrt(diag(naive)),
                 loglik_null = fit$loglik[1], loglik = fit$loglik[2], score_chisq = fit$score,
-                wald_chisq = fit$wald.test, lr_chisq = 2 * diff(fit$loglik)))
+                wald_chisq = fit$wald.test, lr_chisq = 2 * diff(fit$loglik),
+                robust_score_chisq = if (is.null(fit$rscore)) NA else fit$rscore))
     """
     return run_r(code, {"d": frame})["c"]
 
 
 def compare_cox(ours, theirs):
-    for column in ["coef", "se", "naive_se", "loglik_null", "loglik", "score_chisq", "wald_chisq", "lr_chisq"]:
+    for column in ["coef", "se", "naive_se", "loglik_null", "loglik", "score_chisq", "wald_chisq", "lr_chisq",
+                   "robust_score_chisq"]:
         close(ours[column], theirs[column], rtol=COX_RTOL, atol=1e-9)
     close(ours["hr"], np.exp(theirs["coef"]), rtol=COX_RTOL)
 

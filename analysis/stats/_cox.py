@@ -253,7 +253,8 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
     robust), naive_se (model-based), lcl, ucl (of the HR, Wald on the log scale), z, p, and the
     model tests repeated on each row: lr_chisq / lr_p (likelihood ratio), wald_chisq / wald_p
     (with the variance in use), score_chisq / score_p (score = log-rank test for one grouping
-    column), df, loglik_null, loglik, n, n_event, iterations, ties, conf_level, method.
+    column without ties), robust_score_chisq / robust_score_p (robust score test, coxph's rscore;
+    NaN unless robust), df, loglik_null, loglik, n, n_event, iterations, ties, conf_level, method.
     """
     ties = check_choice(ties, TIES, "ties")
     conf_level = check_conf_level(conf_level)
@@ -268,13 +269,21 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
     variance = np.linalg.inv(final.information)
     naive_se = np.sqrt(np.diag(variance))
     use_robust = robust or cluster is not None
+    robust_score = (np.nan, np.nan)
     if use_robust:
-        resid = _score_residuals(x, data.stop, data.start, data.event, final, rs) * data.weight[:, None]
-        if cluster is not None:
-            codes, _ = group_codes(adtte, cluster, "cluster")
-            resid = np.stack([np.bincount(codes, weights=resid[:, j]) for j in range(x.shape[1])], 1)
-        dfbeta = np.einsum("ij,jk->ik", resid, variance)
+        cluster_codes = None if cluster is None else group_codes(adtte, cluster, "cluster")[0]
+
+        def summed_residuals(pieces: _Pieces) -> np.ndarray:
+            """Weighted score residuals, summed within clusters (coxph's collapse = cluster)."""
+            resid = _score_residuals(x, data.stop, data.start, data.event, pieces, rs) * data.weight[:, None]
+            return resid if cluster_codes is None else _column_bincount(cluster_codes, resid, cluster_codes.max() + 1)
+
+        dfbeta = np.einsum("ij,jk->ik", summed_residuals(final), variance)
         variance = np.einsum("ki,kj->ij", dfbeta, dfbeta)
+        # robust score test at beta = 0 (coxph's rscore): u' (T0'T0)^-1 u, T0 the residuals at the start
+        start_resid = summed_residuals(initial)
+        u0 = start_resid.sum(axis=0)
+        robust_score = _test_row(u0 @ np.linalg.solve(np.einsum("ki,kj->ij", start_resid, start_resid), u0), x.shape[1])
     se = np.sqrt(np.diag(variance))
     z = beta / se
     z_crit = norm.ppf(1 - (1 - conf_level) / 2)
@@ -288,6 +297,6 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
         "term": names, "variable": variables, "coef": beta, "hr": np.exp(beta), "se": se, "naive_se": naive_se,
         "lcl": np.exp(beta - z_crit * se), "ucl": np.exp(beta + z_crit * se), "z": z, "p": 2 * norm.sf(np.abs(z)),
         "lr_chisq": lr[0], "lr_p": lr[1], "wald_chisq": wald[0], "wald_p": wald[1], "score_chisq": score[0],
-        "score_p": score[1], "df": df, "loglik_null": initial.loglik, "loglik": final.loglik, "n": len(data.stop),
+        "score_p": score[1], "robust_score_chisq": robust_score[0], "robust_score_p": robust_score[1], "df": df, "loglik_null": initial.loglik, "loglik": final.loglik, "n": len(data.stop),
         "n_event": int(data.event.sum()), "iterations": iterations, "ties": ties, "conf_level": conf_level,
         "method": f"Cox proportional hazards, {ties.capitalize()} ties, {variance_name}, Wald CI"})
