@@ -10,6 +10,7 @@ Rules (SAP "Presentation of results"):
 * counts with percentages: ``"n (x.x)"``, the percentage to one decimal; a zero count is ``"0"``;
 * ``"median (Q1, Q3)"``, ``"mean (SD)"``, ``"min, max"``, ``"est (lcl, ucl)"``;
 * a value that is missing, infinite or not estimable prints as ``"NE"``;
+* hazard ratios two decimals, SMDs three;
 * p-values: three decimals, ``"<0.001"`` below 0.001 and ``">0.999"`` above 0.999.
 """
 
@@ -22,6 +23,7 @@ NE = "NE"
 PCT_DECIMALS = 1
 P_DECIMALS = 3
 SMD_DECIMALS = 3
+RATIO_DECIMALS = 2   # hazard and odds ratios
 
 
 def is_missing(x) -> bool:

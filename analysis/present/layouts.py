@@ -331,7 +331,7 @@ def _comparison_rows(by, columns, difference, cox, logrank, scale, unit, conf_te
     if cox is not None and not cox.empty:
         for _, c in cox.iterrows():
             rows.append((f"Hazard ratio ({c['term']}) ({conf_text} CI)", blank,
-                         F.fmt_est_ci(c["hr"], c["lcl"], c["ucl"], 2)))
+                         F.fmt_est_ci(c["hr"], c["lcl"], c["ucl"], F.RATIO_DECIMALS)))
             rows.append((f"Cox Wald P ({c['term']})", blank, F.fmt_pvalue(c["p"])))
         default = f"Cox proportional hazards model, {conventions.COX_TIES} ties, Wald interval"
         notes.append(f"Hazard ratio: {_first(cox, 'method', default)}.")
