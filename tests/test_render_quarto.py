@@ -94,7 +94,8 @@ def test_quarto_is_chosen_when_on_path_and_called_per_notebook(fake_quarto, note
     project = yaml.safe_load(call["quarto_yml"])
     assert project["execute"]["freeze"] is False, "a frozen result would belong to an earlier cut"
     assert project["format"]["html"]["embed-resources"] is True
-    assert "render" not in project["project"], "the repository's render list is dropped in the work folder"
+    assert project["project"] == {"type": "default"}, "no repository paths (render list, execute-dir) in the work folder"
+    assert project["jupyter"] == "python3"
 
     assert sorted(p.name for p in out.iterdir()) == ["01-example.html", "02-second.html", "index.html", "render.json"]
     page = parse_page((out / "01-example.html").read_text())
@@ -149,5 +150,14 @@ def test_engine_choice(fake_quarto, monkeypatch):
 
 def test_param_args():
     assert param_args({"cut": CUT, "root": None, "alpha": 0.05}) == ["-P", f"cut:{CUT}", "-P", "alpha:0.05"]
+
+
+@pytest.mark.parametrize("value", ["/data/trial: v2", "yes", "it's", "2025-06-30", "123", "[x]", "#x", True, 7])
+def test_param_values_read_back_unchanged_as_quarto_reads_them(value):
+    """Quarto splits ``-P`` at the first ':' and parses the rest as YAML (flags.ts,
+    parseMetadataFlagValue); PyYAML stands in for its YAML reader here."""
+    (arg,) = param_args({"p": value})[1:]
+    name, text = arg.split(":", 1)
+    assert name == "p" and yaml.safe_load(text) == value
     with pytest.raises(RenderError, match="only scalars"):
         param_args({"arms": ["A", "B"]})

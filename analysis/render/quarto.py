@@ -42,16 +42,31 @@ def quarto_executable() -> str | None:
     return shutil.which("quarto")
 
 
+def yaml_scalar(value) -> str:
+    """``value`` written so that YAML reads it back unchanged: Quarto parses the text after
+    ``name:`` in ``-P name:value`` as YAML, so a path like ``/data/a: b`` or ``yes`` must be quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    try:
+        plain_ok = "\n" not in text and yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        plain_ok = False
+    return text if plain_ok else "'" + text.replace("'", "''") + "'"
+
+
 def param_args(params: dict) -> list[str]:
     """``-P name:value`` for each parameter; a None value is left to the notebook's default
-    (Quarto reads the value as YAML, where an empty value would also mean null)."""
+    (the parameters cell's ``None``)."""
     args = []
     for name, value in params.items():
         if value is None:
             continue
         if not isinstance(value, (str, int, float, bool)):
             raise RenderError(f"parameter {name}={value!r}: only scalars can be passed to quarto with -P")
-        args += ["-P", f"{name}:{value}"]
+        args += ["-P", f"{name}:{yaml_scalar(value)}"]
     return args
 
 
@@ -61,11 +76,12 @@ def render_command(quarto: str, qmd_name: str, params: dict, execute_dir: Path) 
 
 
 def write_work_project(project_meta: dict, work: Path) -> None:
-    """The project's _quarto.yml for the work folder: everything but the render list."""
+    """The project's _quarto.yml for the work folder, minus what names the repository's paths:
+    the render list, the output folder and the execution folder (given by --execute-dir)."""
     meta = dict(project_meta)
     project = dict(meta.get("project") or {})
-    project.pop("render", None)
-    project.pop("output-dir", None)
+    for repository_relative in ("render", "output-dir", "execute-dir"):
+        project.pop(repository_relative, None)
     meta["project"] = project or {"type": "default"}
     (work / PROJECT_FILE).write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
 
