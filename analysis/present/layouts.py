@@ -58,6 +58,21 @@ def _lookup(tidy: pd.DataFrame, keys: list[str]) -> dict:
 # Table 1
 # ------------------------------------------------------------------------------------------------
 
+def _with_table1_descriptors(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Accept Table 1 rows without ``label``/``var_type`` (e.g. read back from the analysis
+    results dataset): the label defaults to the variable name, and a variable with percentage
+    rows is categorical, any other continuous."""
+    out = tidy.copy()
+    out["level"] = out["level"].fillna("").astype(str)
+    if "label" not in out.columns:
+        out["label"] = out["variable"]
+    if "var_type" not in out.columns:
+        categorical = set(out.loc[out["stat_name"] == "pct", "variable"])
+        out["var_type"] = ["count" if v == "N" else "categorical" if v in categorical else "continuous"
+                           for v in out["variable"]]
+    return out
+
+
 def format_table1(tidy: pd.DataFrame, groups: Sequence[str] | None = None,
                   raw_decimals: dict[str, int] | None = None, show_smd: bool = True,
                   title: str = "Demographic and baseline characteristics",
@@ -68,6 +83,7 @@ def format_table1(tidy: pd.DataFrame, groups: Sequence[str] | None = None,
     of each continuous variable (default 0), see :mod:`analysis.present.formats`. SMD columns
     (one per pair of groups) on the variable's label row."""
     raw_decimals = dict(raw_decimals or {})
+    tidy = _with_table1_descriptors(tidy)
     n_rows = tidy[tidy["variable"] == "N"]
     columns = _group_columns(tidy, groups, n_rows)
     n_of = dict(zip(n_rows["group"], n_rows["stat"]))
