@@ -43,7 +43,7 @@ def simulate_external_patient(rng: np.random.Generator, patid: str) -> ExternalP
     remission = add_days(hsct, -uniform_int(rng, (60, 150)))        # CR -> allo-HSCT 2-5 months
     diagnosis = add_days(remission, -(uniform_int(rng, (365, 1100)) if cov.cr2 else uniform_int(rng, (25, 45))))
     outcome = draw_outcome(rng, cov, COHORT_ALLO, entry_days=(hsct - remission).days)
-    nrm_cause = choice(rng, {"GVHD": 0.40, "INFECTION": 0.40, "ORGAN FAILURE": 0.15, "OTHER": 0.05})
+    nrm_cause = choice(rng, P.EXTERNAL_NRM_CAUSES)
 
     def to_date(days: float) -> date | None:
         return None if math.isinf(days) else add_days(hsct, max(1, int(math.floor(days))))

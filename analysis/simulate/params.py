@@ -14,8 +14,8 @@ Study design (registry record /work/shared/seed/registry-record.txt)
 - Enrollment 2023-01 .. 2025-01, 40 patients, 3 sites: brief (modelling choice).
 
 Baseline covariates, trial (``TRIAL_COVARIATES``)
-- Age mean 38 (sd 12, 16-65): T5.1 (median 40), T5.2 (46), T5.10 (38); the upper limit of 65 is
-  auto-HSCT eligibility (modelling choice).
+- Age mean 38 (sd 12, truncated to 18-65): T5.1 (median 40), T5.2 (46), T5.10 (38); adults only,
+  the upper limit of 65 is auto-HSCT eligibility (modelling choice).
 - Male 0.60: T5.9 (62 %), T5.10 (67 %) proxies (T5.11 not found).
 - Ph+ 0.20: T5.10 (13 %) and T3.1 (28 %) proxies (T5.12 not found).
 - High cytogenetic risk (Ph-negative patients) 0.35, all Ph+ are high risk: T5.4 (43.5 % high-risk
@@ -27,8 +27,8 @@ Baseline covariates, trial (``TRIAL_COVARIATES``)
   modelling choice.
 
 External control covariates (``EXTERNAL_COVARIATES``): allo-HSCT in CR1/CR2, 2016-2023
-- Younger (mean 31): T3.1 (19 % older than 55), T3.15 not found -> modelling choice chosen to plant
-  confounding.
+- Younger (mean 31, sd 11, 18-62): T3.1 (19 % older than 55), T3.15 not found -> modelling choice
+  chosen to plant confounding while keeping overlap with the trial's ages.
 - MRD-positive before HSCT 0.45: T3.8 (MRD-neg 39-49 %) lowered so controls are more often
   MRD-negative than trial patients (planted confounding).
 - CR2 0.18: T3.1 (CR1 54 %, CR2 13 % -> CR2 19 % of CR1+CR2).
@@ -83,6 +83,27 @@ Adverse events (``AE_RATES``): CTCAE 5.0 terms of raw_spec.CTCAE_TERMS.
   sepsis 0.05, CMV 0.05, hepatic failure (VOD) 0.02: modelling choices (no row; T3.2 engraftment).
 - Hypogammaglobulinaemia (B-cell aplasia) 0.30, often ongoing: modelling choice.
 
+Further modelling choices (no literature row; values in this module or the named one)
+- Remission documented 30-150 days before enrollment (consolidation chemotherapy in between);
+  diagnosis 25-45 days before a first remission, 1-3 years before a second one.
+- Enrollment to CAR-T1 14-35 days (apheresis, manufacturing, lymphodepletion).
+- Marrow visits: day 25-31 after CAR-T1, 3-8 days before conditioning, then months 1-24 after HSCT
+  within +-4..14 days; 5 % of visits missed; patients who stop without relapse keep visits at months
+  3-24 after CAR-T1. CRi instead of CR in 25 % of early (day 28, HSCT month 1) and 5 % of later
+  remission visits; blasts in remission 0-4.5 %, at relapse 5-85 %, in non-response 5-40 %.
+- Non-relapse deaths of the trial: within 14 days of CAR-T1 from CRS; otherwise infection 0.75,
+  organ failure 0.15, other 0.10 (``TRIAL_NRM_CAUSES``). Registry non-relapse deaths: GVHD 0.40,
+  infection 0.40, organ failure 0.15, other 0.05 (``EXTERNAL_NRM_CAUSES``; T3.1, T3.9, T3.10 for GVHD
+  incidence).
+- Withdrawal / AE / physician-decision stops fall uniformly between day 21 and 3 days before
+  conditioning. Alive patients' last contact 0-60 days before the cut. AE collection ends 30 days
+  after relapse. 30 % of patients have one mild AE between enrollment and CAR-T1 (not
+  treatment-emergent).
+- Registry: extract date 2024-03-31 (before the interim cut), 8 % lost to follow-up part way,
+  others last seen 0-90 days before the extract.
+- Messiness: missing WBC 6 %, cytogenetic risk 5 %, CD22 % 8 %, weight 4 %, registry CNS 5 %;
+  partial dates: diagnosis 15 %, birth 40 %, AE onset 15 % of onsets >= day 60, AE end 8 %.
+
 MRD assay layer (``MRD_ASSAY``)
 - FC sensitivity 1e-4 (T4.1), 1e-5 in 15 % of samples (EuroFlow >= 4e6 cells, T4.3).
 - NGS sensitivity 1e-6 (T4.4); 8 % of samples reach only 1e-5 (cell input < 3e6, T4.9; rate T4.10
@@ -91,6 +112,8 @@ MRD assay layer (``MRD_ASSAY``)
   NGS-only positivity (T4.6 19 %, T4.7 17 % NGS+/FC-).
 - MRD recurrence precedes 70 % of relapses by 45-150 days (T4.5, T1.34): modelling choice; 8 % of
   patients without relapse have one transient low-level NGS-positive sample: modelling choice.
+- Each assay reads the latent level with log10 error sd 0.15 (sd 0.03 for overt disease >= 1 %):
+  modelling choice (analysis.simulate.mrd).
 """
 
 from __future__ import annotations
@@ -151,10 +174,10 @@ class CovariateModel:
     mrd_positive: float
 
 
-TRIAL_COVARIATES = CovariateModel(age_mean=38, age_sd=12, age_range=(16, 65), male=0.60,
+TRIAL_COVARIATES = CovariateModel(age_mean=38, age_sd=12, age_range=(18, 65), male=0.60,
                                   ph_positive=0.20, high_risk_if_ph_negative=0.35, cr2=0.35,
                                   mrd_positive=0.70)
-EXTERNAL_COVARIATES = CovariateModel(age_mean=31, age_sd=11, age_range=(15, 62), male=0.60,
+EXTERNAL_COVARIATES = CovariateModel(age_mean=31, age_sd=11, age_range=(18, 62), male=0.60,
                                      ph_positive=0.25, high_risk_if_ph_negative=0.25, cr2=0.18,
                                      mrd_positive=0.45)
 WBC_MEDIAN, WBC_SIGMA = 15.0, 1.1
@@ -194,6 +217,10 @@ OUTCOME_MODEL = OutcomeModel(
     post_relapse_salvaged=0.20,
     nonresponse=0.02,
 )
+
+CRS_DEATH_WINDOW_DAYS = 14
+TRIAL_NRM_CAUSES = {"INFECTION": 0.75, "ORGAN FAILURE": 0.15, "OTHER": 0.10}
+EXTERNAL_NRM_CAUSES = {"GVHD": 0.40, "INFECTION": 0.40, "ORGAN FAILURE": 0.15, "OTHER": 0.05}
 
 # The known answer that the external-control comparison must recover (a later test relies on it).
 PLANTED_TRUTH = {

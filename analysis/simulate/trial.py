@@ -131,9 +131,9 @@ def draw_baseline(rng: np.random.Generator, cov: Covariates, enrollment_day: int
 
 
 def _nrm_cause(rng: np.random.Generator, day: float) -> str:
-    if day <= 14:          # death within two weeks of an infusion: attributed to CRS
+    if day <= P.CRS_DEATH_WINDOW_DAYS:   # death within two weeks of CAR-T1: attributed to CRS
         return "CRS"
-    return choice(rng, {"INFECTION": 0.75, "ORGAN FAILURE": 0.15, "OTHER": 0.10})
+    return choice(rng, P.TRIAL_NRM_CAUSES)
 
 
 @dataclass(frozen=True)
