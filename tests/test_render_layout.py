@@ -210,3 +210,20 @@ def test_image_linked_from_markdown_is_embedded(tmp_path):
     assert base64.b64decode(img.get("src").split(",", 1)[1]) == one_pixel_png
     assert img.get("alt") == "Study schema"
     assert external_references(page) == []
+
+
+def test_fenced_divs_become_html_divs_with_markdown_inside():
+    from analysis.render.html import Page, export_notebook
+    md = ('Before.\n\n::: {.callout-note title="Synthetic data"}\nAll numbers are **simulated**.\n\n'
+          '::: {#inner .aside}\nnested\n:::\n:::\n\nAfter.')
+    nb = notebook(nbformat.v4.new_markdown_cell(md))
+    doc = parse_page(export_notebook(presentation_notebook(nb, DEFAULTS, "x"), Page(title="T", cut="c", engine="e")))
+    callout = doc.find_class("callout-note")[0]
+    assert callout.tag == "div" and callout.get("class") == "callout callout-note"
+    assert callout[0].text == "Synthetic data" and callout[0].get("class") == "callout-title"
+    assert callout.find(".//strong").text == "simulated", "the div's content is still markdown"
+    inner = doc.get_element_by_id("inner")
+    assert inner.getparent() is callout and inner.text_content().strip() == "nested"
+    texts = [" ".join(el.text_content().split()) for el in callout.getparent()]
+    assert texts[0] == "Before." and texts[-1] == "After.", "text outside the div stays outside"
+    assert not doc.find_class("fenced-div-open") and not doc.find_class("fenced-div-close")

@@ -25,6 +25,8 @@ import nbformat
 from lxml import etree
 from nbconvert import HTMLExporter
 
+from analysis.render.layout import DIV_CLOSE_MARKER, DIV_OPEN_MARKER
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "sap_report"
 TOC_LEVELS = ("h1", "h2", "h3")
@@ -209,8 +211,41 @@ def number_table_captions(doc) -> None:
             figure.remove(figcaption)
 
 
+def marker_block(marker):
+    """The element that stands for a div marker: its paragraph when it is alone in one."""
+    parent = marker.getparent()
+    alone = parent is not None and parent.tag == "p" and len(parent) == 1 and not (parent.text or "").strip()
+    return parent if alone else marker
+
+
+def build_fenced_divs(doc) -> None:
+    """Replace each open-marker ... close-marker pair (layout.convert_divs) by a <div> holding
+    the elements in between. Markers are siblings, as they come from one markdown cell."""
+    for marker in reversed(doc.find_class(DIV_OPEN_MARKER)):  # innermost first
+        start = marker_block(marker)
+        div = etree.Element("div", attrib={"class": marker.get("data-class") or ""})
+        if marker.get("data-id"):
+            div.set("id", marker.get("data-id"))
+        if marker.get("data-title"):
+            title = etree.SubElement(div, "p", attrib={"class": "callout-title"})
+            title.text = marker.get("data-title")
+        sibling = start.getnext()
+        while sibling is not None:
+            following = sibling.getnext()
+            closes = sibling.find_class(DIV_CLOSE_MARKER) or (DIV_CLOSE_MARKER in (sibling.get("class") or ""))
+            if closes:
+                sibling.getparent().remove(sibling)
+                break
+            div.append(sibling)
+            sibling = following
+        start.addprevious(div)
+        div.tail = start.tail
+        start.getparent().remove(start)
+
+
 def finish_page(text: str) -> str:
     doc = parse_page(text)
+    build_fenced_divs(doc)
     number_table_captions(doc)
     add_toc(doc)
     add_figure_alt_text(doc)

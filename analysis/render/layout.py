@@ -9,7 +9,7 @@ warnings (Python writes them to stderr). A code cell labelled ``fig-*`` / ``tbl-
 "Figure n" / "Table n" with its ``fig-cap`` / ``tbl-cap``, numbered in document order, and
 ``@fig-x`` / ``@tbl-x`` / ``@sec-x`` in the text become links ("Figure 1", the section title).
 A heading ``## Title {#sec-x .unlisted}`` gets the id ``sec-x``; ``.unlisted`` keeps it out of
-the table of contents.
+the table of contents. Fenced divs (``::: {.callout-note}``) become HTML <div>s.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from analysis.render.errors import RenderError
 from analysis.render.options import CROSSREF_KINDS, cell_options
 
 CROSSREF = re.compile(r"(?<![\w@.])(-?)@((?:fig|tbl|sec)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
-HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})\s+(.*?)\s*\{([^}]*)\}\s*$", re.MULTILINE)
+HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})\s+(.*?)\s*\{([#.][^}]*)\}\s*$", re.MULTILINE)
+DIV_OPEN = re.compile(r"^:::+\s*\{([^}]*)\}\s*$|^:::+\s*([A-Za-z][\w-]*)\s*$")
+DIV_CLOSE = re.compile(r"^:::+\s*$")
+DIV_TITLE = re.compile(r'title\s*=\s*"([^"]*)"')
+DIV_OPEN_MARKER = "fenced-div-open"
+DIV_CLOSE_MARKER = "fenced-div-close"
 
 
 def heading_attributes(attrs: str) -> tuple[str | None, list[str]]:
@@ -55,6 +60,31 @@ def convert_heading_attributes(markdown: str) -> tuple[str, dict[str, str]]:
         return f"<h{level}{id_attr}{class_attr}>{html.escape(title, quote=False)}</h{level}>"
 
     return HEADING_WITH_ATTRS.sub(replace, markdown), sections
+
+
+def convert_divs(markdown: str) -> str:
+    """Pandoc fenced divs (``::: {.callout-note title="..."}`` ... ``:::``) as marker paragraphs
+    that analysis.render.html.build_fenced_divs turns into <div>s after the markdown is rendered
+    (nbconvert's markdown renderer would close a raw <div> before its content). The content in
+    between stays markdown."""
+    out = []
+    for line in markdown.split("\n"):
+        opened, closed = DIV_OPEN.match(line), DIV_CLOSE.match(line)
+        if opened:
+            attrs = opened.group(1) if opened.group(1) is not None else "." + opened.group(2)
+            title = DIV_TITLE.search(attrs)
+            ident, classes = heading_attributes(DIV_TITLE.sub("", attrs))
+            if any(c.startswith("callout") for c in classes):
+                classes = ["callout", *classes]
+            marker = (f'<span class="{DIV_OPEN_MARKER}" data-class="{html.escape(" ".join(classes))}"'
+                      f' data-id="{html.escape(ident or "")}"'
+                      f' data-title="{html.escape(title.group(1) if title else "")}"></span>')
+            out += ["", marker, ""]
+        elif closed:
+            out += ["", f'<span class="{DIV_CLOSE_MARKER}"></span>', ""]
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def number_floats(nb: nbformat.NotebookNode, defaults: dict) -> dict[str, str]:
@@ -118,7 +148,7 @@ def presentation_notebook(nb: nbformat.NotebookNode, defaults: dict, notebook: s
     cells, sections = [], {}
     for cell in out.cells:
         if cell.cell_type == "markdown":
-            cell.source, found = convert_heading_attributes(cell.source)
+            cell.source, found = convert_heading_attributes(convert_divs(cell.source))
             sections.update(found)
             if cell.source.strip():
                 cells.append(cell)
