@@ -87,7 +87,7 @@ def page_resources(page: Page) -> dict:
     return {"metadata": {"path": str(page.resource_dir or Path.cwd())}, "report": {
         "title": page.title, "subtitle": page.subtitle, "engine": page.engine, "css": report_css(),
         "nav_html": nav_html(page.nav, page.current), "meta_html": meta,
-        "footer_html": (f"{html_lib.escape(page.title)} · data cut {html_lib.escape(page.cut)} · "
+        "footer_html": (f"Data cut {html_lib.escape(page.cut)} · SYNTHETIC data · "
                         f"rendered by analysis.render ({html_lib.escape(page.engine)})"),
     }}
 
