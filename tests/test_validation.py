@@ -2,8 +2,8 @@
 cut, is reported with the exact failure line (file, row, subject, column, rule) and stops the
 pipeline (ValidationFailed, CLI exit 3) without touching derived data.
 
-The copy is of the latest shipped cut in data/raw when there is one, else of the tiny hand-made
-cut in tests/fixtures/tiny_cut.py. Rows to corrupt are picked from the data, so the expected lines
+The copy is of the latest shipped cut in data/raw; the tiny hand-made cut in
+tests/fixtures/tiny_cut.py must pass too. Rows to corrupt are picked from the data, so the expected lines
 are built from the test's own inputs, never copied from the validator's output. To keep the module
 fast, one full validation of the clean cut is shared, and each corruption runs only the suites it
 touches (validation.runner.check_cut(..., only=...)).
@@ -34,13 +34,13 @@ REPO = Path(__file__).resolve().parent.parent
 # --- the cut under test ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def source_cut(tmp_path_factory) -> tuple[Path, str]:
+def source_cut() -> tuple[Path, str]:
+    """The latest shipped cut (data/raw is committed; `python -m analysis simulate` rebuilds it)."""
     shipped = paths.list_cuts(REPO)
-    if shipped:
-        cut = shipped[-1]
-        return paths.raw_dir(cut, REPO), cut
-    src = tiny_cut.write_tiny_cut(tmp_path_factory.mktemp("tiny") / tiny_cut.CUT)
-    return src, tiny_cut.CUT
+    if not shipped:
+        pytest.fail(f"no raw data cut in {paths.raw_root(REPO)}")
+    cut = shipped[-1]
+    return paths.raw_dir(cut, REPO), cut
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def _subj(cut_dir, form, row, col="SUBJID"):
     return frame(cut_dir, form).loc[row - 1, col]
 
 
-@pytest.mark.parametrize("form,column,value,detail,expectation", [
+COLUMN_RULE_CASES = [  # form, column, bad value, expected detail, expectation
     ("dm", "AGE", "212", "212 not in [14, 75]", "expect_column_values_to_be_between"),
     ("dm", "AGE", "3O", "3O is not an integer", "expect_column_values_to_match_regex"),
     ("dm", "WEIGHTKG", "70,5", "70,5 is not a number", "expect_column_values_to_match_regex"),
@@ -159,14 +159,31 @@ def _subj(cut_dir, form, row, col="SUBJID"):
     ("dm", "ENRLDTC", "2021-03", "2021-03 is not a valid date YYYY-MM-DD", "expect_column_values_to_not_be_null"),
     ("bl", "DIAGDTC", "2020", "2020 is not a valid date YYYY-MM-DD or YYYY-MM (a missing month is invalid)",
      "expect_column_values_to_not_be_null"),
+    ("bl", "DIAGDTC", "2020-00", "2020-00 is not a valid date YYYY-MM-DD or YYYY-MM (a missing month is invalid)",
+     "expect_column_values_to_not_be_null"),
     ("bl", "CD19PCT", "100.5", "100.5 not in [0, 100]", "expect_column_values_to_be_between"),
+    ("bl", "PHSTAT", "pos", "pos not in {POS, NEG}", "expect_column_values_to_be_in_set"),
     ("mrd", "METHOD", "PCR", "PCR not in {FC, NGS}", "expect_column_values_to_be_in_set"),
-])
-def test_column_rule(work, form, column, value, detail, expectation):
-    row = 2
-    set_cell(work, form, row, column, value)
-    lines = lines_of(work, f"raw.{form}")
-    assert f"{form}.csv row {row} (SUBJID {_subj(work, form, row)}) {column}: {detail} [{expectation}]" in lines
+    ("mrd", "MRDSENS", "0.5", "0.5 not in [1e-07, 0.01]", "expect_column_values_to_be_between"),
+    ("ae", "AEDECOD", "Pyrexia", "Pyrexia not in {" + ", ".join(CTCAE_TERMS) + "}",
+     "expect_column_values_to_be_in_set"),
+]
+
+
+def test_column_rules(work):
+    """Each case breaks one cell in its own row (row = case number), all validated in one run."""
+    expected = []
+    for row, (form, column, value, detail, expectation) in enumerate(COLUMN_RULE_CASES, start=1):
+        set_cell(work, form, row, column, value)
+        expected.append(f"{form}.csv row {row} (SUBJID {_subj(work, form, row)}) {column}: {detail} [{expectation}]")
+    lines = lines_of(work, *sorted({f"raw.{c[0]}" for c in COLUMN_RULE_CASES}))
+    assert [e for e in expected if e not in lines] == []
+
+
+def test_tiny_handmade_cut_passes(tmp_path):
+    """The hand-made cut (partial dates, a death, a failed mobilization without apheresis) is valid."""
+    cut_dir = tiny_cut.write_tiny_cut(tmp_path / tiny_cut.CUT)
+    assert failure_lines(check_cut(cut_dir, paths.cut_date(tiny_cut.CUT))) == []
 
 
 def test_pattern_rule_on_external_control(work):
@@ -249,14 +266,69 @@ def test_mrd_level_vs_undetectable_and_sensitivity(work):
             "[expect_column_values_to_not_be_null]") in lines
 
 
-def test_failed_mobilization_has_no_collection(work):
+def test_mobilization_outcome_agrees_with_yield(work):
     mob = frame(work, "mob")
-    row = first_row(mob, mob["MOBSTAT"] == "SUCCESS")
-    set_cell(work, "mob", row, "MOBSTAT", "FAILED")
+    ok = [i + 1 for i in mob.index[mob["MOBSTAT"] == "SUCCESS"]]
+    set_cell(work, "mob", ok[0], "MOBSTAT", "FAILED")          # yield >= 2: not a failure
+    set_cell(work, "mob", ok[1], "CD34", "1.5")                 # success below the minimum dose
+    set_cell(work, "mob", ok[2], "COLLDTC", "")                 # success without collection date
     lines = lines_of(work, "raw.mob")
-    s = mob.loc[row - 1, "SUBJID"]
-    assert (f"mob.csv row {row} (SUBJID {s}) COLLDTC: {mob.loc[row - 1, 'COLLDTC']} given although MOBSTAT=FAILED "
-            "(must be empty) [expect_column_values_to_be_null]") in lines
+    s = lambda r: mob.loc[r - 1, "SUBJID"]  # noqa: E731
+    y0 = mob.loc[ok[0] - 1, "CD34"]
+    assert (f"mob.csv row {ok[0]} (SUBJID {s(ok[0])}) CD34: {y0} not in [0, 2) when MOBSTAT=FAILED "
+            "(a yield at the minimum dose is a success) [expect_column_values_to_be_between]") in lines
+    assert (f"mob.csv row {ok[1]} (SUBJID {s(ok[1])}) CD34: 1.5 not in [2, inf] when MOBSTAT=SUCCESS "
+            "(minimum CD34+ dose for an auto-HSCT) [expect_column_values_to_be_between]") in lines
+    assert (f"mob.csv row {ok[2]} (SUBJID {s(ok[2])}) COLLDTC: empty although MOBSTAT=SUCCESS (required) "
+            "[expect_column_values_to_not_be_null]") in lines
+    assert (f"mob.csv row {ok[2]} (SUBJID {s(ok[2])}) CD34: {mob.loc[ok[2] - 1, 'CD34']} given although COLLDTC "
+            "is empty (no collection, no yield) (must be empty) [expect_column_values_to_be_null]") in lines
+
+
+def test_disposition_reason_agrees_with_status(work):
+    ds = frame(work, "ds")
+    done = [i + 1 for i in ds.index[ds["EOTSTAT"] == "COMPLETED"]]
+    set_cell(work, "ds", done[0], "DCREAS", "WITHDRAWAL")
+    set_cell(work, "ds", done[1], "EOTSTAT", "DISCONTINUED")
+    lines = lines_of(work, "raw.ds")
+    s = lambda r: ds.loc[r - 1, "SUBJID"]  # noqa: E731
+    assert (f"ds.csv row {done[0]} (SUBJID {s(done[0])}) DCREAS: WITHDRAWAL given although EOTSTAT is "
+            "COMPLETED/ONGOING (must be empty) [expect_column_values_to_be_null]") in lines
+    assert (f"ds.csv row {done[1]} (SUBJID {s(done[1])}) DCREAS: empty although EOTSTAT=DISCONTINUED (required) "
+            "[expect_column_values_to_not_be_null]") in lines
+
+
+def test_disposition_agrees_with_treatment(work):
+    ds = frame(work, "ds")
+    cart = frame(work, "cart")
+    mob = frame(work, "mob")
+    no_cart2 = set(ds["SUBJID"]) - set(cart.loc[cart["PHASE"] == "CAR-T2", "SUBJID"])
+    row = first_row(ds, ds["SUBJID"].isin(no_cart2))
+    set_cell(work, "ds", row, "EOTSTAT", "COMPLETED")
+    set_cell(work, "ds", row, "DCREAS", "")
+    set_cell(work, "ds", row, "DCDTC", "")
+    mob_ok = set(mob.loc[mob["MOBSTAT"] == "SUCCESS", "SUBJID"])
+    row2 = first_row(ds, ds["SUBJID"].isin(mob_ok) & (ds["EOTSTAT"] == "COMPLETED"))
+    set_cell(work, "ds", row2, "EOTSTAT", "DISCONTINUED")
+    set_cell(work, "ds", row2, "DCREAS", "MOBILIZATION FAILURE")
+    set_cell(work, "ds", row2, "DCDTC", ds.loc[row2 - 1, "LSTALVDTC"])
+    lines = lines_of(work, "cross.ds")
+    assert (f"ds.csv row {row} (SUBJID {ds.loc[row - 1, 'SUBJID']}) EOTSTAT: COMPLETED but cart.csv has no CAR-T2 "
+            "infusion for the subject [expect_column_values_to_be_in_set]") in lines
+    assert (f"ds.csv row {row2} (SUBJID {ds.loc[row2 - 1, 'SUBJID']}) DCREAS: MOBILIZATION FAILURE but mob.csv has no "
+            "failed mobilization for the subject [expect_column_values_to_be_in_set]") in lines
+
+
+def test_manifest_row_count_is_checked(work):
+    import json
+    m = json.loads((work / "manifest.json").read_text())
+    if not isinstance(m.get("files", {}).get("rs.csv"), dict) or "rows" not in m["files"]["rs.csv"]:
+        pytest.skip("this cut's manifest states no row counts")
+    n = m["files"]["rs.csv"]["rows"]
+    m["files"]["rs.csv"]["rows"] = n + 1
+    (work / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    lines = lines_of(work, refresh=False)
+    assert f"rs.csv: {n} data rows but manifest.json states {n + 1} [manifest_sha256]" in lines
 
 
 def test_death_flag_and_date_agree(work):
