@@ -232,3 +232,16 @@ def test_near_tied_times_are_merged_as_r_aeqsurv():
     compare_km(ours, r_summary(frame, "GRP", [3, 4, 6], "log"), "GRP")
     assert ours["n_event"].iloc[0] == 3  # 1, 3 and 3 + 1e-10
     compare_cox(sv.cox(frame, "GRP"), r_coxph(frame, "GRP", "efron"))
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_cox_stratified_cdisc_pilot(pilot, ties):
+    compare_cox(sv.cox(pilot, "TRTA", ties=ties, covariates=["AGE"], strata="SEX"),
+                r_coxph(pilot, "TRTA + AGE + strata(SEX)", ties))
+
+
+def test_cox_stratified_entry_weights_robust_small_data(small):
+    two = small[small["GRP"] != "c"].reset_index(drop=True).assign(SITE=lambda d: np.arange(len(d)) % 3)
+    ours = sv.cox(two, "GRP", covariates=["AGE"], weights="FW", entry="ENTRY", robust=True, strata="SITE")
+    theirs = r_coxph(two, "GRP + AGE + strata(SITE)", "efron", ", weights = FW, cluster = USUBJID", entry=True)
+    compare_cox(ours, theirs)

@@ -42,56 +42,73 @@ def _column_bincount(index: np.ndarray, values: np.ndarray, size: int) -> np.nda
 
 @dataclass(frozen=True)
 class _TimeBins:
-    """Rows binned by a time (stop or start): sums over {time >= t_k} are reverse cumulative sums
-    over the distinct times, read at ``pos`` (first distinct time >= each event time t_k)."""
+    """Rows binned by an integer (stratum, time) key: the sum over rows of the same stratum with
+    key >= an event key is a reverse cumulative sum over the distinct keys read at ``pos`` minus
+    the same read at ``end`` (the first key of the next stratum)."""
 
     index: np.ndarray
     size: int
     pos: np.ndarray
+    end: np.ndarray
 
     @classmethod
-    def of(cls, times: np.ndarray, event_times: np.ndarray) -> "_TimeBins":
-        distinct, index = np.unique(times, return_inverse=True)
-        return cls(index, len(distinct), np.searchsorted(distinct, event_times, side="left"))
+    def of(cls, keys: np.ndarray, event_keys: np.ndarray, stratum_width: int) -> "_TimeBins":
+        distinct, index = np.unique(keys, return_inverse=True)
+        next_stratum = (event_keys // stratum_width + 1) * stratum_width
+        return cls(index, len(distinct), np.searchsorted(distinct, event_keys, side="left"),
+                   np.searchsorted(distinct, next_stratum, side="left"))
 
     def tail_sums(self, values: np.ndarray) -> np.ndarray:
         binned = _column_bincount(self.index, values, self.size)
         tail = np.cumsum(binned[::-1], axis=0)[::-1]
-        return np.concatenate([tail, np.zeros((1,) + tail.shape[1:])], axis=0)[self.pos]
+        tail = np.concatenate([tail, np.zeros((1,) + tail.shape[1:])], axis=0)
+        return tail[self.pos] - tail[self.end]
 
 
 @dataclass(frozen=True)
 class _RiskSets:
-    """Index structures fixed across iterations: time bins, event times, tied-death slots."""
+    """Index structures fixed across iterations: time bins, event keys, tied-death slots.
+
+    Times are replaced by integer keys stratum * width + rank + 1 (rank among all distinct times,
+    0 meaning "before any time"), so that one sorted pass serves every stratum.
+    """
 
     stop_bins: _TimeBins
     start_bins: _TimeBins | None
+    stop_key: np.ndarray          # key of each row's exit time
+    start_key: np.ndarray         # key of each row's entry time (stratum origin when no entry)
     death_rows: np.ndarray        # rows with an event
-    death_time: np.ndarray        # event-time index k of each death row
-    n_dead: np.ndarray            # deaths (count) at t_k
-    dead_weight: np.ndarray       # weighted deaths at t_k
-    slot_time: np.ndarray         # event-time index of each Efron slot
+    death_time: np.ndarray        # event-key index k of each death row
+    n_dead: np.ndarray            # deaths (count) at event key k
+    dead_weight: np.ndarray       # weighted deaths at event key k
+    slot_time: np.ndarray         # event-key index of each Efron slot
     slot_frac: np.ndarray         # r / d of each slot (0 for Breslow)
-    event_times: np.ndarray
+    event_keys: np.ndarray
 
 
-def _risk_sets(stop, event, weight, start, ties) -> _RiskSets:
+def _risk_sets(stop, event, weight, start, ties, strata: np.ndarray | None = None) -> _RiskSets:
+    stratum = np.zeros(len(stop), dtype=np.int64) if strata is None else strata.astype(np.int64)
+    distinct = np.unique(stop if start is None else np.concatenate([stop, start]))
+    width = len(distinct) + 1
+    key = lambda times: stratum * width + np.searchsorted(distinct, times, side="left") + 1  # noqa: E731
+    stop_key = key(stop)
+    start_key = stratum * width if start is None else key(start)
     death_rows = np.flatnonzero(event > 0)
-    event_times, death_time = np.unique(stop[death_rows], return_inverse=True)
-    size = len(event_times)
+    event_keys, death_time = np.unique(stop_key[death_rows], return_inverse=True)
+    size = len(event_keys)
     n_dead = np.bincount(death_time, minlength=size)
     dead_weight = np.bincount(death_time, weights=weight[death_rows], minlength=size)
     slot_time = np.repeat(np.arange(size), n_dead)
     first_slot = np.concatenate([[0], np.cumsum(n_dead)[:-1]])
     rank = np.arange(len(slot_time)) - first_slot[slot_time]
     slot_frac = rank / n_dead[slot_time] if ties == "efron" else np.zeros(len(slot_time))
-    start_bins = None if start is None else _TimeBins.of(start, event_times)
-    return _RiskSets(_TimeBins.of(stop, event_times), start_bins, death_rows, death_time, n_dead, dead_weight,
-                     slot_time, slot_frac, event_times)
+    start_bins = None if start is None else _TimeBins.of(start_key, event_keys, width)
+    return _RiskSets(_TimeBins.of(stop_key, event_keys, width), start_bins, stop_key, start_key, death_rows,
+                     death_time, n_dead, dead_weight, slot_time, slot_frac, event_keys)
 
 
 def _risk_set_sums(values: np.ndarray, rs: _RiskSets) -> np.ndarray:
-    """Sums over the risk set {start < t_k <= stop} at each event time t_k."""
+    """Sums over the risk set {start < t_k <= stop, same stratum} at each event time t_k."""
     total = rs.stop_bins.tail_sums(values)
     if rs.start_bins is not None:
         total = total - rs.start_bins.tail_sums(values)
@@ -99,7 +116,7 @@ def _risk_set_sums(values: np.ndarray, rs: _RiskSets) -> np.ndarray:
 
 
 def _death_sums(values: np.ndarray, rs: _RiskSets) -> np.ndarray:
-    return _column_bincount(rs.death_time, values[rs.death_rows], len(rs.event_times))
+    return _column_bincount(rs.death_time, values[rs.death_rows], len(rs.event_keys))
 
 
 def _outer_columns(x: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -169,13 +186,13 @@ def _newton_raphson(x, weight, rs, max_iter: int = 50, eps: float = 1e-12):
                        f"(coefficients {beta}); check for monotone likelihood (a group without events)")
 
 
-def _score_residuals(x, stop, start, event, pieces: _Pieces, rs: _RiskSets) -> np.ndarray:
+def _score_residuals(x, pieces: _Pieces, rs: _RiskSets) -> np.ndarray:
     """Score residuals L_i (Therneau & Grambsch 2000, 4.6), with the Efron weighting of tied deaths.
 
     L_i = delta_i (x_i - mean over slots of xbar) - exp(eta_i) sum_{slots at risk} lambda (x_i - xbar),
     where lambda = (W/d) / denom per slot and a death takes part in slot r with weight (1 - r/d).
     """
-    size = len(rs.event_times)
+    size = len(rs.event_keys)
     mean_weight = (rs.dead_weight / rs.n_dead)[rs.slot_time]
     lam = mean_weight / pieces.denom
     frac = rs.slot_frac
@@ -187,8 +204,9 @@ def _score_residuals(x, stop, start, event, pieces: _Pieces, rs: _RiskSets) -> n
     xbar_death = per_time(pieces.xbar) / rs.n_dead[:, None]
     h_cum = np.concatenate([[0.0], np.cumsum(h_full)])
     g_cum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(g_full, axis=0)])
-    upto_stop = np.searchsorted(rs.event_times, stop, side="right")
-    upto_start = np.zeros(len(stop), dtype=np.int64) if start is None else np.searchsorted(rs.event_times, start, side="right")
+    # event keys in (entry, exit] of each row: the same stratum by construction of the keys
+    upto_stop = np.searchsorted(rs.event_keys, rs.stop_key, side="right")
+    upto_start = np.searchsorted(rs.event_keys, rs.start_key, side="right")
     risk = pieces.risk[:, None]
     resid = -risk * (x * (h_cum[upto_stop] - h_cum[upto_start])[:, None] - (g_cum[upto_stop] - g_cum[upto_start]))
     k = rs.death_time
@@ -241,13 +259,15 @@ def _test_row(statistic: float, df: int) -> tuple[float, float]:
 
 def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None, covariates=None,
         weights: str | None = None, robust: bool = False, entry: str | None = None, *, time: str = "AVAL",
-        cnsr: str = "CNSR", cluster: str | None = None, conf_level: float = 0.95) -> pd.DataFrame:
+        cnsr: str = "CNSR", cluster: str | None = None, strata: str | None = None,
+        conf_level: float = 0.95) -> pd.DataFrame:
     """Cox proportional-hazards model, as R's ``coxph(Surv([entry,] time, event) ~ by + covariates)``.
 
     ``by``: a grouping column entered as treatment contrasts against ``reference`` (default: the
     first sorted level, as R); ``covariates``: numeric columns; ``weights``: case weights
     (coxph(weights=)); ``entry``: delayed-entry time (counting-process form); ``robust``: Lin-Wei
-    sandwich variance, clustered on ``cluster`` if given (implies robust).
+    sandwich variance, clustered on ``cluster`` if given (implies robust); ``strata``: a column
+    whose levels get separate baseline hazards (coxph's strata()).
 
     One row per coefficient: term, variable, coef (log HR), hr, se (of log HR; robust SE when
     robust), naive_se (model-based), lcl, ucl (of the HR, Wald on the log scale), z, p, and the
@@ -262,8 +282,9 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
     x, names, variables = _design(adtte, by, reference, covariates)
     _require_events_in_every_group(adtte, by, data.event * data.weight)
     x = x - x.mean(axis=0)  # centring changes no estimate; it keeps exp(x'beta) in range (as coxph)
-    rs = _risk_sets(data.stop, data.event, data.weight, data.start, ties)
-    if len(rs.event_times) == 0:
+    strata_codes = None if strata is None else group_codes(adtte, strata, "strata")[0]
+    rs = _risk_sets(data.stop, data.event, data.weight, data.start, ties, strata_codes)
+    if len(rs.event_keys) == 0:
         raise ValueError(f"no events (column {cnsr!r} is 1 on every row): the Cox model cannot be fitted")
     beta, initial, final, iterations = _newton_raphson(x, data.weight, rs)
     variance = np.linalg.inv(final.information)
@@ -275,7 +296,7 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
 
         def summed_residuals(pieces: _Pieces) -> np.ndarray:
             """Weighted score residuals, summed within clusters (coxph's collapse = cluster)."""
-            resid = _score_residuals(x, data.stop, data.start, data.event, pieces, rs) * data.weight[:, None]
+            resid = _score_residuals(x, pieces, rs) * data.weight[:, None]
             return resid if cluster_codes is None else _column_bincount(cluster_codes, resid, cluster_codes.max() + 1)
 
         dfbeta = np.einsum("ij,jk->ik", summed_residuals(final), variance)
@@ -299,4 +320,5 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
         "lr_chisq": lr[0], "lr_p": lr[1], "wald_chisq": wald[0], "wald_p": wald[1], "score_chisq": score[0],
         "score_p": score[1], "robust_score_chisq": robust_score[0], "robust_score_p": robust_score[1], "df": df, "loglik_null": initial.loglik, "loglik": final.loglik, "n": len(data.stop),
         "n_event": int(data.event.sum()), "iterations": iterations, "ties": ties, "conf_level": conf_level,
-        "method": f"Cox proportional hazards, {ties.capitalize()} ties, {variance_name}, Wald CI"})
+        "method": f"Cox proportional hazards{f', stratified by {strata}' if strata else ''}, {ties.capitalize()} "
+                  f"ties, {variance_name}, Wald CI"})
