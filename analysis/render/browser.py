@@ -24,6 +24,7 @@ from analysis.render.html import external_references
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
                   # no name resolves: anything that tried the network would fail visibly
                   "--host-resolver-rules=MAP * ~NOTFOUND")
 CHROMIUM_TIMEOUT_S = 120

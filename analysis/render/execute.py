@@ -101,8 +101,10 @@ def execute_notebook(nb: nbformat.NotebookNode, *, notebook: str, cwd: Path, def
         current["index"] = cell_index
 
     with tempfile.TemporaryDirectory(prefix="sap-kernel-") as sockets:
-        # Local IPC sockets (files only this user can open) rather than TCP ports on localhost.
-        config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k")}})
+        # Local IPC sockets (files only this user can open) rather than TCP ports on localhost;
+        # the connection file goes there too, not to ~/.local/share/jupyter (HOME may be read-only).
+        config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k"),
+                                           "connection_file": os.path.join(sockets, "kernel.json")}})
         client = NotebookClient(nb, kernel_manager_class=ThisInterpreterKernelManager, config=config,
                                 kernel_name="python3", timeout=timeout, allow_errors=False,
                                 record_timing=False, resources={"metadata": {"path": str(cwd)}},
