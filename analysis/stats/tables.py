@@ -294,7 +294,8 @@ def _table1_smd(t1: TableOne | None, data: pd.DataFrame, v: str, var_type: str,
                 # A level absent from both groups makes S singular. tableone 0.9.6 then calls
                 # np.linalg.inv anyway and returns rounding noise (CDISC Pilot 01 RACE, Placebo
                 # vs Low Dose: 0.061 instead of 0.079) or NaN; the Moore-Penrose inverse gives
-                # R tableone's (MASS::ginv) value -- see tests/test_stats_tables.py.
+                # R tableone's (MASS::ginv) value -- see tests/test_stats_tables.py. (Related
+                # upstream: tompollard/tableone issue #182 / PR #187, levels absent in a group.)
                 value = smd_categorical(p1, p2)
         add(v, var_type, "", f"{g1} vs {g2}", "smd", abs(value))
 
