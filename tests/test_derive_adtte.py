@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.derive.pipeline import derive_datasets
+from analysis.errors import BadDataError
 from tests.test_derive_cases import CUT_DATE, case_forms
 
 T = pd.Timestamp
@@ -118,3 +119,18 @@ def test_invariants(adtte):
     assert ((adtte.CNSR == 1) == (adtte.EVNTTYPE == 0)).all()
     assert (adtte.CNSDTDSC.isna() == (adtte.CNSR == 0)).all()
     assert ((adtte.ADT - adtte.STARTDT).dt.days + 1 == adtte.AVAL).all()
+
+
+def test_remission_after_the_start_of_therapy_is_bad_data():
+    forms = case_forms()
+    forms["bl"].loc[forms["bl"].SUBJID == "01-002", "CRDTC"] = "2024-02-01"
+    with pytest.raises(BadDataError, match="SWCART-01-01-002: remission before therapy .CRDTC. 2024-02-01"):
+        derive_datasets(forms, CUT_DATE)
+
+
+def test_death_before_car_t1_is_bad_data_naming_subject_and_variable():
+    forms = case_forms()
+    ds = forms["ds"]
+    ds.loc[ds.SUBJID == "01-002", ["DTHFL", "DTHDTC"]] = ["Y", "2024-01-05"]
+    with pytest.raises(BadDataError, match=r"OS: subject SWCART-01-01-002: event 'DEATH' \(ADSL.DTHDT\) on 2024-01-05"):
+        derive_datasets(forms, CUT_DATE)

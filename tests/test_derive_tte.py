@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.derive.dates import DATE_DTYPE
+from analysis.errors import BadDataError
 from analysis.derive.tte import POPULATION, CensorSource, EventSource, TTEParam, derive_param_tte
 
 CUT = pd.Timestamp("2025-06-30")
@@ -101,7 +102,7 @@ def test_censoring_before_the_origin_is_ignored_and_an_event_before_it_is_an_err
     r = _one(derive_param_tte(_population(I="2024-01-01"), {"sl": sl}, PARAM), "I")
     assert r.CNSDTDSC == "ORIGIN"
     sl = _dates(DTHDT={"J": "2023-12-01"})
-    with pytest.raises(ValueError, match="J: event 'DEATH' on 2023-12-01 precedes the origin"):
+    with pytest.raises(BadDataError, match=r"J: event 'DEATH' \(ADSL.DTHDT\) on 2023-12-01 precedes the origin"):
         derive_param_tte(_population(J="2024-01-01"), {"sl": sl}, PARAM)
 
 

@@ -17,6 +17,7 @@ from analysis import conventions
 from analysis.derive.common import lookup
 from analysis.derive.dates import DATE_DTYPE, days_between
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
+from analysis.errors import BadDataError
 from analysis.derive.tte import POPULATION, CensorSource, EventSource, TTEParam, derive_param_tte
 
 # --- sources ------------------------------------------------------------------------------------
@@ -86,6 +87,12 @@ def remission_origin_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.D
     pop = os_population(adsl, admrd).rename(columns={"STARTDT": "OBSSTDT"})
     crdt = lookup(pop["USUBJID"], adsl.set_index("USUBJID")["CRDT"]).astype(DATE_DTYPE)
     pop = pop.assign(STARTDT=crdt, ENTRY=days_between(pop["OBSSTDT"], crdt))
+    late = pop["ENTRY"] < 0
+    if late.any():
+        r = pop.loc[late].iloc[0]
+        raise BadDataError(f"subject {r['USUBJID']}: remission before therapy (CRDTC) {r['STARTDT']:%Y-%m-%d} "
+                           f"is after the start of therapy {r['OBSSTDT']:%Y-%m-%d} (bl.csv / ext.csv column "
+                           "CRDTC; rule: the remission precedes CAR-T1 / allo-HSCT)")
     return pop.loc[crdt.notna()].drop(columns="OBSSTDT").reset_index(drop=True)
 
 

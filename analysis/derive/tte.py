@@ -17,8 +17,8 @@ Selection rule for each subject of the population (admiral ``derive_param_tte``,
 4. AVAL = ADT - STARTDT + 1 days (``conventions.AVAL_ADD_ONE_DAY``, SAP 2.2); CNSR = 0 for an
    event, 1 for censoring; EVNTTYPE = the event source's type (competing risks), 0 if censored.
 
-Events dated before the origin (STARTDT) contradict the population definition and raise an
-error; censoring candidates before the origin are ignored (a parameter declares a censoring at
+Events dated before the origin (STARTDT) contradict the data (e.g. a death before CAR-T1) and
+raise ``BadDataError``; censoring candidates before the origin are ignored (a parameter declares a censoring at
 its own origin as the last resort, so every subject has at least one candidate).
 """
 
@@ -31,6 +31,7 @@ import pandas as pd
 
 from analysis import conventions
 from analysis.derive.dates import DATE_DTYPE, days_between
+from analysis.errors import BadDataError
 
 POPULATION = "population"  # the dataset name under which the parameter's population is a source
 CUTOFF_DESC = "DATA CUT-OFF"
@@ -164,8 +165,9 @@ def derive_param_tte(population: pd.DataFrame, sources: dict[str, pd.DataFrame],
     early_event = (cands["CNSR"] == 0) & (cands["ADT"] < cands["STARTDT"])
     if early_event.any():
         r = cands.loc[early_event].iloc[0]
-        raise ValueError(f"{param.paramcd}: subject {r['USUBJID']}: event {r['EVNTDESC']!r} on "
-                         f"{r['ADT']:%Y-%m-%d} precedes the origin {r['STARTDT']:%Y-%m-%d}")
+        raise BadDataError(f"{param.paramcd}: subject {r['USUBJID']}: event {r['EVNTDESC']!r} "
+                           f"({r['SRCDOM']}.{r['SRCVAR']}) on {r['ADT']:%Y-%m-%d} precedes the origin "
+                           f"{r['STARTDT']:%Y-%m-%d} (rule: events follow the time-to-event origin)")
     cands = cands.loc[cands["ADT"] >= cands["STARTDT"]]
     chosen = select_tte(cands)
     lost = set(population["USUBJID"]) - set(chosen["USUBJID"])
