@@ -200,3 +200,20 @@ def test_preview_command_renders_a_single_draft(tmp_path, capsys):
     assert f"cut {CUT}" in page_text(out)
     assert main([str(tmp_path / "missing.qmd"), "--cut", CUT]) == 1
     assert "RENDER FAILED: notebook" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import time\ntime.sleep(30)", "CellTimeoutError"),
+    ("import os\nos._exit(1)", "DeadKernelError"),
+])
+def test_hung_or_dead_kernel_is_reported_with_the_cell(tmp_path, code, expected):
+    from analysis.render.execute import execute_notebook
+    from analysis.render.options import QUARTO_DEFAULTS
+    from analysis.render.qmd import read_qmd
+    qmd = write_notebook(tmp_path, "01-hang.qmd", f"```{{python}}\n#| label: tbl-slow\n{code}\n```\n")
+    doc = read_qmd(qmd)
+    with pytest.raises(NotebookExecutionError) as info:
+        execute_notebook(doc.notebook, notebook=doc.name, cwd=REPO, defaults=QUARTO_DEFAULTS, timeout=3)
+    assert str(info.value).startswith("notebook 01-hang.qmd failed in code cell 1 (label: tbl-slow), "
+                                      "chunk starting at line 1:")
+    assert expected in str(info.value)
