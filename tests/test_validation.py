@@ -106,10 +106,15 @@ def test_unreadable_csv_names_the_line(work):
     text = (work / "mob.csv").read_text(encoding="utf-8").splitlines()
     text[2] += ",EXTRA,FIELDS"
     (work / "mob.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
-    lines = lines_of(work)
+    refresh_manifest(work)
+    outcomes = check_cut(work, paths.cut_date(work.name), only={"cross.ae"})
+    lines = failure_lines(outcomes)
     hit = [ln for ln in lines if ln.startswith("mob.csv: not a readable CSV")]
     assert hit and "line 3" in hit[0] and hit[0].endswith("[file_present_and_readable]")
-    assert any("cross-form" not in ln for ln in lines)
+    # the cross-form rules cannot run without mob.csv: said so, not silently passed
+    cross = [o for o in outcomes if o.suite.name == "cross.ae"]
+    assert cross and all(o.status == "not evaluated" for o in cross)
+    assert cross[0].note == "not evaluated: mob.csv could not be read"
 
 
 def test_changed_file_without_manifest_update_is_caught(work):
@@ -240,7 +245,7 @@ def test_ctcae_grade_and_soc_of_the_term(work):
     set_cell(work, "ae", 2, "AETOXGR", "3")
     lines = lines_of(work, "raw.ae")
     s1, s2 = ae.loc[0, "SUBJID"], ae.loc[1, "SUBJID"]
-    assert (f"ae.csv row 1 (SUBJID {s1}) AETOXGR__num: grade 1 not allowed for 'Febrile neutropenia' "
+    assert (f"ae.csv row 1 (SUBJID {s1}) AETOXGR: grade 1 not allowed for 'Febrile neutropenia' "
             "(CTCAE 5.0 grades {3, 4, 5}) [expect_column_pair_values_to_be_in_set]") in lines
     assert (f"ae.csv row 2 (SUBJID {s2}) AEBODSYS: Investigations is not the SOC of 'Sepsis' "
             "(CTCAE 5.0: Infections and infestations) [expect_column_pair_values_to_be_in_set]") in lines
@@ -505,6 +510,7 @@ def test_failure_raises_and_keeps_derived_data(work):
     derived.mkdir(parents=True)
     (derived / "adsl.csv").write_text("kept\n", encoding="utf-8")
     set_cell(work, "dm", 1, "AGE", "212")
+    set_cell(work, "dm", 2, "BRTHDTC", "1985-02-31")   # an identifier: its value must not be shown
     refresh_manifest(work)
     with pytest.raises(ValidationFailed) as exc:
         validate_cut(cut, root=root)
@@ -514,6 +520,8 @@ def test_failure_raises_and_keeps_derived_data(work):
     assert exc.value.report_path == paths.report_dir(cut, root) / REPORT_NAME
     html = exc.value.report_path.read_text(encoding="utf-8")
     assert "FAILED" in html and "212 not in [14, 75]" in html
+    assert "&lt;identifier withheld&gt;" in html and "1985-02-31" not in html
+    assert not any("1985-02-31" in ln for ln in exc.value.failures)
     assert [p.name for p in derived.iterdir()] == ["adsl.csv"]
     assert (derived / "adsl.csv").read_text(encoding="utf-8") == "kept\n"
 

@@ -85,10 +85,11 @@ def _date(col: str) -> DateRef:
     return DateRef(col, col)
 
 
-def pair_in_set(file: str, col_a: str, col_b: str, pairs, statement: str, detail) -> Rule:
+def pair_in_set(file: str, col_a: str, col_b: str, pairs, statement: str, detail, numeric_b: bool = False) -> Rule:
+    """(col_a, col_b) is one of ``pairs``; ``numeric_b`` compares col_b as a number."""
     return Rule(file, col_b, statement,
-                E.ExpectColumnPairValuesToBeInSet(column_A=col_a, column_B=col_b, value_pairs_set=list(pairs),
-                                                  ignore_row_if="either_value_is_missing"),
+                E.ExpectColumnPairValuesToBeInSet(column_A=col_a, column_B=num(col_b) if numeric_b else col_b,
+                                                  value_pairs_set=list(pairs), ignore_row_if="either_value_is_missing"),
                 detail, needs=(col_a, col_b))
 
 
@@ -106,8 +107,8 @@ def ae_rules(f: str) -> list[Rule]:
 
     return [
         pair_in_set(f, "AEDECOD", "AEBODSYS", soc_pairs, "AEBODSYS is the CTCAE 5.0 SOC of AEDECOD", soc_detail),
-        pair_in_set(f, "AEDECOD", num("AETOXGR"), grade_pairs, "AETOXGR is a CTCAE 5.0 grade of AEDECOD",
-                    grade_detail),
+        pair_in_set(f, "AEDECOD", "AETOXGR", grade_pairs, "AETOXGR is a CTCAE 5.0 grade of AEDECOD",
+                    grade_detail, numeric_b=True),
         on_or_after(f, "AEENDTC", _date("AEENDTC"), _date("AESTDTC"), needs=("AEENDTC", "AESTDTC")),
     ]
 
