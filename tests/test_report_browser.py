@@ -71,3 +71,21 @@ def test_broken_or_external_images_are_reported():
     assert describe_image("data:image/png;base64,")["problem"] == "empty image"
     assert "not a valid image/png" in describe_image("data:image/png;base64,R0lGODlh")["problem"]
     assert "does not decode" in describe_image("data:image/png;base64,@@@")["problem"]
+
+
+@pytest.mark.needs_chromium
+def test_whole_rendered_cut_has_no_problems(rendered):
+    from analysis.render.browser import check_report_dir
+    results = check_report_dir(rendered)
+    assert sorted(results) == ["01-example.html", "index.html"]
+    assert {name: seen["problems"] for name, seen in results.items()} == {"01-example.html": [], "index.html": []}
+
+
+def test_page_problems_names_each_defect():
+    from analysis.render.browser import page_problems
+    seen = {"title": "", "headings": [], "external_requests": ["<script src=https://x> (network)"],
+            "broken_images": [{"problem": "empty image", "src_prefix": "data:image/png;base64,"}],
+            "table_captions": ["Table 1:"], "figure_captions": ["Figure 1: ok"]}
+    assert page_problems(seen) == ["no <title>", "no headings", "broken image: empty image (data:image/png;base64,...)",
+                                   "loads from outside the file: <script src=https://x> (network)",
+                                   "empty caption: 'Table 1:'"]

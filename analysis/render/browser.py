@@ -162,3 +162,28 @@ def check_report(html_path: Path, screenshot_path: Path | None = None) -> dict:
     if screenshot_path is not None:
         found["screenshot"] = screenshot(html_path, screenshot_path)
     return found
+
+
+def page_problems(seen: dict) -> list[str]:
+    """What is wrong with a page as check_report saw it: no title or headings, a broken image,
+    a figure without caption, anything loaded from outside the file."""
+    problems = []
+    if not seen["title"]:
+        problems.append("no <title>")
+    if not seen["headings"]:
+        problems.append("no headings")
+    problems += [f"broken image: {img['problem']} ({img['src_prefix']}...)" for img in seen["broken_images"]]
+    problems += [f"loads from outside the file: {ref}" for ref in seen["external_requests"]]
+    problems += [f"empty caption: {c!r}" for c in seen["table_captions"] + seen["figure_captions"] if c.endswith(":")]
+    return problems
+
+
+def check_report_dir(report_dir: Path) -> dict[str, dict]:
+    """check_report on every HTML page of a rendered cut (reports/<cut>/), keyed by file name;
+    each result also has ``problems`` (page_problems)."""
+    results = {}
+    for page in sorted(Path(report_dir).glob("*.html")):
+        seen = check_report(page)
+        seen["problems"] = page_problems(seen)
+        results[page.name] = seen
+    return results
