@@ -136,3 +136,29 @@ def test_xpt_stamp_fix_touches_only_headers():
     data = (b"SAS" + b" " * 61 + b"25NOV26:18:19:41").ljust(80) + body + b"01JAN20:00:00:00".ljust(80)
     fixed = fix_xpt_timestamps(data, pd.Timestamp("2025-06-30"))
     assert fixed[:80].endswith(b"30JUN25:00:00:00") and fixed.endswith(b"01JAN20:00:00:00".ljust(80))
+
+
+def test_an_early_cut_with_empty_forms_derives(tmp_path):
+    """First cut of a study: nobody mobilized or transplanted yet, no MRD sample, no AE."""
+    forms = case_text_forms()
+    for name in ("mob", "hsct", "mrd", "ae"):
+        forms[name] = forms[name].iloc[0:0]
+    forms["cart"] = forms["cart"].loc[forms["cart"].PHASE == "CAR-T1"]
+    forms["ds"].loc[forms["ds"].EOTSTAT == "COMPLETED", "EOTSTAT"] = "ONGOING"
+    write_case_cut(tmp_path, forms=forms)
+    out = derive_cut(CUT, tmp_path)
+    adsl = pd.read_parquet(out / "adsl.parquet")
+    adtte = pd.read_parquet(out / "adtte.parquet")
+    admrd = pd.read_parquet(out / "admrd.parquet")
+    assert (adsl.loc[adsl.COHORT == "SANDWICH", "COMPLFL"] == "N").all()
+    assert not {"OSPP", "LFSPP", "MRDDURFC", "MRDDURNG"} & set(adtte.PARAMCD)
+    assert len(pd.read_parquet(out / "adae.parquet")) == 0
+    assert set(admrd.BESTSTAT) == {"NOT EVALUABLE"} and len(admrd) == 2 * (adsl.SAFFL == "Y").sum()
+
+
+def test_a_character_value_beyond_the_v5_limit_is_refused(tmp_path):
+    forms = case_text_forms()
+    forms["ae"].loc[0, "AETERM"] = "x" * 201
+    write_case_cut(tmp_path, forms=forms)
+    with pytest.raises(BadDataError, match="ADAE.AETERM: a value is longer than 200 bytes"):
+        derive_cut(CUT, tmp_path)

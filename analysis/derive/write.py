@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyreadstat
 
-from analysis.derive.spec import DatasetSpec, conform, spec_to_dict
+from analysis.derive.spec import DatasetSpec, char_length, conform, spec_to_dict
+from analysis.errors import BadDataError
 from analysis.raw_spec import IDENTIFIER_COLUMNS
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")
@@ -72,8 +73,15 @@ def xpt_frame(df: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, dict[s
     return pd.DataFrame(out), formats
 
 
+XPT_V5_MAX_CHAR = 200  # SAS transport v5: character variables hold at most 200 bytes
+
+
 def write_xpt(df: pd.DataFrame, spec: DatasetSpec, path: Path, stamp_day: pd.Timestamp) -> None:
     """SAS transport version 5 with the spec's dataset label and variable labels."""
+    for v in spec.variables:
+        if v.type == "Char" and char_length(df[v.name]) > XPT_V5_MAX_CHAR:
+            raise BadDataError(f"{spec.name}.{v.name}: a value is longer than {XPT_V5_MAX_CHAR} bytes "
+                               "(rule: SAS transport v5 character limit)")
     frame, formats = xpt_frame(df, spec)
     pyreadstat.write_xport(frame, str(path), file_label=spec.label, column_labels=spec.labels,
                            table_name=spec.name.upper(), file_format_version=5, variable_format=formats)
