@@ -56,6 +56,13 @@ def test_same_seed_gives_byte_identical_files(raw_root, tmp_path):
             assert (raw_root / cut / name).read_bytes() == (tmp_path / cut / name).read_bytes(), (cut, name)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True])
+def test_bad_seed_is_refused_before_anything_is_written(tmp_path, seed):
+    with pytest.raises(ValueError, match="seed"):
+        write_cuts(tmp_path, seed=seed)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_other_seed_gives_other_data(raw_root, tmp_path):
     write_cuts(tmp_path, seed=DEFAULT_SEED + 1)
     assert (raw_root / CUTS[-1] / "dm.csv").read_bytes() != (tmp_path / CUTS[-1] / "dm.csv").read_bytes()

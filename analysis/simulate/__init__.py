@@ -78,6 +78,8 @@ def write_cuts(raw_root: Path, seed: int = DEFAULT_SEED, force: bool = False) ->
     Raw data are read-only: an existing cut folder is an error unless ``force``. Each cut folder
     is built in a scratch directory and swapped in whole (analysis.atomic.atomic_dir).
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     raw_root = Path(raw_root)
     existing = [c for c in CUTS if (raw_root / c).exists()]
     if existing and not force:
