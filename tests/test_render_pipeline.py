@@ -34,6 +34,12 @@ root = None
 import os
 print("cut", cut, "gx", os.environ.get("GX_ANALYTICS_ENABLED"), "cwd", os.getcwd())
 ```
+
+```{python}
+#| eval: false
+#| echo: true
+raise RuntimeError("EVAL-FALSE-MUST-NOT-RUN")
+```
 """
 
 BROKEN = """
@@ -133,6 +139,8 @@ def test_kernel_environment_and_working_directory(tmp_path):
     out = render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks, engine="jupyter")
     text = page_text(out / "01-tiny.html")
     assert f"cut {CUT} gx False cwd {REPO}" in text
+    assert 'raise RuntimeError("EVAL-FALSE-MUST-NOT-RUN")' in text, "eval: false shows the code ..."
+    assert "Traceback" not in text, "... and does not run it"
 
 
 def test_error_in_a_cell_names_notebook_cell_and_traceback(tmp_path):
