@@ -31,6 +31,7 @@ TABLE1_VARIABLES = {  # variable -> (label, categorical)
     "MRDPRE": ("MRD before therapy", True),
 }
 TABLE1_NONNORMAL = ("WBCDIAG",)
+AE_LEVEL_SEP = " / "
 
 
 def param_rows(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
@@ -134,7 +135,9 @@ def ae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     tidy = tables.ae_summary(adae, trial, COHORT, grade="ATOXGR")
     tidy = tidy[tidy["section"] != "population"].copy()
     tidy["variable"] = tidy["section"].map({"overall": "ANY", "soc": "AEBODSYS", "term": "AEDECOD"})
-    tidy["level"] = tidy["term"].where(tidy["section"] == "term", tidy["soc"]).fillna("").astype(str)
+    # term rows keep their SOC ("SOC / term") so that the SOC/PT table can be rebuilt from the ARD
+    tidy["level"] = (tidy["soc"].fillna("") + AE_LEVEL_SEP + tidy["term"].fillna("")).where(
+        tidy["section"] == "term", tidy["soc"]).fillna("").astype(str)
     tidy["param"] = tidy["grade"].astype(str).map(_grade_param)
     tidy["stat_name"] = tidy["stat_name"].map(rename)
     parts = [pd.DataFrame({"analysis": "ae", "param": tidy["param"], "group": tidy["group"].astype(str),

@@ -1,0 +1,234 @@
+"""External-control comparison beyond the naive one (SAP 6): competing risks, propensity-score
+weighting, delayed entry, landmark and per-protocol views. Every result goes into the ARD with
+its own ``analysis`` name, beside (never replacing) the primary analyses of ``sap``.
+
+Estimands and biases are stated in docs/sap-notes.md section 6; the constants in
+``analysis.conventions`` (IPTW_*, BOOTSTRAP_*, CR_CAUSES).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import conventions as C
+from analysis.analyze import ard
+from analysis.analyze.sap import COHORT, COMPARISON, KM_TIMEPOINTS, param_rows
+from analysis.stats import competing, survival, weighting
+
+TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
+
+# Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.2).
+PS_COVARIATES = ("AGE", "SEX", "PHSTAT", "CYTORISK", "LOGWBC", "WBCMISS", "CNSPOS", "DISSTAT", "MRDPRE")
+PS_CATEGORICAL = ("SEX", "PHSTAT", "CYTORISK", "DISSTAT", "MRDPRE")
+
+
+def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject with the propensity-model covariates. Missing-data rules (SAP 6.2):
+    cytogenetic risk missing -> its own level "MISSING"; WBC on the log10 scale, missing -> the
+    median of all subjects plus an indicator WBCMISS; CNS status CNS2/CNS3 -> CNSPOS = 1, CNS1 or
+    missing -> 0 (missing CNS status occurs only in the registry, so a level of its own would
+    separate the cohorts)."""
+    d = adsl[["USUBJID", COHORT, "AGE", "SEX", "PHSTAT", "CYTORISK", "WBCDIAG", "CNSSTAT",
+              "DISSTAT", "MRDPRE"]].copy()
+    d[TREATED] = (d[COHORT] == C.COHORT_TRIAL).astype(int)
+    d["AGE"] = d["AGE"].astype(float)
+    d["CYTORISK"] = d["CYTORISK"].astype(object).where(d["CYTORISK"].notna(), "MISSING")
+    wbc = np.log10(d["WBCDIAG"].astype(float))
+    d["WBCMISS"] = wbc.isna().astype(int)
+    d["LOGWBC"] = wbc.fillna(wbc.median())
+    d["CNSPOS"] = d["CNSSTAT"].isin(["CNS2", "CNS3"]).astype(int)
+    for col in ("SEX", "PHSTAT", "DISSTAT", "MRDPRE"):
+        d[col] = d[col].astype(object)
+    return d.reset_index(drop=True)
+
+
+DISCRETE_COVARIATES = (*PS_CATEGORICAL, "WBCMISS", "CNSPOS")
+
+
+def estimable_covariates(frame: pd.DataFrame) -> list[str]:
+    """The covariates whose every level occurs in both cohorts. A level present in one cohort
+    only separates the cohorts perfectly: the logistic MLE does not exist (SAP 6.2)."""
+    keep = []
+    for col in PS_COVARIATES:
+        if col in DISCRETE_COVARIATES:
+            counts = pd.crosstab(frame[col], frame[TREATED])
+            if counts.shape[1] < 2 or (counts == 0).any(axis=None):
+                continue
+        keep.append(col)
+    return keep
+
+
+def att_weights(frame: pd.DataFrame) -> pd.DataFrame:
+    """Propensity score (main-effects logistic) and stabilised ATT weights, truncated at the
+    percentiles of conventions.IPTW_TRUNCATE_PERCENTILES (SAP 6.2)."""
+    fit = weighting.propensity_score(frame, TREATED, PS_COVARIATES, categorical=PS_CATEGORICAL)
+    return weighting.iptw(frame, TREATED, np.asarray(fit.scores), estimand=C.IPTW_ESTIMAND,
+                          stabilize=C.IPTW_STABILIZE, truncate=C.IPTW_TRUNCATE_PERCENTILES)
+
+
+# --- 1. competing risks ------------------------------------------------------------------------
+
+def competing_risk_rows(adtte: pd.DataFrame) -> pd.DataFrame:
+    data = param_rows(adtte, "RELNRM")
+    cif = competing.cumulative_incidence(data, COHORT, KM_TIMEPOINTS, event_type="EVNTTYPE",
+                                         conf_level=C.CONF_LEVEL, conf_type=C.KM_CONF_TYPE)
+    parts = []
+    for cause, label in C.CR_CAUSES.items():
+        sub = cif[cif["cause"] == cause]
+        param = "CIR" if cause == 1 else "NRM"
+        parts.append(ard.from_frame(sub, analysis="cif", param=param, group_col=COHORT, variable="AVAL",
+                                    level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event",
+                                                             "cif": "cif", "std_err": "std_err",
+                                                             "lcl": "lcl", "ucl": "ucl"}))
+        gray = competing.gray_test(data, COHORT, cause=cause, event_type="EVNTTYPE")
+        parts.append(ard.rows("gray", param, COMPARISON, COHORT, "",
+                              {"chisq": gray["stat"].iloc[0], "df": gray["df"].iloc[0], "p": gray["p"].iloc[0]}))
+        fg = competing.fine_gray(data, COHORT, cause=cause, event_type="EVNTTYPE",
+                                 reference=C.REFERENCE_COHORT, conf_level=C.CONF_LEVEL)
+        parts.append(ard.rows("finegray", param, COMPARISON, COHORT, "",
+                              {"shr": fg["shr"].iloc[0], "lcl": fg["lcl"].iloc[0], "ucl": fg["ucl"].iloc[0],
+                               "p": fg["p"].iloc[0]}))
+    return ard.concat(parts)
+
+
+# --- 2. propensity-score weighting ----------------------------------------------------------------
+
+def _weight_summary(w: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for cohort, treated in ((C.COHORT_TRIAL, 1), (C.COHORT_EXTERNAL, 0)):
+        wt = w.loc[frame[TREATED] == treated, "weight"].to_numpy()
+        parts.append(ard.rows("ps_weights", "ATT", cohort, "weight", "", {
+            "n": len(wt), "ess": weighting.effective_sample_size(wt), "sum": wt.sum(), "mean": wt.mean(),
+            "min": wt.min(), "q1": np.quantile(wt, 0.25), "median": np.median(wt),
+            "q3": np.quantile(wt, 0.75), "max": wt.max(), "n_truncated": int(w.loc[frame[TREATED] == treated, "truncated"].sum()),
+        }))
+    return ard.concat(parts)
+
+
+def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTSTRAP_REPLICATES,
+                  seed: int = C.BOOTSTRAP_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Balance before/after weighting, weight distribution, weighted KM, weighted difference at
+    2 years (percentile bootstrap of subjects within cohort, each keeping its estimated weight:
+    the uncertainty of the propensity model itself is not propagated, SAP 6.2), weighted Cox
+    with robust (Lin-Wei) variance.
+    Returns (ARD rows, the per-subject weight frame for figures)."""
+    frame = ps_frame(adsl)
+    missing_level = sorted(set(PS_COVARIATES) - set(estimable_covariates(frame)))
+    if missing_level:
+        raise ValueError(f"propensity model: covariate(s) {missing_level} have a level present in one cohort only")
+    w = att_weights(frame)
+    frame["IPTW"] = w["weight"].to_numpy()
+    frame["PS"] = w["ps"].to_numpy()
+    bal = weighting.balance(frame, TREATED, PS_COVARIATES, weights="IPTW", categorical=PS_CATEGORICAL,
+                            sd_denominator="pooled")
+    parts = [ard.from_frame(bal, analysis="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
+                            variable="covariate", level_col=None, stats={
+                                "smd_unweighted": "smd_unweighted", "smd_weighted": "smd_weighted",
+                                "mean_treated": "mean_treated", "mean_control": "mean_control",
+                                "mean_control_weighted": "mean_control_weighted"})]
+    # ard.from_frame puts one level for all; re-key by covariate/level so rows stay unique
+    parts[0]["variable"] = np.repeat(bal["covariate"].astype(str).to_numpy(), 5)
+    parts[0]["level"] = np.repeat(bal["level"].fillna("").astype(str).to_numpy(), 5)
+    parts.append(_weight_summary(w, frame))
+    for paramcd in ("OS", "LFS"):
+        # each ADTTE row carries its subject's propensity covariates, so that a bootstrap replicate
+        # can refit the propensity model on the resampled subjects
+        data = param_rows(adtte, paramcd)[["USUBJID", COHORT, "AVAL", "CNSR"]].merge(
+            frame.drop(columns=[COHORT]), on="USUBJID", how="left")
+        if data["IPTW"].isna().any():
+            raise ValueError(f"ADTTE {paramcd}: subjects without a weight: {list(data.loc[data['IPTW'].isna(), 'USUBJID'][:5])}")
+        km = survival.km_estimates(data, COHORT, KM_TIMEPOINTS, conf_type=C.KM_CONF_TYPE,
+                                   conf_level=C.CONF_LEVEL, weights="IPTW")
+        parts.append(ard.from_frame(km, analysis="iptw_km", param=paramcd, group_col=COHORT, variable="AVAL",
+                                    level_col="time", stats={"n_risk": "n_risk", "surv": "surv",
+                                                             "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"}))
+        subj = data.reset_index(drop=True)
+        diff = weighting.weighted_km_difference(
+            subj, COHORT, C.TIMEPOINT_2Y_DAYS, C.REFERENCE_COHORT, weights="IPTW", n_boot=n_boot, seed=seed,
+            conf_level=C.CONF_LEVEL)
+        r = diff.iloc[0]
+        parts.append(ard.rows("iptw_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
+            "diff": r["difference"], "se": r["boot_se"], "lcl": r["lcl"], "ucl": r["ucl"],
+            "n_boot": r["n_boot"], "n_boot_valid": r["n_boot_valid"], "seed": r["seed"]}))
+        cx = weighting.weighted_cox(data, COHORT, "IPTW", robust=True, reference=C.REFERENCE_COHORT,
+                                    conf_level=C.CONF_LEVEL)
+        parts.append(ard.rows("iptw_cox", paramcd, COMPARISON, COHORT, "", {
+            "hr": cx["hr"].iloc[0], "lcl": cx["lcl"].iloc[0], "ucl": cx["ucl"].iloc[0], "p": cx["p"].iloc[0]}))
+    return ard.concat(parts), frame
+
+
+# --- 3. time zero: delayed entry, landmark, per protocol ------------------------------------------
+
+def _two_group_rows(data: pd.DataFrame, analysis: str, paramcd: str, entry: str | None = None,
+                    time_col: str = "AVAL", cnsr: str = "CNSR") -> pd.DataFrame:
+    km = survival.km_estimates(data, COHORT, KM_TIMEPOINTS, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL,
+                               entry=entry, time=time_col, cnsr=cnsr)
+    parts = [ard.from_frame(km, analysis=f"{analysis}_km", param=paramcd, group_col=COHORT, variable="AVAL",
+                            level_col="time", stats={"n_risk": "n_risk", "surv": "surv", "std_err": "std_err",
+                                                     "lcl": "lcl", "ucl": "ucl"})]
+    n = data.groupby(COHORT, observed=True)[cnsr].agg(["size", lambda s: int((s == 0).sum())])
+    parts += [ard.rows(f"{analysis}_n", paramcd, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})
+              for g, r in n.iterrows()]
+    diff = survival.km_difference(data, COHORT, C.TIMEPOINT_2Y_DAYS, C.REFERENCE_COHORT, conf_level=C.CONF_LEVEL,
+                                  entry=entry, time_col=time_col, cnsr=cnsr)
+    parts.append(ard.rows(f"{analysis}_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
+        "diff": diff["diff"].iloc[0], "se": diff["se"].iloc[0], "lcl": diff["lcl"].iloc[0],
+        "ucl": diff["ucl"].iloc[0], "p": diff["p"].iloc[0]}))
+    cx = survival.cox(data, COHORT, ties=C.COX_TIES, reference=C.REFERENCE_COHORT, entry=entry,
+                      time=time_col, cnsr=cnsr, conf_level=C.CONF_LEVEL)
+    parts.append(ard.rows(f"{analysis}_cox", paramcd, COMPARISON, COHORT, "", {
+        "hr": cx["hr"].iloc[0], "lcl": cx["lcl"].iloc[0], "ucl": cx["ucl"].iloc[0], "p": cx["p"].iloc[0]}))
+    return ard.concat(parts)
+
+
+def delayed_entry_rows(adtte: pd.DataFrame) -> pd.DataFrame:
+    """Both cohorts from the remission documented before therapy (OSCR/LFSCR); each subject
+    enters the risk set at ENTRY (trial: CAR-T1, controls: allo-HSCT), so the time a control
+    had to survive to reach transplant is not credited to it (SAP 6.3)."""
+    return ard.concat(_two_group_rows(param_rows(adtte, p), "delayed_entry", p[:-2], entry="ENTRY")
+                      for p in ("OSCR", "LFSCR"))
+
+
+def landmark_day(adsl: pd.DataFrame) -> float:
+    """The landmark: the median number of days from CAR-T1 to CAR-T2 among trial completers
+    (SAP 6.3), counted from each cohort's own origin."""
+    done = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & adsl["CART2DT"].notna()]
+    if done.empty:
+        raise ValueError("landmark: no trial subject received CAR-T2")
+    return float(np.median((done["CART2DT"] - done["TRTSDT"]).dt.days))
+
+
+def landmark_frame(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, landmark: float) -> pd.DataFrame:
+    """Subjects alive and relapse-free at the landmark (days from their origin STARTDT); time is
+    re-counted from the landmark."""
+    data = param_rows(adtte, paramcd).merge(adsl[["USUBJID", "RELDT"]], on="USUBJID", how="left")
+    relapse_day = (data["RELDT"] - data["STARTDT"]).dt.days
+    keep = (data["AVAL"] > landmark) & ~(relapse_day <= landmark).fillna(False)
+    out = data[keep].copy()
+    out["AVAL"] = out["AVAL"] - landmark
+    return out
+
+
+def landmark_rows(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
+    day = landmark_day(adsl)
+    parts = [ard.rows("landmark", "LANDMARK", "", "day", "", {"day": day})]
+    parts += [_two_group_rows(landmark_frame(adtte, adsl, p, day), "landmark", p) for p in ("OS", "LFS")]
+    return ard.concat(parts)
+
+
+def per_protocol_rows(adtte: pd.DataFrame) -> pd.DataFrame:
+    """Trial completers from CAR-T2 (OSPP/LFSPP) beside controls from allo-HSCT (OS/LFS)."""
+    parts = []
+    for pp, itt in (("OSPP", "OS"), ("LFSPP", "LFS")):
+        controls = param_rows(adtte, itt)
+        data = pd.concat([param_rows(adtte, pp), controls[controls[COHORT] == C.COHORT_EXTERNAL]], ignore_index=True)
+        parts.append(_two_group_rows(data, "per_protocol", itt))
+    return ard.concat(parts)
+
+
+def external_control_rows(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    adsl, adtte = data["adsl"], data["adtte"]
+    weighted, _ = weighted_rows(adsl, adtte)
+    return ard.concat([competing_risk_rows(adtte), weighted, delayed_entry_rows(adtte),
+                       landmark_rows(adtte, adsl), per_protocol_rows(adtte)])
