@@ -98,3 +98,9 @@ def test_completed_without_car_t2_is_bad_data():
     forms["ds"].loc[forms["ds"].SUBJID == "01-002", "EOTSTAT"] = "COMPLETED"
     with pytest.raises(BadDataError, match=r"ds.csv column EOTSTAT: subject\(s\) \['01-002'\] COMPLETED"):
         derive_adsl(forms, CUT_DATE)
+
+
+def test_treatment_variables(adsl):
+    assert adsl.loc["01-001", "TRT01P"] == adsl.loc["01-001", "TRT01A"] == "CAR-T/AUTO-HSCT SANDWICH"
+    assert adsl.loc["01-006", "TRT01P"] == "CAR-T/AUTO-HSCT SANDWICH" and pd.isna(adsl.loc["01-006", "TRT01A"])
+    assert adsl.loc["R0001", "TRT01A"] == "ALLO-HSCT (EXTERNAL CONTROL)"

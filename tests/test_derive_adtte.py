@@ -134,3 +134,9 @@ def test_death_before_car_t1_is_bad_data_naming_subject_and_variable():
     ds.loc[ds.SUBJID == "01-002", ["DTHFL", "DTHDTC"]] = ["Y", "2024-01-05"]
     with pytest.raises(BadDataError, match=r"OS: subject SWCART-01-01-002: event 'DEATH' \(ADSL.DTHDT\) on 2024-01-05"):
         derive_datasets(forms, CUT_DATE)
+
+
+def test_paramn_follows_the_declaration_order(adtte):
+    order = adtte.drop_duplicates("PARAMCD").set_index("PARAMCD")["PARAMN"].to_dict()
+    assert order == {"OS": 1, "LFS": 2, "RELNRM": 3, "MRDDURFC": 4, "MRDDURNG": 5, "OSCR": 6,
+                     "LFSCR": 7, "OSPP": 8, "LFSPP": 9}

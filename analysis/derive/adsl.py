@@ -21,6 +21,8 @@ from analysis.errors import BadDataError
 from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES
 
 LOSS_OF_REMISSION = tuple(c for c in RESPONSE_CODES if c not in REMISSION_CODES)  # NR, RELAPSE
+TREATMENT = {conventions.COHORT_TRIAL: "CAR-T/AUTO-HSCT SANDWICH",
+             conventions.COHORT_EXTERNAL: "ALLO-HSCT (EXTERNAL CONTROL)"}
 AGE_GROUP_CUTOFF = 40  # AGEGR1: "<40" / ">=40" years (adolescent/young adult vs older adult)
 
 # SAP 6: harmonisation of the registry's coding to the trial's.
@@ -38,6 +40,10 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
     char("SITEID", "Study Site Identifier", "Collected", "dm.SITEID", "Missing for controls."),
     char("COHORT", "Cohort", "Assigned", "",
          "SANDWICH for trial subjects, ALLO_EXT for the external allo-HSCT controls."),
+    char("TRT01P", "Planned Treatment for Period 01", "Assigned", "COHORT",
+         "Trial: CAR-T/AUTO-HSCT SANDWICH; controls: ALLO-HSCT (EXTERNAL CONTROL)."),
+    char("TRT01A", "Actual Treatment for Period 01", "Derived", "TRT01P; TRTSDT; ALLOHSDT",
+         "TRT01P when the subject received it (trial: TRTSDT present), else missing."),
     num("AGE", "Age", "Collected", "dm.AGE; ext.AGE",
         "Trial: age at informed consent. Controls: age at allo-HSCT."),
     char("AGEU", "Age Units", "Assigned", "", "YEARS."),
@@ -263,6 +269,9 @@ def derive_adsl(forms: dict[str, pd.DataFrame], cut_date: str | pd.Timestamp) ->
     both = pd.concat([derive_trial_adsl(forms, cut), derive_external_adsl(forms["ext"], cut)],
                      ignore_index=True)
     both["AGEU"] = "YEARS"
+    both["TRT01P"] = both["COHORT"].map(TREATMENT)
+    received = both["TRTSDT"].notna() | both["ALLOHSDT"].notna()
+    both["TRT01A"] = both["TRT01P"].where(received)
     both["AGEGR1"], both["AGEGR1N"] = age_group(both["AGE"])
     return typed(population_flags(both), SPEC)
 

@@ -150,9 +150,10 @@ SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAM
     char("USUBJID", "Unique Subject Identifier", "Predecessor", "ADSL.USUBJID"),
     char("SITEID", "Study Site Identifier", "Predecessor", "ADSL.SITEID"),
     char("COHORT", "Cohort", "Predecessor", "ADSL.COHORT"),
-    char("PARAMCD", "Parameter Code", "Assigned", "",
+    char("PARAMCD", "Parameter Code", "Assigned", "declaration",
          "OS, LFS, RELNRM, MRDDURFC, MRDDURNG, OSCR, LFSCR, OSPP, LFSPP."),
-    char("PARAM", "Parameter", "Assigned", ""),
+    char("PARAM", "Parameter", "Assigned", "PARAMCD", "Text of the parameter declaration."),
+    num("PARAMN", "Parameter (N)", "Assigned", "PARAMCD", "Order of declaration: 1 OS ... 9 LFSPP."),
     date("STARTDT", "Time to Event Origin Date for Subject", "Derived",
          "ADSL.TRTSDT/ALLOHSDT/REMDT/CRDT/CART2DT; ADMRD.ADT",
          "OS: TRTSDT (trial) / ALLOHSDT (controls); LFS, RELNRM: REMDT; MRDDUR*: first "
@@ -160,7 +161,7 @@ SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAM
     date("ADT", "Analysis Date", "Derived", "SRCDOM.SRCVAR",
          "Earliest event date, else latest censoring date, capped at DCUTDT (SAP 2.2)."),
     num("AVAL", "Analysis Value", "Derived", "ADT; STARTDT", "ADT - STARTDT + 1 (days)."),
-    char("AVALU", "Analysis Value Unit", "Assigned", "", "DAYS."),
+    char("AVALU", "Analysis Value Unit", "Assigned", "AVAL", "DAYS."),
     num("CNSR", "Censor", "Derived", "EVNTDESC", "0 event, 1 censored (SAP 2.2)."),
     num("EVNTTYPE", "Event Type", "Derived", "EVNTDESC",
         "RELNRM: 1 relapse, 2 death without relapse, 0 censored; other parameters: 1 event, 0 censored."),
@@ -204,6 +205,7 @@ def derive_parameter(definition: ParamDefinition, adsl: pd.DataFrame, admrd: pd.
 def derive_adtte(adsl: pd.DataFrame, admrd: pd.DataFrame,
                  params: tuple[ParamDefinition, ...] = PARAMS) -> pd.DataFrame:
     """ADTTE of one cut: every declared parameter stacked."""
-    rows = pd.concat([derive_parameter(d, adsl, admrd) for d in params], ignore_index=True)
+    rows = pd.concat([derive_parameter(d, adsl, admrd).assign(PARAMN=float(i))
+                      for i, d in enumerate(params, start=1)], ignore_index=True)
     rows["AVALU"] = "DAYS"
     return typed(rows, SPEC)
