@@ -232,9 +232,16 @@ PLANTED_TRUTH = {
     "confounders": ("AGE", "MRDPRE", "DISSTAT", "PHSTAT", "CYTORISK"),
     "confounding": "controls are younger, more often MRD-negative and in CR1 than trial patients; "
                    "these lower the hazard, so the naive sandwich-vs-allo hazard ratio is biased "
-                   "towards 1 (against the sandwich) and ATT weighting moves it towards the "
-                   "conditional value",
-    "naive_bias_direction": "towards_null",
+                   "upwards (against the sandwich: towards or past 1) and ATT weighting on the "
+                   "confounders moves it down towards the conditional value",
+    "naive_bias_direction": "upward",   # naive log HR > planted conditional log HR
+    # An LFS event is a death in remission with the cohort's NRM share, so the cause-specific
+    # hazard ratios (sandwich vs allo) are exp(gamma) * share ratio; OS has no single planted HR
+    # (death after relapse follows the same law in both cohorts).
+    "relapse_cs_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich)
+    * (1 - OUTCOME_MODEL.nrm_share["SANDWICH"]) / (1 - OUTCOME_MODEL.nrm_share["ALLO_EXT"]),
+    "nrm_cs_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich)
+    * OUTCOME_MODEL.nrm_share["SANDWICH"] / OUTCOME_MODEL.nrm_share["ALLO_EXT"],
     "expected_2y": {"SANDWICH": {"OS": (0.80, 0.85), "LFS": (0.65, 0.75)},
                     "ALLO_EXT": {"OS": (0.65, 0.75), "LFS": (0.55, 0.65), "NRM": (0.10, 0.15)}},
 }
