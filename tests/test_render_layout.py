@@ -117,14 +117,20 @@ def test_figures_and_tables_are_numbered_in_order_and_referenced():
         code("hidden()", [stream("stdout", "h")], label="fig-hidden", include=False),
         code("ae()", [stream("stdout", "a")], label="tbl-ae", tbl_cap="AEs by grade"),
         code("forest()", [stream("stdout", "f")], label="fig-forest"),
+        code("listing()", [stream("stdout", "l")], label="km-listing"),
     )
     shown = presentation_notebook(nb, DEFAULTS, "01-doc.qmd")
     assert shown.cells[0].source == ("See [Figure 1](#fig-km), [Table 1](#tbl-ae) and [2](#fig-forest); "
                                      "back to [Efficacy](#sec-eff).")
     assert shown.cells[1].source == '<h2 id="sec-eff">Efficacy</h2>'
-    reports = [c.metadata.get("report") for c in shown.cells[2:]]
+    reports = [c.metadata.get("report") for c in shown.cells[2:5]]
     assert [(r["anchor"], r["number"], r["caption"]) for r in reports] == [
         ("fig-km", "Figure 1", "KM of OS"), ("tbl-ae", "Table 1", "AEs by grade"), ("fig-forest", "Figure 2", "")]
+    assert shown.cells[5].metadata["report"] == {"kind": None, "anchor": "km-listing"}, "other labels: anchor only"
+    from analysis.render.html import Page, export_notebook
+    doc = parse_page(export_notebook(shown, Page(title="T", cut="c", engine="e")))
+    assert doc.get_element_by_id("km-listing").get("class") == "report-anchor"
+    assert doc.get_element_by_id("fig-km").tag == "figure"
 
 
 def test_reference_to_an_unknown_label_is_an_error():

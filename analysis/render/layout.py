@@ -133,10 +133,11 @@ def shown_outputs(outputs: list, opts) -> list:
 
 
 def float_metadata(opts, numbers: dict[str, str]) -> dict | None:
-    """What the HTML template needs to wrap a numbered figure/table: anchor, number, caption."""
+    """What the HTML template needs to wrap a labelled cell: its anchor, and for a numbered
+    figure/table its kind, number and caption."""
     kind = opts.crossref_kind
     if not kind:
-        return None
+        return {"kind": None, "anchor": opts.label} if opts.label else None
     return {"kind": kind, "anchor": opts.label, "number": numbers[opts.label],
             "caption": opts.caption or "", "alt": opts.alt or ""}
 
@@ -170,7 +171,7 @@ def presentation_notebook(nb: nbformat.NotebookNode, defaults: dict, notebook: s
     for cell in cells:
         if cell.cell_type == "markdown":
             cell.source = resolve_crossrefs(cell.source, targets, notebook)
-        elif "report" in cell.metadata:
+        elif cell.metadata.get("report", {}).get("kind"):
             cell.metadata["report"]["caption"] = resolve_crossrefs(cell.metadata["report"]["caption"],
                                                                    targets, notebook)
     out.cells = cells
