@@ -52,9 +52,11 @@ class _TimeBins:
     end: np.ndarray
 
     @classmethod
-    def of(cls, keys: np.ndarray, event_keys: np.ndarray, stratum_width: int) -> "_TimeBins":
-        distinct, index = np.unique(keys, return_inverse=True)
+    def of(cls, keys: np.ndarray, event_keys: np.ndarray, stratum_width: int, n_keys: int) -> "_TimeBins":
         next_stratum = (event_keys // stratum_width + 1) * stratum_width
+        if n_keys <= 4 * len(keys) + 1024:  # keys are small integers: bin them directly, no sort
+            return cls(keys, n_keys, event_keys, next_stratum)
+        distinct, index = np.unique(keys, return_inverse=True)
         return cls(index, len(distinct), np.searchsorted(distinct, event_keys, side="left"),
                    np.searchsorted(distinct, next_stratum, side="left"))
 
@@ -88,11 +90,11 @@ class _RiskSets:
 
 def _risk_sets(stop, event, weight, start, ties, strata: np.ndarray | None = None) -> _RiskSets:
     stratum = np.zeros(len(stop), dtype=np.int64) if strata is None else strata.astype(np.int64)
-    distinct = np.unique(stop if start is None else np.concatenate([stop, start]))
+    distinct, rank = np.unique(stop if start is None else np.concatenate([stop, start]), return_inverse=True)
     width = len(distinct) + 1
-    key = lambda times: stratum * width + np.searchsorted(distinct, times, side="left") + 1  # noqa: E731
-    stop_key = key(stop)
-    start_key = stratum * width if start is None else key(start)
+    n_keys = (int(stratum.max()) + 1) * width
+    stop_key = stratum * width + rank[:len(stop)] + 1
+    start_key = stratum * width if start is None else stratum * width + rank[len(stop):] + 1
     death_rows = np.flatnonzero(event > 0)
     event_keys, death_time = np.unique(stop_key[death_rows], return_inverse=True)
     size = len(event_keys)
@@ -102,8 +104,8 @@ def _risk_sets(stop, event, weight, start, ties, strata: np.ndarray | None = Non
     first_slot = np.concatenate([[0], np.cumsum(n_dead)[:-1]])
     rank = np.arange(len(slot_time)) - first_slot[slot_time]
     slot_frac = rank / n_dead[slot_time] if ties == "efron" else np.zeros(len(slot_time))
-    start_bins = None if start is None else _TimeBins.of(start_key, event_keys, width)
-    return _RiskSets(_TimeBins.of(stop_key, event_keys, width), start_bins, stop_key, start_key, death_rows,
+    start_bins = None if start is None else _TimeBins.of(start_key, event_keys, width, n_keys)
+    return _RiskSets(_TimeBins.of(stop_key, event_keys, width, n_keys), start_bins, stop_key, start_key, death_rows,
                      death_time, n_dead, dead_weight, slot_time, slot_frac, event_keys)
 
 
