@@ -109,6 +109,17 @@ def render_html(cut: str, cut_dir: str, outcomes: list[Outcome], files: list[tup
            f"<h2>Partial-date rule</h2><p>{_e(PARTIAL_DATE_RULE)}</p>",
            "<p class='note'>Row numbers are 1-based data rows of the CSV file (the header is not counted). "
            "Values of identifying columns are never shown.</p>"]
+    lines = failure_lines(outcomes, cap=MAX_HTML_ROWS_PER_RULE)
+    if lines:
+        out.append(f"<h2>Failures</h2><ol>{''.join(f'<li><code>{_e(ln)}</code></li>' for ln in lines)}</ol>")
+    out.append("<h2>Suites</h2><table><tr><th>suite</th><th>checks</th><th>passed</th><th>failed</th>"
+               "<th>not evaluated</th></tr>")
+    for name, items in by_suite.items():
+        n = {s: sum(o.status == s for o in items) for s in (PASSED, FAILED, NOT_EVALUATED)}
+        out.append(f"<tr><td><a href='#{_e(name)}'>{_e(name)}</a></td><td>{len(items)}</td>"
+                   f"<td class='passed'>{n[PASSED]}</td><td class='failed'>{n[FAILED] or ''}</td>"
+                   f"<td class='notevaluated'>{n[NOT_EVALUATED] or ''}</td></tr>")
+    out.append("</table>")
     if files:
         out.append("<h2>Raw files</h2><table><tr><th>file</th><th>SHA-256</th></tr>")
         out += [f"<tr><td>{_e(n)}</td><td><code>{_e(h)}</code></td></tr>" for n, h in files]
