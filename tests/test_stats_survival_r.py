@@ -84,7 +84,10 @@ def test_km_estimates_cdisc_pilot(pilot, conf_type):
     compare_km(ours, r_summary(pilot, "TRTA", CDISC_TIMES, conf_type), "TRTA")
 
 
-def test_km_curve_matches_survfit0(small):
+@pytest.mark.parametrize("shift", [0, -2.5])
+def test_km_curve_matches_survfit0(small, shift):
+    """The whole curve incl. the origin row; shift -2.5 makes some entry times negative."""
+    small = small.assign(ENTRY=small["ENTRY"] + shift)
     ours = sv.km_curve(small, "GRP", conf_type="log-log", entry="ENTRY", weights="FW")
     code = """
     fit <- survfit0(survfit(Surv(ENTRY, AVAL, 1 - CNSR) ~ GRP, data = d, weights = FW, conf.type = "log-log"))

@@ -110,7 +110,7 @@ def km_fit(stop: np.ndarray, event: np.ndarray, weight: np.ndarray, start: np.nd
             var_log = _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_index)
             var_log = np.where(surv == 0, 0.0, var_log)  # dS/dw = 0 for all i once S reaches 0
     se_log = np.sqrt(np.maximum(var_log, 0.0))
-    origin = min(0.0, float(time[0]) if start is None else min(float(time[0]), float(start.min())))
+    origin = min(0.0, float(time[0]))  # survfit0: min(0, first time), even when entries are negative
     origin_added = bool(time[0] != origin)
     if origin_added:
         time = np.concatenate([[origin], time])
