@@ -429,6 +429,24 @@ def test_crs_rates_match_parameters(big_study):
     assert crs2.max() <= 2
 
 
+def test_icans_rate_onsets_and_day28_mrd_match_parameters(big_study):
+    """ICANS after CAR-T1 at params.ICANS1_ANY (3.5 binomial SE); CRS onset median in days 3-5
+    and ICANS onset median in days 6-9 (T1.24: 5 and 7); day-28 FC MRD negativity (< 1e-4) in
+    0.80-0.95 (T1.6 85 %, T1.21 87 %; no FC sample is taken in some patients)."""
+    trial = big_study.trial
+    icans = np.array([max([e.grade for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Immune effector")],
+                          default=0) for p in trial])
+    assert _within_binomial((icans >= 1).mean(), params.ICANS1_ANY, params.ICANS1_ANY, len(trial))
+    crs_onsets = [e.start for p in trial for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Cytokine")]
+    icans_onsets = [e.start for p in trial for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Immune effector")]
+    assert 3 <= np.median(crs_onsets) <= 5 and 6 <= np.median(icans_onsets) <= 9
+    day28 = [m for p in trial for m in p.mrd
+             if m.method == "FC" and any(a.day == m.day and a.visit == "CAR-T1 D28" and a.response != "NR"
+                                         for a in p.assessments)]
+    negative = np.mean([m.undetectable or m.level < 1e-4 for m in day28])
+    assert 0.80 <= negative <= 0.95, negative
+
+
 def test_two_year_os_lfs_and_completion_match_targets(big_study):
     """Truth (no censoring) 2-year proportions vs the ranges of PLANTED_TRUTH['expected_2y'],
     widened by 3.5 binomial SE. OS from CAR-T1 / allo-HSCT; LFS here from the same origin."""
