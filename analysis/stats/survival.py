@@ -64,11 +64,14 @@ def _times(times) -> np.ndarray:
     return values
 
 
+VARIANCE_LABELS = {"greenwood": "Greenwood variance",
+                   "ij": "infinitesimal-jackknife variance (non-integer case weights)"}
+
+
 def _method_columns(frame: pd.DataFrame, variance: str, conf_type: str, conf_level: float) -> pd.DataFrame:
     frame["conf_type"] = conf_type
     frame["conf_level"] = conf_level
-    frame["method"] = ("Kaplan-Meier, Greenwood variance" if variance == "greenwood"
-                       else "Kaplan-Meier, infinitesimal-jackknife variance (non-integer case weights)")
+    frame["method"] = f"Kaplan-Meier, {VARIANCE_LABELS[variance]}"
     return frame
 
 
@@ -171,6 +174,8 @@ def km_difference(adtte: pd.DataFrame, by: str, time: float, reference, conf_lev
     if by is None:
         raise ValueError("km_difference needs a grouping column `by`")
     conf_level = check_conf_level(conf_level)
+    data = surv_data(adtte, time=time_col, cnsr=cnsr, by=by, weights=weights, entry=entry)
+    variance = _variance_method(data, variance)
     table = km_estimates(adtte, by, [time], weights=weights, entry=entry, time=time_col, cnsr=cnsr,
                          variance=variance)
     if reference not in set(table[by]):
@@ -185,8 +190,8 @@ def km_difference(adtte: pd.DataFrame, by: str, time: float, reference, conf_lev
     return pd.DataFrame({by: others[by], "reference": reference, "time": float(time), "surv": others["surv"],
                          "surv_reference": ref["surv"], "diff": diff, "se": se, "lcl": diff - z_crit * se,
                          "ucl": diff + z_crit * se, "z": z, "p": 2 * norm.sf(np.abs(z)), "conf_level": conf_level,
-                         "method": f"difference of Kaplan-Meier estimates, {others['method'].iloc[0].split(', ')[1]}"
-                                   ", Wald interval and test"})
+                         "method": f"difference of Kaplan-Meier estimates, {VARIANCE_LABELS[variance]}, "
+                                   "Wald interval and test"})
 
 
 def _logrank_stratum(stop, event, group, n_groups, rho) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
