@@ -5,6 +5,7 @@ render with notebook/cell/traceback, and a failed render leaves the previous pag
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -94,6 +95,9 @@ def test_render_writes_one_page_per_notebook_plus_index_and_manifest(example_rep
     assert sorted(p.name for p in example_report.iterdir()) == ["01-example.html", "index.html", "render.json"]
     manifest = json.loads((example_report / "render.json").read_text())
     assert manifest["cut"] == CUT and manifest["engine"] == "jupyter"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert example_report.stat().st_mode & 0o777 == 0o777 & ~umask, "folder readable as any new folder"
     assert [n["source"] for n in manifest["notebooks"]] == ["01-example.qmd"]
     index = page_text(example_report / "index.html")
     assert "Example section of the report" in index and "01-example.qmd" in index

@@ -91,6 +91,14 @@ def navigation(docs: list[QmdDocument]) -> list[NavEntry]:
     return [NavEntry(INDEX_PAGE, "Index")] + [NavEntry(html_name(d.path), d.title) for d in docs]
 
 
+def readable_dir_mode() -> int:
+    """The mode a new folder gets under this process's umask (e.g. 0o755): the scratch folder
+    of atomic_dir is created 0o700 by mkdtemp, which would hide the report from other readers."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def render_one(doc: QmdDocument, out_dir: Path, *, engine: str, params: dict, cut: str,
                nav: list[NavEntry], project_meta: dict, work_root: Path) -> Path:
     out = out_dir / html_name(doc.path)
@@ -169,6 +177,7 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     rendered: list[RenderedNotebook] = []
     with atomic_dir(report_dir, keep=others) as scratch, \
             tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
+        os.chmod(scratch, readable_dir_mode())
         for doc in docs:
             say(f"[render] {cut}: {doc.name} ...")
             t0 = time.perf_counter()
