@@ -82,5 +82,5 @@ def test_flags_and_grades(adae):
 
 
 def test_ae_with_onset_after_the_cut_is_not_used(adae):
-    assert ("01-002", 5) not in adae.index
+    assert ("01-005", 2) not in adae.index and ("01-005", 1) in adae.index
     assert (adae.ASTDT <= T(CUT_DATE)).all()

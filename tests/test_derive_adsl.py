@@ -104,3 +104,12 @@ def test_treatment_variables(adsl):
     assert adsl.loc["01-001", "TRT01P"] == adsl.loc["01-001", "TRT01A"] == "CAR-T/AUTO-HSCT SANDWICH"
     assert adsl.loc["01-006", "TRT01P"] == "CAR-T/AUTO-HSCT SANDWICH" and pd.isna(adsl.loc["01-006", "TRT01A"])
     assert adsl.loc["R0001", "TRT01A"] == "ALLO-HSCT (EXTERNAL CONTROL)"
+
+
+def test_last_known_alive_uses_complete_ae_dates_not_partial_ones():
+    forms = case_forms()
+    ae = forms["ae"]
+    ae.loc[(ae.SUBJID == "01-002") & (ae.AESEQ == 3), "AEENDTC"] = "2025-02-03"   # after 2025-01-15
+    ae.loc[(ae.SUBJID == "01-002") & (ae.AESEQ == 2), "AEENDTC"] = "2025-03"      # partial: not used
+    r = derive_adsl(forms, CUT_DATE).set_index("SUBJID").loc["01-002"]
+    assert r.LSTALVDT == T("2025-02-03")

@@ -11,7 +11,6 @@
 01-002  stopped after collection (DISCONTINUED, PHYSICIAN DECISION); CR 02-10, CR 06-01; last
         known alive 2025-01-15. FC 5e-5 measured (negative: below 1e-4). AE before CAR-T1;
         partial AE dates.
-        An AE with onset after the cut (2025-07-05).
 01-003  non-responder: NR 02-10; died 2024-05-01. Not in the LFS population.
 01-004  death without relapse: CR 02-10, last assessment 05-10, died 06-15. FC 3e-4 on 02-10
         (best status POSITIVE), NGS undetectable at sens 1e-5 (only non-evaluable: NOT
@@ -19,6 +18,7 @@
         onset "2024-02" (CAR-T1 not in that month: 1st of month).
 01-005  death after the cut (2025-08-01): censored at the cut date 2025-06-30. An AE with onset
         "2024-01" (month of CAR-T1) that ended 2024-01-08, before CAR-T1: stays pre-treatment.
+        An AE with onset after the cut (2025-07-05).
 01-006  enrolled, never infused (not SAFFL).
 R0001   control: allo-HSCT 2024-02-01, relapse 08-01, died 10-01.
 R0002   control: alive, last follow-up 2025-03-01.
@@ -119,11 +119,11 @@ def case_text_forms() -> dict[str, pd.DataFrame]:
                _ae("01-002", 2, "Fever", 2, "2024-01", "2024-02", rel="Y"),
                _ae("01-002", 3, "Fever", 2, "2024-01-20", "2024-01-22"),
                _ae("01-002", 4, "Immune effector cell-associated neurotoxicity syndrome", 1, "2024-01-15"),
-               _ae("01-002", 5, "Fatigue", 1, "2025-07-05"),
                _ae("01-004", 1, "Sepsis", 3, "2024-03-01", "2024-03-09", ser="Y"),
                _ae("01-004", 2, "Sepsis", 3, "2024-03-01", "2024-03-04", ser="Y"),
                _ae("01-004", 3, "Anemia", 2, "2024-02"),
-               _ae("01-005", 1, "Vomiting", 1, "2024-01", "2024-01-08", rel="N")],
+               _ae("01-005", 1, "Vomiting", 1, "2024-01", "2024-01-08", rel="N"),
+               _ae("01-005", 2, "Fatigue", 1, "2025-07-05")],
         "ds": [_ds("01-001", "COMPLETED", "2024-12-01", dth="2024-12-01", caus="RELAPSE"),
                _ds("01-002", "DISCONTINUED", "2025-01-15", reas="PHYSICIAN DECISION", dcdt="2024-03-20"),
                _ds("01-003", "DISCONTINUED", "2024-05-01", reas="RELAPSE", dcdt="2024-02-10",

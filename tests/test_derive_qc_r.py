@@ -43,8 +43,10 @@ for (s in dm$SUBJID) {
   base <- if (is.na(rem)) trt else rem
   rel <- post$D[post$D > base & post$RSORRES %in% c("NR", "RELAPSE")][1]
   x <- ds[ds$SUBJID == s, ]; dth <- d(x$DTHDTC)
+  aed <- c(ae$AESTDTC[ae$SUBJID == s], ae$AEENDTC[ae$SUBJID == s])
+  aed <- aed[!is.na(aed) & nchar(aed) == 10]        # complete AE dates only
   alive <- max(c(d(x$LSTALVDTC), a$D, d(mrd$MRDDTC[mrd$SUBJID == s]), d(inf$INFDTC),
-                 d(hsct$HSCTDTC[hsct$SUBJID == s])), na.rm = TRUE)
+                 d(hsct$HSCTDTC[hsct$SUBJID == s]), d(aed)), na.rm = TRUE)
   id <- paste0(dm$STUDYID[dm$SUBJID == s], "-", s)
   os <- pick(trt, list(dth), alive)
   res[[length(res) + 1]] <- data.frame(USUBJID = id, PARAMCD = "OS", AVAL = os[1], CNSR = os[2])
@@ -71,7 +73,7 @@ def test_os_and_lfs_match_an_independent_r_derivation(cut, tmp_path):
     raw = paths.raw_dir(cut, paths.REPO_ROOT)
     shutil.copytree(raw, paths.raw_dir(cut, tmp_path))
     adtte = pd.read_parquet(derive_cut(cut, tmp_path) / "adtte.parquet")
-    frames = {n: read_form_text(raw, n) for n in ("dm", "cart", "rs", "ds", "mrd", "hsct", "ext")}
+    frames = {n: read_form_text(raw, n) for n in ("dm", "cart", "rs", "ds", "mrd", "hsct", "ae", "ext")}
     frames["cutdate"] = pd.DataFrame({"CUT": [paths.cut_date(cut)]})
     qc = run_r(R_QC, frames)["qc"]
     ours = adtte.loc[adtte.PARAMCD.isin(["OS", "LFS"]), ["USUBJID", "PARAMCD", "AVAL", "CNSR"]]

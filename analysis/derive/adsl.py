@@ -94,9 +94,10 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
     char("DTHCAUS", "Cause of Death", "Collected", "ds.DTHCAUS; ext.DTHCAUS",
          "Registry values upper-cased."),
     date("LSTALVDT", "Date Last Known Alive", "Derived",
-         "ds.LSTALVDTC; rs.RSDTC; mrd.MRDDTC; cart.INFDTC; hsct.HSCTDTC; ext.LSTFUDTC",
-         "Trial: latest of the last-known-alive date and every assessment/procedure date. "
-         "Controls: ext.LSTFUDTC."),
+         "ds.LSTALVDTC; rs.RSDTC; mrd.MRDDTC; cart.INFDTC; hsct.HSCTDTC; ae.AESTDTC; ae.AEENDTC; "
+         "ext.LSTFUDTC",
+         "Trial: latest of the last-known-alive date and every complete assessment, sample, "
+         "procedure and AE date. Controls: ext.LSTFUDTC."),
     date("LSTASDT", "Date of Last Disease Assessment", "Derived", "rs.RSDTC; ext.LSTFUDTC",
          "Trial: latest response assessment. Controls: last follow-up (the registry has no "
          "assessment dates)."),
@@ -167,6 +168,22 @@ def disposition(ds: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+# Complete dates on which a subject was seen alive (admiral derive_var_extreme_dt sources).
+ALIVE_SOURCES = (("rs", "RSDTC"), ("mrd", "MRDDTC"), ("cart", "INFDTC"), ("hsct", "HSCTDTC"),
+                 ("ae", "AESTDTC"), ("ae", "AEENDTC"))
+
+
+def alive_dates(forms: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    """(SUBJID, DATE) frames of every complete date in ``ALIVE_SOURCES``; partial dates (AE
+    onset/resolution without a day) are not used: they do not show the day the subject was seen."""
+    frames = []
+    for form, col in ALIVE_SOURCES:
+        df = forms[form]
+        complete = df.loc[df[col].astype("string").str.len().eq(10).fillna(False).astype(bool)]
+        frames.append(pd.DataFrame({"SUBJID": complete["SUBJID"], "DATE": raw_dates(complete, form, col)}))
+    return frames
+
+
 def last_alive(subjects: pd.DataFrame, dated: list[pd.DataFrame]) -> pd.Series:
     """LSTALVDT: latest of the collected last-known-alive date (LSTALVC) and every complete
     date in ``dated`` (frames of SUBJID, DATE), as admiral's derive_var_extreme_dt (SAP 1)."""
@@ -232,11 +249,7 @@ def derive_trial_adsl(forms: dict[str, pd.DataFrame], cut_date: pd.Timestamp) ->
             .merge(procedure_dates(forms["mob"], forms["hsct"]), on="SUBJID", how="left")
             .merge(response_dates(forms["rs"], infusions[["SUBJID", "TRTSDT"]]), on="SUBJID", how="left")
             .merge(disposition(forms["ds"]), on="SUBJID", how="left"))
-    rs, mrd, cart, hsct = forms["rs"], forms["mrd"], forms["cart"], forms["hsct"]
-    dated = [pd.DataFrame({"SUBJID": f["SUBJID"], "DATE": raw_dates(f, n, c)})
-             for f, n, c in ((rs, "rs", "RSDTC"), (mrd, "mrd", "MRDDTC"), (cart, "cart", "INFDTC"),
-                             (hsct, "hsct", "HSCTDTC"))]
-    adsl["LSTALVDT"] = last_alive(adsl, dated)
+    adsl["LSTALVDT"] = last_alive(adsl, alive_dates(forms))
     adsl["DTHFL"] = adsl["DTHFL"].fillna("N")
     _check_disposition(adsl)
     return adsl.drop(columns=["LSTALVC"]).assign(DCUTDT=cut_date)
