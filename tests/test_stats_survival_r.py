@@ -175,6 +175,15 @@ def test_logrank_cdisc_pilot(pilot, rho):
         close(ours[column], theirs[column])
 
 
+def test_logrank_stratum_without_events(small):
+    """Stratum 'z' has only censored rows: it contributes nothing (as survdiff)."""
+    frame = pd.concat([small.assign(ST="y"), small.assign(ST="z", CNSR=1)], ignore_index=True)
+    ours = sv.logrank(frame, "GRP", strata="ST")
+    theirs = r_survdiff(frame, "GRP", 0, strata="ST")
+    for column in ["observed", "expected", "variance", "chisq", "p"]:
+        close(ours[column], theirs[column])
+
+
 def test_logrank_stratified_cdisc_pilot(pilot):
     ours = sv.logrank(pilot, "TRTA", strata="SEX")
     theirs = r_survdiff(pilot, "TRTA", 0, strata="SEX")

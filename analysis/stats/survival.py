@@ -209,6 +209,8 @@ def _logrank_stratum(stop, event, group, n_groups, rho) -> tuple[np.ndarray, np.
     at_risk = np.cumsum(leaving[:, ::-1], axis=1)[:, ::-1]
     d_total, n_total = deaths.sum(axis=0), at_risk.sum(axis=0)
     has_event = d_total > 0
+    if not has_event.any():  # a stratum without events adds nothing
+        return np.zeros(n_groups), np.zeros(n_groups), np.zeros((n_groups, n_groups))
     deaths, at_risk, d_total, n_total = deaths[:, has_event], at_risk[:, has_event], d_total[has_event], n_total[has_event]
     surv_left = np.concatenate([[1.0], np.cumprod(1 - d_total / n_total)[:-1]])
     weight = surv_left ** rho
