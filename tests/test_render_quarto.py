@@ -137,6 +137,14 @@ def test_quarto_page_that_would_fetch_from_the_network_is_rejected(fake_quarto, 
         render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
 
 
+def test_notebook_without_parameters_cell_fails_before_quarto_runs(fake_quarto, notebooks, tmp_path):
+    text = (notebooks / "02-second.qmd").read_text().replace("#| tags: [parameters]\n", "")
+    (notebooks / "02-second.qmd").write_text(text)
+    with pytest.raises(RenderError, match="notebook 02-second.qmd has no cell tagged 'parameters'"):
+        render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
+    assert fake_quarto() == [], "checked before any notebook is rendered"
+
+
 def test_engine_choice(fake_quarto, monkeypatch):
     assert choose_engine() == "quarto"
     monkeypatch.setenv("SAP_RENDER_ENGINE", "jupyter")

@@ -79,6 +79,16 @@ def injected_cell_source(params: dict) -> str:
     return "\n".join(lines)
 
 
+def check_parameters(nb: nbformat.NotebookNode, params: dict, front_matter: dict, notebook: str) -> None:
+    """The notebook has one parameters cell and declares every parameter in ``params``, and
+    every value can be injected. Run for all notebooks before any is executed (both engines)."""
+    unknown = sorted(set(params) - declared_parameters(nb, front_matter, notebook))
+    if unknown:
+        raise RenderError(f"notebook {notebook} does not declare parameter(s) {', '.join(unknown)} "
+                          "in its parameters cell or front matter 'params:'")
+    injected_cell_source(params)
+
+
 def inject_parameters(nb: nbformat.NotebookNode, params: dict, front_matter: dict,
                       notebook: str) -> nbformat.NotebookNode:
     """A copy of ``nb`` with a cell assigning ``params`` inserted after the parameters cell.
@@ -86,10 +96,7 @@ def inject_parameters(nb: nbformat.NotebookNode, params: dict, front_matter: dic
     The injected cell takes the display options of the parameters cell (so it is hidden when
     that one is), never its label.
     """
-    unknown = sorted(set(params) - declared_parameters(nb, front_matter, notebook))
-    if unknown:
-        raise RenderError(f"notebook {notebook} does not declare parameter(s) {', '.join(unknown)} "
-                          "in its parameters cell or front matter 'params:'")
+    check_parameters(nb, params, front_matter, notebook)
     out = copy.deepcopy(nb)
     index = parameters_cell_index(out, notebook)
     parent = out.cells[index]

@@ -32,6 +32,7 @@ from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import NavEntry, Page, engine_description, export_notebook
 from analysis.render.options import load_yaml_mapping
+from analysis.render.params import check_parameters
 from analysis.render.qmd import QmdDocument, read_qmd
 from analysis.render.quarto import PROJECT_FILE, quarto_executable, render_with_quarto
 
@@ -167,9 +168,11 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     sources = list_notebooks(notebooks_dir)
     if not sources:
         raise RenderError(f"no report notebooks {NOTEBOOK_GLOB} in {notebooks_dir}")
-    docs = [read_qmd(p) for p in sources]  # every notebook parses before any is executed
-    engine_text = f"Quarto ({quarto_executable()})" if engine == "quarto" else engine_description()
     params = report_params(cut, root)
+    docs = [read_qmd(p) for p in sources]  # every notebook is checked before any is executed
+    for doc in docs:
+        check_parameters(doc.notebook, params, doc.front_matter, doc.name)
+    engine_text = f"Quarto ({quarto_executable()})" if engine == "quarto" else engine_description()
     project_meta = load_yaml_mapping(paths.REPO_ROOT / PROJECT_FILE)
     nav = navigation(docs)
     report_dir = paths.report_dir(cut, root)
