@@ -17,8 +17,8 @@ from analysis import conventions
 from analysis.derive.common import lookup
 from analysis.derive.dates import DATE_DTYPE, days_between
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
-from analysis.errors import BadDataError
 from analysis.derive.tte import POPULATION, CensorSource, EventSource, TTEParam, derive_param_tte
+from analysis.errors import BadDataError
 
 # --- sources ------------------------------------------------------------------------------------
 DEATH = EventSource("adsl", "DTHDT", "DEATH", "ADSL", evnttype=2)
