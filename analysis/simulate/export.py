@@ -146,7 +146,9 @@ class PatientCut:
         if self.death_seen:
             last_alive = self.date(p.death_day)
         else:
-            last_alive = max(_record_dates(other_rows) + [p.enrollment] + ([dc] if dc else []))
+            # True onset dates count too: a partial YYYY-MM onset hides the day the patient was seen.
+            onsets = [self.date(e.start) for e in p.adverse_events if self.seen(e.start)]
+            last_alive = max(_record_dates(other_rows) + onsets + [p.enrollment] + ([dc] if dc else []))
             if not (math.isfinite(p.withdrawal_day) and self.seen(p.withdrawal_day)):
                 contact = self.cut - timedelta(days=p.baseline["contact_lag"])
                 last_alive = max(last_alive, contact)
