@@ -84,3 +84,8 @@ def test_flags_and_grades(adae):
 def test_ae_with_onset_after_the_cut_is_not_used(adae):
     assert ("01-005", 2) not in adae.index and ("01-005", 1) in adae.index
     assert (adae.ASTDT <= T(CUT_DATE)).all()
+
+
+def test_partial_end_in_the_month_of_death_is_imputed_to_the_death_date(adae):
+    r = adae.loc[("01-004", 4)]   # ends "2024-06"; died 2024-06-15
+    assert (r.AENDT, r.AENDTF, r.ADURN) == (T("2024-06-15"), "D", 15)

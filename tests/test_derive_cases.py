@@ -15,7 +15,8 @@
 01-004  death without relapse: CR 02-10, last assessment 05-10, died 06-15. FC 3e-4 on 02-10
         (best status POSITIVE), NGS undetectable at sens 1e-5 (only non-evaluable: NOT
         EVALUABLE). Two grade-3 Sepsis with the same onset (AESEQ breaks the tie); an Anemia
-        onset "2024-02" (CAR-T1 not in that month: 1st of month).
+        onset "2024-02" (CAR-T1 not in that month: 1st of month); a Hypotension ending "2024-06",
+        the month of death (end imputed to the death date, not June 30).
 01-005  death after the cut (2025-08-01): censored at the cut date 2025-06-30. An AE with onset
         "2024-01" (month of CAR-T1) that ended 2024-01-08, before CAR-T1: stays pre-treatment.
         An AE with onset after the cut (2025-07-05).
@@ -122,6 +123,7 @@ def case_text_forms() -> dict[str, pd.DataFrame]:
                _ae("01-004", 1, "Sepsis", 3, "2024-03-01", "2024-03-09", ser="Y"),
                _ae("01-004", 2, "Sepsis", 3, "2024-03-01", "2024-03-04", ser="Y"),
                _ae("01-004", 3, "Anemia", 2, "2024-02"),
+               _ae("01-004", 4, "Hypotension", 4, "2024-06-01", "2024-06"),
                _ae("01-005", 1, "Vomiting", 1, "2024-01", "2024-01-08", rel="N"),
                _ae("01-005", 2, "Fatigue", 1, "2025-07-05")],
         "ds": [_ds("01-001", "COMPLETED", "2024-12-01", dth="2024-12-01", caus="RELAPSE"),
