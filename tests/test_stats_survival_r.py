@@ -257,3 +257,17 @@ def test_cox_stratified_entry_weights_robust_small_data(small):
     ours = sv.cox(two, "GRP", covariates=["AGE"], weights="FW", entry="ENTRY", robust=True, strata="SITE")
     theirs = r_coxph(two, "GRP + AGE + strata(SITE)", "efron", ", weights = FW, cluster = USUBJID", entry=True)
     compare_cox(ours, theirs)
+
+
+@pytest.mark.parametrize("conf_type", ["log-log", "log", "plain"])
+def test_km_time_zero_events_and_single_subject_group(conf_type):
+    """Events and censoring at time 0 (no survfit0 origin row is added) and a one-subject group."""
+    frame = pd.DataFrame({"AVAL": [0.0, 0, 0, 2, 3, 3, 5, 7, 4], "CNSR": [0, 1, 0, 0, 1, 0, 0, 1, 0],
+                          "GRP": list("aaaaaaaab")})
+    times = [0, 1, 3, 4, 6]
+    compare_km(sv.km_estimates(frame, "GRP", times, conf_type=conf_type),
+               r_summary(frame, "GRP", times, conf_type), "GRP")
+    ours = sv.km_quantiles(frame, "GRP", [0.25, 0.5], conf_type=conf_type)
+    theirs = r_quantiles(frame, "GRP", conf_type, [0.25, 0.5])
+    for column in ["quantile", "lcl", "ucl"]:
+        close(ours[column], theirs[column])
