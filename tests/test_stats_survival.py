@@ -310,3 +310,11 @@ def test_bad_entry_weights_and_options_are_named(small):
         sv.cox(small, "GRP")
     with pytest.raises(ValueError, match="column 'TIME' .* is missing"):
         sv.km_estimates(small, "GRP", [1], time="TIME")
+
+
+@pytest.mark.parametrize("function", [lambda d: sv.logrank(d, "G"), lambda d: sv.cox(d, "G"),
+                                      lambda d: sv.km_difference(d, "G", 1, "a")])
+def test_comparisons_need_two_groups(function):
+    one_group = pd.DataFrame({"AVAL": [1.0, 2, 3], "CNSR": [0, 1, 0], "G": "a"})
+    with pytest.raises(ValueError, match=r"column 'G' has only one group \(\['a'\]\)"):
+        function(one_group)

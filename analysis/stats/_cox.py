@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
-from analysis.stats._surv_data import check_choice, check_conf_level, group_codes, numeric_column, surv_data
+from analysis.stats._surv_data import (check_choice, check_conf_level, group_codes, numeric_column, require_groups,
+                                      surv_data)
 
 TIES = ("efron", "breslow")
 
@@ -224,6 +225,7 @@ def _design(adtte: pd.DataFrame, by: str | None, reference, covariates) -> tuple
     columns, names, variables = [], [], []
     if by is not None:
         codes, levels = group_codes(adtte, by)
+        require_groups(levels, by, "a hazard ratio")
         if reference is None:
             reference = levels[0]
         if reference not in levels:

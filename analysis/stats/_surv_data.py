@@ -145,6 +145,12 @@ def merge_near_ties(stop: np.ndarray, start: np.ndarray | None, time: str = "tim
     return new_stop, new_start
 
 
+def require_groups(levels: list, by: str, purpose: str) -> None:
+    """ValueError unless column ``by`` has two or more groups (a comparison needs them)."""
+    if len(levels) < 2:
+        raise ValueError(f"column {by!r} has only one group ({levels}); {purpose} needs two or more")
+
+
 def check_choice(value: str, allowed: tuple[str, ...], name: str) -> str:
     """``value`` if it is one of ``allowed``; else ValueError listing the options."""
     if value not in allowed:

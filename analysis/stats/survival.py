@@ -23,7 +23,8 @@ from scipy.stats import chi2, norm
 
 from analysis.stats import _km
 from analysis.stats._cox import cox  # noqa: F401  (public: re-exported here)
-from analysis.stats._surv_data import SurvData, check_choice, check_conf_level, group_codes, surv_data
+from analysis.stats._surv_data import (SurvData, check_choice, check_conf_level, group_codes, require_groups,
+                                      surv_data)
 
 __all__ = ["km_estimates", "km_curve", "risk_table", "km_quantiles", "km_difference", "logrank", "cox"]
 
@@ -175,6 +176,7 @@ def km_difference(adtte: pd.DataFrame, by: str, time: float, reference, conf_lev
         raise ValueError("km_difference needs a grouping column `by`")
     conf_level = check_conf_level(conf_level)
     data = surv_data(adtte, time=time_col, cnsr=cnsr, by=by, weights=weights, entry=entry)
+    require_groups(data.levels, by, "a difference of survival")
     variance = _variance_method(data, variance)
     table = km_estimates(adtte, by, [time], weights=weights, entry=entry, time=time_col, cnsr=cnsr,
                          variance=variance)
@@ -240,6 +242,7 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
         raise ValueError("logrank needs a grouping column `by`")
     rho = float(rho)
     data = surv_data(adtte, time=time, cnsr=cnsr, by=by)
+    require_groups(data.levels, by, "a log-rank test")
     n_groups = len(data.levels)
     strata_codes, strata_levels = group_codes(adtte, strata, "strata")
     observed = np.zeros(n_groups)
