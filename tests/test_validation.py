@@ -536,3 +536,143 @@ def test_cli_exits_3_and_prints_the_line(work):
     assert proc.returncode == 3, proc.stderr
     subj = _subj(work, "dm", 2)
     assert f"dm.csv row 2 (SUBJID {subj}) AGE: 212 not in [14, 75] [expect_column_values_to_be_between]" in proc.stderr
+
+
+# --- more rules: date order within forms, external control, completeness, files ---------------------
+
+PAIR = "[expect_column_pair_values_a_to_be_greater_than_b]"
+
+
+def test_date_order_within_forms(work):
+    """One corruption per form, each in a different form, validated in one run."""
+    hsct, mob, ae, bl, ds = (frame(work, n) for n in ("hsct", "mob", "ae", "bl", "ds"))
+    s = lambda df, r: df.loc[r - 1, "SUBJID"]  # noqa: E731
+    cond = hsct.loc[0, "CONDSTDTC"]
+    set_cell(work, "hsct", 1, "HSCTDTC", _day(cond, -1))
+    set_cell(work, "hsct", 2, "NEUTDTC", hsct.loc[1, "HSCTDTC"])
+    mrow = first_row(mob, mob["COLLDTC"].ne(""))
+    set_cell(work, "mob", mrow, "COLLDTC", _day(mob.loc[mrow - 1, "MOBSTDTC"], -2))
+    arow = first_row(ae, ae["AEENDTC"].str.len() == 10)
+    start = ae.loc[arow - 1, "AESTDTC"]
+    earlier_month = (pd.Timestamp(start[:7] + "-01") - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+    set_cell(work, "ae", arow, "AEENDTC", earlier_month)   # whole month before onset: broken
+    set_cell(work, "bl", 1, "CRDTC", _day(bl.loc[0, "DIAGDTC"][:7] + "-01", -1))
+    drow = first_row(ds, ds["DTHFL"] == "Y")
+    death = ds.loc[drow - 1, "DTHDTC"]
+    set_cell(work, "ds", drow, "LSTALVDTC", _day(death, 1))
+    lines = lines_of(work, "raw.hsct", "raw.mob", "raw.ae", "raw.bl", "raw.ds")
+    expected = [
+        f"hsct.csv row 1 (SUBJID {s(hsct, 1)}) HSCTDTC: {_day(cond, -1)} is before CONDSTDTC {cond} {PAIR}",
+        f"hsct.csv row 2 (SUBJID {s(hsct, 2)}) NEUTDTC: {hsct.loc[1, 'HSCTDTC']} is on or before HSCTDTC "
+        f"{hsct.loc[1, 'HSCTDTC']} {PAIR}",
+        f"mob.csv row {mrow} (SUBJID {s(mob, mrow)}) COLLDTC: {_day(mob.loc[mrow - 1, 'MOBSTDTC'], -2)} is before "
+        f"MOBSTDTC {mob.loc[mrow - 1, 'MOBSTDTC']} {PAIR}",
+        f"ae.csv row {arow} (SUBJID {s(ae, arow)}) AEENDTC: {earlier_month} is before AESTDTC {start} {PAIR}",
+        f"bl.csv row 1 (SUBJID {s(bl, 1)}) CRDTC: {_day(bl.loc[0, 'DIAGDTC'][:7] + '-01', -1)} is before DIAGDTC "
+        f"{bl.loc[0, 'DIAGDTC']} {PAIR}",
+        f"ds.csv row {drow} (SUBJID {s(ds, drow)}) LSTALVDTC: {_day(death, 1)} is after DTHDTC {death} "
+        f"(last known alive cannot be after death) {PAIR}",
+    ]
+    assert [e for e in expected if e not in lines] == []
+
+
+def test_partial_end_date_in_onset_month_is_not_an_error(work):
+    ae = frame(work, "ae")
+    arow = first_row(ae, ae["AEENDTC"].str.len() == 10)
+    set_cell(work, "ae", arow, "AEENDTC", ae.loc[arow - 1, "AESTDTC"][:7])   # may end later that month
+    assert not any(f"ae.csv row {arow} " in ln for ln in lines_of(work, "raw.ae"))
+
+
+def test_pre_car_t1_mrd_call_agrees_with_level(work):
+    bl = frame(work, "bl")
+    row = first_row(bl, (bl["MRDPRE"] == "POS") & (bl["MRDPREMT"] == "FC"))
+    set_cell(work, "bl", row, "MRDPRELV", "0.00005")
+    lines = lines_of(work, "raw.bl")
+    assert (f"bl.csv row {row} (SUBJID {bl.loc[row - 1, 'SUBJID']}) MRDPRELV: 0.00005 not in [0.0001, inf] when "
+            "MRDPRE=POS by FC [expect_column_values_to_be_between]") in lines
+
+
+def test_death_cause_and_reason_rules(work):
+    ds = frame(work, "ds")
+    alive = [i + 1 for i in ds.index[ds["DTHFL"] == "N"]]
+    set_cell(work, "ds", alive[0], "DTHCAUS", "OTHER")
+    set_cell(work, "ds", alive[1], "EOTSTAT", "DISCONTINUED")
+    set_cell(work, "ds", alive[1], "DCREAS", "DEATH")
+    set_cell(work, "ds", alive[1], "DCDTC", ds.loc[alive[1] - 1, "LSTALVDTC"])
+    lines = lines_of(work, "raw.ds")
+    s = lambda r: ds.loc[r - 1, "SUBJID"]  # noqa: E731
+    assert (f"ds.csv row {alive[0]} (SUBJID {s(alive[0])}) DTHCAUS: OTHER given although DTHFL=N (must be empty) "
+            "[expect_column_values_to_be_null]") in lines
+    assert (f"ds.csv row {alive[1]} (SUBJID {s(alive[1])}) DTHFL: N although DCREAS=DEATH (must be Y) "
+            "[expect_column_values_to_be_in_set]") in lines
+
+
+def test_external_control_rules(work):
+    ext = frame(work, "ext")
+    dead = [i + 1 for i in ext.index[ext["DTHDTC"] != ""]]
+    alive = [i + 1 for i in ext.index[ext["DTHDTC"] == ""]]
+    relapsed = first_row(ext, ext["RELDTC"] != "")
+    p = lambda r: ext.loc[r - 1, "PATID"]  # noqa: E731
+    d0 = ext.loc[dead[0] - 1, "DTHDTC"]
+    set_cell(work, "ext", dead[0], "LSTFUDTC", _day(d0, -10))
+    set_cell(work, "ext", alive[0], "DTHCAUS", "GVHD")
+    hsct = ext.loc[relapsed - 1, "HSCTDTC"]
+    set_cell(work, "ext", relapsed, "RELDTC", _day(hsct, -5))
+    set_cell(work, "ext", dead[1], "SEX", "male")
+    lines = lines_of(work, "raw.ext")
+    expected = [
+        f"ext.csv row {dead[0]} (PATID {p(dead[0])}) LSTFUDTC: {_day(d0, -10)} differs from DTHDTC {d0} "
+        "(last follow-up of a patient who died is the death date) [expect_column_pair_values_to_be_equal]",
+        f"ext.csv row {alive[0]} (PATID {p(alive[0])}) DTHCAUS: GVHD given although DTHDTC is empty (must be empty) "
+        "[expect_column_values_to_be_null]",
+        f"ext.csv row {relapsed} (PATID {p(relapsed)}) RELDTC: {_day(hsct, -5)} is before HSCTDTC {hsct} {PAIR}",
+        f"ext.csv row {dead[1]} (PATID {p(dead[1])}) SEX: male not in {{M, F}} [expect_column_values_to_be_in_set]",
+    ]
+    assert [e for e in expected if e not in lines] == []
+
+
+def test_every_subject_has_baseline_and_disposition(work):
+    bl = frame(work, "bl")
+    subj = bl.loc[2, "SUBJID"]
+    write_text(work, "bl", bl.drop(index=2))
+    dm = frame(work, "dm")
+    row = first_row(dm, dm["SUBJID"] == subj)
+    lines = lines_of(work, "cross.dm")
+    assert (f"dm.csv row {row} (SUBJID {subj}) SUBJID: {subj} has no baseline record in bl.csv "
+            "[expect_column_values_to_be_in_set]") in lines
+
+
+def test_remission_documented_before_car_t1(work):
+    bl = frame(work, "bl")
+    cart = frame(work, "cart")
+    subj = bl.loc[0, "SUBJID"]
+    cd22 = cart.loc[(cart["SUBJID"] == subj) & (cart["PHASE"] == "CAR-T1") & (cart["PRODUCT"] == "CD22"), "INFDTC"].iloc[0]
+    set_cell(work, "bl", 1, "CRDTC", _day(cd22, 1))
+    lines = lines_of(work, "cross.bl")
+    assert (f"bl.csv row 1 (SUBJID {subj}) CRDTC: {_day(cd22, 1)} is after CAR-T1 CD22 infusion cart.INFDTC {cd22} "
+            f"(the remission is documented before CAR-T1) {PAIR}") in lines
+
+
+def test_mobilization_needs_car_t1(work):
+    cart = frame(work, "cart")
+    mob = frame(work, "mob")
+    subj = mob.loc[0, "SUBJID"]
+    write_text(work, "cart", cart[cart["SUBJID"] != subj])
+    lines = lines_of(work, "cross.mob")
+    assert (f"mob.csv row 1 (SUBJID {subj}) MOBSTDTC: mobilization but the subject has no CAR-T1 infusion in "
+            "cart.csv [expect_column_values_to_be_in_set]") in lines
+
+
+def test_empty_demographics(work):
+    write_text(work, "dm", frame(work, "dm").iloc[0:0])
+    lines = lines_of(work, "raw.dm.structure")
+    assert "dm.csv: no data rows [expect_table_row_count_to_be_between]" in lines
+
+
+def test_not_utf8_and_no_manifest(work):
+    (work / "rs.csv").write_bytes((work / "rs.csv").read_bytes() + "01-001,M1,2023-01-01,\xe9,CR\n".encode("latin-1"))
+    (work / "manifest.json").unlink()
+    lines = lines_of(work, refresh=False)
+    assert any(ln.startswith("rs.csv: not UTF-8 text (byte ") and ln.endswith("[file_present_and_readable]")
+               for ln in lines)
+    assert "manifest.json: not found; the export's checksums cannot be verified [manifest_sha256]" in lines

@@ -8,8 +8,9 @@ For each form two suites run:
   type parses (int, float, date, pdate), required values are present, codes are in the code list,
   numbers are in range, text matches its pattern, dates are not after the cut date; the key is
   unique; plus the form's own consistency rules (FORM_RULES below: CTCAE grade and SOC of the term,
-  MRD level vs undetectable flag and assay sensitivity, mobilization outcome vs collection, death
-  flag vs death date, order of dates within the form).
+  MRD level vs undetectable flag and assay sensitivity, pre-CAR-T1 MRD call vs level, mobilization
+  outcome vs CD34 yield, disposition status vs reason and date, death flag vs death date and
+  cause, CR/CRi vs marrow blasts, order of dates within the form).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
+from analysis.conventions import MRD_THRESHOLD
 from analysis.raw_spec import CTCAE_TERMS, FORMS, REMISSION_CODES, Form
 from validation.frames import DATE_TYPES, NUMBER_PATTERN, ROW, check_frame, num
 from validation.rules import (
@@ -161,7 +163,18 @@ def rs_rules(f: str) -> list[Rule]:
 
 
 def bl_rules(f: str) -> list[Rule]:
-    return [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC"))]
+    """Besides the date order: a stated pre-CAR-T1 MRD level agrees with the POS/NEG call under
+    the registry record's thresholds (analysis.conventions.MRD_THRESHOLD: FC < 1e-4, NGS < 1e-6
+    is negative). The level itself is optional."""
+    rules = [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC"))]
+    for method, threshold in MRD_THRESHOLD.items():
+        pos = (Col("MRDPRE") == "POS") & (Col("MRDPREMT") == method)
+        neg = (Col("MRDPRE") == "NEG") & (Col("MRDPREMT") == method)
+        rules += [
+            in_range(f, "MRDPRELV", threshold, None, where=pos, why=f" when MRDPRE=POS by {method}"),
+            in_range(f, "MRDPRELV", 0, threshold, strict_max=True, where=neg, why=f" when MRDPRE=NEG by {method}"),
+        ]
+    return rules
 
 
 def ds_rules(f: str) -> list[Rule]:

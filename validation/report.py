@@ -10,6 +10,7 @@ timestamp or timing so that re-running on the same raw data gives the same file.
 from __future__ import annotations
 
 import html
+import re
 from collections import OrderedDict
 
 import great_expectations as gx
@@ -18,6 +19,7 @@ from validation.dates import PARTIAL_DATE_RULE
 from validation.engine import FAILED, NOT_EVALUATED, PASSED, FailedRow, Outcome
 
 MAX_LINES_PER_RULE = 5
+NAMES_A_COLUMN = re.compile(r"^[A-Za-z0-9_.]+: ")  # "AGE: column missing"
 MAX_HTML_ROWS_PER_RULE = 200
 
 
@@ -35,7 +37,8 @@ def problem_line(o: Outcome, problem: str) -> str:
     gives "<column>: <problem>" and the file is put in front."""
     if o.rule.expectation is None:
         return f"{problem} [{o.rule.expectation_type}]"
-    return f"{o.rule.file} {problem} [{o.rule.expectation_type}]"
+    sep = " " if NAMES_A_COLUMN.match(problem) else ": "
+    return f"{o.rule.file}{sep}{problem} [{o.rule.expectation_type}]"
 
 
 def failure_lines(outcomes: list[Outcome], cap: int = MAX_LINES_PER_RULE) -> list[str]:
