@@ -318,3 +318,12 @@ def test_comparisons_need_two_groups(function):
     one_group = pd.DataFrame({"AVAL": [1.0, 2, 3], "CNSR": [0, 1, 0], "G": "a"})
     with pytest.raises(ValueError, match=r"column 'G' has only one group \(\['a'\]\)"):
         function(one_group)
+
+
+def test_several_adam_parameters_are_refused_unless_grouped(small):
+    two_params = pd.concat([small.assign(PARAMCD="OS"), small.assign(PARAMCD="LFS")], ignore_index=True)
+    with pytest.raises(ValueError, match=r"column 'PARAMCD' holds several parameters \['LFS', 'OS'\]"):
+        sv.km_estimates(two_params, "GRP", [5])
+    per_param = sv.km_estimates(two_params, "PARAMCD", [5])
+    assert per_param["PARAMCD"].tolist() == ["LFS", "OS"]
+    assert sv.logrank(two_params, "GRP", strata="PARAMCD")["df"].iloc[0] == 2

@@ -282,7 +282,7 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
     """
     ties = check_choice(ties, TIES, "ties")
     conf_level = check_conf_level(conf_level)
-    data = surv_data(adtte, time=time, cnsr=cnsr, weights=weights, entry=entry)
+    data = surv_data(adtte, time=time, cnsr=cnsr, weights=weights, entry=entry, splitting=(by, strata, *(covariates or [])))
     x, names, variables = _design(adtte, by, reference, covariates)
     _require_events_in_every_group(adtte, by, data.event * data.weight)
     x = x - x.mean(axis=0)  # centring changes no estimate; it keeps exp(x'beta) in range (as coxph)

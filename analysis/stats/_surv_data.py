@@ -75,17 +75,29 @@ def group_codes(frame: pd.DataFrame, by: str | None, role: str = "grouping varia
     return codes.astype(np.int64), list(levels)
 
 
+def check_single_parameter(frame: pd.DataFrame, splitting: tuple = ()) -> None:
+    """ADaM BDS data hold one row per subject and parameter: if a PARAMCD column is present it must
+    hold one parameter, unless PARAMCD is itself a grouping/strata column (``splitting``)."""
+    if "PARAMCD" in frame.columns and "PARAMCD" not in splitting:
+        params = pd.unique(frame["PARAMCD"].dropna())
+        if len(params) > 1:
+            raise ValueError(f"column 'PARAMCD' holds several parameters {sorted(map(str, params))}: select one "
+                             "parameter before a survival analysis (or group by PARAMCD)")
+
+
 def surv_data(frame: pd.DataFrame, *, time: str = "AVAL", cnsr: str = "CNSR", by: str | None = None,
-              weights: str | None = None, entry: str | None = None) -> SurvData:
+              weights: str | None = None, entry: str | None = None, splitting: tuple = ()) -> SurvData:
     """Check and unpack ADTTE columns.
 
     Rules (each a ValueError naming the column, first bad row and rule): the time column is
     numeric, finite and >= 0; CNSR is exactly 0 or 1 (ADaM); weights are finite and >= 0; entry
     times are finite and strictly below the time (as R's Surv(start, stop) requires); the grouping
-    column has no missing values. An empty data frame is an error.
+    column has no missing values; a PARAMCD column, if present, holds one parameter (unless it is
+    ``by`` or listed in ``splitting``). An empty data frame is an error.
     """
     if len(frame) == 0:
         raise ValueError("the time-to-event data frame has no rows")
+    check_single_parameter(frame, (by, *splitting))
     stop = numeric_column(frame, time, "analysis time")
     bad = stop < 0
     if bad.any():

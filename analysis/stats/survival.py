@@ -241,7 +241,7 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
     if by is None:
         raise ValueError("logrank needs a grouping column `by`")
     rho = float(rho)
-    data = surv_data(adtte, time=time, cnsr=cnsr, by=by)
+    data = surv_data(adtte, time=time, cnsr=cnsr, by=by, splitting=(strata,))
     require_groups(data.levels, by, "a log-rank test")
     n_groups = len(data.levels)
     strata_codes, strata_levels = group_codes(adtte, strata, "strata")
