@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, sap
+from analysis.analyze import ard, external, sap
 from analysis.atomic import atomic_write_bytes
 
 ARD_CSV = "ard.csv"
@@ -48,6 +48,24 @@ def methods_table() -> pd.DataFrame:
         "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
         "ae_by": "treatment-emergent AEs by treatment phase at onset / CRS / ICANS",
         "disposition": "subjects reaching each step of the sandwich; reasons for stopping",
+        "cif": f"cumulative incidence (Aalen-Johansen), Gray's variance (cmprsk::cuminc); {ci} on the {C.KM_CONF_TYPE} scale; EVNTTYPE 1 relapse, 2 death without relapse",
+        "gray": "Gray's test (rho = 0) of equal cumulative incidence",
+        "finegray": f"Fine-Gray subdistribution hazard ratio (cmprsk::crr), sandwich variance, Wald {ci}",
+        "ps_balance": "absolute standardized mean differences before and after ATT weighting (pooled unweighted SD)",
+        "ps_weights": f"stabilised ATT weights from a main-effects logistic propensity model, truncated at the {C.IPTW_TRUNCATE_PERCENTILES[1]}th percentile; Kish effective sample size",
+        "iptw_km": f"weighted Kaplan-Meier (ATT weights), infinitesimal-jackknife variance, {ci} {C.KM_CONF_TYPE}",
+        "iptw_diff": f"difference of weighted KM at 2 years; percentile bootstrap {ci} ({C.BOOTSTRAP_REPLICATES} replicates, seed {C.BOOTSTRAP_SEED}, weights held fixed)",
+        "iptw_cox": f"weighted Cox (ATT weights), Efron ties, robust (Lin-Wei) variance, Wald {ci}",
+        "delayed_entry_km": f"Kaplan-Meier from remission before therapy with delayed entry (trial at CAR-T1, controls at allo-HSCT); {ci} {C.KM_CONF_TYPE}",
+        "delayed_entry_diff": "difference of delayed-entry KM at 2 years; Wald CI", "delayed_entry_cox": "Cox with delayed entry (counting process), Efron ties",
+        "delayed_entry_n": "subjects and events",
+        "landmark": "landmark day: median days from CAR-T1 to CAR-T2 among completers",
+        "landmark_km": f"Kaplan-Meier from the landmark among subjects alive and relapse-free at it; {ci} {C.KM_CONF_TYPE}",
+        "landmark_diff": "difference of landmark KM 2 years after the landmark; Wald CI", "landmark_cox": "Cox from the landmark, Efron ties",
+        "landmark_n": "subjects and events",
+        "per_protocol_km": f"Kaplan-Meier: trial completers from CAR-T2, controls from allo-HSCT; {ci} {C.KM_CONF_TYPE}",
+        "per_protocol_diff": "difference of per-protocol KM at 2 years; Wald CI", "per_protocol_cox": "Cox, per-protocol sets, Efron ties",
+        "per_protocol_n": "subjects and events",
     }
     return pd.DataFrame({"analysis": list(rows), "method": list(rows.values())})
 
@@ -63,12 +81,7 @@ def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
         sap.mrd_duration(adtte),
         sap.ae_rows(adae, adsl),
     ]
-    try:
-        from analysis.analyze import external
-    except ImportError:
-        external = None
-    if external is not None:
-        parts.append(external.external_control_rows(data))
+    parts.append(external.external_control_rows(data))
     return ard.check(ard.concat(parts))
 
 

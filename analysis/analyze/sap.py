@@ -80,9 +80,9 @@ def primary_survival(adtte: pd.DataFrame) -> pd.DataFrame:
 
 def mrd_rates(admrd_best: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """MRD-negative rate per method among trial subjects who received CAR-T1 (SAFFL), with exact
-    Clopper-Pearson limits (SAP 4.2; conventions.BINOMIAL_CI). A subject whose best status is
+    Clopper-Pearson limits (SAP 4.3; conventions.BINOMIAL_CI). A subject whose best status is
     NOT EVALUABLE, or who has no post-CAR-T1 assessment, counts in the denominator as not
-    negative (SAP 4.2)."""
+    negative (SAP 4.3)."""
     pop = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & (adsl["SAFFL"] == "Y")]["USUBJID"]
     parts = []
     for method, (paramcd, _) in MRD_PARAMS.items():
