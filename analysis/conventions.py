@@ -36,11 +36,11 @@ COHORT_TRIAL = "SANDWICH"
 COHORT_EXTERNAL = "ALLO_EXT"
 REFERENCE_COHORT = COHORT_EXTERNAL  # differences are SANDWICH minus ALLO_EXT
 
-# --- external-control sensitivity analyses (SAP 6) ------------------------------------------------
-IPTW_ESTIMAND = "ATT"               # SAP 6.2: weights target the trial population
+# --- external-control sensitivity analyses (SAP 6.4-6.6) ------------------------------------------------
+IPTW_ESTIMAND = "ATT"               # SAP 6.5: weights target the trial population
 IPTW_STABILIZE = True
-IPTW_TRUNCATE_PERCENTILES = (0, 99)  # SAP 6.2: weights above the 99th percentile are set to it
-BALANCE_THRESHOLD = 0.1             # SAP 6.2: |SMD| < 0.1 is balanced
-BOOTSTRAP_REPLICATES = 1000         # SAP 6.2: percentile bootstrap of the weighted KM difference
+IPTW_TRUNCATE_PERCENTILES = (0, 99)  # SAP 6.5: weights above the 99th percentile are set to it
+BALANCE_THRESHOLD = 0.1             # SAP 6.5: |SMD| < 0.1 is balanced
+BOOTSTRAP_REPLICATES = 1000         # SAP 6.5: percentile bootstrap of the weighted KM difference
 BOOTSTRAP_SEED = 20221101
-CR_CAUSES = {1: "Relapse (CIR)", 2: "Non-relapse mortality (NRM)"}  # SAP 6.1: EVNTTYPE coding
+CR_CAUSES = {1: "Relapse (CIR)", 2: "Non-relapse mortality (NRM)"}  # SAP 6.4: EVNTTYPE coding

@@ -1,8 +1,8 @@
-"""External-control comparison beyond the naive one (SAP 6): competing risks, propensity-score
+"""External-control comparison beyond the naive one (SAP 6.3-6.6): competing risks, propensity-score
 weighting, delayed entry, landmark and per-protocol views. Every result goes into the ARD with
 its own ``analysis`` name, beside (never replacing) the primary analyses of ``sap``.
 
-Estimands and biases are stated in docs/sap-notes.md section 6; the constants in
+Estimands and biases are stated in docs/sap-notes.md sections 6.3-6.6; the constants in
 ``analysis.conventions`` (IPTW_*, BOOTSTRAP_*, CR_CAUSES).
 """
 
@@ -18,13 +18,13 @@ from analysis.stats import competing, survival, weighting
 
 TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
 
-# Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.2).
+# Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.5).
 PS_COVARIATES = ("AGE", "SEX", "PHSTAT", "CYTORISK", "LOGWBC", "WBCMISS", "CNSPOS", "DISSTAT", "MRDPRE")
 PS_CATEGORICAL = ("SEX", "PHSTAT", "CYTORISK", "DISSTAT", "MRDPRE")
 
 
 def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
-    """One row per subject with the propensity-model covariates. Missing-data rules (SAP 6.2):
+    """One row per subject with the propensity-model covariates. Missing-data rules (SAP 6.5):
     cytogenetic risk missing -> its own level "MISSING"; WBC on the log10 scale, missing -> the
     median of all subjects plus an indicator WBCMISS; CNS status CNS2/CNS3 -> CNSPOS = 1, CNS1 or
     missing -> 0 (missing CNS status occurs only in the registry, so a level of its own would
@@ -48,7 +48,7 @@ DISCRETE_COVARIATES = (*PS_CATEGORICAL, "WBCMISS", "CNSPOS")
 
 def estimable_covariates(frame: pd.DataFrame) -> list[str]:
     """The covariates whose every level occurs in both cohorts. A level present in one cohort
-    only separates the cohorts perfectly: the logistic MLE does not exist (SAP 6.2)."""
+    only separates the cohorts perfectly: the logistic MLE does not exist (SAP 6.5)."""
     keep = []
     for col in PS_COVARIATES:
         if col in DISCRETE_COVARIATES:
@@ -61,7 +61,7 @@ def estimable_covariates(frame: pd.DataFrame) -> list[str]:
 
 def att_weights(frame: pd.DataFrame) -> pd.DataFrame:
     """Propensity score (main-effects logistic) and stabilised ATT weights, truncated at the
-    percentiles of conventions.IPTW_TRUNCATE_PERCENTILES (SAP 6.2)."""
+    percentiles of conventions.IPTW_TRUNCATE_PERCENTILES (SAP 6.5)."""
     fit = weighting.propensity_score(frame, TREATED, PS_COVARIATES, categorical=PS_CATEGORICAL)
     return weighting.iptw(frame, TREATED, np.asarray(fit.scores), estimand=C.IPTW_ESTIMAND,
                           stabilize=C.IPTW_STABILIZE, truncate=C.IPTW_TRUNCATE_PERCENTILES)
@@ -110,7 +110,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
                   seed: int = C.BOOTSTRAP_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Balance before/after weighting, weight distribution, weighted KM, weighted difference at
     2 years (percentile bootstrap of subjects within cohort, each keeping its estimated weight:
-    the uncertainty of the propensity model itself is not propagated, SAP 6.2), weighted Cox
+    the uncertainty of the propensity model itself is not propagated, SAP 6.5), weighted Cox
     with robust (Lin-Wei) variance.
     Returns (ARD rows, the per-subject weight frame for figures)."""
     frame = ps_frame(adsl)
@@ -185,14 +185,14 @@ def _two_group_rows(data: pd.DataFrame, analysis: str, paramcd: str, entry: str 
 def delayed_entry_rows(adtte: pd.DataFrame) -> pd.DataFrame:
     """Both cohorts from the remission documented before therapy (OSCR/LFSCR); each subject
     enters the risk set at ENTRY (trial: CAR-T1, controls: allo-HSCT), so the time a control
-    had to survive to reach transplant is not credited to it (SAP 6.3)."""
+    had to survive to reach transplant is not credited to it (SAP 6.6)."""
     return ard.concat(_two_group_rows(param_rows(adtte, p), "delayed_entry", p[:-2], entry="ENTRY")
                       for p in ("OSCR", "LFSCR"))
 
 
 def landmark_day(adsl: pd.DataFrame) -> float:
     """The landmark: the median number of days from CAR-T1 to CAR-T2 among trial completers
-    (SAP 6.3), counted from each cohort's own origin."""
+    (SAP 6.6), counted from each cohort's own origin."""
     done = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & adsl["CART2DT"].notna()]
     if done.empty:
         raise ValueError("landmark: no trial subject received CAR-T2")
