@@ -1,0 +1,500 @@
+"""Figures and ARD-to-display shaping for the report sections on safety (05), the external-control
+comparison (06, 07) and the changes since the previous cut (08).
+
+Figure functions take the *result frames* of the generic statistics layer (``km_curve``,
+``risk_table``, ``cumulative_incidence``) or ARD rows, never raw data, and return a matplotlib
+Figure (the caller shows or saves it). Table helpers read numbers from the analysis results
+dataset (ARD) and format them with :mod:`analysis.present.formats`: nothing is recomputed here.
+
+Conventions used: ``conventions.DAYS_PER_MONTH`` (days -> months on every time axis),
+``conventions.TIMEPOINT_2Y_DAYS`` (the 2-year level of the ARD), ``conventions.CR_CAUSES``
+(EVNTTYPE coding of relapse / NRM), ``conventions.REFERENCE_COHORT`` (differences are trial minus
+control). Colours: Okabe-Ito (``analysis.render.style.OKABE_ITO``), with line styles so that the
+figures also read in greyscale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from analysis import conventions as C
+from analysis.present import formats as F
+from analysis.present.table import Table
+from analysis.render.style import OKABE_ITO
+
+COHORT_LABELS = {C.COHORT_TRIAL: "Sandwich (trial)", C.COHORT_EXTERNAL: "Allo-HSCT (external control)"}
+COHORT_COLOURS = {C.COHORT_TRIAL: OKABE_ITO[0], C.COHORT_EXTERNAL: OKABE_ITO[1]}
+COHORT_LINESTYLES = {C.COHORT_TRIAL: "-", C.COHORT_EXTERNAL: "--"}
+LEVEL_2Y = repr(C.TIMEPOINT_2Y_DAYS)      # ARD level text of the 2-year estimate ("730.5")
+LEVEL_1Y = repr(C.TIMEPOINT_1Y_DAYS)      # "365.25"
+COMPARISON = f"{C.COHORT_TRIAL} vs {C.COHORT_EXTERNAL}"
+PARAM_LABELS = {"OS": "Overall survival", "LFS": "Leukemia-free survival"}
+
+
+def cohort_label(cohort: str) -> str:
+    return COHORT_LABELS.get(str(cohort), str(cohort))
+
+
+def to_months(days):
+    """Days -> months (conventions.DAYS_PER_MONTH = 365.25 / 12)."""
+    return np.asarray(days, dtype=float) / C.DAYS_PER_MONTH
+
+
+def _cohorts_in(frame: pd.DataFrame, by: str) -> list[str]:
+    """Cohorts present, trial first, then control, then any other in order of appearance."""
+    present = list(dict.fromkeys(frame[by].astype(str)))
+    known = [c for c in COHORT_LABELS if c in present]
+    return known + [c for c in present if c not in known]
+
+
+# ------------------------------------------------------------------------------------------------
+# Kaplan-Meier curves overlaid by cohort
+# ------------------------------------------------------------------------------------------------
+
+def plot_km_by_cohort(curve: pd.DataFrame, by: str = "COHORT", risk: pd.DataFrame | None = None,
+                      title: str | None = None, ylabel: str = "Survival probability",
+                      xlabel: str = "Months from the time origin", show_ci: bool = True,
+                      max_months: float | None = None):
+    """Kaplan-Meier step curves of ``curve`` (frame of ``analysis.stats.survival.km_curve``: <by>,
+    time, surv, lcl, ucl, censored) overlaid by cohort, with censoring ticks, pointwise CI bands
+    and, when ``risk`` (``risk_table``: <by>, time, n_risk) is given, the numbers at risk under
+    the plot. Times in days on input, in months on the axis."""
+    cohorts = _cohorts_in(curve, by)
+    if risk is not None:
+        fig, (ax, ax_risk) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1]},
+                                          figsize=(7.0, 5.2))
+    else:
+        fig, ax = plt.subplots()
+        ax_risk = None
+    for cohort in cohorts:
+        g = curve[curve[by].astype(str) == cohort].sort_values("time")
+        t = to_months(g["time"])
+        colour = COHORT_COLOURS.get(cohort)
+        ax.step(t, g["surv"], where="post", color=colour, linestyle=COHORT_LINESTYLES.get(cohort, "-"),
+                label=f"{cohort_label(cohort)} (N = {int(g['n_risk'].iloc[0]) if 'n_risk' in g else '?'})")
+        if show_ci and {"lcl", "ucl"} <= set(g.columns):
+            ax.fill_between(t, g["lcl"].astype(float), g["ucl"].astype(float), step="post", color=colour,
+                            alpha=0.15, linewidth=0)
+        if "censored" in g.columns:
+            cens = g[g["censored"].astype(bool)]
+            ax.plot(to_months(cens["time"]), cens["surv"], linestyle="none", marker="|", markersize=7,
+                    color=colour)
+    ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="lower left")
+    if title:
+        ax.set_title(title)
+    if max_months is not None:
+        ax.set_xlim(0, max_months)
+    if ax_risk is not None:
+        _draw_risk_table(ax_risk, risk, by, cohorts)
+        ax_risk.set_xlabel(xlabel)
+    else:
+        ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_risk_table(ax, risk: pd.DataFrame, by: str, cohorts: Sequence[str]) -> None:
+    """Numbers at risk as text rows, one per cohort, at the risk table's times."""
+    for row, cohort in enumerate(cohorts):
+        g = risk[risk[by].astype(str) == cohort]
+        for t, n in zip(to_months(g["time"]), g["n_risk"]):
+            ax.text(t, row, F.fmt_int(n), ha="center", va="center", fontsize=8,
+                    color=COHORT_COLOURS.get(cohort, "black"))
+    ax.set_yticks(range(len(cohorts)), [cohort_label(c).split(" (")[0] for c in cohorts])
+    ax.set_ylim(len(cohorts) - 0.5, -0.5)
+    ax.set_title("Number at risk", fontsize=9, loc="left")
+    ax.grid(False)
+    for side in ("left", "top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+
+
+def risk_times(max_days: float, step_months: float = 6) -> list[float]:
+    """Times (days) at which to print numbers at risk: every ``step_months`` up to ``max_days``."""
+    months = np.arange(0, to_months(max_days) + 1e-9, step_months)
+    return list(months * C.DAYS_PER_MONTH)
+
+
+# ------------------------------------------------------------------------------------------------
+# stacked cumulative incidence of relapse (CIR) and non-relapse mortality (NRM)
+# ------------------------------------------------------------------------------------------------
+
+def stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nrm: int = 2) -> pd.DataFrame:
+    """One row per (cohort, time) with ``cir``, ``nrm`` and their sum ``cir_nrm`` (= 1 - LFS by
+    the Aalen-Johansen identity), from ``analysis.stats.competing.cumulative_incidence`` output
+    (<by>, cause, time, cif). Times where a cause is not estimable (NaN) are dropped."""
+    missing = [c for c in (by, "cause", "time", "cif") if c not in cif.columns]
+    if missing:
+        raise ValueError(f"stacked_cif: the cumulative incidence frame lacks column(s) {missing}")
+    wide = cif.pivot_table(index=[by, "time"], columns="cause", values="cif", aggfunc="first", dropna=False)
+    for cause in (relapse, nrm):
+        if cause not in wide.columns:
+            raise ValueError(f"stacked_cif: no rows for cause {cause} (causes present: {list(wide.columns)})")
+    out = pd.DataFrame({"cir": wide[relapse], "nrm": wide[nrm]}).reset_index()
+    out = out.dropna(subset=["cir", "nrm"]).sort_values([by, "time"]).reset_index(drop=True)
+    out["cir_nrm"] = out["cir"] + out["nrm"]
+    return out
+
+
+def plot_stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nrm: int = 2,
+                     xlabel: str = "Months from the time origin", title: str | None = None):
+    """Stacked cumulative incidence, one panel per cohort: relapse (CIR) from 0, NRM stacked on
+    top of it; the white area above is the probability of being alive and relapse-free. The
+    drawn step lines are named "CIR" and "CIR + NRM" (their y values are the CIF values)."""
+    data = stacked_cif(cif, by, relapse, nrm)
+    cohorts = _cohorts_in(data, by)
+    fig, axes = plt.subplots(1, len(cohorts), sharey=True, figsize=(7.0, 3.8), squeeze=False)
+    relapse_label, nrm_label = C.CR_CAUSES.get(relapse, "Relapse"), C.CR_CAUSES.get(nrm, "NRM")
+    for ax, cohort in zip(axes[0], cohorts):
+        g = data[data[by].astype(str) == cohort]
+        t = to_months(g["time"])
+        ax.fill_between(t, 0, g["cir"], step="post", color=OKABE_ITO[4], alpha=0.7, linewidth=0,
+                        label=relapse_label)
+        ax.fill_between(t, g["cir"], g["cir_nrm"], step="post", color=OKABE_ITO[5], alpha=0.7, linewidth=0,
+                        label=nrm_label)
+        ax.step(t, g["cir"], where="post", color="black", linewidth=1, label="_CIR", gid="CIR")
+        ax.step(t, g["cir_nrm"], where="post", color="black", linewidth=1, linestyle="--",
+                label="_CIR + NRM", gid="CIR + NRM")
+        ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
+        ax.set_title(cohort_label(cohort))
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("Cumulative incidence (stacked)")
+    axes[0][-1].legend(loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# forest plot of the 2-year differences under every analysis
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class View:
+    """One analysis of the external comparison: its ARD prefix, label and the bias it carries."""
+    prefix: str
+    label: str
+    bias: str
+
+
+VIEWS = (
+    View("km", "Naive (each cohort from its own origin)",
+         "Immortal time: controls are counted from allo-HSCT, which they had to survive to reach; trial subjects "
+         "from CAR-T1, before mobilisation and transplant. Favours the controls. No adjustment for confounding."),
+    View("iptw", "Propensity-score weighted (ATT)",
+         "Adjusts only for the measured, harmonised baseline covariates; unmeasured confounding and the "
+         "immortal-time difference of the naive view remain. Bootstrap interval ignores propensity-model "
+         "uncertainty."),
+    View("delayed_entry", "Common origin (remission), delayed entry",
+         "Both cohorts from the remission before therapy, entering the risk set at CAR-T1 / allo-HSCT: removes "
+         "the immortal time, but assumes the time from remission to entry carries no selection; no covariate "
+         "adjustment."),
+    View("landmark", "Landmark (alive and relapse-free at the landmark day)",
+         "Conditions both cohorts on surviving relapse-free to the landmark: early failures are excluded, so the "
+         "estimate applies to landmark survivors only."),
+    View("per_protocol", "Per protocol (trial completers from CAR-T2)",
+         "Keeps only trial subjects who completed the sandwich, counted from CAR-T2: selects the fitter trial "
+         "subjects and favours the trial."),
+)
+VIEW_BY_PREFIX = {v.prefix: v for v in VIEWS}
+
+
+def _diff_analysis(prefix: str) -> str:
+    return f"{prefix}_diff"
+
+
+def _stat(ard: pd.DataFrame, **keys) -> float:
+    """The one ARD stat matching ``keys``, NaN when absent (an analysis not run for this cut)."""
+    sel = ard
+    for k, v in keys.items():
+        sel = sel[sel[k] == str(v)]
+    if len(sel) > 1:
+        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
+    return float(sel["stat"].iloc[0]) if len(sel) else float("nan")
+
+
+def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
+                views: Sequence[View] = VIEWS) -> pd.DataFrame:
+    """One row per (param, analysis) with the 2-year difference (trial - control) and its CI from
+    the ARD (``<prefix>_diff`` rows at level 730.5): param, analysis, label, diff, lcl, ucl
+    (proportions, not %). Views absent from the ARD are left out."""
+    rows = []
+    for param in params:
+        for view in views:
+            keys = dict(analysis=_diff_analysis(view.prefix), param=param, level=LEVEL_2Y)
+            diff = _stat(ard, stat_name="diff", **keys)
+            if np.isnan(diff):
+                continue
+            rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
+                         "diff": diff, "lcl": _stat(ard, stat_name="lcl", **keys),
+                         "ucl": _stat(ard, stat_name="ucl", **keys)})
+    return pd.DataFrame(rows, columns=["param", "analysis", "label", "diff", "lcl", "ucl"])
+
+
+def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probability, trial minus control "
+                                                  "(percentage points)"):
+    """Forest plot: one horizontal line per row of ``forest_rows`` (grouped by param, top to
+    bottom in row order), the point estimate as a marker and the CI as a bar, in percentage
+    points, with a reference line at 0. Each marker series carries ``gid`` = the param."""
+    params = list(dict.fromkeys(rows["param"]))
+    fig, ax = plt.subplots(figsize=(7.0, 1.0 + 0.38 * (len(rows) + len(params))))
+    y_labels, y_pos, y = [], [], 0
+    for i, param in enumerate(params):
+        part = rows[rows["param"] == param]
+        ys = -np.arange(y, y + len(part))
+        est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
+        ax.errorbar(est, ys, xerr=[est - lo, hi - est], fmt="o" if i == 0 else "s", color=OKABE_ITO[i],
+                    capsize=3, label=PARAM_LABELS.get(param, param), gid=param)
+        y_labels += [f"{param}: {lab}" for lab in part["label"]]
+        y_pos += list(ys)
+        y += len(part) + 1
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(y_pos, y_labels)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def robustness_statement(rows: pd.DataFrame) -> str:
+    """Plain-language reading of ``forest_rows``: per parameter, the range of point estimates,
+    whether their signs agree and how many intervals include 0. Generated from the numbers."""
+    sentences = []
+    for param, part in rows.groupby("param", sort=False):
+        name = PARAM_LABELS.get(param, param)
+        est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
+        k, n = int(((lo <= 0) & (hi >= 0)).sum()), len(part)
+        span = f"from {F.fmt_num(est.min(), 1)} to {F.fmt_num(est.max(), 1)} percentage points"
+        if (est > 0).all():
+            direction = "every analysis puts the trial ahead of the control"
+        elif (est < 0).all():
+            direction = "every analysis puts the trial behind the control"
+        else:
+            direction = "the analyses disagree on the direction of the difference"
+        if k == n:
+            ci = f"all {n} 95% intervals include 0, so none of them shows a difference"
+        elif k == 0:
+            ci = f"none of the {n} 95% intervals includes 0"
+        else:
+            inc = ", ".join(part.loc[(lo <= 0) & (hi >= 0), "label"].str.split(" \\(").str[0])
+            ci = f"{k} of the {n} 95% intervals include 0 ({inc})"
+        sentences.append(f"{name} at 2 years: the estimated difference ranges {span}; {direction}; {ci}.")
+    return " ".join(sentences)
+
+
+# ------------------------------------------------------------------------------------------------
+# propensity score: balance from the ARD, weight distribution
+# ------------------------------------------------------------------------------------------------
+
+def balance_from_ard(ard: pd.DataFrame, analysis: str = "ps_balance") -> pd.DataFrame:
+    """The balance frame ``analysis.stats.weighting.love_plot`` takes (covariate, level,
+    smd_unweighted, smd_weighted, mean_treated, mean_control, mean_control_weighted), rebuilt from
+    the ARD rows (variable = covariate, level = level), in ARD order."""
+    sel = ard[ard["analysis"] == analysis]
+    if sel.empty:
+        raise ValueError(f"the ARD has no {analysis!r} rows")
+    wide = sel.pivot_table(index=["variable", "level"], columns="stat_name", values="stat", aggfunc="first",
+                           sort=False).reset_index()
+    wide = wide.rename(columns={"variable": "covariate"})
+    wide.columns.name = None
+    return wide
+
+
+def plot_weight_distribution(frame: pd.DataFrame, by: str = "COHORT", weight: str = "IPTW",
+                             ps: str | None = "PS", bins: int = 20):
+    """Histograms of the propensity score (left, overlap of the cohorts) and of the weights
+    (right), one colour per cohort. ``frame``: one row per subject."""
+    panels = [c for c in (ps, weight) if c is not None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.0, 3.4), squeeze=False)
+    cohorts = _cohorts_in(frame, by)
+    titles = {ps: "Propensity score", weight: "Weight"}
+    for ax, col in zip(axes[0], panels):
+        values = frame[col].astype(float)
+        edges = np.histogram_bin_edges(values.dropna(), bins=bins)
+        for cohort in cohorts:
+            v = values[frame[by].astype(str) == cohort].dropna()
+            counts, _ = np.histogram(v, bins=edges)
+            ax.stairs(counts, edges, fill=True, alpha=0.45, color=COHORT_COLOURS.get(cohort),
+                      label=f"{cohort_label(cohort)} (n = {len(v)})", gid=cohort)
+        ax.set_xlabel(titles[col])
+        ax.set_ylabel("Subjects")
+    axes[0][0].legend(loc="upper center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# tables from the ARD
+# ------------------------------------------------------------------------------------------------
+
+def _pct_ci(ard: pd.DataFrame, analysis: str, stat_names=("surv", "lcl", "ucl"), **keys) -> str:
+    est, lo, hi = (_stat(ard, analysis=analysis, stat_name=s, **keys) for s in stat_names)
+    return F.fmt_est_ci(100 * est, 100 * lo, 100 * hi, 1)
+
+
+def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("OS", "LFS"),
+                     title: str = "", subtitles: Sequence[str] = (), footnotes: Sequence[str] = (),
+                     counts: str | None = "n", medians: bool = False, tests: bool = True) -> Table:
+    """Two-cohort summary of one analysis view from the ARD: per parameter, N and events per
+    cohort (``<prefix>_n``; for the naive view ``km_n``), KM at 1 and 2 years (``<prefix>_km``), the
+    median (``km_median``, naive only), and in the Comparison column the 2-year difference
+    (``<prefix>_diff``), the Cox HR (``<prefix>_cox``) and, naive only, the log-rank P."""
+    cohorts = [C.COHORT_TRIAL, C.COHORT_EXTERNAL]
+    km = f"{prefix}_km" if prefix != "km" else "km"
+    n_name = f"{prefix}_n" if prefix != "km" else "km_n"
+    labels, cells, indent = [], [], []
+
+    def add(label, values, comparison="", level=1):
+        labels.append(label)
+        indent.append(level)
+        cells.append([*values, comparison])
+
+    for param in params:
+        add(PARAM_LABELS.get(param, param), ["", ""], "", 0)
+        if counts:
+            ns = [(_stat(ard, analysis=n_name, param=param, group=g, stat_name="n"),
+                   _stat(ard, analysis=n_name, param=param, group=g, stat_name="n_event")) for g in cohorts]
+            add("Subjects, N", [F.fmt_int(n) for n, _ in ns])
+            add("Events, n (%)", [F.fmt_n_pct(e, 100 * e / n if n else float("nan")) for n, e in ns])
+        if medians:
+            add("Median, months (95% CI)",
+                [F.fmt_est_ci(*(to_months(_stat(ard, analysis="km_median", param=param, group=g, stat_name=s))
+                                for s in ("median", "lcl", "ucl")), decimals=1) for g in cohorts])
+        for level, text in ((LEVEL_1Y, "1 year"), (LEVEL_2Y, "2 years")):
+            add(f"Rate at {text}, % (95% CI)",
+                [_pct_ci(ard, km, param=param, group=g, level=level) for g in cohorts])
+        diff = _pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
+        add("Difference at 2 years, percentage points (95% CI)", ["", ""], diff)
+        if prefix == "iptw":
+            n_boot = _stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot")
+            valid = _stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot_valid")
+            seed = _stat(ard, analysis="iptw_diff", param=param, stat_name="seed")
+            add("Bootstrap replicates (valid), seed", ["", ""],
+                f"{F.fmt_int(n_boot)} ({F.fmt_int(valid)}), seed {F.fmt_int(seed)}")
+        hr = [_stat(ard, analysis=f"{prefix}_cox" if prefix != "km" else "cox", param=param, stat_name=s)
+              for s in ("hr", "lcl", "ucl", "p")]
+        add("Hazard ratio, trial vs control (95% CI)", ["", ""], F.fmt_est_ci(*hr[:3], decimals=F.RATIO_DECIMALS))
+        add("Cox Wald P" if prefix != "iptw" else "Cox robust Wald P", ["", ""], F.fmt_pvalue(hr[3]))
+        if tests and prefix == "km":
+            add("Log-rank P", ["", ""], F.fmt_pvalue(_stat(ard, analysis="logrank", param=param, stat_name="p")))
+    frame = pd.DataFrame(cells, columns=[*cohorts, "Comparison"])
+    frame.insert(0, "Endpoint", labels)
+    headers = ["Endpoint"]
+    for g in cohorts:
+        n = _stat(ard, analysis=n_name, param=params[0], group=g, stat_name="n") if counts else float("nan")
+        headers.append(F.fmt_header(cohort_label(g), n) if not np.isnan(n) else cohort_label(g))
+    headers.append("Comparison")
+    return Table(title=title, frame=frame, headers=headers, indent=indent, subtitles=list(subtitles),
+                 footnotes=[*footnotes, F"Differences and hazard ratios: {C.COHORT_TRIAL} relative to "
+                            f"{C.REFERENCE_COHORT}.", "NE: not estimable."])
+
+
+def methods_lookup(methods: pd.DataFrame, *analyses: str) -> list[str]:
+    """Footnote lines "analysis: method" from ard_methods.csv for the given analyses (those
+    present)."""
+    table = dict(zip(methods["analysis"], methods["method"]))
+    return [f"{a}: {table[a]}." for a in analyses if a in table]
+
+
+# ------------------------------------------------------------------------------------------------
+# safety listings (data, not statistics) and CRS/ICANS timing table
+# ------------------------------------------------------------------------------------------------
+
+def serious_ae_listing(adae: pd.DataFrame) -> pd.DataFrame:
+    """Serious treatment-emergent AEs, one row per event: subject, phase, onset study day (from
+    CAR-T1, ASTDY), preferred term, CTCAE grade, end day and outcome text ("resolved, N days" or
+    "ongoing at cut"). Sorted by subject and onset day."""
+    sae = adae[(adae["AESER"] == "Y") & (adae["TRTEMFL"] == "Y")].sort_values(["USUBJID", "ASTDY", "AEDECOD"])
+    grade = sae["ATOXGR"].astype(float)
+    outcome = np.where(sae["AENDY"].isna(), "ongoing at cut",
+                       "resolved after " + sae["ADURN"].map(F.fmt_int) + " days")
+    outcome = np.where(grade.to_numpy() == 5, "fatal", outcome)
+    return pd.DataFrame({
+        "Subject": sae["USUBJID"].astype(str).to_numpy(),
+        "Phase": sae["APHASE"].astype(str).to_numpy(),
+        "Onset day": sae["ASTDY"].map(F.fmt_int).to_numpy(),
+        "Preferred term": sae["AEDECOD"].astype(str).to_numpy(),
+        "Grade": grade.map(F.fmt_int).to_numpy(),
+        "End day": sae["AENDY"].map(lambda v: "" if F.is_missing(v) else F.fmt_int(v)).to_numpy(),
+        "Outcome": outcome,
+    })
+
+
+def death_listing(adsl: pd.DataFrame, cohort: str = C.COHORT_TRIAL) -> pd.DataFrame:
+    """Deaths in ``cohort``, one row per subject: subject, study day of death from CAR-T1
+    (DTHDT - TRTSDT + 1, the AVAL convention), cause, whether a relapse preceded it, and the
+    last step of the sandwich reached."""
+    d = adsl[(adsl["COHORT"] == cohort) & (adsl["DTHFL"] == "Y")].copy()
+    day = (d["DTHDT"] - d["TRTSDT"]).dt.days + 1
+    steps = [("CART2DT", "CAR-T2"), ("AHSCTDT", "auto-HSCT"), ("COLLDT", "stem-cell collection"),
+             ("TRTSDT", "CAR-T1")]
+    reached = [next((name for col, name in steps if col in d.columns and pd.notna(r[col])), "none")
+               for _, r in d.iterrows()]
+    relapsed = d["RELDT"].notna() & (d["RELDT"] <= d["DTHDT"])
+    out = pd.DataFrame({
+        "Subject": d["USUBJID"].astype(str).to_numpy(),
+        "Day of death": day.map(F.fmt_int).to_numpy(),
+        "Cause": d["DTHCAUS"].fillna("not recorded").astype(str).to_numpy(),
+        "Relapse before death": np.where(relapsed, "yes", "no"),
+        "Last step reached": reached,
+    })
+    return out.sort_values("Subject").reset_index(drop=True)
+
+
+def listing_table(listing: pd.DataFrame, title: str, footnotes: Sequence[str] = (),
+                  empty_text: str = "None.") -> Table:
+    """A listing frame as a :class:`Table` (one line "None." when it has no rows)."""
+    frame = listing if len(listing) else pd.DataFrame([[empty_text] + [""] * (listing.shape[1] - 1)],
+                                                      columns=listing.columns)
+    return Table(title=title, frame=frame, headers=list(listing.columns), footnotes=list(footnotes))
+
+
+def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table | None:
+    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.safety_extra``
+    (None when the ARD has none: the analysis was not run for this cut)."""
+    sel = ard[ard["analysis"] == analysis]
+    if sel.empty:
+        return None
+    labels, indent, cells = [], [], []
+    infusions = ["CAR-T1", "CAR-T2", "ANY"]
+    for syndrome in dict.fromkeys(sel["param"]):
+        def s(variable, level, name):
+            return _stat(sel, param=syndrome, variable=variable, level=level, stat_name=name)
+        labels.append(syndrome)
+        indent.append(0)
+        cells.append(["", "", ""])
+        rows = [
+            ("Episodes (subjects)", lambda lv: f"{F.fmt_int(s('EPISODES', lv, 'n_episodes'))} "
+                                               f"({F.fmt_int(s('EPISODES', lv, 'n_subj'))})"),
+            ("Onset day, median (Q1, Q3)", lambda lv: F.fmt_median_q1q3(
+                s("ONSETDY", lv, "median"), s("ONSETDY", lv, "q1"), s("ONSETDY", lv, "q3"), 0)),
+            ("Onset day, min, max", lambda lv: F.fmt_range(s("ONSETDY", lv, "min"), s("ONSETDY", lv, "max"), 0)),
+            ("Duration, days, median (Q1, Q3)", lambda lv: F.fmt_median_q1q3(
+                s("ADURN", lv, "median"), s("ADURN", lv, "q1"), s("ADURN", lv, "q3"), 0)),
+            ("Duration, days, min, max", lambda lv: F.fmt_range(s("ADURN", lv, "min"), s("ADURN", lv, "max"), 0)),
+            ("Ongoing at the cut", lambda lv: F.fmt_int(s("EPISODES", lv, "n_ongoing"))),
+        ]
+        for text, fn in rows:
+            labels.append(text)
+            indent.append(1)
+            cells.append([fn(lv) for lv in infusions])
+    frame = pd.DataFrame(cells, columns=infusions)
+    frame.insert(0, "Syndrome", labels)
+    notes = ["Episodes: treatment-emergent ADAE records; onset day 0 = day of the CAR-T infusion that "
+             "preceded the onset."]
+    if method:
+        notes.append(f"Method: {method}.")
+    return Table(title="CRS and ICANS: onset and duration by infusion", frame=frame,
+                 headers=["Syndrome", "After CAR-T1", "After CAR-T2", "Any infusion"], indent=indent,
+                 subtitles=["Safety population, sandwich cohort"], footnotes=notes)

@@ -1,0 +1,278 @@
+"""analysis.present.figures_external and analysis.analyze.safety_extra on small hand-made frames.
+
+Expected values are hand calculations stated next to each assertion (tolerance 1e-12 unless
+said otherwise), or the values put into the input frames (the figures must draw what they are
+given).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from analysis import conventions as C  # noqa: E402
+from analysis.analyze import ard as A  # noqa: E402
+from analysis.analyze import safety_extra  # noqa: E402
+from analysis.present import figures_external as FX  # noqa: E402
+from analysis.stats import competing, survival  # noqa: E402
+
+TRIAL, CTRL = C.COHORT_TRIAL, C.COHORT_EXTERNAL
+COMP = f"{TRIAL} vs {CTRL}"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _competing_frame() -> pd.DataFrame:
+    # trial: 4 subjects, events relapse@10, NRM@20, relapse@30, censored@40 (no censoring before
+    # the last time, so the CIFs are plain proportions: CIR 1/4 at 10, 2/4 at 30; NRM 1/4 at 20)
+    # control: relapse@5, censored@15, NRM@25 -> AJ: CIR(5)=1/3; S(25-)=2/3, 1 at risk: NRM(25)=2/3
+    return pd.DataFrame({
+        "COHORT": [TRIAL] * 4 + [CTRL] * 3,
+        "AVAL": [10, 20, 30, 40, 5, 15, 25],
+        "EVNTTYPE": [1, 2, 1, 0, 1, 0, 2],
+    })
+
+
+def test_stacked_cif_hand_values():
+    cif = competing.cumulative_incidence(_competing_frame(), "COHORT", event_type="EVNTTYPE")
+    st = FX.stacked_cif(cif)
+    trial = st[st["COHORT"] == TRIAL].set_index("time")
+    assert trial.loc[10, "cir"] == pytest.approx(0.25, abs=1e-12)
+    assert trial.loc[20, "nrm"] == pytest.approx(0.25, abs=1e-12)
+    assert trial.loc[30, "cir"] == pytest.approx(0.5, abs=1e-12)
+    assert trial.loc[30, "cir_nrm"] == pytest.approx(0.75, abs=1e-12)
+    ctrl = st[st["COHORT"] == CTRL].set_index("time")
+    assert ctrl.loc[5, "cir"] == pytest.approx(1 / 3, abs=1e-12)
+    assert ctrl.loc[25, "nrm"] == pytest.approx(2 / 3, abs=1e-12)
+    assert ctrl.loc[25, "cir_nrm"] == pytest.approx(1.0, abs=1e-12)
+    # beyond the control's last follow-up (25) the CIF is not estimable: no row at 30, 40
+    assert 40 not in ctrl.index and 30 not in ctrl.index
+
+
+def test_stacked_cif_curves_are_the_cumulative_incidence_values():
+    cif = competing.cumulative_incidence(_competing_frame(), "COHORT", event_type="EVNTTYPE")
+    fig = FX.plot_stacked_cif(cif)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == [FX.cohort_label(TRIAL), FX.cohort_label(CTRL)]
+    for ax, cohort in zip(axes, (TRIAL, CTRL)):
+        lines = {ln.get_gid(): ln for ln in ax.get_lines() if ln.get_gid()}
+        exp = cif[(cif["COHORT"] == cohort)].dropna(subset=["cif"])
+        cir = exp[exp["cause"] == 1].sort_values("time")
+        nrm = exp[exp["cause"] == 2].sort_values("time")
+        x, y = lines["CIR"].get_data()
+        np.testing.assert_allclose(x, cir["time"] / C.DAYS_PER_MONTH, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(y, cir["cif"], rtol=0, atol=1e-12)
+        _, y2 = lines["CIR + NRM"].get_data()
+        np.testing.assert_allclose(y2, cir["cif"].to_numpy() + nrm["cif"].to_numpy(), rtol=0, atol=1e-12)
+        assert "Months" in ax.get_xlabel()
+
+
+def test_stacked_cif_names_missing_cause():
+    cif = competing.cumulative_incidence(_competing_frame(), "COHORT", event_type="EVNTTYPE", causes=[1])
+    with pytest.raises(ValueError, match="no rows for cause 2"):
+        FX.stacked_cif(cif)
+
+
+def _ard_diffs() -> pd.DataFrame:
+    values = {("km_diff", "OS"): (0.10, -0.05, 0.25), ("iptw_diff", "OS"): (0.02, -0.12, 0.16),
+              ("landmark_diff", "OS"): (-0.03, -0.20, 0.14), ("km_diff", "LFS"): (0.20, 0.05, 0.35),
+              ("iptw_diff", "LFS"): (0.15, 0.01, 0.29), ("landmark_diff", "LFS"): (0.12, 0.02, 0.22)}
+    parts = [A.rows(a, p, COMP, "AVAL", C.TIMEPOINT_2Y_DAYS, {"diff": d, "lcl": lo, "ucl": hi, "p": 0.5})
+             for (a, p), (d, lo, hi) in values.items()]
+    return A.concat(parts), values
+
+
+def test_forest_rows_one_row_per_analysis_and_param():
+    ard, values = _ard_diffs()
+    rows = FX.forest_rows(A.read(_roundtrip(ard)))
+    assert len(rows) == 6
+    assert rows[["param", "analysis"]].drop_duplicates().shape[0] == 6
+    for r in rows.itertuples():
+        d, lo, hi = values[(r.analysis, r.param)]
+        assert (r.diff, r.lcl, r.ucl) == pytest.approx((d, lo, hi), abs=1e-15)
+    # views absent from the ARD (delayed entry, per protocol) are left out, order of VIEWS kept
+    assert list(rows.loc[rows["param"] == "OS", "analysis"]) == ["km_diff", "iptw_diff", "landmark_diff"]
+
+
+def _roundtrip(ard: pd.DataFrame, tmp=None):
+    import io
+    return io.BytesIO(A.to_csv_bytes(ard))
+
+
+def test_forest_plot_draws_estimates_and_intervals_in_percentage_points():
+    ard, values = _ard_diffs()
+    rows = FX.forest_rows(A.read(_roundtrip(ard)))
+    fig = FX.plot_forest(rows)
+    ax = fig.axes[0]
+    containers = [c for c in ax.containers if c.get_label() in ("Overall survival", "Leukemia-free survival")]
+    assert len(containers) == 2
+    for cont, param in zip(containers, ("OS", "LFS")):
+        part = rows[rows["param"] == param]
+        x, _ = cont.lines[0].get_data()
+        np.testing.assert_allclose(x, 100 * part["diff"], atol=1e-12)
+        segments = cont.lines[2][0].get_segments()
+        np.testing.assert_allclose([s[0][0] for s in segments], 100 * part["lcl"], atol=1e-12)
+        np.testing.assert_allclose([s[1][0] for s in segments], 100 * part["ucl"], atol=1e-12)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 6 and all(lab.split(":")[0] in ("OS", "LFS") for lab in labels)
+    assert any(ln.get_xdata()[0] == 0 for ln in ax.get_lines())  # the no-difference line
+
+
+def test_robustness_statement_reads_the_numbers():
+    ard, _ = _ard_diffs()
+    text = FX.robustness_statement(FX.forest_rows(A.read(_roundtrip(ard))))
+    # OS: estimates -3.0 .. 10.0, mixed sign, all three intervals include 0
+    assert "Overall survival at 2 years: the estimated difference ranges from -3.0 to 10.0" in text
+    assert "disagree on the direction" in text
+    assert "all 3 95% intervals include 0" in text
+    # LFS: 12.0 .. 20.0, all positive, no interval includes 0
+    assert "from 12.0 to 20.0" in text and "none of the 3 95% intervals includes 0" in text
+
+
+def test_balance_from_ard_feeds_love_plot():
+    bal = pd.DataFrame({"covariate": ["AGE", "SEX", "SEX"], "level": ["", "F", "M"],
+                        "smd_unweighted": [0.3, 0.2, -0.2], "smd_weighted": [0.01, 0.05, -0.05]})
+    parts = [A.rows("ps_balance", "ATT", COMP, r.covariate, r.level,
+                    {"smd_unweighted": r.smd_unweighted, "smd_weighted": r.smd_weighted})
+             for r in bal.itertuples()]
+    back = FX.balance_from_ard(A.read(_roundtrip(A.concat(parts))))
+    assert list(back["covariate"]) == ["AGE", "SEX", "SEX"]
+    assert list(back["level"]) == ["", "F", "M"]
+    np.testing.assert_allclose(back["smd_weighted"], bal["smd_weighted"], atol=1e-15)
+    from analysis.stats.weighting import love_plot
+    fig = love_plot(back)
+    assert len(fig.axes[0].get_yticklabels()) == 3
+    with pytest.raises(ValueError, match="no 'ps_balance' rows"):
+        FX.balance_from_ard(A.read(_roundtrip(parts[0].assign(analysis="x"))))
+
+
+def test_km_overlay_draws_the_km_curve_with_risk_table():
+    # trial: deaths at 100, 300 of 4 (censor 200, 400): S = 3/4 after 100, 3/4*1/2 = 3/8 after 300
+    data = pd.DataFrame({"COHORT": [TRIAL] * 4 + [CTRL] * 2, "AVAL": [100, 200, 300, 400, 50, 500],
+                         "CNSR": [0, 1, 0, 1, 0, 1]})
+    curve = survival.km_curve(data, "COHORT")
+    risk = survival.risk_table(data, "COHORT", [0, 182.625, 365.25])
+    fig = FX.plot_km_by_cohort(curve, risk=risk, xlabel="Months from CAR-T1")
+    ax = fig.axes[0]
+    steps = [ln for ln in ax.get_lines() if ln.get_label().startswith(FX.cohort_label(TRIAL))]
+    assert len(steps) == 1
+    x, y = steps[0].get_data()
+    assert list(y) == pytest.approx([1.0, 0.75, 0.75, 0.375, 0.375], abs=1e-12)
+    assert x[1] == pytest.approx(100 / C.DAYS_PER_MONTH, abs=1e-12)
+    assert "(N = 4)" in steps[0].get_label()
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    # at risk at 0, 6, 12 months: trial 4, 3, 1; control 2, 1, 1
+    assert texts == ["4", "3", "1", "2", "1", "1"]
+    assert fig.axes[1].get_xlabel() == "Months from CAR-T1"
+
+
+def test_weight_distribution_counts_every_subject():
+    frame = pd.DataFrame({"COHORT": [TRIAL] * 3 + [CTRL] * 4, "PS": [0.6, 0.7, 0.8, 0.2, 0.3, 0.4, 0.5],
+                          "IPTW": [1, 1, 1, 0.25, 0.43, 0.67, 1.0]})
+    fig = FX.plot_weight_distribution(frame)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["Propensity score", "Weight"]
+    for ax in fig.axes:
+        patches = {p.get_gid(): p for p in ax.patches if p.get_gid()}
+        assert [int(patches[c].get_data().values.sum()) for c in (TRIAL, CTRL)] == [3, 4]
+
+
+def _adsl_adae():
+    d = pd.Timestamp
+    adsl = pd.DataFrame({"USUBJID": ["S1", "S2", "S3"], "COHORT": [TRIAL] * 3,
+                         "TRTSDT": [d("2023-01-01")] * 3,
+                         "CART2DT": [d("2023-04-01"), pd.NaT, pd.NaT],
+                         "AHSCTDT": [d("2023-03-30"), pd.NaT, pd.NaT],
+                         "COLLDT": [d("2023-02-20"), d("2023-02-21"), pd.NaT],
+                         "DTHFL": ["N", "Y", "Y"], "DTHDT": [pd.NaT, d("2023-03-01"), d("2023-01-10")],
+                         "DTHCAUS": [None, "RELAPSE", "INFECTION"],
+                         "RELDT": [pd.NaT, d("2023-02-25"), pd.NaT]})
+    adae = pd.DataFrame({
+        "USUBJID": ["S1", "S1", "S2", "S3", "S3"],
+        "AEDECOD": ["Cytokine release syndrome", "Cytokine release syndrome", "Cytokine release syndrome",
+                    "Sepsis", "Cytokine release syndrome"],
+        "ASTDT": [d("2023-01-06"), d("2023-04-03"), d("2023-01-10"), d("2023-01-08"), d("2022-12-30")],
+        "ADURN": [5.0, np.nan, 3.0, 3.0, 2.0], "ASTDY": [6.0, 93.0, 10.0, 8.0, -2.0],
+        "AENDY": [10.0, np.nan, 12.0, 10.0, -1.0], "ATOXGR": [2.0, 1.0, 3.0, 5.0, 1.0],
+        "TRTEMFL": ["Y", "Y", "Y", "Y", "N"], "AESER": ["N", "N", "Y", "Y", "N"],
+        "APHASE": ["CAR-T1", "CAR-T2", "CAR-T1", "CAR-T1", "PRE"],
+        "CRSFL": ["Y", "Y", "Y", "N", "Y"], "ICANSFL": ["N"] * 5})
+    return adsl, adae
+
+
+def test_crs_episodes_onset_from_the_preceding_infusion():
+    adsl, adae = _adsl_adae()
+    ep = safety_extra.episodes(adae, adsl, "CRSFL").sort_values(["USUBJID", "ONSETDY"])
+    # S1: 2023-01-06 - CAR-T1 2023-01-01 = day 5; 2023-04-03 - CAR-T2 2023-04-01 = day 2;
+    # S2: day 9 after CAR-T1; S3's pre-treatment record is not treatment-emergent: excluded
+    assert list(zip(ep["USUBJID"], ep["INFUSION"], ep["ONSETDY"])) == [
+        ("S1", "CAR-T2", 2.0), ("S1", "CAR-T1", 5.0), ("S2", "CAR-T1", 9.0)]
+    rows = A.read(_roundtrip(safety_extra.timing_rows(adae, adsl)))
+    look = lambda **k: A.lookup(rows, analysis="crs_icans_timing", param="CRS", **k)  # noqa: E731
+    assert look(variable="EPISODES", level="ANY", stat_name="n_episodes") == 3
+    assert look(variable="EPISODES", level="ANY", stat_name="n_subj") == 2
+    assert look(variable="EPISODES", level="ANY", stat_name="n_ongoing") == 1
+    # onset days 2, 5, 9: median 5, type-7 quartiles 3.5 and 7
+    assert look(variable="ONSETDY", level="ANY", stat_name="median") == 5
+    assert look(variable="ONSETDY", level="ANY", stat_name="q1") == pytest.approx(3.5)
+    assert look(variable="ONSETDY", level="ANY", stat_name="q3") == pytest.approx(7.0)
+    # durations: 5 and 3 (the ongoing one excluded)
+    assert look(variable="ADURN", level="ANY", stat_name="n") == 2
+    assert look(variable="ADURN", level="CAR-T1", stat_name="median") == 4
+    assert look(variable="EPISODES", level="CAR-T2", stat_name="n_episodes") == 1
+    table = FX.timing_table(rows)
+    assert table.frame.iloc[2]["ANY"] == "5.0 (3.5, 7.0)"
+    assert table.frame.iloc[0]["Syndrome"] == "CRS"
+    # ICANS: no episodes -> zero counts, not-estimable summaries
+    assert A.lookup(rows, analysis="crs_icans_timing", param="ICANS", variable="EPISODES", level="ANY",
+                    stat_name="n_episodes") == 0
+    assert "NE" in FX.timing_table(rows).frame.iloc[9]["ANY"]
+
+
+def test_safety_listings():
+    adsl, adae = _adsl_adae()
+    sae = FX.serious_ae_listing(adae)
+    assert list(sae["Subject"]) == ["S2", "S3"]
+    assert list(sae["Outcome"]) == ["resolved after 3 days", "fatal"]
+    assert list(sae["Onset day"]) == ["10", "8"]
+    deaths = FX.death_listing(adsl)
+    # S2 died 2023-03-01: day 60 - 1 + 1 = 59 + 1 from 2023-01-01; relapse on 2023-02-25 came first
+    assert list(deaths["Subject"]) == ["S2", "S3"]
+    assert list(deaths["Day of death"]) == ["60", "10"]
+    assert list(deaths["Relapse before death"]) == ["yes", "no"]
+    assert list(deaths["Last step reached"]) == ["stem-cell collection", "CAR-T1"]
+    empty = FX.listing_table(sae.iloc[0:0], "Serious AEs")
+    assert empty.frame.iloc[0, 0] == "None."
+
+
+def test_comparison_table_formats_the_ard_numbers():
+    parts = []
+    for g, n, e, s2 in ((TRIAL, 40, 10, 0.7512), (CTRL, 150, 60, 0.5549)):
+        parts.append(A.rows("km_n", "OS", g, "AVAL", "", {"n": n, "n_event": e}))
+        for lv, s in ((C.TIMEPOINT_1Y_DAYS, 0.9), (C.TIMEPOINT_2Y_DAYS, s2)):
+            parts.append(A.rows("km", "OS", g, "AVAL", lv, {"surv": s, "lcl": s - 0.1, "ucl": s + 0.05}))
+        parts.append(A.rows("km_median", "OS", g, "AVAL", "median", {"median": np.nan, "lcl": 600.0,
+                                                                      "ucl": np.nan}))
+    parts.append(A.rows("km_diff", "OS", COMP, "AVAL", C.TIMEPOINT_2Y_DAYS,
+                        {"diff": 0.1963, "lcl": 0.0123, "ucl": 0.3803, "p": 0.04}))
+    parts.append(A.rows("cox", "OS", COMP, "COHORT", "", {"hr": 0.555, "lcl": 0.3, "ucl": 1.02, "p": 0.0004}))
+    parts.append(A.rows("logrank", "OS", COMP, "COHORT", "", {"chisq": 4, "df": 1, "p": 0.0455}))
+    ard = A.read(_roundtrip(A.concat(parts)))
+    t = FX.comparison_table(ard, "km", params=("OS",), medians=True, title="x")
+    assert t.headers[1] == f"{FX.cohort_label(TRIAL)}\nN = 40"
+    assert t.cell("Events, n (%)", TRIAL) == "10 (25.0)"
+    assert t.cell("Rate at 2 years, % (95% CI)", TRIAL) == "75.1 (65.1, 80.1)"
+    assert t.cell("Median, months (95% CI)", CTRL) == f"NE ({600 / C.DAYS_PER_MONTH:.1f}, NE)"
+    assert t.cell("Difference at 2 years, percentage points (95% CI)", "Comparison") == "19.6 (1.2, 38.0)"
+    assert t.cell("Hazard ratio, trial vs control (95% CI)", "Comparison") == "0.56 (0.30, 1.02)"  # 0.555 half-up
+    assert t.cell("Cox Wald P", "Comparison") == "<0.001"
+    assert t.cell("Log-rank P", "Comparison") == "0.046"
