@@ -14,6 +14,17 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path, directory: bool) -> None:
+    """mkdtemp/mkstemp create private (0700/0600) entries; outputs get ordinary permissions."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_dir(target: Path, keep: tuple[str, ...] = ()):
     """Build a directory atomically. Files named in ``keep`` are carried over from the old
@@ -21,6 +32,7 @@ def atomic_dir(target: Path, keep: tuple[str, ...] = ()):
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _apply_umask(scratch, directory=True)
     try:
         yield scratch
         for name in keep:
@@ -50,6 +62,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        _apply_umask(Path(tmp), directory=False)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
