@@ -676,3 +676,11 @@ def test_not_utf8_and_no_manifest(work):
     assert any(ln.startswith("rs.csv: not UTF-8 text (byte ") and ln.endswith("[file_present_and_readable]")
                for ln in lines)
     assert "manifest.json: not found; the export's checksums cannot be verified [manifest_sha256]" in lines
+
+
+def test_every_shipped_cut_is_valid(clean_run):
+    """The latest cut is validated by clean_run; the earlier ones here (no report written)."""
+    _, latest, _ = clean_run
+    for cut in paths.list_cuts(REPO):
+        if cut != latest:
+            assert failure_lines(check_cut(paths.raw_dir(cut, REPO), paths.cut_date(cut))) == [], cut
