@@ -357,3 +357,12 @@ def test_define_xml_is_valid_against_the_cdisc_schema():
     # and the schema is really checking: an ItemDef without its required DataType is rejected
     broken = xml.replace(b' DataType="float"', b"", 1)
     assert define_xml.validate_schema(broken, Path(XSD))
+
+
+def test_compare_defaults_to_latest_versus_previous_and_rejects_the_first_cut(two_cuts, capsys):
+    assert cli.main(["--root", str(two_cuts), "compare", "--no-write"]) == EXIT_OK
+    assert f"Changes from {CUT1} to {CUT2}" in capsys.readouterr().out
+    assert not (two_cuts / "reports" / CUT2 / "changes").exists()
+    assert cli.main(["--root", str(two_cuts), "compare", "--to", CUT1]) == 3
+    assert "first data cut" in capsys.readouterr().err
+    assert cli.main(["--root", str(two_cuts), "compare", "--from", "cut-1999-01-01"]) == 3
