@@ -53,10 +53,15 @@ def _at_risk(time: np.ndarray, time_index: np.ndarray, weight: np.ndarray, start
     leaving = np.bincount(time_index, weights=weight, minlength=len(time))
     n_risk = np.cumsum(leaving[::-1])[::-1]
     if start is not None:
-        order = np.argsort(start, kind="stable")
-        tail = np.concatenate([np.cumsum(weight[order][::-1])[::-1], [0.0]])
-        n_risk = n_risk - tail[np.searchsorted(start[order], time, side="left")]
+        n_risk = n_risk - _entering_from(start, weight, time)
     return n_risk
+
+
+def _entering_from(start: np.ndarray, values: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """sum of ``values`` over rows with start_i >= t, for each t in ``time`` (not yet at risk at t)."""
+    order = np.argsort(start, kind="stable")
+    tail = np.concatenate([np.cumsum(values[order][::-1])[::-1], [0.0]])
+    return tail[np.searchsorted(start[order], time, side="left")]
 
 
 def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_index) -> np.ndarray:
@@ -72,9 +77,9 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
     with np.errstate(divide="ignore", invalid="ignore"):
         increment = np.where(n_event > 0, (n_event / n_risk) / (n_risk - n_event), 0.0)
         cum = np.cumsum(increment)
-        c_entry = np.zeros_like(stop) if start is None else np.where(
-            np.searchsorted(time, start, side="right") > 0,
-            cum[np.maximum(np.searchsorted(time, start, side="right") - 1, 0)], 0.0)
+        # C at each row's entry: the sum over distinct times t_k <= e_i (0 before the first time)
+        c_entry = np.zeros_like(stop) if start is None else \
+            np.concatenate([[0.0], cum])[np.searchsorted(time, start, side="right")]
         own = np.where(event > 0, 1.0 / (n_risk - n_event)[time_index], 0.0)
         b_final = own - (cum[time_index] - c_entry)
         w2 = weight * weight
@@ -85,9 +90,7 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
             by_exit = _weighted_counts(time_index, values, size)
             still_in = np.concatenate([np.cumsum(by_exit[::-1])[::-1][1:], [0.0]])  # s_i > t_k
             if start is not None:
-                order = np.argsort(start, kind="stable")
-                tail = np.concatenate([np.cumsum(values[order][::-1])[::-1], [0.0]])
-                still_in = still_in - tail[np.searchsorted(start[order], time, side="left")]  # e_i >= t_k
+                still_in = still_in - _entering_from(start, values, time)  # e_i >= t_k: not yet in
             moments.append(still_in)
         var_log = done + cum * cum * moments[0] - 2.0 * cum * moments[1] + moments[2]
     return var_log
