@@ -12,7 +12,6 @@ touches (validation.runner.check_cut(..., only=...)).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -509,6 +508,9 @@ def test_failure_raises_and_keeps_derived_data(work):
     derived = paths.derived_dir(cut, root)
     derived.mkdir(parents=True)
     (derived / "adsl.csv").write_text("kept\n", encoding="utf-8")
+    other_report = paths.report_dir("cut-2000-01-01", root) / REPORT_NAME   # another cut's report
+    other_report.parent.mkdir(parents=True)
+    other_report.write_text("other cut\n", encoding="utf-8")
     set_cell(work, "dm", 1, "AGE", "212")
     set_cell(work, "dm", 2, "BRTHDTC", "1985-02-31")   # an identifier: its value must not be shown
     refresh_manifest(work)
@@ -524,6 +526,7 @@ def test_failure_raises_and_keeps_derived_data(work):
     assert not any("1985-02-31" in ln for ln in exc.value.failures)
     assert [p.name for p in derived.iterdir()] == ["adsl.csv"]
     assert (derived / "adsl.csv").read_text(encoding="utf-8") == "kept\n"
+    assert other_report.read_text(encoding="utf-8") == "other cut\n"
 
 
 def test_cli_exits_3_and_prints_the_line(work):

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import great_expectations as gx
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
-import great_expectations as gx
 from analysis.raw_spec import TRIAL_FORMS
-from validation.frames import ROW, hi, lo
+from validation.frames import hi, lo
 from validation.rules import DateRef, Rule, Suite, flag_true, on_or_after, shown
 
 E = gx.expectations

@@ -20,8 +20,8 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
 from analysis.conventions import MRD_THRESHOLD
-from analysis.raw_spec import CTCAE_TERMS, FORMS, REMISSION_CODES, Form
-from validation.frames import DATE_TYPES, NUMBER_PATTERN, ROW, check_frame, num
+from analysis.raw_spec import CTCAE_TERMS, REMISSION_CODES, Form
+from validation.frames import DATE_TYPES, NUMBER_PATTERN, check_frame, num
 from validation.rules import (
     DateRef, Rule, Suite, codes_text, date_text, empty_when, in_codes, in_range, matches,
     not_after_cut, number_text, on_or_after, present_when, required, shown, unique_key,
@@ -231,10 +231,3 @@ def value_suite(form: Form, text: pd.DataFrame, cut_date: str) -> Suite:
     for rule in rules:
         suite.add(rule)
     return suite
-
-
-def all_form_names() -> list[str]:
-    return list(FORMS)
-
-
-__all__ = ["structure_suite", "value_suite", "column_rules", "FORM_RULES", "ROW"]
