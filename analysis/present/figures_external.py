@@ -151,7 +151,7 @@ def plot_stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nr
     drawn step lines are named "CIR" and "CIR + NRM" (their y values are the CIF values)."""
     data = stacked_cif(cif, by, relapse, nrm)
     cohorts = _cohorts_in(data, by)
-    fig, axes = plt.subplots(1, len(cohorts), sharey=True, figsize=(7.0, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(cohorts), sharex=True, sharey=True, figsize=(7.0, 3.8), squeeze=False)
     relapse_label, nrm_label = C.CR_CAUSES.get(relapse, "Relapse"), C.CR_CAUSES.get(nrm, "NRM")
     for ax, cohort in zip(axes[0], cohorts):
         g = data[data[by].astype(str) == cohort]
@@ -213,7 +213,7 @@ def _diff_analysis(prefix: str) -> str:
     return f"{prefix}_diff"
 
 
-def _stat(ard: pd.DataFrame, **keys) -> float:
+def ard_stat(ard: pd.DataFrame, **keys) -> float:
     """The one ARD stat matching ``keys``, NaN when absent (an analysis not run for this cut)."""
     sel = ard
     for k, v in keys.items():
@@ -232,12 +232,12 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
     for param in params:
         for view in views:
             keys = dict(analysis=_diff_analysis(view.prefix), param=param, level=LEVEL_2Y)
-            diff = _stat(ard, stat_name="diff", **keys)
+            diff = ard_stat(ard, stat_name="diff", **keys)
             if np.isnan(diff):
                 continue
             rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
-                         "diff": diff, "lcl": _stat(ard, stat_name="lcl", **keys),
-                         "ucl": _stat(ard, stat_name="ucl", **keys)})
+                         "diff": diff, "lcl": ard_stat(ard, stat_name="lcl", **keys),
+                         "ucl": ard_stat(ard, stat_name="ucl", **keys)})
     return pd.DataFrame(rows, columns=["param", "analysis", "label", "diff", "lcl", "ucl"])
 
 
@@ -338,8 +338,8 @@ def plot_weight_distribution(frame: pd.DataFrame, by: str = "COHORT", weight: st
 # tables from the ARD
 # ------------------------------------------------------------------------------------------------
 
-def _pct_ci(ard: pd.DataFrame, analysis: str, stat_names=("surv", "lcl", "ucl"), **keys) -> str:
-    est, lo, hi = (_stat(ard, analysis=analysis, stat_name=s, **keys) for s in stat_names)
+def pct_ci(ard: pd.DataFrame, analysis: str, stat_names=("surv", "lcl", "ucl"), **keys) -> str:
+    est, lo, hi = (ard_stat(ard, analysis=analysis, stat_name=s, **keys) for s in stat_names)
     return F.fmt_est_ci(100 * est, 100 * lo, 100 * hi, 1)
 
 
@@ -363,36 +363,36 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
     for param in params:
         add(PARAM_LABELS.get(param, param), ["", ""], "", 0)
         if counts:
-            ns = [(_stat(ard, analysis=n_name, param=param, group=g, stat_name="n"),
-                   _stat(ard, analysis=n_name, param=param, group=g, stat_name="n_event")) for g in cohorts]
+            ns = [(ard_stat(ard, analysis=n_name, param=param, group=g, stat_name="n"),
+                   ard_stat(ard, analysis=n_name, param=param, group=g, stat_name="n_event")) for g in cohorts]
             add("Subjects, N", [F.fmt_int(n) for n, _ in ns])
             add("Events, n (%)", [F.fmt_n_pct(e, 100 * e / n if n else float("nan")) for n, e in ns])
         if medians:
             add("Median, months (95% CI)",
-                [F.fmt_est_ci(*(to_months(_stat(ard, analysis="km_median", param=param, group=g, stat_name=s))
+                [F.fmt_est_ci(*(to_months(ard_stat(ard, analysis="km_median", param=param, group=g, stat_name=s))
                                 for s in ("median", "lcl", "ucl")), decimals=1) for g in cohorts])
         for level, text in ((LEVEL_1Y, "1 year"), (LEVEL_2Y, "2 years")):
             add(f"Rate at {text}, % (95% CI)",
-                [_pct_ci(ard, km, param=param, group=g, level=level) for g in cohorts])
-        diff = _pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
+                [pct_ci(ard, km, param=param, group=g, level=level) for g in cohorts])
+        diff = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
         add("Difference at 2 years, percentage points (95% CI)", ["", ""], diff)
         if prefix == "iptw":
-            n_boot = _stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot")
-            valid = _stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot_valid")
-            seed = _stat(ard, analysis="iptw_diff", param=param, stat_name="seed")
+            n_boot = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot")
+            valid = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot_valid")
+            seed = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="seed")
             add("Bootstrap replicates (valid), seed", ["", ""],
                 f"{F.fmt_int(n_boot)} ({F.fmt_int(valid)}), seed {F.fmt_int(seed)}")
-        hr = [_stat(ard, analysis=f"{prefix}_cox" if prefix != "km" else "cox", param=param, stat_name=s)
+        hr = [ard_stat(ard, analysis=f"{prefix}_cox" if prefix != "km" else "cox", param=param, stat_name=s)
               for s in ("hr", "lcl", "ucl", "p")]
         add("Hazard ratio, trial vs control (95% CI)", ["", ""], F.fmt_est_ci(*hr[:3], decimals=F.RATIO_DECIMALS))
         add("Cox Wald P" if prefix != "iptw" else "Cox robust Wald P", ["", ""], F.fmt_pvalue(hr[3]))
         if tests and prefix == "km":
-            add("Log-rank P", ["", ""], F.fmt_pvalue(_stat(ard, analysis="logrank", param=param, stat_name="p")))
+            add("Log-rank P", ["", ""], F.fmt_pvalue(ard_stat(ard, analysis="logrank", param=param, stat_name="p")))
     frame = pd.DataFrame(cells, columns=[*cohorts, "Comparison"])
     frame.insert(0, "Endpoint", labels)
     headers = ["Endpoint"]
     for g in cohorts:
-        n = _stat(ard, analysis=n_name, param=params[0], group=g, stat_name="n") if counts else float("nan")
+        n = ard_stat(ard, analysis=n_name, param=params[0], group=g, stat_name="n") if counts else float("nan")
         headers.append(F.fmt_header(cohort_label(g), n) if not np.isnan(n) else cohort_label(g))
     headers.append("Comparison")
     return Table(title=title, frame=frame, headers=headers, indent=indent, subtitles=list(subtitles),
@@ -460,17 +460,22 @@ def listing_table(listing: pd.DataFrame, title: str, footnotes: Sequence[str] = 
     return Table(title=title, frame=frame, headers=list(listing.columns), footnotes=list(footnotes))
 
 
-def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table | None:
+TIMING_TITLE = "CRS and ICANS: onset and duration by infusion"
+
+
+def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table:
     """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.safety_extra``
-    (None when the ARD has none: the analysis was not run for this cut)."""
+    (a one-line table saying so when the ARD has none: the analysis was not run for this cut)."""
     sel = ard[ard["analysis"] == analysis]
     if sel.empty:
-        return None
+        return Table(title=TIMING_TITLE, frame=pd.DataFrame({"Syndrome": [
+            f"Not in the analysis results of this cut (ARD analysis {analysis!r} not produced)."]}),
+            headers=["Syndrome"])
     labels, indent, cells = [], [], []
     infusions = ["CAR-T1", "CAR-T2", "ANY"]
     for syndrome in dict.fromkeys(sel["param"]):
         def s(variable, level, name):
-            return _stat(sel, param=syndrome, variable=variable, level=level, stat_name=name)
+            return ard_stat(sel, param=syndrome, variable=variable, level=level, stat_name=name)
         labels.append(syndrome)
         indent.append(0)
         cells.append(["", "", ""])
@@ -495,6 +500,303 @@ def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: 
              "preceded the onset."]
     if method:
         notes.append(f"Method: {method}.")
-    return Table(title="CRS and ICANS: onset and duration by infusion", frame=frame,
+    return Table(title=TIMING_TITLE, frame=frame,
                  headers=["Syndrome", "After CAR-T1", "After CAR-T2", "Any infusion"], indent=indent,
                  subtitles=["Safety population, sandwich cohort"], footnotes=notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# loading the inputs of a report section (derived data and results of one cut, never raw)
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class SectionInputs:
+    cut: str
+    root: object
+    ard: pd.DataFrame
+    methods: pd.DataFrame
+    derived: dict
+
+
+def load_section_inputs(cut: str | None, root=None, datasets: Sequence[str] = ("adsl", "adtte", "adae")) -> SectionInputs:
+    """The cut (latest when None), its ARD and ard_methods.csv, and the derived datasets named."""
+    from pathlib import Path
+
+    from analysis import paths
+    from analysis.analyze import ard as ard_io
+
+    root = Path(root) if root else None
+    cut = cut or paths.latest_cut(root)
+    report = paths.report_dir(cut, root)
+    if not (report / "ard.csv").exists():
+        raise FileNotFoundError(f"{report / 'ard.csv'} missing: run `python -m analysis analyze --cut {cut}`")
+    methods_path = report / "ard_methods.csv"
+    methods = pd.read_csv(methods_path) if methods_path.exists() else pd.DataFrame(columns=["analysis", "method"])
+    folder = paths.derived_dir(cut, root)
+    derived = {d: pd.read_parquet(folder / f"{d}.parquet") for d in datasets}
+    return SectionInputs(cut=cut, root=root, ard=ard_io.read(report / "ard.csv"), methods=methods, derived=derived)
+
+
+# ------------------------------------------------------------------------------------------------
+# adverse events: ARD rows back into the tidy frames of analysis.present.layouts
+# ------------------------------------------------------------------------------------------------
+
+AE_LEVEL_SEP = " / "   # analysis.analyze.sap.AE_LEVEL_SEP: term rows are "SOC / term"
+_AE_STAT = {"n_subj": "n", "n_events": "events", "pct": "pct", "N": "N"}
+PHASE_ORDER = ("CAR-T1", "MOBILIZATION", "AUTO-HSCT", "CAR-T2")
+
+
+def _grade_from_param(param: str) -> str:
+    """ARD param of the ``ae`` rows -> grade code of ``format_ae_table``."""
+    if param == "any grade":
+        return "any"
+    if param.startswith("worst grade "):
+        return param.removeprefix("worst grade ")
+    if param.startswith("grade "):
+        return param.removeprefix("grade ")
+    raise ValueError(f"ARD ae rows: unknown param {param!r}")
+
+
+def ae_tidy_from_ard(ard: pd.DataFrame) -> pd.DataFrame:
+    """The ``ae`` ARD rows (plus N from ``ae_overview``) as the tidy frame of
+    ``analysis.stats.tables.ae_summary`` that ``format_ae_table`` takes: section, soc, term,
+    grade, group, stat_name, stat."""
+    sel = ard[ard["analysis"] == "ae"]
+    if sel.empty:
+        raise ValueError("the ARD has no 'ae' rows")
+    section = sel["variable"].map({"ANY": "overall", "AEBODSYS": "soc", "AEDECOD": "term"})
+    split = sel["level"].str.split(AE_LEVEL_SEP, n=1, regex=False)
+    soc = np.where(section == "overall", "", np.where(section == "term", split.str[0], sel["level"]))
+    term = np.where(section == "term", split.str[1], "")
+    tidy = pd.DataFrame({"section": section.to_numpy(), "soc": soc, "term": term,
+                         "grade": sel["param"].map(_grade_from_param).to_numpy(),
+                         "group": sel["group"].to_numpy(), "stat_name": sel["stat_name"].map(_AE_STAT).to_numpy(),
+                         "stat": sel["stat"].to_numpy()})
+    n = ard[(ard["analysis"] == "ae_overview") & (ard["stat_name"] == "N")]
+    pop = pd.DataFrame({"section": "population", "soc": "", "term": "", "grade": "", "group": n["group"].to_numpy(),
+                        "stat_name": "n", "stat": n["stat"].to_numpy()})
+    return pd.concat([pop, tidy], ignore_index=True)
+
+
+def ae_by_tidy_from_ard(ard: pd.DataFrame, analysis: str, variable: str | None = None,
+                        order: Sequence[str] | None = None) -> pd.DataFrame:
+    """``ae_overview`` / ``ae_by`` ARD rows as the frame ``format_ae_overview`` takes (level ->
+    category, n_subj -> n, n_events -> events; the N row kept), categories in ``order`` first."""
+    sel = ard[ard["analysis"] == analysis]
+    if variable is not None:
+        sel = sel[sel["variable"] == variable]
+    if sel.empty:
+        raise ValueError(f"the ARD has no {analysis!r} rows" + (f" for {variable}" if variable else ""))
+    out = pd.DataFrame({"category": sel["level"].to_numpy(), "group": sel["group"].to_numpy(),
+                        "stat_name": sel["stat_name"].map(_AE_STAT).to_numpy(), "stat": sel["stat"].to_numpy()})
+    if order:
+        rank = {c: i for i, c in enumerate(order)}
+        out = out.iloc[np.argsort([rank.get(c, len(rank)) for c in out["category"]], kind="stable")]
+    return out.reset_index(drop=True)
+
+
+def term_grade_table(ard: pd.DataFrame, term: str, title: str, grades=("1", "2", "3", "4", "5")) -> Table:
+    """Subjects by worst CTCAE grade of one preferred term (ARD ``ae`` AEDECOD rows), n (%) of N."""
+    tidy = ae_tidy_from_ard(ard)
+    rows = tidy[(tidy["section"] == "term") & (tidy["term"] == term)]
+    pop = tidy[tidy["section"] == "population"]
+    groups = list(dict.fromkeys(pop["group"]))
+    look = {(r.grade, r.group, r.stat_name): r.stat for r in rows.itertuples()}
+    labels = ["Any grade", *[f"Grade {g}" for g in grades], "Grade \u2265 3"]
+    keys = ["any", *grades, ">=3"]
+    cells = [[F.fmt_n_pct(look.get((k, g, "n"), 0), look.get((k, g, "pct"), 0)) for g in groups] for k in keys]
+    frame = pd.DataFrame(cells, columns=groups)
+    frame.insert(0, "Worst grade", labels)
+    n_of = dict(zip(pop["group"], pop["stat"]))
+    return Table(title=title, frame=frame, headers=["Worst grade", *[F.fmt_header(g, n_of[g]) for g in groups]],
+                 subtitles=["Safety population"],
+                 footnotes=["n (%): subjects by their worst grade of the term; percentages of N.",
+                            "CTCAE version 5.0 (CRS and ICANS graded as recorded by the investigator)."])
+
+
+# ------------------------------------------------------------------------------------------------
+# external comparison: competing risks, balance, weights, bias of each view
+# ------------------------------------------------------------------------------------------------
+
+def competing_risk_table(ard: pd.DataFrame) -> Table:
+    """CIR and NRM at 1 and 2 years per cohort (ARD ``cif``), Gray's test (``gray``) and the
+    Fine-Gray subdistribution HR (``finegray``)."""
+    cohorts = [C.COHORT_TRIAL, C.COHORT_EXTERNAL]
+    labels, indent, cells = [], [], []
+    for param, name in (("CIR", "Cumulative incidence of relapse"), ("NRM", "Non-relapse mortality")):
+        labels.append(name)
+        indent.append(0)
+        cells.append(["", "", ""])
+        for level, text in ((LEVEL_1Y, "1 year"), (LEVEL_2Y, "2 years")):
+            labels.append(f"At {text}, % (95% CI)")
+            indent.append(1)
+            cells.append([pct_ci(ard, "cif", ("cif", "lcl", "ucl"), param=param, group=g, level=level)
+                          for g in cohorts] + [""])
+        shr = [ard_stat(ard, analysis="finegray", param=param, stat_name=s) for s in ("shr", "lcl", "ucl", "p")]
+        labels += ["Subdistribution HR, trial vs control (95% CI)", "Fine-Gray P", "Gray's test P"]
+        indent += [1, 1, 1]
+        cells += [["", "", F.fmt_est_ci(*shr[:3], decimals=F.RATIO_DECIMALS)], ["", "", F.fmt_pvalue(shr[3])],
+                  ["", "", F.fmt_pvalue(ard_stat(ard, analysis="gray", param=param, stat_name="p"))]]
+    frame = pd.DataFrame(cells, columns=[*cohorts, "Comparison"])
+    frame.insert(0, "Endpoint", labels)
+    return Table(title="Relapse and non-relapse mortality as competing risks", frame=frame,
+                 headers=["Endpoint", *[cohort_label(g) for g in cohorts], "Comparison"], indent=indent,
+                 subtitles=["From each cohort's own origin (trial: remission after CAR-T1; control: allo-HSCT)"],
+                 footnotes=["Cumulative incidence: Aalen-Johansen estimator, Gray's delta-method variance "
+                            "(cmprsk::cuminc), 95% CI on the log(-log) scale.",
+                            "Gray's (1988) K-sample test; Fine & Gray (1999) subdistribution hazard model, "
+                            "sandwich variance (cmprsk::crr).",
+                            f"Competing events: {', '.join(C.CR_CAUSES.values())}.", "NE: not estimable."])
+
+
+def balance_table(ard: pd.DataFrame) -> Table:
+    """Covariate means by cohort before and after ATT weighting, with SMDs (ARD ``ps_balance``)."""
+    bal = balance_from_ard(ard)
+    label = [c if not lv else f"{c}: {lv}" for c, lv in zip(bal["covariate"], bal["level"])]
+    frame = pd.DataFrame({
+        "Covariate": label,
+        "trial": bal["mean_treated"].map(lambda v: F.fmt_num(v, 2)),
+        "control": bal["mean_control"].map(lambda v: F.fmt_num(v, 2)),
+        "control_w": bal["mean_control_weighted"].map(lambda v: F.fmt_num(v, 2)),
+        "smd": bal["smd_unweighted"].map(F.fmt_smd), "smd_w": bal["smd_weighted"].map(F.fmt_smd),
+    })
+    n_bad = int((bal["smd_weighted"].abs() >= C.BALANCE_THRESHOLD).sum())
+    return Table(title="Covariate balance before and after propensity-score weighting (ATT)", frame=frame,
+                 headers=["Covariate: level", "Trial\nmean", "Control\nmean", "Control\nweighted mean",
+                          "SMD\nunweighted", "SMD\nweighted"],
+                 footnotes=["Means of binary indicators are proportions; LOGWBC is log10 WBC at diagnosis "
+                            "(missing set to the median, WBCMISS = 1); CNSPOS: CNS2/CNS3.",
+                            "SMD: standardized mean difference, trial minus control, pooled SD of the "
+                            "unweighted cohorts as denominator.",
+                            f"|SMD| < {C.BALANCE_THRESHOLD:g} counts as balanced; after weighting "
+                            f"{n_bad} row(s) reach it or more."])
+
+
+def weights_table(ard: pd.DataFrame) -> Table:
+    """Distribution and effective sample size of the ATT weights per cohort (ARD ``ps_weights``)."""
+    cohorts = [C.COHORT_TRIAL, C.COHORT_EXTERNAL]
+    s = lambda g, name: ard_stat(ard, analysis="ps_weights", param="ATT", group=g, stat_name=name)  # noqa: E731
+    rows = [("Subjects, N", lambda g: F.fmt_int(s(g, "n"))),
+            ("Effective sample size", lambda g: F.fmt_num(s(g, "ess"), 1)),
+            ("Sum of weights", lambda g: F.fmt_num(s(g, "sum"), 1)),
+            ("Mean", lambda g: F.fmt_num(s(g, "mean"), 3)),
+            ("Median (Q1, Q3)", lambda g: f"{F.fmt_num(s(g, 'median'), 3)} ({F.fmt_num(s(g, 'q1'), 3)}, "
+                                          f"{F.fmt_num(s(g, 'q3'), 3)})"),
+            ("Min, Max", lambda g: f"{F.fmt_num(s(g, 'min'), 3)}, {F.fmt_num(s(g, 'max'), 3)}"),
+            ("Weights truncated", lambda g: F.fmt_int(s(g, "n_truncated")))]
+    frame = pd.DataFrame([[fn(g) for g in cohorts] for _, fn in rows], columns=cohorts)
+    frame.insert(0, "Weight", [r[0] for r in rows])
+    lo, hi = C.IPTW_TRUNCATE_PERCENTILES
+    return Table(title="Propensity-score weights (ATT) and effective sample size", frame=frame,
+                 headers=["Weight", *[cohort_label(g) for g in cohorts]],
+                 footnotes=[f"Estimand {C.IPTW_ESTIMAND}: trial subjects weight 1, controls ps/(1-ps)"
+                            f"{', stabilised' if C.IPTW_STABILIZE else ''}; weights truncated at the "
+                            f"{lo}th and {hi}th percentiles.",
+                            "Effective sample size: (sum w)^2 / sum w^2 (Kish)."])
+
+
+def bias_table(views: Sequence[View] = VIEWS) -> Table:
+    """The analyses of the external comparison and the bias each carries, in words."""
+    frame = pd.DataFrame({"Analysis": [v.label for v in views], "Bias it carries": [v.bias for v in views]})
+    return Table(title="What each view of the comparison can and cannot remove", frame=frame,
+                 headers=["Analysis", "Bias it carries"])
+
+
+# ------------------------------------------------------------------------------------------------
+# changes since the previous cut (tables of analysis.regulatory.compare.load_changes)
+# ------------------------------------------------------------------------------------------------
+
+WITHHELD = "(identifier withheld)"
+KEY_RESULTS = (  # (analysis, param, level, stat_name, label): what a study team looks at first
+    ("km", "OS", LEVEL_2Y, "surv", "2-year OS"),
+    ("km", "LFS", LEVEL_2Y, "surv", "2-year LFS"),
+    ("km_median", "OS", "median", "median", "Median OS (days)"),
+    ("km_median", "LFS", "median", "median", "Median LFS (days)"),
+    ("km_n", "OS", "", "n_event", "OS events"),
+    ("km_n", "LFS", "", "n_event", "LFS events"),
+    ("km_diff", "OS", LEVEL_2Y, "diff", "2-year OS difference"),
+    ("km_diff", "LFS", LEVEL_2Y, "diff", "2-year LFS difference"),
+    ("cox", "OS", "", "hr", "OS hazard ratio"),
+    ("cox", "LFS", "", "hr", "LFS hazard ratio"),
+    ("logrank", "OS", "", "p", "OS log-rank P"),
+    ("logrank", "LFS", "", "p", "LFS log-rank P"),
+    ("mrd_rate", "MRD-FC", "NEGATIVE", "rate", "FC-MRD negative rate"),
+    ("mrd_rate", "MRD-NGS", "NEGATIVE", "rate", "NGS-MRD negative rate"),
+)
+
+
+def withhold_identifiers(raw_changes: pd.DataFrame, identifier_columns: Sequence[str]) -> pd.DataFrame:
+    """Raw value changes with the old/new values of directly identifying fields replaced by a
+    marker: the report shows that such a field changed, never its value."""
+    out = raw_changes.copy()
+    mask = out["field"].isin(list(identifier_columns))
+    out.loc[mask & out["old"].notna(), "old"] = WITHHELD
+    out.loc[mask & out["new"].notna(), "new"] = WITHHELD
+    return out
+
+
+def _fmt_change_value(value, stat_name: str) -> str:
+    x = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if F.is_missing(x):
+        return "NE" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    if stat_name in ("surv", "diff", "rate"):
+        return F.fmt_num(100 * x, 1) + "%" if stat_name != "diff" else F.fmt_num(100 * x, 1) + " pp"
+    if stat_name == "p":
+        return F.fmt_pvalue(x)
+    if stat_name == "hr":
+        return F.fmt_num(x, F.RATIO_DECIMALS)
+    if float(x).is_integer():
+        return F.fmt_int(x)
+    return F.fmt_num(x, 1)
+
+
+def key_result_moves(ard_changes: pd.DataFrame, key_results=KEY_RESULTS) -> pd.DataFrame:
+    """The key results (OS/LFS 2-year, medians, event counts, comparisons, MRD rates) per group,
+    old and new value formatted, with the status of compare's ARD diff."""
+    rows = []
+    for analysis, param, level, stat_name, label in key_results:
+        sel = ard_changes[(ard_changes["analysis"] == analysis) & (ard_changes["param"] == param)
+                          & (ard_changes["level"].fillna("") == level) & (ard_changes["stat_name"] == stat_name)]
+        for r in sel.itertuples():
+            rows.append({"Result": label, "Group": cohort_label(r.group) if r.group in COHORT_LABELS else r.group,
+                         "Previous cut": _fmt_change_value(r.old, stat_name),
+                         "This cut": _fmt_change_value(r.new, stat_name), "Status": r.status})
+    return pd.DataFrame(rows, columns=["Result", "Group", "Previous cut", "This cut", "Status"])
+
+
+def ard_moves_by_analysis(ard_changes: pd.DataFrame) -> pd.DataFrame:
+    """Per ARD analysis: how many results changed, were added, removed or stayed the same."""
+    if ard_changes.empty:
+        return pd.DataFrame(columns=["analysis", "changed", "added", "removed", "same"])
+    counts = pd.crosstab(ard_changes["analysis"], ard_changes["status"])
+    for col in ("changed", "added", "removed", "same"):
+        if col not in counts.columns:
+            counts[col] = 0
+    order = list(dict.fromkeys(ard_changes["analysis"]))
+    return counts.loc[order, ["changed", "added", "removed", "same"]].reset_index()
+
+
+def frame_table(frame: pd.DataFrame, title: str, footnotes: Sequence[str] = (), max_rows: int | None = None,
+                empty_text: str = "None.") -> Table:
+    """Any text frame as a :class:`Table`, cut to ``max_rows`` with a footnote saying how many
+    rows were left out and where they are."""
+    shown = frame if max_rows is None else frame.head(max_rows)
+    notes = list(footnotes)
+    if max_rows is not None and len(frame) > max_rows:
+        notes.append(f"First {max_rows} of {len(frame)} rows shown.")
+    shown = shown.astype(object).where(shown.notna(), "")
+    return listing_table(shown, title, notes, empty_text)
+
+
+def two_year_sentence(ard: pd.DataFrame, param: str, prefix: str = "km") -> str:
+    """One sentence of the 2-year estimates per cohort, their difference and (naive view) the
+    log-rank P, all read from the ARD and formatted."""
+    km = "km" if prefix == "km" else f"{prefix}_km"
+    s = {g: pct_ci(ard, km, param=param, group=g, level=LEVEL_2Y) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
+    d = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
+    text = (f"{PARAM_LABELS.get(param, param)} at 2 years: {s[C.COHORT_TRIAL]}% in the sandwich cohort and "
+            f"{s[C.COHORT_EXTERNAL]}% in the allo-HSCT controls (95% CI in brackets); difference "
+            f"{d} percentage points")
+    if prefix == "km":
+        text += f"; log-rank P = {F.fmt_pvalue(ard_stat(ard, analysis='logrank', param=param, stat_name='p'))}"
+    return text + "."
