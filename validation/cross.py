@@ -1,7 +1,7 @@
 """Cross-form suites ``cross.<form>``: each form's rows joined to the subject's key dates.
 
-A subject-level table of key dates (enrollment, remission, CAR-T1, mobilization, collection,
-conditioning, auto-HSCT, death, last known alive) and flags (has a bl/ds/HSCT record, collection
+A subject-level table of key dates (enrollment, CAR-T1 CD22, last CAR-T1 infusion, collection,
+auto-HSCT, death) and flags (has a bl/ds/HSCT record, collection
 succeeded, ...) is built from the per-form check frames and left-joined to every row of a form
 on SUBJID, so each failure is still reported against that form's CSV row. The rules:
 
@@ -51,7 +51,6 @@ class KeyDate:
 
 KEY_DATES = (
     KeyDate("ENRL", "dm", "ENRLDTC", "enrollment dm.ENRLDTC"),
-    KeyDate("CR", "bl", "CRDTC", "remission bl.CRDTC"),
     KeyDate("CART1_CD22", "cart", "INFDTC", "CAR-T1 CD22 infusion cart.INFDTC",
             (("PHASE", "CAR-T1"), ("PRODUCT", "CD22"))),
     KeyDate("CART1_LAST", "cart", "INFDTC", "last CAR-T1 infusion cart.INFDTC", (("PHASE", "CAR-T1"),),
@@ -60,7 +59,7 @@ KEY_DATES = (
     KeyDate("HSCT", "hsct", "HSCTDTC", "auto-HSCT hsct.HSCTDTC"),
     KeyDate("DTH", "ds", "DTHDTC", "death ds.DTHDTC"),
 )
-ENRL, CR, CART1_CD22, CART1_LAST, COLL, HSCT, DTH = (k.ref for k in KEY_DATES)
+ENRL, CART1_CD22, CART1_LAST, COLL, HSCT, DTH = (k.ref for k in KEY_DATES)
 
 
 # Columns the subject table reads (key dates, flags); without them the cross-form suites do not run.
