@@ -470,11 +470,17 @@ def test_two_year_os_lfs_and_completion_match_targets(big_study):
 
 
 def test_planted_confounding_direction(big_study):
+    """Trial patients are older, more often MRD-positive and in CR2 than controls (each
+    difference > 5 standard errors of a difference of means); Ph and risk do not differ (< 3 SE)."""
     trial, ext = big_study.trial, big_study.external
-    mean = lambda xs, f: float(np.mean([f(x.cov) for x in xs]))  # noqa: E731
-    assert mean(trial, lambda c: c.age) > mean(ext, lambda c: c.age) + 4
-    assert mean(trial, lambda c: c.mrd_positive) > mean(ext, lambda c: c.mrd_positive) + 0.15
-    assert mean(trial, lambda c: c.cr2) > mean(ext, lambda c: c.cr2) + 0.1
+
+    def z(f):
+        a = np.array([f(x.cov) for x in trial], float)
+        b = np.array([f(x.cov) for x in ext], float)
+        return (a.mean() - b.mean()) / math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+
+    assert z(lambda c: c.age) > 5 and z(lambda c: c.mrd_positive) > 5 and z(lambda c: c.cr2) > 5
+    assert abs(z(lambda c: c.ph_positive)) < 3 and abs(z(lambda c: c.high_risk)) < 3
 
 
 def test_cox_model_recovers_the_planted_cohort_effect(big_study):
