@@ -464,12 +464,22 @@ def _method(methods: Mapping[str, str] | None, analysis: str, default: str) -> s
     return (methods or {}).get(analysis, default)
 
 
+def _relabel(values: pd.Series, labels: Mapping[str, str] | None) -> pd.Series:
+    """Group names for display; "A vs B" comparison names are relabelled part by part."""
+    if not labels:
+        return values.astype(str)
+    return values.astype(str).map(lambda g: " vs ".join(labels.get(p, p) for p in g.split(" vs ")))
+
+
 def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
-                            methods: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame | None]:
+                            methods: Mapping[str, str] | None = None,
+                            group_labels: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame | None]:
     """Keyword arguments of ``layouts.format_survival_summary`` from the ARD rows km, km_median,
     km_n, km_diff, cox and logrank of ``param`` (those of ``analysis.analyze.sap.km_analyses``).
-    Groups are the ARD groups; the comparison rows are present only when the ARD has them.
-    ``methods``: analysis -> method text (ard_methods.csv), put in each frame's ``method``."""
+    Groups are the ARD groups (renamed by ``group_labels``); the comparison rows are present only
+    when the ARD has them. ``methods``: analysis -> method text (ard_methods.csv), put in each
+    frame's ``method``."""
+    ard = ard.assign(group=_relabel(ard["group"], group_labels))
     km = ard_rows(ard, "km", param)
     estimates = pd.DataFrame({by: km["group"], "time": km["level"].astype(float), "n_risk": km["n_risk"],
                               "surv": km["surv"], "lcl": km["lcl"], "ucl": km["ucl"],
@@ -497,6 +507,25 @@ def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
     if len(lr):
         out["logrank"] = pd.DataFrame({"p": lr["p"], "chisq": lr["chisq"],
                                        "method": _method(methods, "logrank", "log-rank test")})
+    return out
+
+
+def survival_summary_inputs_by_param(ard: pd.DataFrame, params: Mapping[str, str], by: str = "Method",
+                                     methods: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame | None]:
+    """As :func:`survival_summary_inputs` for several single-group parameters side by side (e.g.
+    MRD duration by FC and by NGS): one column per param, named ``params[param]``; no
+    comparison rows."""
+    parts = [survival_summary_inputs(ard, p, by=by, methods=methods) for p in params]
+    out = {"by": by, "difference": None, "cox": None, "logrank": None}
+    for name in ("quantiles", "estimates", "counts"):
+        frames = []
+        for p, part in zip(params, parts):
+            frame = part[name].copy()
+            if frame[by].nunique() != 1:
+                raise ValueError(f"survival_summary_inputs_by_param: {p} has {frame[by].nunique()} groups, expected 1")
+            frame[by] = params[p]
+            frames.append(frame)
+        out[name] = pd.concat(frames, ignore_index=True)
     return out
 
 
