@@ -124,7 +124,11 @@ def test_forest_plot_draws_estimates_and_intervals_in_percentage_points():
         np.testing.assert_allclose([s[0][0] for s in segments], 100 * part["lcl"], atol=1e-12)
         np.testing.assert_allclose([s[1][0] for s in segments], 100 * part["ucl"], atol=1e-12)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert len(labels) == 6 and all(lab.split(":")[0] in ("OS", "LFS") for lab in labels)
+    assert labels == ["OS: Naive", "OS: PS-weighted (ATT)", "OS: Landmark",
+                      "LFS: Naive", "LFS: PS-weighted (ATT)", "LFS: Landmark"]
+    # the printed estimates: 10.0 (-5.0, 25.0) for the naive OS difference 0.10 (-0.05, 0.25)
+    assert [t.get_text() for t in ax.texts][0] == "10.0 (-5.0, 25.0)"
+    assert len(ax.texts) == 6
     assert any(ln.get_xdata()[0] == 0 for ln in ax.get_lines())  # the no-difference line
 
 
@@ -134,9 +138,10 @@ def test_robustness_statement_reads_the_numbers():
     # OS: estimates -3.0 .. 10.0, mixed sign, all three intervals include 0
     assert "Overall survival at 2 years: the estimated difference ranges from -3.0 to 10.0" in text
     assert "disagree on the direction" in text
-    assert "all 3 95% intervals include 0" in text
+    assert "the 95% interval includes 0 in all 3 analyses" in text
     # LFS: 12.0 .. 20.0, all positive, no interval includes 0
-    assert "from 12.0 to 20.0" in text and "none of the 3 95% intervals includes 0" in text
+    assert "from 12.0 to 20.0" in text and "the 95% interval excludes 0 in all 3 analyses" in text
+    assert "every analysis puts the trial ahead of the control" in text
 
 
 def test_balance_from_ard_feeds_love_plot():

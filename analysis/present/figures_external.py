@@ -71,19 +71,7 @@ def plot_km_by_cohort(curve: pd.DataFrame, by: str = "COHORT", risk: pd.DataFram
     else:
         fig, ax = plt.subplots()
         ax_risk = None
-    for cohort in cohorts:
-        g = curve[curve[by].astype(str) == cohort].sort_values("time")
-        t = to_months(g["time"])
-        colour = COHORT_COLOURS.get(cohort)
-        ax.step(t, g["surv"], where="post", color=colour, linestyle=COHORT_LINESTYLES.get(cohort, "-"),
-                label=f"{cohort_label(cohort)} (N = {int(g['n_risk'].iloc[0]) if 'n_risk' in g else '?'})")
-        if show_ci and {"lcl", "ucl"} <= set(g.columns):
-            ax.fill_between(t, g["lcl"].astype(float), g["ucl"].astype(float), step="post", color=colour,
-                            alpha=0.15, linewidth=0)
-        if "censored" in g.columns:
-            cens = g[g["censored"].astype(bool)]
-            ax.plot(to_months(cens["time"]), cens["surv"], linestyle="none", marker="|", markersize=7,
-                    color=colour)
+    _draw_km(ax, curve, by, cohorts, show_ci)
     ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(ylabel)
@@ -97,6 +85,44 @@ def plot_km_by_cohort(curve: pd.DataFrame, by: str = "COHORT", risk: pd.DataFram
         ax_risk.set_xlabel(xlabel)
     else:
         ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: bool) -> None:
+    """Step curve (labelled with the cohort and its N), CI band and censoring ticks per cohort."""
+    for cohort in cohorts:
+        g = curve[curve[by].astype(str) == cohort].sort_values("time")
+        t = to_months(g["time"])
+        colour = COHORT_COLOURS.get(cohort)
+        n = F.fmt_int(g["n_risk"].iloc[0]) if "n_risk" in g.columns else "NE"
+        ax.step(t, g["surv"], where="post", color=colour, linestyle=COHORT_LINESTYLES.get(cohort, "-"),
+                label=f"{cohort_label(cohort)} (N = {n})")
+        if show_ci and {"lcl", "ucl"} <= set(g.columns):
+            ax.fill_between(t, g["lcl"].astype(float), g["ucl"].astype(float), step="post", color=colour,
+                            alpha=0.15, linewidth=0)
+        if "censored" in g.columns:
+            cens = g[g["censored"].astype(bool)]
+            ax.plot(to_months(cens["time"]), cens["surv"], linestyle="none", marker="|", markersize=7,
+                    color=colour)
+
+
+def plot_km_panels(curves: dict, by: str = "COHORT", xlabel: str = "Months from the time origin",
+                   max_months: float | None = None, show_ci: bool = True):
+    """One panel per entry of ``curves`` ({param: km_curve frame}), cohorts overlaid as in
+    :func:`plot_km_by_cohort` (e.g. weighted KM curves of OS and LFS side by side; N in the legend
+    is the first row's n_risk: the sum of weights for a weighted curve)."""
+    fig, axes = plt.subplots(1, len(curves), sharey=True, figsize=(7.0, 3.8), squeeze=False)
+    for ax, (param, curve) in zip(axes[0], curves.items()):
+        _draw_km(ax, curve, by, _cohorts_in(curve, by), show_ci)
+        ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
+        ax.set_title(PARAM_LABELS.get(param, param))
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 1.02)
+        if max_months is not None:
+            ax.set_xlim(0, max_months)
+        ax.legend(loc="lower left", fontsize=7)
+    axes[0][0].set_ylabel("Probability (weighted)")
     fig.tight_layout()
     return fig
 
@@ -185,24 +211,25 @@ class View:
     prefix: str
     label: str
     bias: str
+    short: str = ""
 
 
 VIEWS = (
-    View("km", "Naive (each cohort from its own origin)",
+    View("km", "Naive (each cohort from its own origin)", short="Naive", bias=
          "Immortal time: controls are counted from allo-HSCT, which they had to survive to reach; trial subjects "
          "from CAR-T1, before mobilisation and transplant. Favours the controls. No adjustment for confounding."),
-    View("iptw", "Propensity-score weighted (ATT)",
+    View("iptw", "Propensity-score weighted (ATT)", short="PS-weighted (ATT)", bias=
          "Adjusts only for the measured, harmonised baseline covariates; unmeasured confounding and the "
          "immortal-time difference of the naive view remain. Bootstrap interval ignores propensity-model "
          "uncertainty."),
-    View("delayed_entry", "Common origin (remission), delayed entry",
+    View("delayed_entry", "Common origin (remission), delayed entry", short="Delayed entry", bias=
          "Both cohorts from the remission before therapy, entering the risk set at CAR-T1 / allo-HSCT: removes "
          "the immortal time, but assumes the time from remission to entry carries no selection; no covariate "
          "adjustment."),
-    View("landmark", "Landmark (alive and relapse-free at the landmark day)",
+    View("landmark", "Landmark (alive and relapse-free at the landmark day)", short="Landmark", bias=
          "Conditions both cohorts on surviving relapse-free to the landmark: early failures are excluded, so the "
          "estimate applies to landmark survivors only."),
-    View("per_protocol", "Per protocol (trial completers from CAR-T2)",
+    View("per_protocol", "Per protocol (trial completers from CAR-T2)", short="Per protocol", bias=
          "Keeps only trial subjects who completed the sandwich, counted from CAR-T2: selects the fitter trial "
          "subjects and favours the trial."),
 )
@@ -236,34 +263,40 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
             if np.isnan(diff):
                 continue
             rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
+                         "short": view.short or view.label,
                          "diff": diff, "lcl": ard_stat(ard, stat_name="lcl", **keys),
                          "ucl": ard_stat(ard, stat_name="ucl", **keys)})
-    return pd.DataFrame(rows, columns=["param", "analysis", "label", "diff", "lcl", "ucl"])
+    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "diff", "lcl", "ucl"])
 
 
 def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probability, trial minus control "
                                                   "(percentage points)"):
     """Forest plot: one horizontal line per row of ``forest_rows`` (grouped by param, top to
     bottom in row order), the point estimate as a marker and the CI as a bar, in percentage
-    points, with a reference line at 0. Each marker series carries ``gid`` = the param."""
+    points, with a reference line at 0 and the formatted "est (lcl, ucl)" at the right. Each
+    errorbar series is labelled with the param's name."""
     params = list(dict.fromkeys(rows["param"]))
-    fig, ax = plt.subplots(figsize=(7.0, 1.0 + 0.38 * (len(rows) + len(params))))
+    fig, ax = plt.subplots(figsize=(7.0, 1.0 + 0.34 * (len(rows) + len(params))))
     y_labels, y_pos, y = [], [], 0
     for i, param in enumerate(params):
         part = rows[rows["param"] == param]
         ys = -np.arange(y, y + len(part))
         est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
         ax.errorbar(est, ys, xerr=[est - lo, hi - est], fmt="o" if i == 0 else "s", color=OKABE_ITO[i],
-                    capsize=3, label=PARAM_LABELS.get(param, param), gid=param)
-        y_labels += [f"{param}: {lab}" for lab in part["label"]]
+                    capsize=3, label=PARAM_LABELS.get(param, param))
+        for yy, e, low, high in zip(ys, est, lo, hi):
+            ax.annotate(F.fmt_est_ci(e, low, high, 1), xy=(1.02, yy), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=8)
+        short = part["short"] if "short" in part.columns else part["label"]
+        y_labels += [f"{param}: {lab}" for lab in short]
         y_pos += list(ys)
         y += len(part) + 1
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(y_pos, y_labels)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right")
     fig.tight_layout()
+    fig.subplots_adjust(right=0.78)
     return fig
 
 
@@ -283,12 +316,12 @@ def robustness_statement(rows: pd.DataFrame) -> str:
         else:
             direction = "the analyses disagree on the direction of the difference"
         if k == n:
-            ci = f"all {n} 95% intervals include 0, so none of them shows a difference"
+            ci = f"the 95% interval includes 0 in all {n} analyses, so none shows a difference at the 5% level"
         elif k == 0:
-            ci = f"none of the {n} 95% intervals includes 0"
+            ci = f"the 95% interval excludes 0 in all {n} analyses"
         else:
-            inc = ", ".join(part.loc[(lo <= 0) & (hi >= 0), "label"].str.split(" \\(").str[0])
-            ci = f"{k} of the {n} 95% intervals include 0 ({inc})"
+            inc = ", ".join(part.loc[(lo <= 0) & (hi >= 0), "short"])
+            ci = f"the 95% interval includes 0 in {k} of the {n} analyses ({inc})"
         sentences.append(f"{name} at 2 years: the estimated difference ranges {span}; {direction}; {ci}.")
     return " ".join(sentences)
 
@@ -690,8 +723,9 @@ def weights_table(ard: pd.DataFrame) -> Table:
     return Table(title="Propensity-score weights (ATT) and effective sample size", frame=frame,
                  headers=["Weight", *[cohort_label(g) for g in cohorts]],
                  footnotes=[f"Estimand {C.IPTW_ESTIMAND}: trial subjects weight 1, controls ps/(1-ps)"
-                            f"{', stabilised' if C.IPTW_STABILIZE else ''}; weights truncated at the "
-                            f"{lo}th and {hi}th percentiles.",
+                            f"{' rescaled to sum to the number of controls (stabilised)' if C.IPTW_STABILIZE else ''}; "
+                            + (f"weights above the {hi}th percentile of all weights set to it." if lo == 0 else
+                               f"weights truncated at the {lo}th and {hi}th percentiles of all weights."),
                             "Effective sample size: (sum w)^2 / sum w^2 (Kish)."])
 
 
