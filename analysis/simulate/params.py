@@ -85,7 +85,15 @@ Adverse events (``AE_RATES``): CTCAE 5.0 terms of raw_spec.CTCAE_TERMS.
 - After BuCy/HSCT: grade 4 neutropenia 0.97, grade 3-4 thrombocytopenia 0.92, febrile neutropenia
   0.55, oral mucositis 0.60, diarrhoea 0.35, nausea 0.60, vomiting 0.35, lung infection 0.10,
   sepsis 0.05, CMV 0.05, hepatic failure (VOD) 0.02: modelling choices (no row; T3.2 engraftment).
-- Hypogammaglobulinaemia (B-cell aplasia) 0.30, often ongoing: modelling choice.
+- Hypogammaglobulinaemia (B-cell aplasia) 0.30, 60 % still ongoing: modelling choice.
+- With CRS: hypotension 0.40 if grade >= 2, hypoxia 0.60 if grade >= 3; without CRS, fever 0.10.
+  Also after CAR-T1: ALT increased 0.15, fatigue 0.20, headache 0.10, nausea 0.15. Late (2-12
+  months): lung infection 0.15, CMV reactivation 0.06. Discontinuation for an AE comes with a
+  serious grade 3-4 event (ICANS, thrombocytopenia or lung infection) shortly before. Non-relapse
+  deaths carry a grade-5 event ending on the death date (sepsis/lung infection, hepatic failure,
+  or CRS). AESER: grade 4-5 always, grade 3 70 %, grade 2 5 %; AERELCAR: Y for events after the
+  CAR-T infusions, N for conditioning/transplant toxicity and infections. All modelling choices;
+  rates and grade mixes are in analysis.simulate.adverse_events.
 
 Further modelling choices (no literature row; values in this module or the named one)
 - Remission documented 30-150 days before enrollment (consolidation chemotherapy in between);
