@@ -13,7 +13,9 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.analyze import ard
-from analysis.analyze.sap import COHORT, COMPARISON, KM_TIMEPOINTS, param_rows
+from analysis.analyze.sap import (
+    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, param_rows,
+)
 from analysis.stats import competing, survival, weighting
 
 TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
@@ -48,7 +50,8 @@ DISCRETE_COVARIATES = (*PS_CATEGORICAL, "WBCMISS", "CNSPOS")
 
 def estimable_covariates(frame: pd.DataFrame) -> list[str]:
     """The covariates whose every level occurs in both cohorts. A level present in one cohort
-    only separates the cohorts perfectly: the logistic MLE does not exist (SAP 6.5)."""
+    only separates the cohorts perfectly (the logistic MLE does not exist), so such a covariate
+    is left out of the model, and the ARD (analysis ps_model) says so (SAP 6.5)."""
     keep = []
     for col in PS_COVARIATES:
         if col in DISCRETE_COVARIATES:
@@ -59,10 +62,12 @@ def estimable_covariates(frame: pd.DataFrame) -> list[str]:
     return keep
 
 
-def att_weights(frame: pd.DataFrame) -> pd.DataFrame:
+def att_weights(frame: pd.DataFrame, covariates) -> pd.DataFrame:
     """Propensity score (main-effects logistic) and stabilised ATT weights, truncated at the
     percentiles of conventions.IPTW_TRUNCATE_PERCENTILES (SAP 6.5)."""
-    fit = weighting.propensity_score(frame, TREATED, PS_COVARIATES, categorical=PS_CATEGORICAL)
+    covariates = list(covariates)
+    fit = weighting.propensity_score(frame, TREATED, covariates,
+                                     categorical=[c for c in PS_CATEGORICAL if c in covariates])
     return weighting.iptw(frame, TREATED, np.asarray(fit.scores), estimand=C.IPTW_ESTIMAND,
                           stabilize=C.IPTW_STABILIZE, truncate=C.IPTW_TRUNCATE_PERCENTILES)
 
@@ -84,12 +89,17 @@ def competing_risk_rows(adtte: pd.DataFrame) -> pd.DataFrame:
         gray = competing.gray_test(data, COHORT, cause=cause, event_type="EVNTTYPE")
         parts.append(ard.rows("gray", param, COMPARISON, COHORT, "",
                               {"chisq": gray["stat"].iloc[0], "df": gray["df"].iloc[0], "p": gray["p"].iloc[0]}))
-        fg = competing.fine_gray(data, COHORT, cause=cause, event_type="EVNTTYPE",
-                                 reference=C.REFERENCE_COHORT, conf_level=C.CONF_LEVEL)
-        parts.append(ard.rows("finegray", param, COMPARISON, COHORT, "",
-                              {"shr": fg["shr"].iloc[0], "lcl": fg["lcl"].iloc[0], "ucl": fg["ucl"].iloc[0],
-                               "p": fg["p"].iloc[0]}))
+        parts.append(ard.rows("finegray", param, COMPARISON, COHORT, "", _subdistribution_hr(data, cause)))
     return ard.concat(parts)
+
+
+def _subdistribution_hr(data: pd.DataFrame, cause: int) -> dict[str, float]:
+    """Fine-Gray sHR; not estimable (NaN) when a cohort has no event of the cause."""
+    if groups_without_events(data, COHORT, data["EVNTTYPE"] == cause):
+        return {"shr": NOT_ESTIMABLE, "lcl": NOT_ESTIMABLE, "ucl": NOT_ESTIMABLE, "p": NOT_ESTIMABLE}
+    fg = competing.fine_gray(data, COHORT, cause=cause, event_type="EVNTTYPE",
+                             reference=C.REFERENCE_COHORT, conf_level=C.CONF_LEVEL)
+    return {k: fg[k].iloc[0] for k in ("shr", "lcl", "ucl", "p")}
 
 
 # --- 2. propensity-score weighting ----------------------------------------------------------------
@@ -114,10 +124,8 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     with robust (Lin-Wei) variance.
     Returns (ARD rows, the per-subject weight frame for figures)."""
     frame = ps_frame(adsl)
-    missing_level = sorted(set(PS_COVARIATES) - set(estimable_covariates(frame)))
-    if missing_level:
-        raise ValueError(f"propensity model: covariate(s) {missing_level} have a level present in one cohort only")
-    w = att_weights(frame)
+    in_model = estimable_covariates(frame)
+    w = att_weights(frame, in_model)
     frame["IPTW"] = w["weight"].to_numpy()
     frame["PS"] = w["ps"].to_numpy()
     bal = weighting.balance(frame, TREATED, PS_COVARIATES, weights="IPTW", categorical=PS_CATEGORICAL,
@@ -131,6 +139,8 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     parts[0]["variable"] = np.repeat(bal["covariate"].astype(str).to_numpy(), 5)
     parts[0]["level"] = np.repeat(bal["level"].fillna("").astype(str).to_numpy(), 5)
     parts.append(_weight_summary(w, frame))
+    parts.append(ard.concat(ard.rows("ps_model", "ATT", COMPARISON, "covariate", cov, {"in_model": cov in in_model})
+                            for cov in PS_COVARIATES))
     for paramcd in ("OS", "LFS"):
         # each ADTTE row carries its subject's propensity covariates, so that a bootstrap replicate
         # can refit the propensity model on the resampled subjects
@@ -151,10 +161,9 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
         parts.append(ard.rows("iptw_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
             "diff": r["difference"], "se": r["boot_se"], "lcl": r["lcl"], "ucl": r["ucl"],
             "n_boot": r["n_boot"], "n_boot_valid": r["n_boot_valid"], "seed": r["seed"]}))
-        cx = weighting.weighted_cox(data, COHORT, "IPTW", robust=True, reference=C.REFERENCE_COHORT,
-                                    conf_level=C.CONF_LEVEL)
-        parts.append(ard.rows("iptw_cox", paramcd, COMPARISON, COHORT, "", {
-            "hr": cx["hr"].iloc[0], "lcl": cx["lcl"].iloc[0], "ucl": cx["ucl"].iloc[0], "p": cx["p"].iloc[0]}))
+        # weighted Cox with Lin-Wei robust variance, as weighting.weighted_cox / coxph(robust=TRUE)
+        parts.append(ard.rows("iptw_cox", paramcd, COMPARISON, COHORT, "",
+                              hazard_ratio(data, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True)))
     return ard.concat(parts), frame
 
 
@@ -175,10 +184,8 @@ def _two_group_rows(data: pd.DataFrame, analysis: str, paramcd: str, entry: str 
     parts.append(ard.rows(f"{analysis}_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
         "diff": diff["diff"].iloc[0], "se": diff["se"].iloc[0], "lcl": diff["lcl"].iloc[0],
         "ucl": diff["ucl"].iloc[0], "p": diff["p"].iloc[0]}))
-    cx = survival.cox(data, COHORT, ties=C.COX_TIES, reference=C.REFERENCE_COHORT, entry=entry,
-                      time=time_col, cnsr=cnsr, conf_level=C.CONF_LEVEL)
-    parts.append(ard.rows(f"{analysis}_cox", paramcd, COMPARISON, COHORT, "", {
-        "hr": cx["hr"].iloc[0], "lcl": cx["lcl"].iloc[0], "ucl": cx["ucl"].iloc[0], "p": cx["p"].iloc[0]}))
+    parts.append(ard.rows(f"{analysis}_cox", paramcd, COMPARISON, COHORT, "",
+                          hazard_ratio(data, COHORT, C.REFERENCE_COHORT, entry=entry, time=time_col, cnsr=cnsr)))
     return ard.concat(parts)
 
 
@@ -186,8 +193,15 @@ def delayed_entry_rows(adtte: pd.DataFrame) -> pd.DataFrame:
     """Both cohorts from the remission documented before therapy (OSCR/LFSCR); each subject
     enters the risk set at ENTRY (trial: CAR-T1, controls: allo-HSCT), so the time a control
     had to survive to reach transplant is not credited to it (SAP 6.6)."""
-    return ard.concat(_two_group_rows(param_rows(adtte, p), "delayed_entry", p[:-2], entry="ENTRY")
-                      for p in ("OSCR", "LFSCR"))
+    return ard.concat(_two_group_rows(at_risk_after_entry(param_rows(adtte, p)), "delayed_entry", p[:-2],
+                                      entry="ENTRY") for p in ("OSCR", "LFSCR"))
+
+
+def at_risk_after_entry(data: pd.DataFrame) -> pd.DataFrame:
+    """Rows with time at risk after entry (AVAL > ENTRY). A subject censored at the start of
+    observation (e.g. enrolled just before the cut, no disease assessment yet) contributes no
+    time at risk and is left out (SAP 6.6)."""
+    return data[data["AVAL"] > data["ENTRY"]]
 
 
 def landmark_day(adsl: pd.DataFrame) -> float:

@@ -52,6 +52,7 @@ def methods_table() -> pd.DataFrame:
         "gray": "Gray's test (rho = 0) of equal cumulative incidence",
         "finegray": f"Fine-Gray subdistribution hazard ratio (cmprsk::crr), sandwich variance, Wald {ci}",
         "ps_balance": "absolute standardized mean differences before and after ATT weighting (pooled unweighted SD)",
+        "ps_model": "covariates in the propensity model (1) or left out because a level occurs in one cohort only (0)",
         "ps_weights": f"stabilised ATT weights from a main-effects logistic propensity model, truncated at the {C.IPTW_TRUNCATE_PERCENTILES[1]}th percentile; Kish effective sample size",
         "iptw_km": f"weighted Kaplan-Meier (ATT weights), infinitesimal-jackknife variance, {ci} {C.KM_CONF_TYPE}",
         "iptw_diff": f"difference of weighted KM at 2 years; percentile bootstrap {ci} ({C.BOOTSTRAP_REPLICATES} replicates, seed {C.BOOTSTRAP_SEED}, weights held fixed)",

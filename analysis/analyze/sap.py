@@ -41,6 +41,24 @@ def param_rows(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     return sel
 
 
+NOT_ESTIMABLE = float("nan")
+
+
+def groups_without_events(data: pd.DataFrame, by: str, is_event: pd.Series) -> list[str]:
+    """Groups with no event: a hazard ratio against them is 0 or infinite (not estimable)."""
+    counts = is_event.groupby(data[by], observed=True).sum()
+    return [str(g) for g, k in counts.items() if k == 0]
+
+
+def hazard_ratio(data: pd.DataFrame, by: str, reference: str, **cox_options) -> dict[str, float]:
+    """Cox HR of ``by`` against ``reference`` (SAP 3.3: conventions.COX_TIES); not estimable (NaN,
+    shown as NE) when a group has no event."""
+    if groups_without_events(data, by, data[cox_options.get("cnsr", "CNSR")] == 0):
+        return {"hr": NOT_ESTIMABLE, "lcl": NOT_ESTIMABLE, "ucl": NOT_ESTIMABLE, "p": NOT_ESTIMABLE}
+    fit = survival.cox(data, by, ties=C.COX_TIES, reference=reference, conf_level=C.CONF_LEVEL, **cox_options)
+    return {k: fit[k].iloc[0] for k in ("hr", "lcl", "ucl", "p")}
+
+
 def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: str | None = C.REFERENCE_COHORT,
                 timepoints=KM_TIMEPOINTS, prefix: str = "") -> pd.DataFrame:
     """KM at the timepoints, median, and — with two groups — the difference at 2 years,
@@ -67,10 +85,7 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
         lr = survival.logrank(data, by, rho=C.LOGRANK_RHO)
         parts.append(ard.rows(f"{prefix}logrank", paramcd, COMPARISON, by, "",
                               {"chisq": lr["chisq"].iloc[0], "df": lr["df"].iloc[0], "p": lr["p"].iloc[0]}))
-        cx = survival.cox(data, by, ties=C.COX_TIES, reference=reference, conf_level=C.CONF_LEVEL)
-        parts.append(ard.rows(f"{prefix}cox", paramcd, COMPARISON, by, "",
-                              {"hr": cx["hr"].iloc[0], "lcl": cx["lcl"].iloc[0], "ucl": cx["ucl"].iloc[0],
-                               "p": cx["p"].iloc[0]}))
+        parts.append(ard.rows(f"{prefix}cox", paramcd, COMPARISON, by, "", hazard_ratio(data, by, reference)))
     return ard.concat(parts)
 
 
