@@ -672,6 +672,12 @@ def test_empty_demographics(work):
     assert "dm.csv: no data rows [expect_table_row_count_to_be_between]" in lines
 
 
+def test_byte_order_mark_is_reported(work):
+    (work / "bl.csv").write_bytes(b"\xef\xbb\xbf" + (work / "bl.csv").read_bytes())
+    lines = lines_of(work)
+    assert "bl.csv: starts with a UTF-8 byte-order mark; export UTF-8 without BOM [file_present_and_readable]" in lines
+
+
 def test_not_utf8_and_no_manifest(work):
     (work / "rs.csv").write_bytes((work / "rs.csv").read_bytes() + "01-001,M1,2023-01-01,\xe9,CR\n".encode("latin-1"))
     (work / "manifest.json").unlink()

@@ -61,6 +61,9 @@ def load_form(cut_dir: Path, form: Form) -> LoadedForm:
     path = Path(cut_dir) / form.file
     if not path.is_file():
         return LoadedForm(form, path, error="file not found")
+    with open(path, "rb") as fh:
+        if fh.read(3) == b"\xef\xbb\xbf":  # would glue itself to the first column name
+            return LoadedForm(form, path, error="starts with a UTF-8 byte-order mark; export UTF-8 without BOM")
     try:
         text = read_form_text(cut_dir, form)
     except UnicodeDecodeError as exc:
