@@ -1,0 +1,325 @@
+"""Tests of analysis.present.figures on small hand-made frames.
+
+Expected values are computed here by hand or by a plain count written in the test (numbers at
+risk = subjects with time >= t; Kaplan-Meier steps by the product-limit formula on 4-6 subjects),
+never copied from the module's output. Coordinates are compared with a tolerance of 1e-9 months.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from analysis import conventions as C  # noqa: E402
+from analysis.analyze import ard as A  # noqa: E402
+from analysis.analyze import sap  # noqa: E402
+from analysis.present import figures as FG  # noqa: E402
+from analysis.present.layouts import format_survival_summary  # noqa: E402
+from analysis.stats import survival  # noqa: E402
+
+M = C.DAYS_PER_MONTH
+TOL = 1e-9
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _by_gid(fig, prefix):
+    """Artists of the figure whose gid starts with ``prefix``, by gid."""
+    found = {}
+    for ax in fig.axes:
+        for artist in [*ax.lines, *ax.texts, *ax.patches, *ax.collections]:
+            gid = artist.get_gid()
+            if gid and gid.startswith(prefix):
+                found[gid] = artist
+    return found
+
+
+# Group A: events at 30 and 90 days, censored at 60 and 120 -> S = 3/4 after 30, 3/4 * 1/2 after 90.
+# Group B: event at 45 (tie with a censoring at 45), events at 200, censored at 400.
+TINY = pd.DataFrame({
+    "USUBJID": [f"S{i}" for i in range(8)],
+    "ARM": ["A"] * 4 + ["B"] * 4,
+    "AVAL": [30.0, 60.0, 90.0, 120.0, 45.0, 45.0, 200.0, 400.0],
+    "CNSR": [0, 1, 0, 1, 0, 1, 0, 1],
+})
+
+
+def test_km_plot_risk_table_counts_equal_a_plain_count_at_each_tick():
+    fig = FG.km_plot(TINY, "ARM", step_months=3)
+    ticks = fig.axes[0].get_xticks()
+    # the table columns sit on the curve's ticks, 0 .. first multiple of 3 months beyond 400 days
+    assert ticks[0] == 0 and ticks[-1] == pytest.approx(np.ceil(400 / M / 3) * 3)
+    texts = _by_gid(fig, "risk:")
+    assert len(texts) == 2 * len(ticks)
+    for group in ("A", "B"):
+        times = TINY.loc[TINY["ARM"] == group, "AVAL"].to_numpy()
+        for tick in ticks:
+            text = texts[f"risk:{group}:{tick:g}"]
+            assert int(text.get_text()) == int((times >= tick * M).sum()), (group, tick)
+            assert text.get_position()[0] == pytest.approx(tick, abs=TOL)
+
+
+def test_km_plot_risk_table_agrees_with_stats_risk_table():
+    fig = FG.km_plot(TINY, "ARM", step_months=2)
+    ticks = fig.axes[0].get_xticks()
+    reference = survival.risk_table(TINY, "ARM", ticks * M)
+    texts = _by_gid(fig, "risk:")
+    for row in reference.itertuples():
+        assert int(texts[f"risk:{row.ARM}:{row.time / M:g}"].get_text()) == row.n_risk
+
+
+def test_km_plot_censor_marks_sit_on_the_curve_at_the_censored_times():
+    fig = FG.km_plot(TINY, "ARM")
+    marks = _by_gid(fig, "censor:")
+    a_x, a_y = marks["censor:A"].get_data()
+    np.testing.assert_allclose(a_x, np.array([60, 120]) / M, atol=TOL)
+    np.testing.assert_allclose(a_y, [3 / 4, 3 / 8], atol=TOL)       # hand product-limit
+    b_x, b_y = marks["censor:B"].get_data()
+    # at 45 days one event and one censoring: the mark sits at S after the event, 3/4
+    np.testing.assert_allclose(b_x, np.array([45, 400]) / M, atol=TOL)
+    np.testing.assert_allclose(b_y, [3 / 4, 3 / 4 * 1 / 2], atol=TOL)
+    curve = _by_gid(fig, "km:")["km:A"]
+    assert set(np.round(curve.get_ydata(), 12)) == {1.0, 0.75, 0.375}
+
+
+def test_km_plot_single_group_labels_and_errors():
+    fig = FG.km_plot(TINY[TINY["ARM"] == "A"], None)
+    assert set(_by_gid(fig, "risk:")) == {f"risk:All subjects:{t:g}" for t in fig.axes[0].get_xticks()}
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["All subjects", "Censored"]
+    with pytest.raises(ValueError, match="groups \\['C'\\] not in column 'ARM'"):
+        FG.km_plot(TINY, "ARM", groups=["A", "C"])
+    with pytest.raises(ValueError, match="focus_group 'Z'"):
+        FG.km_plot(TINY, "ARM", focus_group="Z")
+    with pytest.raises(ValueError, match="missing column"):
+        FG.km_plot(TINY.drop(columns="CNSR"), "ARM")
+
+
+def test_km_plot_focus_group_limits_the_axis_to_that_groups_follow_up():
+    fig = FG.km_plot(TINY, "ARM", focus_group="A", step_months=1)
+    assert fig.axes[0].get_xlim()[1] == pytest.approx(np.ceil(120 / M))
+
+
+@pytest.mark.parametrize("days, step, last", [(0, 3, 3), (365.25, None, 12), (800, None, 30), (2000, None, 72)])
+def test_km_ticks(days, step, last):
+    ticks = FG.km_ticks(days, step)
+    assert ticks[0] == 0 and ticks[-1] == pytest.approx(last)
+    assert ticks[-1] * M >= days
+
+
+def test_km_ticks_rejects_bad_input():
+    with pytest.raises(ValueError, match="non-negative"):
+        FG.km_ticks(float("nan"))
+    with pytest.raises(ValueError, match="positive"):
+        FG.km_ticks(10, 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# swimmer
+# ------------------------------------------------------------------------------------------------
+
+def _day(n):
+    return pd.Timestamp("2024-01-01") + pd.Timedelta(days=n)
+
+
+ADSL = pd.DataFrame({
+    "USUBJID": ["T-01-001", "T-01-002", "T-01-003"],
+    "TRTSDT": [_day(0), _day(10), pd.NaT],            # subject 3 never received CAR-T1
+    "COLLDT": [_day(50), pd.NaT, pd.NaT],
+    "AHSCTDT": [_day(80), pd.NaT, pd.NaT],
+    "CART2DT": [_day(82), pd.NaT, pd.NaT],
+    "RELDT": [pd.NaT, _day(70), pd.NaT],
+    "DTHDT": [pd.NaT, _day(100), pd.NaT],
+    "LSTALVDT": [_day(300), _day(100), _day(5)],
+})
+ADMRD = pd.DataFrame({
+    "USUBJID": ["T-01-001", "T-01-001", "T-01-001", "T-01-002", "T-01-002", "T-01-001"],
+    "METHOD": ["FC", "NGS", "NGS", "FC", "FC", "FC"],
+    "DTYPE": [None, None, None, None, None, "BEST"],
+    "ADT": [_day(28), _day(28), _day(120), _day(38), _day(0), _day(28)],
+    "TRTSDT": [_day(0), _day(0), _day(0), _day(10), _day(10), _day(0)],
+    "AVAL": [0.0, 2e-6, 0.0, 3e-3, 1e-2, np.nan],
+    "MRDUND": ["Y", "N", "Y", "N", "N", None],
+    "SENS": [1e-5, 1e-6, 1e-5, 1e-4, 1e-4, np.nan],
+    "EVALFL": ["Y", "Y", "N", "Y", "Y", None],
+    "NEGFL": ["Y", "N", "N", "N", "N", None],
+})
+
+
+def test_swimmer_frame_days_from_cart1_and_lane_ends():
+    frame = FG.swimmer_frame(ADSL, ADMRD)
+    assert set(frame["USUBJID"]) == {"T-01-001", "T-01-002"}          # untreated subject has no lane
+    got = {(r.USUBJID, r.event, r.day) for r in frame.itertuples()}
+    expected = {("T-01-001", "CAR-T1", 0), ("T-01-001", "Collection", 50), ("T-01-001", "Auto-HSCT", 80),
+                ("T-01-001", "CAR-T2", 82), ("T-01-001", "Alive at last contact", 300),
+                ("T-01-001", "FC negative", 28), ("T-01-001", "NGS positive", 28),
+                ("T-01-002", "CAR-T1", 0), ("T-01-002", "Relapse", 60), ("T-01-002", "Death", 90),
+                ("T-01-002", "FC positive", 28)}
+    # the non-evaluable NGS sample, the baseline FC sample (day 0) and the BEST record are not drawn
+    assert got == expected
+    assert frame.groupby("USUBJID")["end"].first().to_dict() == {"T-01-001": 300, "T-01-002": 90}
+
+
+def test_swimmer_plot_has_one_lane_per_subject_as_long_as_its_follow_up():
+    fig = FG.swimmer_plot(FG.swimmer_frame(ADSL, ADMRD))
+    lanes = _by_gid(fig, "lane:")
+    assert set(lanes) == {"lane:T-01-001", "lane:T-01-002"}
+    assert lanes["lane:T-01-001"].get_width() == pytest.approx(300 / M)
+    assert lanes["lane:T-01-002"].get_width() == pytest.approx(90 / M)
+    # longest follow-up on top (largest y)
+    assert lanes["lane:T-01-001"].get_y() > lanes["lane:T-01-002"].get_y()
+    deaths = _by_gid(fig, "event:Death")["event:Death"].get_offsets()
+    np.testing.assert_allclose(deaths[:, 0], [90 / M], atol=TOL)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sorted(labels) == ["01-001", "01-002"]
+
+
+def test_swimmer_frame_refuses_an_unknown_method():
+    with pytest.raises(ValueError, match="events without a marker"):
+        FG.swimmer_frame(ADSL, ADMRD.assign(METHOD="PCR"))
+
+
+# ------------------------------------------------------------------------------------------------
+# MRD course
+# ------------------------------------------------------------------------------------------------
+
+def test_mrd_course_undetectable_at_sensitivity_detected_at_level_and_thresholds():
+    samples = FG.mrd_course_frame(ADMRD)
+    assert len(samples) == 5                                            # BEST record dropped
+    fig = FG.mrd_course_plot(samples)
+    art = _by_gid(fig, "")
+    und_x, und_y = art["undetectable:FC"].get_data()
+    np.testing.assert_allclose(und_x, [28 / M], atol=TOL)
+    np.testing.assert_allclose(und_y, [1e-5], atol=0)                   # drawn at its sensitivity
+    det_x, det_y = art["detected:FC"].get_data()
+    # subject 002's sample 10 days before its CAR-T1 is not drawn (the axis starts at CAR-T1)
+    assert sorted(zip(np.round(det_x * M), det_y)) == [(28, 3e-3)]
+    np.testing.assert_allclose(art["detected:NGS"].get_data()[1], [2e-6])
+    np.testing.assert_allclose(art["undetectable:NGS"].get_data()[1], [1e-5])
+    np.testing.assert_allclose(sorted(art["sensitivity:NGS"].get_data()[1]), [1e-6, 1e-5])
+    assert art["threshold:FC"].get_ydata()[0] == 1e-4 and art["threshold:NGS"].get_ydata()[0] == 1e-6
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+
+
+# ------------------------------------------------------------------------------------------------
+# diagrams
+# ------------------------------------------------------------------------------------------------
+
+def test_study_design_has_every_stage_and_interval():
+    fig = FG.study_design_diagram()
+    boxes = _by_gid(fig, "design:")
+    assert len(boxes) == len(FG.STUDY_DESIGN_STEPS) == 6
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    for needed in ("CAR-T1", "collection", "auto-HSCT", "CAR-T2", "Follow-up", "6-8 wk", "4 wk", "+2 d"):
+        assert needed in texts
+
+
+FLOW_ADSL = pd.DataFrame({
+    "USUBJID": list("abcde"),
+    "ENRLFL": ["Y"] * 5,
+    "TRTSDT": [_day(0)] * 4 + [pd.NaT],
+    "COLLDT": [_day(50)] * 2 + [pd.NaT] * 3,
+    "DCSREAS": [None, None, "WITHDRAWAL", "DEATH", None],
+})
+FLOW_STEPS = [("Enrolled", "ENRLFL"), ("CAR-T1", "TRTSDT"), ("Collected", "COLLDT")]
+
+
+def test_consort_exits_count_who_stopped_where_and_why():
+    exits = FG.consort_exits(FLOW_ADSL, FLOW_STEPS)
+    assert exits.to_dict("records") == [
+        {"after_step": "Enrolled", "reason": "Not recorded", "n": 1},
+        {"after_step": "CAR-T1", "reason": "Death", "n": 1},
+        {"after_step": "CAR-T1", "reason": "Withdrawal", "n": 1},
+    ]
+    fig = FG.consort_diagram([("Enrolled", 5), ("CAR-T1", 4), ("Collected", 2)], exits)
+    texts = _by_gid(fig, "")
+    assert "n = 5" in texts["step:Enrolled"].axes.texts[0].get_text()
+    assert texts["exit:CAR-T1"].get_text() == "Stopped: n = 2\nDeath: 1\nWithdrawal: 1"
+
+
+def test_consort_refuses_exits_that_do_not_add_up_and_skipped_steps():
+    exits = FG.consort_exits(FLOW_ADSL, FLOW_STEPS)
+    with pytest.raises(ValueError, match="2 exits after 'CAR-T1' but the flow drops from 4 to 1"):
+        FG.consort_diagram([("Enrolled", 5), ("CAR-T1", 4), ("Collected", 1)], exits)
+    skipped = FLOW_ADSL.assign(TRTSDT=[pd.NaT] + [_day(0)] * 4)
+    with pytest.raises(ValueError, match="subject a reached 'Collected' without 'CAR-T1'"):
+        FG.consort_exits(skipped, FLOW_STEPS)
+
+
+# ------------------------------------------------------------------------------------------------
+# ARD adapters
+# ------------------------------------------------------------------------------------------------
+
+def _adtte_two_groups():
+    rng = np.random.default_rng(7)
+    n = 40
+    return pd.DataFrame({"USUBJID": [f"S{i}" for i in range(n)],
+                         "COHORT": [C.COHORT_TRIAL] * 15 + [C.COHORT_EXTERNAL] * 25,
+                         "PARAMCD": "OS",
+                         "AVAL": np.ceil(rng.exponential(600, n)), "CNSR": rng.integers(0, 2, n)})
+
+
+def test_survival_summary_from_the_ard_equals_the_summary_from_the_statistics_frames():
+    """The same table two ways: ARD rows (sap.km_analyses -> CSV round trip -> adapter) and the
+    stats frames directly. Any lost or mis-keyed number shows as a differing cell."""
+    adtte = _adtte_two_groups()
+    ard_rows = A.read(__import__("io").BytesIO(A.to_csv_bytes(sap.km_analyses(adtte, "OS"))))
+    from_ard = format_survival_summary(**FG.survival_summary_inputs(ard_rows, "OS"),
+                                       timepoints=sap.KM_TIMEPOINTS, groups=list(sap.COHORTS))
+    by = "COHORT"
+    counts = adtte.groupby(by).agg(n=("CNSR", "size"), events=("CNSR", lambda s: int((s == 0).sum()))).reset_index()
+    direct = format_survival_summary(
+        survival.km_quantiles(adtte, by, probs=(0.5,)), by,
+        estimates=survival.km_estimates(adtte, by, sap.KM_TIMEPOINTS), timepoints=sap.KM_TIMEPOINTS,
+        logrank=survival.logrank(adtte, by), counts=counts,
+        cox=survival.cox(adtte, by, reference=C.COHORT_EXTERNAL).assign(term=sap.COMPARISON),
+        difference=survival.km_difference(adtte, by, C.TIMEPOINT_2Y_DAYS, C.COHORT_EXTERNAL),
+        groups=list(sap.COHORTS))
+    pd.testing.assert_frame_equal(from_ard.frame, direct.frame)
+    assert from_ard.headers == direct.headers
+
+
+def test_survival_summary_inputs_relabel_groups_and_comparisons():
+    ard_rows = sap.km_analyses(_adtte_two_groups(), "OS")
+    inputs = FG.survival_summary_inputs(ard_rows, "OS", group_labels={C.COHORT_TRIAL: "Trial"})
+    assert set(inputs["quantiles"]["COHORT"]) == {"Trial", C.COHORT_EXTERNAL}
+    assert inputs["cox"]["term"].iloc[0] == f"Trial vs {C.COHORT_EXTERNAL}"
+    assert inputs["difference"][["COHORT", "reference"]].iloc[0].tolist() == ["Trial", C.COHORT_EXTERNAL]
+    with pytest.raises(KeyError, match="param='LFS'"):
+        FG.survival_summary_inputs(ard_rows, "LFS")
+
+
+def test_survival_summary_inputs_by_param_puts_parameters_side_by_side():
+    adtte = _adtte_two_groups()
+    trial = adtte[adtte["COHORT"] == C.COHORT_TRIAL]
+    ard_rows = A.concat([sap.km_analyses(trial.assign(PARAMCD=p), p, reference=None) for p in ("D1", "D2")])
+    inputs = FG.survival_summary_inputs_by_param(ard_rows, {"D1": "First", "D2": "Second"})
+    assert inputs["counts"].to_dict("records") == [
+        {"Method": "First", "n": 15, "events": int((trial["CNSR"] == 0).sum())},
+        {"Method": "Second", "n": 15, "events": int((trial["CNSR"] == 0).sum())}]
+    assert inputs["cox"] is None and inputs["difference"] is None
+
+
+def test_mrd_rate_and_table1_frames():
+    rows = A.concat([A.rows("mrd_rate", "MRD-FC", "SANDWICH", "BESTSTAT", "NEGATIVE",
+                            {"n": 10, "x": 7, "rate": 0.7, "lcl": 0.35, "ucl": 0.93}),
+                     A.rows("table1", "ADSL", "SANDWICH", "N", "", {"n": 10}),
+                     A.rows("table1", "ADSL", "SANDWICH", "SEX", "F", {"n": 4, "pct": 40.0}),
+                     A.rows("table1", "ADSL", "SANDWICH vs ALLO_EXT", "SEX", "", {"smd": 0.2})])
+    rates = FG.mrd_rate_frame(rows, {"MRD-FC": "Flow"})
+    assert rates[["label", "x", "n", "rate"]].iloc[0].tolist() == ["Flow", 7, 10, 0.7]
+    t1 = FG.table1_frame(rows, {"SEX": ("Sex", True)}, group_labels={"SANDWICH": "Trial"})
+    assert set(t1["group"]) == {"Trial", "Trial vs ALLO_EXT"}
+    assert t1.loc[t1["variable"] == "SEX", "var_type"].unique().tolist() == ["categorical"]
+    with pytest.raises(ValueError, match="\\['SEX'\\] have no label"):
+        FG.table1_frame(rows, {})
