@@ -16,7 +16,7 @@ class ValidationFailed(BadDataError):
         self.cut = cut
         self.failures = failures
         self.report_path = report_path
-        head = f"validation of {cut} failed: {len(failures)} rule(s) broken"
+        head = f"validation of {cut} failed; nothing was derived. Broken rules (file, row/subject, column, rule):"
         if report_path:
             head += f" (report: {report_path})"
         super().__init__(head + "\n" + "\n".join(failures))
