@@ -281,3 +281,98 @@ def test_comparison_table_formats_the_ard_numbers():
     assert t.cell("Hazard ratio, trial vs control (95% CI)", "Comparison") == "0.56 (0.30, 1.02)"  # 0.555 half-up
     assert t.cell("Cox Wald P", "Comparison") == "<0.001"
     assert t.cell("Log-rank P", "Comparison") == "0.046"
+
+
+# --- ARD -> tidy AE frames: the formatted tables show the ARD numbers --------------------------------
+
+def _ae_ard() -> pd.DataFrame:
+    soc, term = "Immune system disorders", "Cytokine release syndrome"
+    parts = [A.rows("ae_overview", "TEAE", TRIAL, "category", "N", {"N": 40}),
+             A.rows("ae_overview", "TEAE", TRIAL, "category", "Any TEAE", {"n_subj": 38, "pct": 95.0, "n_events": 120})]
+    for param, n in (("any grade", 34), ("worst grade 1", 20), ("worst grade 2", 8), ("worst grade 3", 4),
+                     ("worst grade 4", 2), ("grade >=3", 6)):
+        parts.append(A.rows("ae", param, TRIAL, "ANY", "", {"n_subj": n, "pct": 100 * n / 40, "n_events": n + 1}))
+        parts.append(A.rows("ae", param, TRIAL, "AEBODSYS", soc, {"n_subj": n, "pct": 100 * n / 40, "n_events": n}))
+        parts.append(A.rows("ae", param, TRIAL, "AEDECOD", f"{soc} / {term}",
+                            {"n_subj": n, "pct": 100 * n / 40, "n_events": n}))
+    return A.read(_roundtrip(A.concat(parts)))
+
+
+def test_ae_tables_from_ard_rows():
+    from analysis.present import format_ae_overview, format_ae_table
+    ard = _ae_ard()
+    tidy = FX.ae_tidy_from_ard(ard)
+    assert set(tidy["section"]) == {"population", "overall", "soc", "term"}
+    term_rows = tidy[tidy["section"] == "term"]
+    assert set(term_rows["soc"]) == {"Immune system disorders"}
+    assert set(term_rows["term"]) == {"Cytokine release syndrome"}
+    table = format_ae_table(tidy, grades=("any", "3"), show_events=False)
+    # 34 of 40 = 85.0 %, worst grade 3: 4 of 40 = 10.0 %
+    assert table.cell("Cytokine release syndrome", f"{TRIAL} | Grade 3") == "4 (10.0)"
+    assert table.cell("Cytokine release syndrome", f"{TRIAL} | Any grade") == "34 (85.0)"
+    assert table.headers[1].startswith(f"{TRIAL}\nN = 40")
+    overview = format_ae_overview(FX.ae_by_tidy_from_ard(ard, "ae_overview"))
+    assert overview.cell("Any TEAE", TRIAL) == "38 (95.0) [120]"
+    grade = FX.term_grade_table(ard, "Cytokine release syndrome", title="CRS")
+    assert grade.cell("Grade 2", TRIAL) == "8 (20.0)"
+    assert grade.cell("Grade 5", TRIAL) == "0"        # no row in the ARD: nobody at grade 5
+    assert grade.cell("Grade \u2265 3", TRIAL) == "6 (15.0)"
+
+
+def test_ae_by_keeps_phase_order():
+    parts = [A.rows("ae_by", "TEAE", TRIAL, "APHASE", "", {"N": 10})]
+    for phase in ("CAR-T2", "AUTO-HSCT", "CAR-T1"):
+        parts.append(A.rows("ae_by", "TEAE", TRIAL, "APHASE", phase, {"n_subj": 1, "pct": 10.0, "n_events": 1}))
+    tidy = FX.ae_by_tidy_from_ard(A.read(_roundtrip(A.concat(parts))), "ae_by", "APHASE", order=FX.PHASE_ORDER)
+    levels = [c for c in dict.fromkeys(tidy["category"]) if c]
+    assert levels == ["CAR-T1", "AUTO-HSCT", "CAR-T2"]
+    with pytest.raises(ValueError, match="no 'ae_by' rows for CRSFL"):
+        FX.ae_by_tidy_from_ard(A.read(_roundtrip(A.concat(parts))), "ae_by", "CRSFL")
+
+
+# --- changes since the previous cut ---------------------------------------------------------------
+
+def _change_tables(first: bool = False, alerts: int = 0) -> dict:
+    from analysis.regulatory.compare import COLUMNS, TABLES
+    t = {name: pd.DataFrame(columns=COLUMNS[name]) for name in TABLES}
+    if first:
+        t["summary"] = pd.DataFrame({"item": ["from cut", "to cut"], "value": ["none (first data cut)", "cut-2025-06-30"]})
+        return t
+    t["summary"] = pd.DataFrame({"item": ["from cut", "to cut", "from cut locked"],
+                                 "value": ["cut-2024-06-30", "cut-2025-06-30", "yes"]})
+    t["raw_changes"] = pd.DataFrame({"form": ["dm", "dm", "ae"], "key": ["SUBJID=01-001"] * 3,
+                                     "subject": ["01-001"] * 3, "field": ["HOSPRN", "SEX", ""],
+                                     "old": ["H123456", "1", None], "new": ["H654321", "2", None],
+                                     "change": ["value changed", "value changed", "record added"]})
+    t["ard_changes"] = pd.DataFrame({"analysis": ["km", "km", "cox"], "param": ["OS", "OS", "OS"],
+                                     "group": [TRIAL, CTRL, COMP], "variable": ["AVAL", "AVAL", "COHORT"],
+                                     "level": [FX.LEVEL_2Y, FX.LEVEL_2Y, ""], "stat_name": ["surv", "surv", "hr"],
+                                     "old": ["0.958", "0.765", "0.341"], "new": ["0.732", "0.765", "0.9"],
+                                     "delta": [-0.226, 0.0, 0.559], "status": ["changed", "same", "changed"]})
+    t["locked_alerts"] = pd.DataFrame({"cut": ["cut-2024-06-30"] * alerts, "what": ["raw export changed after lock"] * alerts,
+                                       "file": ["data/raw/cut-2024-06-30/dm.csv"] * alerts,
+                                       "locked_sha256": ["a"] * alerts, "current_sha256": ["b"] * alerts})
+    return t
+
+
+def test_changes_first_cut_is_one_line():
+    text = FX.changes_markdown(_change_tables(first=True), ("HOSPRN",))
+    assert text == "This is the first data cut (cut-2025-06-30): there is no previous cut to compare with."
+
+
+def test_changes_withhold_identifiers_and_show_key_results():
+    text = FX.changes_markdown(_change_tables(), ("HOSPRN", "BRTHDTC"))
+    assert "H123456" not in text and "H654321" not in text
+    assert FX.WITHHELD in text
+    assert "SEX" in text  # a non-identifying field keeps its values
+    moves = FX.key_result_moves(_change_tables()["ard_changes"])
+    assert list(moves["Group"][:2]) == [FX.cohort_label(TRIAL), FX.cohort_label(CTRL)]
+    assert list(moves.iloc[0][["Previous cut", "This cut", "Status"]]) == ["95.8%", "73.2%", "changed"]
+    assert moves.loc[moves["Result"] == "OS hazard ratio", "This cut"].item() == "0.90"
+    assert "No locked cut" in text and "callout-warning" not in text
+
+
+def test_changes_call_out_a_changed_locked_cut():
+    text = FX.changes_markdown(_change_tables(alerts=1), ("HOSPRN",))
+    assert '::: {.callout-warning title="Data of a locked cut changed"}' in text
+    assert "data/raw/cut-2024-06-30/dm.csv" in text

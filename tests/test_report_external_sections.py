@@ -1,0 +1,145 @@
+"""Report sections 05-08 (safety, external control, external sensitivity, changes) rendered for
+the shipped latest data cut and read back in headless Chromium.
+
+One module-scoped render: a scratch project tree gets a copy of the shipped raw exports of every
+cut; derive, analyze and changes run for the previous and the latest cut (validation is the
+validation tests' business), then ``render_cut`` renders only these four notebooks. Each page
+must show its sections, table captions and figures, with every image decoding, nothing loaded
+from outside the file, and the numbers quoted in the text equal to the ARD's, formatted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis import paths
+from analysis.analyze import ard as ard_io
+from analysis.present import figures_external as FX
+from analysis.present import formats as F
+
+pytestmark = pytest.mark.needs_chromium
+
+NOTEBOOKS = ("05-safety.qmd", "06-external-control.qmd", "07-external-sensitivity.qmd", "08-changes.qmd")
+EXPECTED = {
+    "05-safety.html": {
+        "headings": ["Overview of adverse events", "Adverse events by system organ class, preferred term and worst grade",
+                     "Adverse events of grade 3 or higher", "Adverse events by treatment phase",
+                     "Cytokine release syndrome and ICANS", "Listings"],
+        "tables": ["Overview of treatment-emergent adverse events",
+                   "Treatment-emergent adverse events by system organ class, preferred term and worst grade",
+                   "Treatment-emergent adverse events of CTCAE grade 3 or higher",
+                   "Treatment-emergent adverse events by treatment phase at onset",
+                   "Cytokine release syndrome (CRS) by worst grade",
+                   "Immune effector cell-associated neurotoxicity syndrome (ICANS) by worst grade",
+                   FX.TIMING_TITLE, "Listing of serious treatment-emergent adverse events",
+                   "Listing of deaths, sandwich cohort"],
+        "figures": 0,
+    },
+    "06-external-control.html": {
+        "headings": ["Baseline characteristics", "Overall survival", "Leukemia-free survival",
+                     "2-year OS and LFS, difference, log-rank and Cox"],
+        "tables": ["Baseline characteristics: sandwich cohort and external allo-HSCT controls",
+                   "2-year overall and leukemia-free survival: sandwich versus external allo-HSCT"],
+        "figures": 2,
+    },
+    "07-external-sensitivity.html": {
+        "headings": ["Estimand of the primary comparison", "Relapse and non-relapse mortality as competing risks",
+                     "Propensity-score weighting", "Time zero: delayed entry, landmark and per protocol",
+                     "How robust is the comparison?"],
+        "tables": ["Relapse and non-relapse mortality as competing risks",
+                   "Covariate balance before and after propensity-score weighting (ATT)",
+                   "Propensity-score weights (ATT) and effective sample size",
+                   "Propensity-score weighted (ATT) 2-year OS and LFS",
+                   "Common origin (remission before therapy) with delayed entry: 2-year OS and LFS",
+                   "Landmark analysis: 2-year OS and LFS among subjects alive and relapse-free at the landmark",
+                   "Per-protocol view: trial completers from CAR-T2 versus controls from allo-HSCT",
+                   "What each view of the comparison can and cannot remove"],
+        "figures": 5,
+    },
+    "08-changes.html": {
+        "headings": ["Summary", "Key results", "Subjects added", "New events", "Raw values changed",
+                     "Analysis results that moved", "Derived data differences"],
+        "tables": ["Key results: previous and this cut", "Subjects added since the previous cut", "New events by type",
+                   "Raw values changed for the same key (form, subject, field, old, new)",
+                   "ARD results by analysis and status"],
+        "figures": 0,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """(report folder, cut, ARD) of a scratch tree with these four sections rendered."""
+    from analysis.analyze.pipeline import analyze_cut
+    from analysis.derive.pipeline import derive_cut
+    from analysis.regulatory.compare import changes_step
+    from analysis.render.pipeline import render_cut
+
+    root = tmp_path_factory.mktemp("ext-report")
+    shutil.copytree(paths.raw_root(), paths.raw_root(root))
+    cut = paths.latest_cut(root)
+    previous = paths.previous_cut(cut, root)
+    for c in (previous, cut):
+        if c is not None:
+            derive_cut(c, root=root)
+            analyze_cut(c, root=root)
+    changes_step(cut, root=root)
+    notebooks = root / "notebooks"
+    notebooks.mkdir()
+    for name in NOTEBOOKS:
+        shutil.copyfile(paths.NOTEBOOKS_DIR / name, notebooks / name)
+    out = render_cut(cut, root, notebooks_dir=notebooks)
+    return out, cut, previous, ard_io.read(out / "ard.csv")
+
+
+@pytest.fixture(scope="module")
+def pages(rendered):
+    from analysis.render.browser import check_report_dir
+    return check_report_dir(rendered[0])
+
+
+@pytest.mark.parametrize("page", sorted(EXPECTED))
+def test_section_shows_its_headings_tables_and_figures(pages, page):
+    seen = pages[page]
+    assert seen["problems"] == [], seen["problems"]
+    h2 = [text for level, text in seen["headings"] if level == 2]
+    for heading in EXPECTED[page]["headings"]:
+        assert heading in h2, f"{page}: section {heading!r} missing (h2: {h2})"
+    for title in EXPECTED[page]["tables"]:
+        assert any(title in caption for caption in seen["table_captions"]), \
+            f"{page}: table {title!r} missing (captions: {seen['table_captions']})"
+    assert len(seen["figure_captions"]) == EXPECTED[page]["figures"]
+    assert all(caption.startswith("Figure ") and len(caption) > 20 for caption in seen["figure_captions"])
+    assert len(seen["images"]) == EXPECTED[page]["figures"]
+    assert seen["broken_images"] == []
+    assert all(img["ok"] and img["size"][0] >= 600 for img in seen["images"])  # readable, not thumbnails
+
+
+def test_external_control_text_quotes_the_ard(pages, rendered):
+    """The 2-year OS of both cohorts and the log-rank P printed in 06 are the ARD's, formatted by
+    the report's rules (checked here from the ARD file, independently of the notebook)."""
+    _, _, _, ard = rendered
+    text = pages["06-external-control.html"]["text"]
+    for group in ("SANDWICH", "ALLO_EXT"):
+        est = [ard_io.lookup(ard, analysis="km", param="OS", group=group, level=FX.LEVEL_2Y, stat_name=s)
+               for s in ("surv", "lcl", "ucl")]
+        assert F.fmt_est_ci(*(100 * v for v in est), 1) in text
+    p = ard_io.lookup(ard, analysis="logrank", param="OS", stat_name="p")
+    assert f"log-rank P = {F.fmt_pvalue(p)}" in text
+
+
+def test_sensitivity_page_reads_robustness_from_the_numbers(pages, rendered):
+    _, _, _, ard = rendered
+    text = pages["07-external-sensitivity.html"]["text"]
+    assert FX.robustness_statement(FX.forest_rows(ard)) in text
+    n_boot = ard_io.lookup(ard, analysis="iptw_diff", param="OS", stat_name="n_boot")
+    assert f"{F.fmt_int(n_boot)} replicates" in text
+
+
+def test_changes_page_names_both_cuts(pages, rendered):
+    _, cut, previous, _ = rendered
+    text = pages["08-changes.html"]["text"]
+    assert f"Compared: {cut} (this cut) with {previous} (previous cut" in text
