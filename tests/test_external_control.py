@@ -1,0 +1,434 @@
+"""The external-control analyses (SAP 6.3-6.6) against independent computations.
+
+(a) On the shipped latest cut (derived and analyzed in a scratch root), the ARD rows written by
+    the analyze step are compared with R: cmprsk::cuminc + timepoints (Aalen-Johansen CIR/NRM),
+    cuminc's Gray test, cmprsk::crr (Fine-Gray), survival::coxph(weights =, robust = TRUE) and
+    survfit(weights =) with the SAME ATT weights (taken from analysis.analyze.external, and
+    themselves re-derived from an R glm), survfit/coxph on Surv(ENTRY, AVAL, event) for delayed
+    entry, and survfit/coxph on a landmark set rebuilt here by hand.
+(b) The planted confounding: a large cohort from the repo's simulator (analysis.simulate, seeded)
+    goes through the raw export and the derivations; ATT weighting must balance every covariate
+    and move the LFS hazard ratio from the naive value toward the planted conditional one
+    (analysis.simulate.params.PLANTED_TRUTH).
+
+Tolerances are stated at each comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import shutil
+import statistics
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import conventions as C
+from analysis import paths
+from analysis.analyze import ard, external
+from analysis.analyze.pipeline import analyze_cut, load_derived
+from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
+from analysis.stats import survival
+from tests.rref import run_r
+
+REPO = Path(__file__).resolve().parent.parent
+CUT = paths.latest_cut(REPO)
+TRIAL, EXTERNAL = C.COHORT_TRIAL, C.COHORT_EXTERNAL
+COMPARISON = f"{TRIAL} vs {EXTERNAL}"
+TIMEPOINTS = (C.TIMEPOINT_1Y_DAYS, C.TIMEPOINT_2Y_DAYS)
+ABS_TOL = 1e-10     # closed-form estimates (KM, Aalen-Johansen, Gray's test): double precision both sides
+FIT_RTOL = 1e-6     # Cox fits iterated to convergence (coxph: 1e-9 relative change of the log-likelihood)
+CRR_TOL = 1e-4      # cmprsk::crr stops at gtol = 1e-6 on the score: coefficients agree to ~1e-5
+GLM_RTOL = 1e-7     # R glm(epsilon = 1e-14) vs statsmodels Logit (Newton, converged)
+
+
+def level(time: float) -> str:
+    return ard._level_text(float(time))
+
+
+def plain(d: pd.DataFrame, columns) -> pd.DataFrame:
+    """Numpy-typed copy of ``columns`` (nullable pandas types -> float / str) for R and pandas."""
+    out = {}
+    for c in columns:
+        s = d[c]
+        out[c] = s.astype(str).to_numpy() if (s.dtype == object or pd.api.types.is_string_dtype(s)) \
+            else s.astype(float).to_numpy()
+    return pd.DataFrame(out)
+
+
+# --- (a) the shipped cut ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> SimpleNamespace:
+    root = tmp_path_factory.mktemp("external_root")
+    shutil.copytree(paths.raw_dir(CUT, REPO), paths.raw_dir(CUT, root))
+    derive_cut(CUT, root)
+    with contextlib.redirect_stderr(io.StringIO()):
+        csv = analyze_cut(CUT, root)
+    data = load_derived(CUT, root)
+    # the per-subject ATT weights exactly as the analyze step computes them (bootstrap size is
+    # irrelevant to the weights, so keep it minimal here)
+    _, weights = external.weighted_rows(data["adsl"], data["adtte"], n_boot=2)
+    return SimpleNamespace(data=data, ard=ard.read(csv), weights=weights)
+
+
+def stat(run: SimpleNamespace, **keys) -> float:
+    return ard.lookup(run.ard, **keys)
+
+
+def param(run: SimpleNamespace, paramcd: str) -> pd.DataFrame:
+    d = run.data["adtte"]
+    return d[d["PARAMCD"] == paramcd]
+
+
+def landmark_set(run: SimpleNamespace, paramcd: str, day: float) -> pd.DataFrame:
+    """Landmark analysis set rebuilt by hand (SAP 6.6): subjects still in follow-up after the
+    landmark day (AVAL > day, AVAL counted from STARTDT as ADT - STARTDT + 1) with no relapse on
+    or before it (ADSL RELDT - STARTDT <= day), time re-counted from the landmark."""
+    d = plain(param(run, paramcd), ["USUBJID", "COHORT", "AVAL", "CNSR"])
+    start = param(run, paramcd)["STARTDT"].to_numpy()
+    reldt = param(run, paramcd)["USUBJID"].map(run.data["adsl"].set_index("USUBJID")["RELDT"]).to_numpy()
+    relapse_day = (pd.Series(reldt) - pd.Series(start)).dt.days.to_numpy(dtype=float)
+    relapsed_by_landmark = np.nan_to_num(relapse_day, nan=np.inf) <= day
+    keep = (d["AVAL"].to_numpy() > day) & ~relapsed_by_landmark
+    out = d[keep].copy()
+    out["AVAL"] = out["AVAL"] - day
+    return out.reset_index(drop=True)
+
+
+R_EXTERNAL = """
+suppressPackageStartupMessages(library(cmprsk))
+tp <- c(%(t1)r, %(t2)r)
+ref <- "%(ref)s"
+z <- qnorm(0.5 + %(conf)r / 2)
+km_rows <- function(fit, analysis, p) {
+  s <- summary(fit, times = tp, extend = TRUE)
+  data.frame(analysis = analysis, param = p, group = sub("COHORT=", "", as.character(s$strata)), time = s$time,
+             n_risk = s$n.risk, surv = s$surv, std_err = s$std.err, lcl = s$lower, ucl = s$upper)
+}
+cox_row <- function(fit, analysis, p) {
+  sm <- summary(fit)
+  data.frame(analysis = analysis, param = p, hr = sm$conf.int[1, 1], lcl = sm$conf.int[1, 3],
+             ucl = sm$conf.int[1, 4], p = sm$coefficients[1, "Pr(>|z|)"])
+}
+# competing risks: cumulative incidence, Gray's test, Fine-Gray
+ci <- cuminc(cr$AVAL, cr$EVNTTYPE, group = cr$COHORT, cencode = 0)
+tpt <- timepoints(ci, tp)
+nm <- rownames(tpt$est)
+cif <- NULL
+for (j in seq_along(tp)) cif <- rbind(cif, data.frame(group = sub(" [0-9]+$", "", nm), cause = as.integer(sub(".* ", "", nm)),
+                                                time = tp[j], cif = tpt$est[, j], std_err = sqrt(tpt$var[, j])))
+gray <- data.frame(cause = as.integer(rownames(ci$Tests)), chisq = ci$Tests[, "stat"], p = ci$Tests[, "pv"],
+                   df = ci$Tests[, "df"])
+fg <- NULL
+for (k in 1:2) {
+  f <- crr(cr$AVAL, cr$EVNTTYPE, cov1 = matrix(as.numeric(cr$COHORT != ref)), failcode = k, cencode = 0)
+  b <- f$coef[1]; se <- sqrt(f$var[1, 1])
+  fg <- rbind(fg, data.frame(cause = k, shr = exp(b), lcl = exp(b - z * se), ucl = exp(b + z * se),
+                             p = 2 * pnorm(-abs(b / se)), converged = f$converged))
+}
+# ATT weights re-derived: main-effects logistic model (glm), e/(1-e) for controls rescaled to sum
+# to the number of controls, all weights capped at their 99th percentile (quantile type 7)
+psfit <- glm(as.formula(psformula), family = binomial, data = ps, control = glm.control(epsilon = 1e-14, maxit = 100))
+e <- fitted(psfit)
+w <- ifelse(ps$TRT == 1, 1, e / (1 - e))
+w[ps$TRT == 0] <- w[ps$TRT == 0] * sum(ps$TRT == 0) / sum(w[ps$TRT == 0])
+cap <- quantile(w, %(hi_pct)r / 100, type = 7)
+w <- pmin(w, cap)
+psw <- data.frame(USUBJID = ps$USUBJID, ps = e, weight = w)
+# weighted KM (IJ variance) and weighted Cox (robust) with the package's weights; delayed entry; landmark
+km <- NULL; cx <- NULL
+for (p in unique(wt$PARAMCD)) {
+  x <- wt[wt$PARAMCD == p, ]
+  km <- rbind(km, km_rows(survfit(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, weights = IPTW, robust = TRUE,
+                                  conf.type = "log-log"), "iptw_km", p))
+  x$COHORT <- relevel(factor(x$COHORT), ref = ref)
+  cx <- rbind(cx, cox_row(coxph(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, weights = IPTW, robust = TRUE,
+                                ties = "efron"), "iptw_cox", p))
+}
+for (p in unique(de$PARAMCD)) {
+  x <- de[de$PARAMCD == p, ]
+  km <- rbind(km, km_rows(survfit(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, data = x, conf.type = "log-log"),
+                          "delayed_entry_km", p))
+  x$COHORT <- relevel(factor(x$COHORT), ref = ref)
+  cx <- rbind(cx, cox_row(coxph(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, data = x, ties = "efron"), "delayed_entry_cox", p))
+}
+for (p in unique(lm$PARAMCD)) {
+  x <- lm[lm$PARAMCD == p, ]
+  km <- rbind(km, km_rows(survfit(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, conf.type = "log-log"), "landmark_km", p))
+  x$COHORT <- relevel(factor(x$COHORT), ref = ref)
+  cx <- rbind(cx, cox_row(coxph(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, ties = "efron"), "landmark_cox", p))
+}
+out <- list(cif = cif, gray = gray, fg = fg, psw = psw, km = km, cx = cx)
+"""
+
+
+def _ps_inputs(run: SimpleNamespace) -> tuple[pd.DataFrame, str]:
+    """The propensity covariates (as analysis.analyze.external.ps_frame prepares them) and the
+    R formula over those the analyze step put in the model (ARD ps_model in_model = 1)."""
+    frame = run.weights
+    in_model = run.ard[(run.ard["analysis"] == "ps_model") & (run.ard["stat"] == 1)]["level"].tolist()
+    assert in_model, "ARD ps_model: no covariate in the propensity model"
+    terms = [f"factor({c})" if c in external.PS_CATEGORICAL else c for c in in_model]
+    ps = plain(frame, ["USUBJID", *in_model]).assign(TRT=frame[external.TREATED].to_numpy())
+    return ps, "TRT ~ " + " + ".join(terms)
+
+
+def _delayed_entry_frame(run: SimpleNamespace) -> pd.DataFrame:
+    """OSCR / LFSCR rows with time at risk after entry (AVAL > ENTRY), as R's Surv(start, stop)
+    requires and as the analyze step keeps (external.at_risk_after_entry); named OS / LFS."""
+    parts = []
+    for p in ("OSCR", "LFSCR"):
+        d = plain(param(run, p), ["COHORT", "ENTRY", "AVAL", "CNSR"])
+        parts.append(d[d["AVAL"] > d["ENTRY"]].assign(PARAMCD=p[:-2]))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def landmark_day(run) -> float:
+    """Median days from CAR-T1 to CAR-T2 among trial subjects who received CAR-T2 (SAP 6.6)."""
+    adsl = run.data["adsl"]
+    done = adsl[(adsl["COHORT"] == TRIAL) & adsl["CART2DT"].notna()]
+    return float(statistics.median((done["CART2DT"] - done["TRTSDT"]).dt.days.tolist()))
+
+
+@pytest.fixture(scope="module")
+def r_ref(run, landmark_day) -> dict[str, pd.DataFrame]:
+    cr = plain(param(run, "RELNRM"), ["COHORT", "AVAL", "EVNTTYPE"])
+    wt = pd.concat([plain(param(run, p), ["USUBJID", "COHORT", "AVAL", "CNSR"]).assign(PARAMCD=p) for p in ("OS", "LFS")],
+                   ignore_index=True)
+    wt["IPTW"] = wt["USUBJID"].map(run.weights.set_index("USUBJID")["IPTW"]).to_numpy(float)
+    assert wt["IPTW"].notna().all()
+    lm = pd.concat([landmark_set(run, p, landmark_day).assign(PARAMCD=p) for p in ("OS", "LFS")], ignore_index=True)
+    ps, formula = _ps_inputs(run)
+    code = R_EXTERNAL % {"t1": TIMEPOINTS[0], "t2": TIMEPOINTS[1], "ref": C.REFERENCE_COHORT, "conf": C.CONF_LEVEL,
+                         "hi_pct": float(C.IPTW_TRUNCATE_PERCENTILES[1])}
+    return run_r(f'psformula <- "{formula}"\n' + code,
+                 {"cr": cr, "wt": wt, "de": _delayed_entry_frame(run), "lm": lm, "ps": ps})
+
+
+CAUSE_PARAM = {1: "CIR", 2: "NRM"}
+
+
+@pytest.mark.needs_r
+def test_cumulative_incidence_vs_cmprsk_cuminc(run, r_ref):
+    """Aalen-Johansen CIR (cause 1) and NRM (cause 2) at 1 and 2 years per cohort and their SEs:
+    cmprsk::cuminc + timepoints (est, sqrt(var)). The log-log limits are recomputed from R's
+    estimate and variance, F^exp(+-z se / (F log F)) (Pintilie 2006, ch. 4). Tolerance 1e-10."""
+    z = stats.norm.ppf(0.5 + C.CONF_LEVEL / 2)
+    cif = r_ref["cif"]
+    assert len(cif) == 2 * 2 * len(TIMEPOINTS)
+    for r in cif.itertuples():
+        keys = dict(analysis="cif", param=CAUSE_PARAM[r.cause], group=r.group, level=level(r.time))
+        assert stat(run, **keys, stat_name="cif") == pytest.approx(r.cif, abs=ABS_TOL), keys
+        assert stat(run, **keys, stat_name="std_err") == pytest.approx(r.std_err, abs=ABS_TOL), keys
+        k = math.exp(z * r.std_err / (r.cif * math.log(r.cif)))
+        lo, hi = sorted((r.cif ** k, r.cif ** (1 / k)))
+        assert stat(run, **keys, stat_name="lcl") == pytest.approx(lo, abs=ABS_TOL), keys
+        assert stat(run, **keys, stat_name="ucl") == pytest.approx(hi, abs=ABS_TOL), keys
+
+
+@pytest.mark.needs_r
+def test_gray_test_vs_cuminc_tests(run, r_ref):
+    """Gray's test statistic, df and p per cause: cuminc()$Tests. Tolerance 1e-8 relative (the
+    statistic comes from cmprsk's Fortran in double precision)."""
+    for r in r_ref["gray"].itertuples():
+        keys = dict(analysis="gray", param=CAUSE_PARAM[r.cause], group=COMPARISON)
+        assert stat(run, **keys, stat_name="chisq") == pytest.approx(r.chisq, rel=1e-8)
+        assert stat(run, **keys, stat_name="p") == pytest.approx(r.p, rel=1e-8)
+        assert stat(run, **keys, stat_name="df") == r.df
+
+
+@pytest.mark.needs_r
+def test_fine_gray_vs_cmprsk_crr(run, r_ref):
+    """Fine-Gray sHR sandwich vs allo, 95% CI and p per cause: cmprsk::crr (sandwich variance).
+    crr stops when the score is below gtol = 1e-6, so log sHR and limits are compared to 1e-4
+    (absolute, log scale) and p to 1e-4 absolute."""
+    for r in r_ref["fg"].itertuples():
+        assert r.converged
+        keys = dict(analysis="finegray", param=CAUSE_PARAM[r.cause], group=COMPARISON)
+        for name in ("shr", "lcl", "ucl"):
+            assert math.log(stat(run, **keys, stat_name=name)) == pytest.approx(math.log(getattr(r, name)), abs=CRR_TOL), (keys, name)
+        assert stat(run, **keys, stat_name="p") == pytest.approx(r.p, abs=CRR_TOL)
+
+
+@pytest.mark.needs_r
+def test_att_weights_rederived_with_r_glm(run, r_ref):
+    """The package's propensity scores and ATT weights (stabilised, capped at the 99th
+    percentile) equal those re-derived from an R glm on the same covariates. Tolerance 1e-7
+    relative (two converged logistic fits)."""
+    mine = run.weights.set_index("USUBJID")
+    r = r_ref["psw"].set_index("USUBJID").loc[mine.index]
+    np.testing.assert_allclose(mine["PS"].to_numpy(float), r["ps"].to_numpy(), rtol=GLM_RTOL)
+    np.testing.assert_allclose(mine["IPTW"].to_numpy(float), r["weight"].to_numpy(), rtol=GLM_RTOL)
+    treated = mine[external.TREATED].to_numpy() == 1
+    assert (mine["IPTW"].to_numpy()[treated] == 1).all()
+
+
+@pytest.mark.needs_r
+def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
+    """IPTW KM (R survfit(weights = IPTW, robust = TRUE): infinitesimal-jackknife SE, log-log
+    limits) at 1 and 2 years, and the weighted Cox HR with robust (Lin-Wei) variance (coxph(weights
+    = IPTW, robust = TRUE, ties = "efron")), OS and LFS. Tolerances 1e-10 absolute (KM) and 1e-6
+    relative (Cox)."""
+    _compare_km(run, r_ref["km"][r_ref["km"]["analysis"] == "iptw_km"], ("surv", "std_err", "lcl", "ucl", "n_risk"))
+    _compare_cox(run, r_ref["cx"][r_ref["cx"]["analysis"] == "iptw_cox"])
+
+
+def _compare_km(run, km: pd.DataFrame, names) -> None:
+    assert len(km) == 2 * 2 * len(TIMEPOINTS), km
+    for r in km.itertuples():
+        keys = dict(analysis=r.analysis, param=r.param, group=r.group, level=level(r.time))
+        for name in names:
+            assert stat(run, **keys, stat_name=name) == pytest.approx(getattr(r, name), abs=ABS_TOL, nan_ok=True), (keys, name)
+
+
+def _compare_cox(run, cx: pd.DataFrame) -> None:
+    assert len(cx) == 2, cx
+    for r in cx.itertuples():
+        keys = dict(analysis=r.analysis, param=r.param, group=COMPARISON)
+        for name in ("hr", "lcl", "ucl", "p"):
+            assert stat(run, **keys, stat_name=name) == pytest.approx(getattr(r, name), rel=FIT_RTOL), (keys, name)
+
+
+def test_delayed_entry_conventions(run):
+    """OSCR / LFSCR (analysis/derive/adtte.py): the origin is the remission before therapy
+    (STARTDT = ADSL CRDT), ENTRY = treatment start (CAR-T1 / allo-HSCT) - CRDT in days, and AVAL =
+    ADT - STARTDT + 1 (SAP 2.2), so a subject is at risk on (ENTRY, AVAL] and an event on the day
+    of treatment (AVAL = ENTRY + 1) is counted. OSCR is OS re-timed: same ADT and CNSR, AVAL(OSCR)
+    - ENTRY = AVAL(OS). Rows without time at risk after entry (AVAL <= ENTRY; the analysis drops
+    them) may only be censored, never events."""
+    adsl = run.data["adsl"].set_index("USUBJID")
+    start_of_therapy = adsl["TRTSDT"].where(adsl["COHORT"] == TRIAL, adsl["ALLOHSDT"])
+    for p in ("OSCR", "LFSCR"):
+        d = param(run, p).set_index("USUBJID")
+        assert (d["STARTDT"] == adsl.loc[d.index, "CRDT"]).all(), p
+        entry = (start_of_therapy.loc[d.index] - d["STARTDT"]).dt.days
+        assert (d["ENTRY"].astype(float) == entry.astype(float)).all(), p
+        assert (d["ENTRY"] >= 0).all(), p
+        assert (d["AVAL"].astype(float) == ((d["ADT"] - d["STARTDT"]).dt.days + 1).astype(float)).all(), p
+        no_time_at_risk = d["AVAL"] <= d["ENTRY"]
+        assert (d.loc[no_time_at_risk, "CNSR"] == 1).all(), p
+    oscr, os_ = param(run, "OSCR").set_index("USUBJID"), param(run, "OS").set_index("USUBJID")
+    both = oscr.index.intersection(os_.index)
+    assert len(both) == len(oscr)
+    assert (oscr.loc[both, "ADT"] == os_.loc[both, "ADT"]).all()
+    assert (oscr.loc[both, "CNSR"] == os_.loc[both, "CNSR"]).all()
+    assert ((oscr.loc[both, "AVAL"] - oscr.loc[both, "ENTRY"]) == os_.loc[both, "AVAL"]).all()
+
+
+@pytest.mark.needs_r
+def test_delayed_entry_km_and_cox_vs_r(run, r_ref):
+    """Delayed-entry KM: R survfit(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, conf.type = "log-log") at 1
+    and 2 years on the remission time scale (tolerance 1e-10 absolute) and coxph on the same
+    counting-process data (1e-6 relative)."""
+    _compare_km(run, r_ref["km"][r_ref["km"]["analysis"] == "delayed_entry_km"], ("surv", "std_err", "lcl", "ucl", "n_risk"))
+    _compare_cox(run, r_ref["cx"][r_ref["cx"]["analysis"] == "delayed_entry_cox"])
+    for p in ("OS", "LFS"):
+        d = _delayed_entry_frame(run)
+        d = d[d["PARAMCD"] == p]
+        for cohort, sub in d.groupby("COHORT"):
+            assert stat(run, analysis="delayed_entry_n", param=p, group=cohort, stat_name="n") == len(sub)
+            assert stat(run, analysis="delayed_entry_n", param=p, group=cohort, stat_name="n_event") == (sub["CNSR"] == 0).sum()
+
+
+def test_landmark_day_and_selection_recomputed_by_hand(run, landmark_day):
+    """The landmark day (median CAR-T1 -> CAR-T2 days among CAR-T2 recipients, via
+    statistics.median) and the subjects/events of the landmark set per cohort, rebuilt by hand."""
+    assert stat(run, analysis="landmark", param="LANDMARK", stat_name="day") == landmark_day
+    for p in ("OS", "LFS"):
+        lm = landmark_set(run, p, landmark_day)
+        assert (lm["AVAL"] > 0).all()
+        for cohort in (TRIAL, EXTERNAL):
+            sub = lm[lm["COHORT"] == cohort]
+            assert stat(run, analysis="landmark_n", param=p, group=cohort, stat_name="n") == len(sub), (p, cohort)
+            assert stat(run, analysis="landmark_n", param=p, group=cohort, stat_name="n_event") == (sub["CNSR"] == 0).sum()
+        everyone = plain(param(run, p), ["COHORT"])
+        assert len(lm) < len(everyone)  # the landmark drops early events
+
+
+@pytest.mark.needs_r
+def test_landmark_km_and_cox_vs_r(run, r_ref):
+    """KM and Cox from the landmark on the hand-built landmark set: R survfit / coxph. Tolerances
+    1e-10 absolute (KM) and 1e-6 relative (Cox)."""
+    _compare_km(run, r_ref["km"][r_ref["km"]["analysis"] == "landmark_km"], ("surv", "std_err", "lcl", "ucl", "n_risk"))
+    _compare_cox(run, r_ref["cx"][r_ref["cx"]["analysis"] == "landmark_cox"])
+
+
+# --- (b) the planted confounding on a large simulated cohort ---------------------------------------------------
+BIG_SEED, BIG_TRIAL, BIG_EXTERNAL = 11, 500, 1500
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> SimpleNamespace:
+    """A large seeded cohort through the raw export (CSV files) and the derivations, then the
+    analyze step's propensity/weighting functions (bootstrap size irrelevant here: 2)."""
+    from analysis.simulate import CUTS, cut_files, simulate_study
+
+    cut = CUTS[-1]
+    raw = tmp_path_factory.mktemp("big_raw") / cut
+    raw.mkdir()
+    for name, content in cut_files(simulate_study(BIG_SEED, n_trial=BIG_TRIAL, n_external=BIG_EXTERNAL), cut).items():
+        (raw / name).write_bytes(content)
+    data = derive_datasets(read_raw_forms(raw), paths.cut_date(cut))
+    rows, frame = external.weighted_rows(data["adsl"], data["adtte"], n_boot=2)
+    return SimpleNamespace(data=data, rows=rows, frame=frame)
+
+
+def test_big_cohort_has_the_requested_size(big):
+    counts = big.data["adsl"]["COHORT"].value_counts()
+    assert counts[TRIAL] == BIG_TRIAL and counts[EXTERNAL] == BIG_EXTERNAL
+
+
+def test_att_weighting_balances_the_planted_confounders(big):
+    """(i) Before weighting the planted confounders (PLANTED_TRUTH["confounders"]: age, MRD before
+    therapy, disease status) are imbalanced (|SMD| > conventions.BALANCE_THRESHOLD); after ATT
+    weighting every covariate and level of the propensity model has |SMD| < the threshold."""
+    from analysis.simulate import PLANTED_TRUTH
+
+    bal = big.rows[big.rows["analysis"] == "ps_balance"]
+    before = bal[bal["stat_name"] == "smd_unweighted"].groupby("variable")["stat"].apply(lambda s: s.abs().max())
+    after = bal[bal["stat_name"] == "smd_weighted"].set_index(["variable", "level"])["stat"].abs()
+    for confounder in PLANTED_TRUTH["confounders"]:
+        assert before[confounder] > C.BALANCE_THRESHOLD, (confounder, before.to_dict())
+    assert (after < C.BALANCE_THRESHOLD).all(), after[after >= C.BALANCE_THRESHOLD].to_dict()
+    assert set(after.index.get_level_values(0)) == set(external.PS_COVARIATES)
+
+
+def test_iptw_moves_the_lfs_hazard_ratio_toward_the_planted_effect(big):
+    """(ii) LFS, sandwich vs allo: the naive Cox log HR is biased upward (PLANTED_TRUTH
+    naive_bias_direction) and the ATT-weighted robust Cox log HR (the ARD iptw_cox row) lies
+    below it and closer to the planted conditional log HR. (The marginal ATT HR need not equal the
+    conditional one, non-collapsibility; only the direction and the distance are asserted.)"""
+    from analysis.simulate import PLANTED_TRUTH
+
+    truth = PLANTED_TRUTH["lfs_log_hr_sandwich_vs_allo"]
+    lfs = big.data["adtte"][big.data["adtte"]["PARAMCD"] == "LFS"]
+    naive = float(survival.cox(lfs, "COHORT", ties=C.COX_TIES, reference=C.REFERENCE_COHORT)["coef"].iloc[0])
+    row = big.rows[(big.rows["analysis"] == "iptw_cox") & (big.rows["param"] == "LFS") & (big.rows["stat_name"] == "hr")]
+    weighted = math.log(float(row["stat"].iloc[0]))
+    message = (f"LFS log HR sandwich vs allo: naive {naive:.3f}, ATT-weighted {weighted:.3f}, "
+               f"planted conditional {truth:.3f} (seed {BIG_SEED}, {BIG_TRIAL} trial / {BIG_EXTERNAL} controls)")
+    assert PLANTED_TRUTH["naive_bias_direction"] == "upward"
+    assert naive > truth, message
+    assert weighted < naive, message
+    assert abs(weighted - truth) < abs(naive - truth), message
+
+
+def test_delayed_entry_rows_without_time_at_risk_are_censored_and_dropped(big):
+    """On the large cohort some treated subjects have no disease assessment after CAR-T1, so their
+    LFSCR row is censored at the origin (AVAL <= ENTRY). Such rows are never events, and the
+    delayed-entry analysis runs (it leaves them out: external.at_risk_after_entry)."""
+    adtte = big.data["adtte"]
+    for p in ("OSCR", "LFSCR"):
+        d = adtte[adtte["PARAMCD"] == p]
+        assert (d.loc[d["AVAL"] <= d["ENTRY"], "CNSR"] == 1).all(), p
+    rows = external.delayed_entry_rows(adtte)
+    n = rows[(rows["analysis"] == "delayed_entry_n") & (rows["stat_name"] == "n") & (rows["param"] == "LFS")]["stat"].sum()
+    lfscr = adtte[adtte["PARAMCD"] == "LFSCR"]
+    assert n == (lfscr["AVAL"] > lfscr["ENTRY"]).sum()
