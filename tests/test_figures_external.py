@@ -161,24 +161,21 @@ def test_balance_from_ard_feeds_love_plot():
         FX.balance_from_ard(A.read(_roundtrip(parts[0].assign(analysis="x"))))
 
 
-def test_km_overlay_draws_the_km_curve_with_risk_table():
-    # trial: deaths at 100, 300 of 4 (censor 200, 400): S = 3/4 after 100, 3/4*1/2 = 3/8 after 300
-    data = pd.DataFrame({"COHORT": [TRIAL] * 4 + [CTRL] * 2, "AVAL": [100, 200, 300, 400, 50, 500],
-                         "CNSR": [0, 1, 0, 1, 0, 1]})
-    curve = survival.km_curve(data, "COHORT")
-    risk = survival.risk_table(data, "COHORT", [0, 182.625, 365.25])
-    fig = FX.plot_km_by_cohort(curve, risk=risk, xlabel="Months from CAR-T1")
+def test_weighted_km_panels_draw_the_weighted_curve():
+    # trial, weights 2, 1, 1: death at 100 (w 2), censored 200 (w 1), death 300 (w 1).
+    # Weighted KM: S(100) = 1 - 2/4 = 0.5; at 300 the weighted risk set is 1 with 1 death: S = 0.
+    data = pd.DataFrame({"COHORT": [TRIAL] * 3 + [CTRL] * 2, "AVAL": [100, 200, 300, 50, 500],
+                         "CNSR": [0, 1, 0, 0, 1], "W": [2.0, 1.0, 1.0, 1.0, 1.0]})
+    curves = {p: survival.km_curve(data, "COHORT", weights="W") for p in ("OS", "LFS")}
+    fig = FX.plot_km_panels(curves, xlabel="Months from CAR-T1")
+    assert [ax.get_title() for ax in fig.axes] == ["Overall survival", "Leukemia-free survival"]
     ax = fig.axes[0]
-    steps = [ln for ln in ax.get_lines() if ln.get_label().startswith(FX.cohort_label(TRIAL))]
-    assert len(steps) == 1
-    x, y = steps[0].get_data()
-    assert list(y) == pytest.approx([1.0, 0.75, 0.75, 0.375, 0.375], abs=1e-12)
+    line = next(ln for ln in ax.get_lines() if ln.get_gid() == f"km:{TRIAL}")
+    x, y = line.get_data()
+    assert list(y) == pytest.approx([1.0, 0.5, 0.5, 0.0], abs=1e-12)
     assert x[1] == pytest.approx(100 / C.DAYS_PER_MONTH, abs=1e-12)
-    assert "(N = 4)" in steps[0].get_label()
-    texts = [t.get_text() for t in fig.axes[1].texts]
-    # at risk at 0, 6, 12 months: trial 4, 3, 1; control 2, 1, 1
-    assert texts == ["4", "3", "1", "2", "1", "1"]
-    assert fig.axes[1].get_xlabel() == "Months from CAR-T1"
+    assert "(N = 4)" in line.get_label()           # the sum of the weights
+    assert ax.get_xlabel() == "Months from CAR-T1"
 
 
 def test_weight_distribution_counts_every_subject():

@@ -24,10 +24,12 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present.figures import COHORT_LABELS
 from analysis.present.table import Table
 from analysis.render.style import OKABE_ITO
 
-COHORT_LABELS = {C.COHORT_TRIAL: "Sandwich (trial)", C.COHORT_EXTERNAL: "Allo-HSCT (external control)"}
+# cohort display names: one definition, in analysis.present.figures (whose km_plot draws the
+# unweighted overlaid KM curves of notebook 06)
 COHORT_COLOURS = {C.COHORT_TRIAL: OKABE_ITO[0], C.COHORT_EXTERNAL: OKABE_ITO[1]}
 COHORT_LINESTYLES = {C.COHORT_TRIAL: "-", C.COHORT_EXTERNAL: "--"}
 LEVEL_2Y = repr(C.TIMEPOINT_2Y_DAYS)      # ARD level text of the 2-year estimate ("730.5")
@@ -53,41 +55,9 @@ def _cohorts_in(frame: pd.DataFrame, by: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Kaplan-Meier curves overlaid by cohort
+# weighted Kaplan-Meier curves by cohort, one panel per parameter (the unweighted overlay with
+# numbers at risk is analysis.present.figures.km_plot)
 # ------------------------------------------------------------------------------------------------
-
-def plot_km_by_cohort(curve: pd.DataFrame, by: str = "COHORT", risk: pd.DataFrame | None = None,
-                      title: str | None = None, ylabel: str = "Survival probability",
-                      xlabel: str = "Months from the time origin", show_ci: bool = True,
-                      max_months: float | None = None):
-    """Kaplan-Meier step curves of ``curve`` (frame of ``analysis.stats.survival.km_curve``: <by>,
-    time, surv, lcl, ucl, censored) overlaid by cohort, with censoring ticks, pointwise CI bands
-    and, when ``risk`` (``risk_table``: <by>, time, n_risk) is given, the numbers at risk under
-    the plot. Times in days on input, in months on the axis."""
-    cohorts = _cohorts_in(curve, by)
-    if risk is not None:
-        fig, (ax, ax_risk) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1]},
-                                          figsize=(7.0, 5.2))
-    else:
-        fig, ax = plt.subplots()
-        ax_risk = None
-    _draw_km(ax, curve, by, cohorts, show_ci)
-    ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
-    ax.set_ylim(0, 1.02)
-    ax.set_ylabel(ylabel)
-    ax.legend(loc="lower left")
-    if title:
-        ax.set_title(title)
-    if max_months is not None:
-        ax.set_xlim(0, max_months)
-    if ax_risk is not None:
-        _draw_risk_table(ax_risk, risk, by, cohorts)
-        ax_risk.set_xlabel(xlabel)
-    else:
-        ax.set_xlabel(xlabel)
-    fig.tight_layout()
-    return fig
-
 
 def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: bool) -> None:
     """Step curve (labelled with the cohort and its N), CI band and censoring ticks per cohort."""
@@ -97,7 +67,7 @@ def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: 
         colour = COHORT_COLOURS.get(cohort)
         n = F.fmt_int(g["n_risk"].iloc[0]) if "n_risk" in g.columns else "NE"
         ax.step(t, g["surv"], where="post", color=colour, linestyle=COHORT_LINESTYLES.get(cohort, "-"),
-                label=f"{cohort_label(cohort)} (N = {n})")
+                label=f"{cohort_label(cohort)} (N = {n})", gid=f"km:{cohort}")
         if show_ci and {"lcl", "ucl"} <= set(g.columns):
             ax.fill_between(t, g["lcl"].astype(float), g["ucl"].astype(float), step="post", color=colour,
                             alpha=0.15, linewidth=0)
@@ -109,9 +79,10 @@ def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: 
 
 def plot_km_panels(curves: dict, by: str = "COHORT", xlabel: str = "Months from the time origin",
                    max_months: float | None = None, show_ci: bool = True):
-    """One panel per entry of ``curves`` ({param: km_curve frame}), cohorts overlaid as in
-    :func:`plot_km_by_cohort` (e.g. weighted KM curves of OS and LFS side by side; N in the legend
-    is the first row's n_risk: the sum of weights for a weighted curve)."""
+    """One panel per entry of ``curves`` ({param: ``survival.km_curve`` frame}), cohorts overlaid
+    with CI bands and censoring ticks: the weighted KM curves of OS and LFS side by side (no
+    numbers at risk: a weighted risk set is not a count; N in the legend is the first row's
+    n_risk, the sum of the weights)."""
     fig, axes = plt.subplots(1, len(curves), sharey=True, figsize=(7.0, 3.8), squeeze=False)
     for ax, (param, curve) in zip(axes[0], curves.items()):
         _draw_km(ax, curve, by, _cohorts_in(curve, by), show_ci)
@@ -125,28 +96,6 @@ def plot_km_panels(curves: dict, by: str = "COHORT", xlabel: str = "Months from 
     axes[0][0].set_ylabel("Probability (weighted)")
     fig.tight_layout()
     return fig
-
-
-def _draw_risk_table(ax, risk: pd.DataFrame, by: str, cohorts: Sequence[str]) -> None:
-    """Numbers at risk as text rows, one per cohort, at the risk table's times."""
-    for row, cohort in enumerate(cohorts):
-        g = risk[risk[by].astype(str) == cohort]
-        for t, n in zip(to_months(g["time"]), g["n_risk"]):
-            ax.text(t, row, F.fmt_int(n), ha="center", va="center", fontsize=8,
-                    color=COHORT_COLOURS.get(cohort, "black"))
-    ax.set_yticks(range(len(cohorts)), [cohort_label(c).split(" (")[0] for c in cohorts])
-    ax.set_ylim(len(cohorts) - 0.5, -0.5)
-    ax.set_title("Number at risk", fontsize=9, loc="left")
-    ax.grid(False)
-    for side in ("left", "top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(axis="y", length=0)
-
-
-def risk_times(max_days: float, step_months: float = 6) -> list[float]:
-    """Times (days) at which to print numbers at risk: every ``step_months`` up to ``max_days``."""
-    months = np.arange(0, to_months(max_days) + 1e-9, step_months)
-    return list(months * C.DAYS_PER_MONTH)
 
 
 # ------------------------------------------------------------------------------------------------
