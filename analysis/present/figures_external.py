@@ -120,7 +120,8 @@ def stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nrm: in
 
 
 def plot_stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nrm: int = 2,
-                     xlabel: str = "Months from the time origin", title: str | None = None):
+                     xlabel: str = "Months from the time origin", title: str | None = None,
+                     max_months: float | None = None):
     """Stacked cumulative incidence, one panel per cohort: relapse (CIR) from 0, NRM stacked on
     top of it; the white area above is the probability of being alive and relapse-free. The
     drawn step lines are named "CIR" and "CIR + NRM" (their y values are the CIF values)."""
@@ -142,6 +143,8 @@ def plot_stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nr
         ax.set_title(cohort_label(cohort))
         ax.set_xlabel(xlabel)
         ax.set_ylim(0, 1)
+        if max_months is not None:
+            ax.set_xlim(0, max_months)
     axes[0][0].set_ylabel("Cumulative incidence (stacked)")
     axes[0][-1].legend(loc="upper left")
     if title:
