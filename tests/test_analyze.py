@@ -33,7 +33,7 @@ from scipy import stats
 from analysis import conventions as C
 from analysis import paths
 from analysis.analyze import ard
-from analysis.analyze.pipeline import ARD_CSV, ARD_PARQUET, analyze_cut, load_derived, methods_table
+from analysis.analyze.pipeline import ARD_PARQUET, analyze_cut, load_derived, methods_table
 from analysis.derive.pipeline import derive_cut
 from tests.rref import run_r
 
@@ -115,6 +115,7 @@ def test_csv_round_trips_at_full_precision(run):
     a, b = parquet["stat"].to_numpy(float), run.ard["stat"].to_numpy(float)
     assert (np.isnan(a) == np.isnan(b)).all()
     assert (a[~np.isnan(a)] == b[~np.isnan(b)]).all()  # exact, not approximate
+    assert ard.to_csv_bytes(run.ard) == run.csv.read_bytes()  # read -> write gives the same file
 
 
 def test_two_runs_give_byte_identical_ard(run, tmp_path):
@@ -146,23 +147,34 @@ for (p in unique(d$PARAMCD)) {
   cx <- rbind(cx, data.frame(param = p, hr = sm$conf.int[1, 1], lcl = sm$conf.int[1, 3],
                              ucl = sm$conf.int[1, 4], p = sm$coefficients[1, 5]))
 }
+for (p in unique(dur$PARAMCD)) {  # MRD-negativity duration: trial cohort only, one curve
+  x <- dur[dur$PARAMCD == p, ]
+  s <- summary(survfit(Surv(AVAL, 1 - CNSR) ~ 1, data = x, conf.type = "log-log"), times = tp, extend = TRUE)
+  km <- rbind(km, data.frame(param = p, group = "%(trial)s", time = s$time, n_risk = s$n.risk, n_event = s$n.event,
+                             surv = s$surv, std_err = s$std.err, lcl = s$lower, ucl = s$upper))
+}
 out <- list(km = km, med = med, lr = lr, cx = cx)
 """
+MRD_DURATION_PARAMS = ("MRDDURFC", "MRDDURNG")
 
 
 @pytest.fixture(scope="module")
 def r_survival(run) -> dict[str, pd.DataFrame]:
-    d = pd.concat([tte(run, p) for p in PARAMS], ignore_index=True)[["PARAMCD", "COHORT", "AVAL", "CNSR"]]
-    return run_r(R_SURVIVAL % {"t1": TIMEPOINTS[0], "t2": TIMEPOINTS[1], "ref": C.REFERENCE_COHORT}, {"d": d})
+    columns = ["PARAMCD", "COHORT", "AVAL", "CNSR"]
+    d = pd.concat([tte(run, p) for p in PARAMS], ignore_index=True)[columns]
+    dur = pd.concat([tte(run, p) for p in MRD_DURATION_PARAMS], ignore_index=True)[columns]
+    assert (dur["COHORT"] == TRIAL).all()
+    code = R_SURVIVAL % {"t1": TIMEPOINTS[0], "t2": TIMEPOINTS[1], "ref": C.REFERENCE_COHORT, "trial": TRIAL}
+    return run_r(code, {"d": d, "dur": dur})
 
 
 @pytest.mark.needs_r
 def test_km_at_1_and_2_years_vs_r_survfit(run, r_survival):
     """KM S(t), Greenwood SE of S, log-log 95% limits, numbers at risk and events in (previous
-    timepoint, t], per cohort, OS and LFS: R summary(survfit(conf.type = "log-log"), times,
-    extend = TRUE). Tolerance 1e-10 absolute."""
+    timepoint, t], per cohort, OS and LFS (and the trial's MRD-negativity durations): R
+    summary(survfit(conf.type = "log-log"), times, extend = TRUE). Tolerance 1e-10 absolute."""
     km = r_survival["km"]
-    assert len(km) == len(PARAMS) * len(COHORTS) * len(TIMEPOINTS)
+    assert len(km) == (len(PARAMS) * len(COHORTS) + len(MRD_DURATION_PARAMS)) * len(TIMEPOINTS)
     for r in km.itertuples():
         for name in ("n_risk", "n_event", "surv", "std_err", "lcl", "ucl"):
             got = stat(run, analysis="km", param=r.param, group=r.group, variable="AVAL", level=level(r.time),

@@ -164,6 +164,12 @@ for (p in unique(lm$PARAMCD)) {
   x$COHORT <- relevel(factor(x$COHORT), ref = ref)
   cx <- rbind(cx, cox_row(coxph(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, ties = "efron"), "landmark_cox", p))
 }
+for (p in unique(pp$PARAMCD)) {
+  x <- pp[pp$PARAMCD == p, ]
+  km <- rbind(km, km_rows(survfit(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, conf.type = "log-log"), "per_protocol_km", p))
+  x$COHORT <- relevel(factor(x$COHORT), ref = ref)
+  cx <- rbind(cx, cox_row(coxph(Surv(AVAL, 1 - CNSR) ~ COHORT, data = x, ties = "efron"), "per_protocol_cox", p))
+}
 out <- list(cif = cif, gray = gray, fg = fg, psw = psw, km = km, cx = cx)
 """
 
@@ -205,11 +211,16 @@ def r_ref(run, landmark_day) -> dict[str, pd.DataFrame]:
     wt["IPTW"] = wt["USUBJID"].map(run.weights.set_index("USUBJID")["IPTW"]).to_numpy(float)
     assert wt["IPTW"].notna().all()
     lm = pd.concat([landmark_set(run, p, landmark_day).assign(PARAMCD=p) for p in ("OS", "LFS")], ignore_index=True)
+    # per protocol: trial completers from CAR-T2 (OSPP / LFSPP) beside the controls' OS / LFS
+    pp = pd.concat([pd.concat([plain(param(run, f"{p}PP"), ["COHORT", "AVAL", "CNSR"]),
+                               plain(param(run, p), ["COHORT", "AVAL", "CNSR"]).query(f"COHORT == '{EXTERNAL}'")])
+                    .assign(PARAMCD=p) for p in ("OS", "LFS")], ignore_index=True)
+    assert set(pp.loc[pp["COHORT"] == TRIAL, "PARAMCD"]) == {"OS", "LFS"}
     ps, formula = _ps_inputs(run)
     code = R_EXTERNAL % {"t1": TIMEPOINTS[0], "t2": TIMEPOINTS[1], "ref": C.REFERENCE_COHORT, "conf": C.CONF_LEVEL,
                          "hi_pct": float(C.IPTW_TRUNCATE_PERCENTILES[1])}
     return run_r(f'psformula <- "{formula}"\n' + code,
-                 {"cr": cr, "wt": wt, "de": _delayed_entry_frame(run), "lm": lm, "ps": ps})
+                 {"cr": cr, "wt": wt, "de": _delayed_entry_frame(run), "lm": lm, "pp": pp, "ps": ps})
 
 
 CAUSE_PARAM = {1: "CIR", 2: "NRM"}
@@ -276,8 +287,18 @@ def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
     limits) at 1 and 2 years, and the weighted Cox HR with robust (Lin-Wei) variance (coxph(weights
     = IPTW, robust = TRUE, ties = "efron")), OS and LFS. Tolerances 1e-10 absolute (KM) and 1e-6
     relative (Cox)."""
-    _compare_km(run, r_ref["km"][r_ref["km"]["analysis"] == "iptw_km"], ("surv", "std_err", "lcl", "ucl", "n_risk"))
+    km = r_ref["km"][r_ref["km"]["analysis"] == "iptw_km"]
+    _compare_km(run, km, ("surv", "std_err", "lcl", "ucl", "n_risk"))
     _compare_cox(run, r_ref["cx"][r_ref["cx"]["analysis"] == "iptw_cox"])
+    for p in ("OS", "LFS"):
+        # the bootstrap difference's point estimate is the difference of the weighted curves
+        at = km[(km["param"] == p) & np.isclose(km["time"], C.TIMEPOINT_2Y_DAYS)].set_index("group")["surv"]
+        keys = dict(analysis="iptw_diff", param=p, group=COMPARISON, level=level(C.TIMEPOINT_2Y_DAYS))
+        diff = stat(run, **keys, stat_name="diff")
+        assert diff == pytest.approx(at[TRIAL] - at[EXTERNAL], abs=ABS_TOL)
+        assert stat(run, **keys, stat_name="lcl") <= diff <= stat(run, **keys, stat_name="ucl")
+        assert stat(run, **keys, stat_name="n_boot") == C.BOOTSTRAP_REPLICATES
+        assert stat(run, **keys, stat_name="seed") == C.BOOTSTRAP_SEED
 
 
 def _compare_km(run, km: pd.DataFrame, names) -> None:
@@ -432,3 +453,12 @@ def test_delayed_entry_rows_without_time_at_risk_are_censored_and_dropped(big):
     n = rows[(rows["analysis"] == "delayed_entry_n") & (rows["stat_name"] == "n") & (rows["param"] == "LFS")]["stat"].sum()
     lfscr = adtte[adtte["PARAMCD"] == "LFSCR"]
     assert n == (lfscr["AVAL"] > lfscr["ENTRY"]).sum()
+
+
+@pytest.mark.needs_r
+def test_per_protocol_km_and_cox_vs_r(run, r_ref):
+    """Per protocol: trial completers from CAR-T2 (OSPP / LFSPP) beside controls from allo-HSCT
+    (OS / LFS): R survfit / coxph on the stacked set. Tolerances 1e-10 absolute (KM), 1e-6
+    relative (Cox)."""
+    _compare_km(run, r_ref["km"][r_ref["km"]["analysis"] == "per_protocol_km"], ("surv", "std_err", "lcl", "ucl", "n_risk"))
+    _compare_cox(run, r_ref["cx"][r_ref["cx"]["analysis"] == "per_protocol_cox"])
