@@ -419,6 +419,22 @@ def test_att_weighting_balances_the_planted_confounders(big):
         assert before[confounder] > C.BALANCE_THRESHOLD, (confounder, before.to_dict())
     assert (after < C.BALANCE_THRESHOLD).all(), after[after >= C.BALANCE_THRESHOLD].to_dict()
     assert set(after.index.get_level_values(0)) == set(external.PS_COVARIATES)
+    # the same SMDs by hand for the confounders, from the per-subject weights: (weighted) mean
+    # difference over the pooled SD of the unweighted groups (Austin 2009; tolerance 1e-10)
+    f = big.frame
+    treated = f[external.TREATED].to_numpy() == 1
+    indicators = {("AGE", ""): f["AGE"].astype(float), ("MRDPRE", "POS"): (f["MRDPRE"] == "POS").astype(float),
+                  ("DISSTAT", "CR2"): (f["DISSTAT"] == "CR2").astype(float)}
+    for (cov, lev), x in indicators.items():
+        x = x.to_numpy()
+        x1, x0, w0 = x[treated], x[~treated], f["IPTW"].to_numpy(float)[~treated]
+        var = (x1.var(ddof=1), x0.var(ddof=1)) if cov == "AGE" else (x1.mean() * (1 - x1.mean()), x0.mean() * (1 - x0.mean()))
+        sd = math.sqrt(sum(var) / 2)
+        smd_before, smd_after = (x1.mean() - x0.mean()) / sd, (x1.mean() - np.average(x0, weights=w0)) / sd
+        keys = (bal["variable"] == cov) & (bal["level"] == lev)
+        assert bal.loc[keys & (bal["stat_name"] == "smd_unweighted"), "stat"].item() == pytest.approx(smd_before, abs=ABS_TOL)
+        assert bal.loc[keys & (bal["stat_name"] == "smd_weighted"), "stat"].item() == pytest.approx(smd_after, abs=ABS_TOL)
+        assert abs(smd_before) > C.BALANCE_THRESHOLD > abs(smd_after), (cov, smd_before, smd_after)
 
 
 def test_iptw_moves_the_lfs_hazard_ratio_toward_the_planted_effect(big):
