@@ -132,6 +132,20 @@ def test_forest_plot_draws_estimates_and_intervals_in_percentage_points():
     assert any(ln.get_xdata()[0] == 0 for ln in ax.get_lines())  # the no-difference line
 
 
+def test_not_estimable_view_is_kept_and_named():
+    ard, _ = _ard_diffs()
+    ard = A.concat([ard, A.rows("per_protocol_diff", "OS", COMP, "AVAL", C.TIMEPOINT_2Y_DAYS,
+                                {"diff": np.nan, "lcl": np.nan, "ucl": np.nan, "p": np.nan})])
+    rows = FX.forest_rows(A.read(_roundtrip(ard)))
+    assert list(rows.loc[rows["param"] == "OS", "analysis"])[-1] == "per_protocol_diff"
+    text = FX.robustness_statement(rows)
+    # the NaN row does not enter the range or the count of intervals, and is named
+    assert "the 95% interval includes 0 in all 3 analyses" in text
+    assert "Not estimable at 2 years: Per protocol." in text
+    fig = FX.plot_forest(rows)
+    assert "NE (NE, NE)" in [t.get_text() for t in fig.axes[0].texts]
+
+
 def test_robustness_statement_reads_the_numbers():
     ard, _ = _ard_diffs()
     text = FX.robustness_statement(FX.forest_rows(A.read(_roundtrip(ard))))

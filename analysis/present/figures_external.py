@@ -206,14 +206,15 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
                 views: Sequence[View] = VIEWS) -> pd.DataFrame:
     """One row per (param, analysis) with the 2-year difference (trial - control) and its CI from
     the ARD (``<prefix>_diff`` rows at level 730.5): param, analysis, label, diff, lcl, ucl
-    (proportions, not %). Views absent from the ARD are left out."""
+    (proportions, not %; NaN where the ARD has the analysis but no estimate, e.g. no subject
+    followed to 2 years). Views absent from the ARD are left out."""
     rows = []
     for param in params:
         for view in views:
             keys = dict(analysis=_diff_analysis(view.prefix), param=param, level=LEVEL_2Y)
-            diff = ard_stat(ard, stat_name="diff", **keys)
-            if np.isnan(diff):
+            if not ((ard["analysis"] == keys["analysis"]) & (ard["param"] == param)).any():
                 continue
+            diff = ard_stat(ard, stat_name="diff", **keys)
             rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
                          "short": view.short or view.label,
                          "diff": diff, "lcl": ard_stat(ard, stat_name="lcl", **keys),
@@ -236,7 +237,7 @@ def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probabil
         est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
         ax.errorbar(est, ys, xerr=[est - lo, hi - est], fmt="o" if i == 0 else "s", color=OKABE_ITO[i],
                     capsize=3, label=PARAM_LABELS.get(param, param))
-        for yy, e, low, high in zip(ys, est, lo, hi):
+        for yy, e, low, high in zip(ys, est, lo, hi):  # "NE (NE, NE)" where not estimable
             ax.annotate(F.fmt_est_ci(e, low, high, 1), xy=(1.02, yy), xycoords=("axes fraction", "data"),
                         va="center", fontsize=8)
         short = part["short"] if "short" in part.columns else part["label"]
@@ -256,8 +257,14 @@ def robustness_statement(rows: pd.DataFrame) -> str:
     """Plain-language reading of ``forest_rows``: per parameter, the range of point estimates,
     whether their signs agree and how many intervals include 0. Generated from the numbers."""
     sentences = []
-    for param, part in rows.groupby("param", sort=False):
+    for param, all_rows in rows.groupby("param", sort=False):
         name = PARAM_LABELS.get(param, param)
+        part = all_rows[np.isfinite(all_rows["diff"].to_numpy(dtype=float))]
+        missing = list(all_rows.loc[~all_rows.index.isin(part.index), "short"])
+        not_estimable = f" Not estimable at 2 years: {', '.join(missing)}." if missing else ""
+        if part.empty:
+            sentences.append(f"{name} at 2 years: no analysis gives an estimate.")
+            continue
         est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
         k, n = int(((lo <= 0) & (hi >= 0)).sum()), len(part)
         span = f"from {F.fmt_num(est.min(), 1)} to {F.fmt_num(est.max(), 1)} percentage points"
@@ -274,7 +281,8 @@ def robustness_statement(rows: pd.DataFrame) -> str:
         else:
             inc = ", ".join(part.loc[(lo <= 0) & (hi >= 0), "short"])
             ci = f"the 95% interval includes 0 in {k} of the {n} analyses ({inc})"
-        sentences.append(f"{name} at 2 years: the estimated difference ranges {span}; {direction}; {ci}.")
+        sentences.append(f"{name} at 2 years: the estimated difference ranges {span}; {direction}; {ci}."
+                         + not_estimable)
     return " ".join(sentences)
 
 
