@@ -323,3 +323,23 @@ def test_mrd_rate_and_table1_frames():
     assert t1.loc[t1["variable"] == "SEX", "var_type"].unique().tolist() == ["categorical"]
     with pytest.raises(ValueError, match="\\['SEX'\\] have no label"):
         FG.table1_frame(rows, {})
+
+
+def test_rates_beyond_the_longest_follow_up_are_not_estimable():
+    """Group T: 3 subjects, event at 100 days, censored at 400 and 500 -> S = 2/3 from day 100,
+    nobody at risk after day 500: the 2-year (730.5 d) rate is not defined. Group R: every
+    subject has the event by day 400 -> S = 0 there, defined (nobody at risk, curve at 0)."""
+    adtte = pd.DataFrame({"USUBJID": list("abcdef"), "PARAMCD": "OS",
+                          "COHORT": [C.COHORT_TRIAL] * 3 + [C.COHORT_EXTERNAL] * 3,
+                          "AVAL": [100.0, 400, 500, 50, 150, 400], "CNSR": [0, 1, 1, 0, 0, 0]})
+    rows = sap.km_analyses(adtte, "OS")
+    inputs = FG.survival_summary_inputs(rows, "OS")
+    est = inputs["estimates"].set_index(["COHORT", "time"])
+    assert est.loc[(C.COHORT_TRIAL, 365.25), "surv"] == pytest.approx(2 / 3)
+    assert np.isnan(est.loc[(C.COHORT_TRIAL, 730.5), "surv"])
+    assert est.loc[(C.COHORT_EXTERNAL, 730.5), "surv"] == 0.0
+    assert inputs["difference"][["diff", "lcl", "ucl"]].isna().all(axis=None)
+    table = format_survival_summary(**inputs, timepoints=sap.KM_TIMEPOINTS, groups=list(sap.COHORTS))
+    assert table.cell("Rate at 12 months, % (95% CI)", C.COHORT_TRIAL).startswith("66.7 (")   # 2/3 by hand
+    assert table.cell("Rate at 24 months, % (95% CI)", C.COHORT_TRIAL) == "NE (NE, NE)"
+    assert table.cell("Rate at 24 months, % (95% CI)", C.COHORT_EXTERNAL).startswith("0.0")

@@ -471,6 +471,18 @@ def _relabel(values: pd.Series, labels: Mapping[str, str] | None) -> pd.Series:
     return values.astype(str).map(lambda g: " vs ".join(labels.get(p, p) for p in g.split(" vs ")))
 
 
+FOOTNOTE_BEYOND_FOLLOW_UP = ("A Kaplan-Meier rate at a time beyond a group's longest follow-up (nobody at "
+                             "risk, curve not at 0), and a difference involving it, is not estimable (NE).")
+
+
+def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.Series:
+    """True for ARD km rows (wide: n_risk, surv) read after the group's longest follow-up: nobody
+    is at risk at the time and the curve has not reached 0, so the product-limit estimate is not
+    defined there (R's summary.survfit(extend = TRUE) carries the last value forward; a table
+    must not print it as the rate at that time)."""
+    return (km["n_risk"] == 0) & (km["surv"] > 0)
+
+
 def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
                             methods: Mapping[str, str] | None = None,
                             group_labels: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame | None]:
@@ -478,9 +490,12 @@ def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
     km_n, km_diff, cox and logrank of ``param`` (those of ``analysis.analyze.sap.km_analyses``).
     Groups are the ARD groups (renamed by ``group_labels``); the comparison rows are present only
     when the ARD has them. ``methods``: analysis -> method text (ard_methods.csv), put in each
-    frame's ``method``."""
+    frame's ``method``. Rates beyond a group's follow-up, and differences using them, are NaN
+    ("NE"; :func:`not_estimable_beyond_follow_up`, FOOTNOTE_BEYOND_FOLLOW_UP)."""
     ard = ard.assign(group=_relabel(ard["group"], group_labels))
     km = ard_rows(ard, "km", param)
+    beyond = not_estimable_beyond_follow_up(km)
+    km.loc[beyond, ["surv", "lcl", "ucl"]] = np.nan
     estimates = pd.DataFrame({by: km["group"], "time": km["level"].astype(float), "n_risk": km["n_risk"],
                               "surv": km["surv"], "lcl": km["lcl"], "ucl": km["ucl"],
                               "conf_type": C.KM_CONF_TYPE, "conf_level": C.CONF_LEVEL,
@@ -499,6 +514,8 @@ def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
         out["difference"] = pd.DataFrame({by: index, "reference": reference, "time": diff["level"].astype(float),
                                           "diff": diff["diff"], "lcl": diff["lcl"], "ucl": diff["ucl"],
                                           "method": _method(methods, "km_diff", "Wald")})
+        unknown_at = set(km.loc[beyond, "level"])
+        out["difference"].loc[diff["level"].isin(unknown_at).to_numpy(), ["diff", "lcl", "ucl"]] = np.nan
     cox = ard_rows(ard, "cox", param, required=False)
     if len(cox):
         out["cox"] = pd.DataFrame({"term": cox["group"], "hr": cox["hr"], "lcl": cox["lcl"], "ucl": cox["ucl"],
