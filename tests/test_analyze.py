@@ -95,6 +95,21 @@ def test_ard_has_exact_columns_unique_keys_numeric_stat(run):
     assert pd.api.types.is_float_dtype(run.ard["stat"])
     ard.check(run.ard)  # the contract as the package states it, on the file read back
     assert len(run.ard) > 500 and run.ard["stat"].notna().mean() > 0.9
+    assert not np.isinf(run.ard["stat"]).any()  # not estimable is NaN (NE), never +-inf
+    assert (run.ard[ard.KEY_COLUMNS] != "nan").all(axis=None)  # no key written from a missing value
+
+
+def test_ard_check_refuses_a_broken_contract(run):
+    """ard.check rejects duplicate keys, a text stat column and wrong columns; ard.lookup wants
+    exactly one row."""
+    with pytest.raises(ValueError, match="not unique"):
+        ard.check(pd.concat([run.ard.head(3), run.ard.head(1)], ignore_index=True))
+    with pytest.raises(ValueError, match="numeric"):
+        ard.check(run.ard.head(3).assign(stat=["1", "2", "x"]))
+    with pytest.raises(ValueError, match="columns"):
+        ard.check(run.ard.head(3).drop(columns="level"))
+    with pytest.raises(KeyError, match="2 rows"):  # one per cohort
+        ard.lookup(run.ard, analysis="km", param="OS", level=level(C.TIMEPOINT_2Y_DAYS), stat_name="surv")
 
 
 def test_every_analysis_has_a_method_line(run):
