@@ -237,7 +237,6 @@ def per_protocol_rows(adtte: pd.DataFrame) -> pd.DataFrame:
     for pp, itt in (("OSPP", "OS"), ("LFSPP", "LFS")):
         controls = param_rows(adtte, itt)
         data = pd.concat([param_rows(adtte, pp), controls[controls[COHORT] == C.COHORT_EXTERNAL]], ignore_index=True)
-        data["PARAMCD"] = pp  # one analysis set: trial completers (from CAR-T2) and controls
         # one analysis set built from two parameters: label it as such, so that the survival
         # layer's one-parameter check (PARAMCD) sees a single set
         data["PARAMCD"] = f"{pp}+{itt}"
