@@ -387,3 +387,28 @@ def test_changes_call_out_a_changed_locked_cut():
     text = FX.changes_markdown(_change_tables(alerts=1), ("HOSPRN",))
     assert '::: {.callout-warning title="Data of a locked cut changed"}' in text
     assert "data/raw/cut-2024-06-30/dm.csv" in text
+
+
+def test_value_carried_beyond_follow_up_is_marked():
+    """A 2-year KM row with n_risk = 0 (nobody followed to 2 years; R extend = TRUE carries the
+    last value) is marked, footnoted and said in words; a row with n_risk > 0 is not."""
+    parts = []
+    for g, n_risk in ((TRIAL, 0), (CTRL, 30)):
+        parts.append(A.rows("km_n", "OS", g, "AVAL", "", {"n": 20, "n_event": 1}))
+        for lv in (C.TIMEPOINT_1Y_DAYS, C.TIMEPOINT_2Y_DAYS):
+            parts.append(A.rows("km", "OS", g, "AVAL", lv, {"n_risk": n_risk if lv > 400 else 10, "surv": 0.95,
+                                                            "lcl": 0.7, "ucl": 0.99}))
+    parts.append(A.rows("km_diff", "OS", COMP, "AVAL", C.TIMEPOINT_2Y_DAYS,
+                        {"diff": 0.1, "lcl": -0.1, "ucl": 0.3, "p": 0.3}))
+    parts.append(A.rows("logrank", "OS", COMP, "COHORT", "", {"chisq": 1, "df": 1, "p": 0.3}))
+    ard = A.read(_roundtrip(A.concat(parts)))
+    t = FX.comparison_table(ard, "km", params=("OS",))
+    assert t.cell("Rate at 2 years, % (95% CI)", TRIAL) == f"95.0 (70.0, 99.0) {FX.CARRIED}"
+    assert t.cell("Rate at 2 years, % (95% CI)", CTRL) == "95.0 (70.0, 99.0)"
+    assert t.cell("Rate at 1 year, % (95% CI)", TRIAL) == "95.0 (70.0, 99.0)"
+    assert t.cell("Difference at 2 years, percentage points (95% CI)", "Comparison").endswith(FX.CARRIED)
+    assert t.footnotes[0] == FX.FOOTNOTE_CARRIED
+    assert "Nobody in Sandwich (trial) was followed to 2 years" in FX.two_year_sentence(ard, "OS")
+    rows = FX.forest_rows(ard)
+    assert rows["carried"].tolist() == [True]
+    assert "value carried forward): Naive." in FX.robustness_statement(rows)

@@ -206,8 +206,9 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
                 views: Sequence[View] = VIEWS) -> pd.DataFrame:
     """One row per (param, analysis) with the 2-year difference (trial - control) and its CI from
     the ARD (``<prefix>_diff`` rows at level 730.5): param, analysis, label, diff, lcl, ucl
-    (proportions, not %; NaN where the ARD has the analysis but no estimate, e.g. no subject
-    followed to 2 years). Views absent from the ARD are left out."""
+    (proportions, not %; NaN where the ARD has the analysis but no estimate), and ``carried``:
+    a cohort had nobody at risk at 2 years (its value is carried forward beyond follow-up).
+    Views absent from the ARD are left out."""
     rows = []
     for param in params:
         for view in views:
@@ -215,11 +216,13 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
             if not ((ard["analysis"] == keys["analysis"]) & (ard["param"] == param)).any():
                 continue
             diff = ard_stat(ard, stat_name="diff", **keys)
+            km = "km" if view.prefix == "km" else f"{view.prefix}_km"
             rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
                          "short": view.short or view.label,
                          "diff": diff, "lcl": ard_stat(ard, stat_name="lcl", **keys),
-                         "ucl": ard_stat(ard, stat_name="ucl", **keys)})
-    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "diff", "lcl", "ucl"])
+                         "ucl": ard_stat(ard, stat_name="ucl", **keys),
+                         "carried": _any_carried(ard, km, param, LEVEL_2Y)})
+    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "diff", "lcl", "ucl", "carried"])
 
 
 def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probability, trial minus control "
@@ -262,6 +265,9 @@ def robustness_statement(rows: pd.DataFrame) -> str:
         part = all_rows[np.isfinite(all_rows["diff"].to_numpy(dtype=float))]
         missing = list(all_rows.loc[~all_rows.index.isin(part.index), "short"])
         not_estimable = f" Not estimable at 2 years: {', '.join(missing)}." if missing else ""
+        if "carried" in part.columns and part["carried"].astype(bool).any():
+            not_estimable += (" Read beyond the follow-up of a cohort (nobody at risk at 2 years, value carried "
+                              f"forward): {', '.join(part.loc[part['carried'].astype(bool), 'short'])}.")
         if part.empty:
             sentences.append(f"{name} at 2 years: no analysis gives an estimate.")
             continue
@@ -331,9 +337,38 @@ def plot_weight_distribution(frame: pd.DataFrame, by: str = "COHORT", weight: st
 # tables from the ARD
 # ------------------------------------------------------------------------------------------------
 
-def pct_ci(ard: pd.DataFrame, analysis: str, stat_names=("surv", "lcl", "ucl"), **keys) -> str:
+CARRIED = "\u2020"
+FOOTNOTE_CARRIED = (f"{CARRIED} Nobody in the cohort was still followed at this time (0 at risk): the value is the "
+                    "last one of the curve carried forward (R summary.survfit extend = TRUE), not an estimate "
+                    "at this time.")
+
+
+def pct_ci(ard: pd.DataFrame, analysis: str, stat_names=("surv", "lcl", "ucl"), mark: bool = True, **keys) -> str:
+    """"est (lcl, ucl)" in % from the ARD; with ``mark``, a dagger when the ARD row says nobody
+    was at risk at that time (n_risk = 0), i.e. the value is carried forward beyond follow-up."""
     est, lo, hi = (ard_stat(ard, analysis=analysis, stat_name=s, **keys) for s in stat_names)
-    return F.fmt_est_ci(100 * est, 100 * lo, 100 * hi, 1)
+    text = F.fmt_est_ci(100 * est, 100 * lo, 100 * hi, 1)
+    return text + f" {CARRIED}" if mark and is_carried_forward(ard, analysis, **keys) else text
+
+
+def _any_carried(ard: pd.DataFrame, km: str, param: str, level: str) -> bool:
+    return any(is_carried_forward(ard, km, param=param, group=g, level=level)
+               for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL))
+
+
+def is_carried_forward(ard: pd.DataFrame, analysis: str, **keys) -> bool:
+    """True when the ARD row of ``analysis`` at ``keys`` has n_risk = 0 (and an estimate)."""
+    return ard_stat(ard, analysis=analysis, stat_name="n_risk", **keys) == 0 and \
+        not np.isnan(ard_stat(ard, analysis=analysis, stat_name=next(
+            (s for s in ("surv", "cif") if ((ard["analysis"] == analysis) & (ard["stat_name"] == s)).any()), "surv"),
+            **keys))
+
+
+def _with_carried_note(table: Table) -> Table:
+    """Add the carried-forward footnote when a cell of ``table`` carries the mark."""
+    if table.frame.apply(lambda col: col.str.contains(CARRIED, regex=False)).any(axis=None):
+        table.footnotes.insert(0, FOOTNOTE_CARRIED)
+    return table
 
 
 def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("OS", "LFS"),
@@ -368,6 +403,8 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
             add(f"Rate at {text}, % (95% CI)",
                 [pct_ci(ard, km, param=param, group=g, level=level) for g in cohorts])
         diff = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
+        if _any_carried(ard, km, param, LEVEL_2Y):
+            diff += f" {CARRIED}"
         add("Difference at 2 years, percentage points (95% CI)", ["", ""], diff)
         if prefix == "iptw":
             n_boot = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot")
@@ -388,9 +425,10 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
         n = ard_stat(ard, analysis=n_name, param=params[0], group=g, stat_name="n") if counts else float("nan")
         headers.append(F.fmt_header(cohort_label(g), n) if not np.isnan(n) else cohort_label(g))
     headers.append("Comparison")
-    return Table(title=title, frame=frame, headers=headers, indent=indent, subtitles=list(subtitles),
-                 footnotes=[*footnotes, F"Differences and hazard ratios: {C.COHORT_TRIAL} relative to "
-                            f"{C.REFERENCE_COHORT}.", "NE: not estimable."])
+    return _with_carried_note(Table(title=title, frame=frame, headers=headers, indent=indent,
+                                    subtitles=list(subtitles),
+                                    footnotes=[*footnotes, f"Differences and hazard ratios: {C.COHORT_TRIAL} "
+                                               f"relative to {C.REFERENCE_COHORT}.", "NE: not estimable."]))
 
 
 def methods_lookup(methods: pd.DataFrame, *analyses: str) -> list[str]:
@@ -632,14 +670,14 @@ def competing_risk_table(ard: pd.DataFrame) -> Table:
                   ["", "", F.fmt_pvalue(ard_stat(ard, analysis="gray", param=param, stat_name="p"))]]
     frame = pd.DataFrame(cells, columns=[*cohorts, "Comparison"])
     frame.insert(0, "Endpoint", labels)
-    return Table(title="Relapse and non-relapse mortality as competing risks", frame=frame,
+    return _with_carried_note(Table(title="Relapse and non-relapse mortality as competing risks", frame=frame,
                  headers=["Endpoint", *[cohort_label(g) for g in cohorts], "Comparison"], indent=indent,
                  subtitles=["From each cohort's own origin (trial: remission after CAR-T1; control: allo-HSCT)"],
                  footnotes=["Cumulative incidence: Aalen-Johansen estimator, Gray's delta-method variance "
                             "(cmprsk::cuminc), 95% CI on the log(-log) scale.",
                             "Gray's (1988) K-sample test; Fine & Gray (1999) subdistribution hazard model, "
                             "sandwich variance (cmprsk::crr).",
-                            f"Competing events: {', '.join(C.CR_CAUSES.values())}.", "NE: not estimable."])
+                            f"Competing events: {', '.join(C.CR_CAUSES.values())}.", "NE: not estimable."]))
 
 
 def balance_table(ard: pd.DataFrame) -> Table:
@@ -790,13 +828,18 @@ def two_year_sentence(ard: pd.DataFrame, param: str, prefix: str = "km") -> str:
     """One sentence of the 2-year estimates per cohort, their difference and (naive view) the
     log-rank P, all read from the ARD and formatted."""
     km = "km" if prefix == "km" else f"{prefix}_km"
-    s = {g: pct_ci(ard, km, param=param, group=g, level=LEVEL_2Y) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
+    s = {g: pct_ci(ard, km, param=param, group=g, level=LEVEL_2Y, mark=False) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
     d = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
     text = (f"{PARAM_LABELS.get(param, param)} at 2 years: {s[C.COHORT_TRIAL]}% in the sandwich cohort and "
             f"{s[C.COHORT_EXTERNAL]}% in the allo-HSCT controls (95% CI in brackets); difference "
             f"{d} percentage points")
     if prefix == "km":
         text += f"; log-rank P = {F.fmt_pvalue(ard_stat(ard, analysis='logrank', param=param, stat_name='p'))}"
+    carried = [cohort_label(g) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)
+               if is_carried_forward(ard, km, param=param, group=g, level=LEVEL_2Y)]
+    if carried:
+        text += (f". Nobody in {' and '.join(carried)} was followed to 2 years at this cut: that 2-year value is the "
+                 "last value of the curve carried forward, not an estimate at 2 years")
     return text + "."
 
 
