@@ -397,8 +397,9 @@ def test_table1_n_mean_and_smd_recounted(run):
         assert stat(run, analysis="table1", group=cohort, variable="N", stat_name="n") == len(sub)
         a = sub["AGE"].astype(float)
         age[cohort] = a
-        assert stat(run, analysis="table1", group=cohort, variable="AGE", stat_name="mean") == pytest.approx(a.mean(), abs=ABS_TOL)
-        assert stat(run, analysis="table1", group=cohort, variable="AGE", stat_name="sd") == pytest.approx(a.std(ddof=1), abs=ABS_TOL)
+        age_keys = dict(analysis="table1", group=cohort, variable="AGE")
+        assert stat(run, **age_keys, stat_name="mean") == pytest.approx(a.mean(), abs=ABS_TOL)
+        assert stat(run, **age_keys, stat_name="sd") == pytest.approx(a.std(ddof=1), abs=ABS_TOL)
         for sex, k in sub["SEX"].astype(str).value_counts().items():
             assert stat(run, analysis="table1", group=cohort, variable="SEX", level=sex, stat_name="n") == k
     assert stat(run, analysis="table1", group="Total", variable="N", stat_name="n") == len(adsl)
