@@ -266,6 +266,10 @@ def test_safety_listings():
     assert list(deaths["Day of death"]) == ["60", "10"]
     assert list(deaths["Relapse before death"]) == ["yes", "no"]
     assert list(deaths["Last step reached"]) == ["stem-cell collection", "CAR-T1"]
+    assert FX.flagged_term(adae, "CRSFL", "x") == "Cytokine release syndrome"
+    assert FX.flagged_term(adae, "ICANSFL", "ICANS default") == "ICANS default"
+    with pytest.raises(ValueError, match="several preferred terms"):
+        FX.flagged_term(adae.assign(CRSFL="Y"), "CRSFL", "x")
     empty = FX.listing_table(sae.iloc[0:0], "Serious AEs")
     assert empty.frame.iloc[0, 0] == "None."
 

@@ -929,3 +929,13 @@ def changes_markdown(tables: dict, identifier_columns: Sequence[str], max_rows: 
             html(frame_table(_counts(derived, ["dataset", "change"]), "Derived-data differences by dataset",
                              footnotes=[f"Derived differences: {_summary_value(tables, 'derived differences')}."])))
     return "\n".join(out)
+
+
+def flagged_term(adae: pd.DataFrame, flag: str, default: str) -> str:
+    """The preferred term (AEDECOD) of the ADAE records flagged ``flag`` = "Y" (CRSFL, ICANSFL),
+    so the grade table reads the ARD rows of the term actually coded; ``default`` when no record
+    is flagged. Several terms under one flag is a coding problem: ValueError naming them."""
+    terms = sorted(adae.loc[adae[flag] == "Y", "AEDECOD"].dropna().astype(str).unique())
+    if len(terms) > 1:
+        raise ValueError(f"ADAE: records flagged {flag} = 'Y' carry several preferred terms {terms}")
+    return terms[0] if terms else default
