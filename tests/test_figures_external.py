@@ -416,3 +416,12 @@ def test_value_carried_beyond_follow_up_is_marked():
     rows = FX.forest_rows(ard)
     assert rows["carried"].tolist() == [True]
     assert "value carried forward): Naive." in FX.robustness_statement(rows)
+
+
+def test_ps_model_sentence_names_left_out_covariates():
+    parts = [A.rows("ps_model", "ATT", COMP, "covariate", c, {"in_model": v})
+             for c, v in (("AGE", True), ("SEX", True), ("CNSPOS", False))]
+    text = FX.ps_model_sentence(A.read(_roundtrip(A.concat(parts))))
+    assert text.startswith("The propensity model (main-effects logistic regression) includes age, sex.")
+    assert "Left out at this cut: CNS involvement" in text
+    assert FX.ps_model_sentence(A.read(_roundtrip(parts[0].assign(analysis="other")))) == ""

@@ -939,3 +939,26 @@ def flagged_term(adae: pd.DataFrame, flag: str, default: str) -> str:
     if len(terms) > 1:
         raise ValueError(f"ADAE: records flagged {flag} = 'Y' carry several preferred terms {terms}")
     return terms[0] if terms else default
+
+
+PS_COVARIATE_LABELS = {"AGE": "age", "SEX": "sex", "PHSTAT": "Ph status", "CYTORISK": "cytogenetic risk",
+                       "LOGWBC": "log10 WBC at diagnosis", "WBCMISS": "WBC missing (indicator)",
+                       "CNSPOS": "CNS involvement", "DISSTAT": "remission number (CR1/CR2)",
+                       "MRDPRE": "MRD before therapy"}
+
+
+def ps_model_sentence(ard: pd.DataFrame) -> str:
+    """Which covariates the propensity model used and which were left out (ARD ``ps_model``:
+    in_model 1/0 per covariate; a covariate with a level present in one cohort only is left out,
+    SAP 6.5). Empty when the ARD has no such rows."""
+    sel = ard[(ard["analysis"] == "ps_model") & (ard["stat_name"] == "in_model")]
+    if sel.empty:
+        return ""
+    label = lambda c: PS_COVARIATE_LABELS.get(c, c)  # noqa: E731
+    used = [label(c) for c, v in zip(sel["level"], sel["stat"]) if v == 1]
+    left = [label(c) for c, v in zip(sel["level"], sel["stat"]) if v != 1]
+    text = f"The propensity model (main-effects logistic regression) includes {', '.join(used)}."
+    if left:
+        text += (f" Left out at this cut: {', '.join(left)} (a level occurs in one cohort only, so the model "
+                 "could not be estimated with it; its balance is still shown below).")
+    return text
