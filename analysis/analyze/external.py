@@ -217,7 +217,9 @@ def landmark_frame(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, landma
     """Subjects alive and relapse-free at the landmark (days from their origin STARTDT); time is
     re-counted from the landmark."""
     data = param_rows(adtte, paramcd).merge(adsl[["USUBJID", "RELDT"]], on="USUBJID", how="left")
-    relapse_day = (data["RELDT"] - data["STARTDT"]).dt.days
+    # the relapse day on the AVAL scale (ADT - STARTDT + 1, SAP 2.2), as the AVAL > landmark test,
+    # so that a relapse and a death on the same day are treated alike
+    relapse_day = (data["RELDT"] - data["STARTDT"]).dt.days + 1
     keep = (data["AVAL"] > landmark) & ~(relapse_day <= landmark).fillna(False)
     out = data[keep].copy()
     out["AVAL"] = out["AVAL"] - landmark
