@@ -89,11 +89,12 @@ def param(run: SimpleNamespace, paramcd: str) -> pd.DataFrame:
 def landmark_set(run: SimpleNamespace, paramcd: str, day: float) -> pd.DataFrame:
     """Landmark analysis set rebuilt by hand (SAP 6.6): subjects still in follow-up after the
     landmark day (AVAL > day, AVAL counted from STARTDT as ADT - STARTDT + 1) with no relapse on
-    or before it (ADSL RELDT - STARTDT <= day), time re-counted from the landmark."""
+    or before it on the same scale (ADSL RELDT - STARTDT + 1 <= day), time re-counted from the
+    landmark."""
     d = plain(param(run, paramcd), ["USUBJID", "COHORT", "AVAL", "CNSR"])
     start = param(run, paramcd)["STARTDT"].to_numpy()
     reldt = param(run, paramcd)["USUBJID"].map(run.data["adsl"].set_index("USUBJID")["RELDT"]).to_numpy()
-    relapse_day = (pd.Series(reldt) - pd.Series(start)).dt.days.to_numpy(dtype=float)
+    relapse_day = (pd.Series(reldt) - pd.Series(start)).dt.days.to_numpy(dtype=float) + 1
     relapsed_by_landmark = np.nan_to_num(relapse_day, nan=np.inf) <= day
     keep = (d["AVAL"].to_numpy() > day) & ~relapsed_by_landmark
     out = d[keep].copy()
@@ -373,6 +374,25 @@ def test_landmark_day_and_selection_recomputed_by_hand(run, landmark_day):
             assert stat(run, analysis="landmark_n", param=p, group=cohort, stat_name="n_event") == (sub["CNSR"] == 0).sum()
         everyone = plain(param(run, p), ["COHORT"])
         assert len(lm) < len(everyone)  # the landmark drops early events
+
+
+def test_landmark_treats_relapse_and_death_on_the_same_day_alike():
+    """Integer landmark L = 100 on the AVAL scale (AVAL = ADT - STARTDT + 1): an LFS event on
+    day STARTDT + 100 (AVAL 101) is after the landmark whether it is a relapse or a death (kept,
+    event 1 day after L); an event on day STARTDT + 99 (AVAL 100) is not (dropped). For LFS the
+    landmark set is exactly AVAL > L, since relapse is itself an LFS event."""
+    start = pd.Timestamp("2024-01-01")
+    day = lambda k: start + pd.Timedelta(days=k)  # noqa: E731
+    subjects = {  # USUBJID: (AVAL, CNSR, RELDT)
+        "RELAPSE-ON-L": (101.0, 0.0, day(100)), "DEATH-ON-L": (101.0, 0.0, pd.NaT),
+        "RELAPSE-BEFORE-L": (100.0, 0.0, day(99)), "CENSORED-LATER": (300.0, 1.0, pd.NaT)}
+    adtte = pd.DataFrame({"USUBJID": list(subjects), "PARAMCD": "LFS", "COHORT": TRIAL, "STARTDT": start,
+                          "AVAL": [v[0] for v in subjects.values()], "CNSR": [v[1] for v in subjects.values()]})
+    adsl = pd.DataFrame({"USUBJID": list(subjects), "RELDT": pd.to_datetime([v[2] for v in subjects.values()])})
+    kept = external.landmark_frame(adtte, adsl, "LFS", 100.0).set_index("USUBJID")
+    assert sorted(kept.index) == ["CENSORED-LATER", "DEATH-ON-L", "RELAPSE-ON-L"]
+    assert kept.loc["RELAPSE-ON-L", "AVAL"] == kept.loc["DEATH-ON-L", "AVAL"] == 1.0
+    assert kept.loc["CENSORED-LATER", "AVAL"] == 200.0
 
 
 @pytest.mark.needs_r
