@@ -283,6 +283,27 @@ def test_att_weights_rederived_with_r_glm(run, r_ref):
     assert (mine["IPTW"].to_numpy()[treated] == 1).all()
 
 
+def test_weight_summary_recomputed_from_the_weights(run):
+    """ARD ps_weights per cohort from the per-subject weights: n, sum, Kish ESS (sum w)^2 / sum w^2,
+    min / median / max (tolerance 1e-10 relative); trial weights are all 1 (ATT); the control
+    weights before truncation sum to the number of controls (stabilised ATT)."""
+    f = run.weights
+    for cohort, treated in ((TRIAL, 1), (EXTERNAL, 0)):
+        w = f.loc[f[external.TREATED] == treated, "IPTW"].to_numpy(float)
+        keys = dict(analysis="ps_weights", param="ATT", group=cohort)
+        expected = {"n": len(w), "sum": w.sum(), "ess": w.sum() ** 2 / (w ** 2).sum(), "min": w.min(),
+                    "median": float(np.median(w)), "max": w.max()}
+        for name, value in expected.items():
+            assert stat(run, **keys, stat_name=name) == pytest.approx(value, rel=ABS_TOL), (cohort, name)
+    assert (f.loc[f[external.TREATED] == 1, "IPTW"] == 1).all()
+    ps = f.loc[f[external.TREATED] == 0, "PS"].to_numpy(float)
+    odds = ps / (1 - ps)
+    untruncated = odds * len(odds) / odds.sum()
+    capped = np.minimum(untruncated, np.percentile(np.r_[np.ones((f[external.TREATED] == 1).sum()), untruncated],
+                                                   C.IPTW_TRUNCATE_PERCENTILES[1]))
+    np.testing.assert_allclose(f.loc[f[external.TREATED] == 0, "IPTW"].to_numpy(float), capped, rtol=ABS_TOL)
+
+
 @pytest.mark.needs_r
 def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
     """IPTW KM (R survfit(weights = IPTW, robust = TRUE): infinitesimal-jackknife SE, log-log
