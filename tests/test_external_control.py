@@ -521,3 +521,21 @@ def test_per_protocol_km_and_cox_vs_r(run, r_ref):
     relative (Cox)."""
     _compare_km(run, r_ref["km"][r_ref["km"]["analysis"] == "per_protocol_km"], ("surv", "std_err", "lcl", "ucl", "n_risk"))
     _compare_cox(run, r_ref["cx"][r_ref["cx"]["analysis"] == "per_protocol_cox"])
+
+
+@pytest.mark.needs_r
+@pytest.mark.parametrize("view", ["delayed_entry", "landmark", "per_protocol"])
+def test_two_year_differences_from_r_curves_by_hand(run, r_ref, view):
+    """<view>_diff at 2 years: S_sandwich - S_allo from R's survfit of the same set, SE
+    sqrt(se1^2 + se0^2), Wald 95% CI and z-test p computed here by hand. Tolerance 1e-10."""
+    km = r_ref["km"][r_ref["km"]["analysis"] == f"{view}_km"]
+    z = stats.norm.ppf(0.5 + C.CONF_LEVEL / 2)
+    for p in ("OS", "LFS"):
+        at = km[(km["param"] == p) & np.isclose(km["time"], C.TIMEPOINT_2Y_DAYS)].set_index("group")
+        diff = at.loc[TRIAL, "surv"] - at.loc[EXTERNAL, "surv"]
+        se = math.hypot(at.loc[TRIAL, "std_err"], at.loc[EXTERNAL, "std_err"])
+        expected = {"diff": diff, "se": se, "lcl": diff - z * se, "ucl": diff + z * se,
+                    "p": 2 * stats.norm.sf(abs(diff / se))}
+        keys = dict(analysis=f"{view}_diff", param=p, group=COMPARISON, level=level(C.TIMEPOINT_2Y_DAYS))
+        for name, value in expected.items():
+            assert stat(run, **keys, stat_name=name) == pytest.approx(value, abs=ABS_TOL), (view, p, name)
