@@ -425,3 +425,11 @@ def test_ps_model_sentence_names_left_out_covariates():
     assert text.startswith("The propensity model (main-effects logistic regression) includes age, sex.")
     assert "Left out at this cut: CNS involvement" in text
     assert FX.ps_model_sentence(A.read(_roundtrip(parts[0].assign(analysis="other")))) == ""
+
+
+def test_fmt_ard_value():
+    assert FX.fmt_ard_value("0.95833333333333337") == "0.958"
+    assert FX.fmt_ard_value("40") == "40"
+    assert FX.fmt_ard_value(-0.2255) == "-0.226"    # half away from zero
+    assert FX.fmt_ard_value(None) == "" and FX.fmt_ard_value(float("nan")) == ""
+    assert FX.fmt_ard_value("nan") == "NE"

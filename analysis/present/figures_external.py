@@ -784,6 +784,17 @@ def _fmt_change_value(value, stat_name: str) -> str:
     return F.fmt_num(x, 1)
 
 
+def fmt_ard_value(value) -> str:
+    """An ARD number of any statistic for a listing: counts as integers, other numbers at three
+    decimals (formats.fmt_num rounding), missing as "" (absent) or "NE" (not estimable)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value):
+        return ""
+    x = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if F.is_missing(x):
+        return "NE" if str(value).lower() in ("nan", "inf", "-inf") else str(value)
+    return F.fmt_int(x) if float(x).is_integer() else F.fmt_num(x, 3)
+
+
 def key_result_moves(ard_changes: pd.DataFrame, key_results=KEY_RESULTS) -> pd.DataFrame:
     """The key results (OS/LFS 2-year, medians, event counts, comparisons, MRD rates) per group,
     old and new value formatted, with the status of compare's ARD diff."""
@@ -921,6 +932,7 @@ def changes_markdown(tables: dict, identifier_columns: Sequence[str], max_rows: 
                              footnotes=[f"Values of identifying fields ({', '.join(identifier_columns)}) are "
                                         "withheld."], max_rows=max_rows)))
     moved = ard_changes[ard_changes["status"] != "same"] if len(ard_changes) else ard_changes
+    moved = moved.assign(**{c: moved[c].map(fmt_ard_value) for c in ("old", "new", "delta")})
     section("Analysis results that moved",
             html(frame_table(ard_moves_by_analysis(ard_changes), "ARD results by analysis and status")),
             html(frame_table(moved, "ARD results changed, added or removed", max_rows=max_rows)))
