@@ -167,3 +167,9 @@ def test_population_and_mrd_numbers_are_the_ards(report):
         get = lambda s: A.lookup(ard, analysis="mrd_rate", param=f"MRD-{method}", stat_name=s)  # noqa: E731
         assert f"{F.fmt_int(get('x'))}/{F.fmt_int(get('n'))} ({F.fmt_num(100 * get('rate'))})" in mrd
         assert F.fmt_ci(100 * get("lcl"), 100 * get("ucl")) in mrd
+    # best-status table: a direct count of ADMRD best records over the safety population
+    admrd = pd.read_parquet(paths.derived_dir(CUT, root) / "admrd.parquet")
+    n_safety = int(((adsl["COHORT"] == C.COHORT_TRIAL) & (adsl["SAFFL"] == "Y")).sum())
+    best = admrd[(admrd["BESTFL"] == "Y") & (admrd["PARAMCD"] == "MRDFC")]
+    n_negative = int((best["BESTSTAT"] == "NEGATIVE").sum())
+    assert re.search(rf"Negative\s*{re.escape(F.fmt_n_pct(n_negative, 100 * n_negative / n_safety))}", mrd)
