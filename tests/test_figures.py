@@ -61,6 +61,10 @@ def test_km_plot_risk_table_counts_equal_a_plain_count_at_each_tick():
     assert ticks[0] == 0 and ticks[-1] == pytest.approx(np.ceil(400 / M / 3) * 3)
     texts = _by_gid(fig, "risk:")
     assert len(texts) == 2 * len(ticks)
+    # the table is its own axes under the curve, sharing the curve's x scale
+    ax_curve, ax_risk = fig.axes
+    assert ax_risk.get_xlim() == ax_curve.get_xlim()
+    assert ax_risk.get_position().y1 <= ax_curve.get_position().y0
     for group in ("A", "B"):
         times = TINY.loc[TINY["ARM"] == group, "AVAL"].to_numpy()
         for tick in ticks:
