@@ -7,8 +7,8 @@ data cut; the notebooks load the data and pass it in.
 
 * :func:`km_plot` -- Kaplan-Meier curves with censoring marks and a numbers-at-risk table under
   the plot, one column per x-axis tick (``analysis.stats.survival.km_curve`` / ``risk_table``;
-  CDISC/ICH E9 practice of showing the risk set under a survival curve, Pocock et al. 2002,
-  Lancet 359:1686);
+  numbers at risk under the curve as recommended by Pocock, Clayton & Altman 2002, "Survival
+  plots of time-to-event outcomes in clinical trials", Lancet 359:1686);
 * :func:`swimmer_plot` (data: :func:`swimmer_frame`) -- one lane per trial subject: CAR-T1,
   collection, auto-HSCT, CAR-T2, MRD results by method, relapse, death or last contact;
 * :func:`mrd_course_plot` (data: :func:`mrd_course_frame`) -- MRD levels on a log axis with each
@@ -17,9 +17,12 @@ data cut; the notebooks load the data and pass it in.
 * :func:`study_design_diagram` -- the schematic of the sandwich (registry record);
 * :func:`consort_diagram` (exits: :func:`consort_exits`) -- CONSORT-style flow.
 
-The ARD adapters (:func:`ard_rows`, :func:`survival_summary_inputs`, :func:`mrd_rate_frame`,
-:func:`table1_frame`) reshape rows of ``reports/<cut>/ard.csv`` into the input frames of
-``analysis.present.layouts``: they select and rename, never compute a statistic.
+The ARD adapters (:func:`ard_rows`, :func:`survival_summary_inputs`,
+:func:`survival_summary_inputs_by_param`, :func:`mrd_rate_frame`, :func:`table1_frame`) reshape
+rows of ``reports/<cut>/ard.csv`` into the input frames of ``analysis.present.layouts``: they
+select and rename, never compute a statistic. One display rule is applied there: a Kaplan-Meier
+rate read beyond a group's longest follow-up is shown as not estimable
+(:func:`not_estimable_beyond_follow_up`).
 """
 
 from __future__ import annotations
