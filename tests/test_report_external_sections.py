@@ -116,6 +116,7 @@ def test_section_shows_its_headings_tables_and_figures(pages, page):
     assert len(seen["images"]) == EXPECTED[page]["figures"]
     assert seen["broken_images"] == []
     assert all(img["ok"] and img["size"][0] >= 600 for img in seen["images"])  # readable, not thumbnails
+    assert "**" not in seen["text"], f"{page}: markdown left unrendered"
 
 
 def test_external_control_text_quotes_the_ard(pages, rendered):

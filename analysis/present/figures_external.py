@@ -649,7 +649,7 @@ def term_grade_table(ard: pd.DataFrame, term: str, title: str, grades=("1", "2",
 # external comparison: competing risks, balance, weights, bias of each view
 # ------------------------------------------------------------------------------------------------
 
-def competing_risk_table(ard: pd.DataFrame) -> Table:
+def competing_risk_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
     """CIR and NRM at 1 and 2 years per cohort (ARD ``cif``), Gray's test (``gray``) and the
     Fine-Gray subdistribution HR (``finegray``)."""
     cohorts = [C.COHORT_TRIAL, C.COHORT_EXTERNAL]
@@ -677,10 +677,11 @@ def competing_risk_table(ard: pd.DataFrame) -> Table:
                             "(cmprsk::cuminc), 95% CI on the log(-log) scale.",
                             "Gray's (1988) K-sample test; Fine & Gray (1999) subdistribution hazard model, "
                             "sandwich variance (cmprsk::crr).",
-                            f"Competing events: {', '.join(C.CR_CAUSES.values())}.", "NE: not estimable."]))
+                            f"Competing events: {', '.join(C.CR_CAUSES.values())}.", *footnotes,
+                            "NE: not estimable."]))
 
 
-def balance_table(ard: pd.DataFrame) -> Table:
+def balance_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
     """Covariate means by cohort before and after ATT weighting, with SMDs (ARD ``ps_balance``)."""
     bal = balance_from_ard(ard)
     label = [c if not lv else f"{c}: {lv}" for c, lv in zip(bal["covariate"], bal["level"])]
@@ -700,10 +701,10 @@ def balance_table(ard: pd.DataFrame) -> Table:
                             "SMD: standardized mean difference, trial minus control, pooled SD of the "
                             "unweighted cohorts as denominator.",
                             f"|SMD| < {C.BALANCE_THRESHOLD:g} counts as balanced; after weighting "
-                            f"{n_bad} row(s) reach it or more."])
+                            f"{n_bad} row(s) reach it or more.", *footnotes])
 
 
-def weights_table(ard: pd.DataFrame) -> Table:
+def weights_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
     """Distribution and effective sample size of the ATT weights per cohort (ARD ``ps_weights``)."""
     cohorts = [C.COHORT_TRIAL, C.COHORT_EXTERNAL]
     s = lambda g, name: ard_stat(ard, analysis="ps_weights", param="ATT", group=g, stat_name=name)  # noqa: E731
@@ -724,7 +725,7 @@ def weights_table(ard: pd.DataFrame) -> Table:
                             f"{' rescaled to sum to the number of controls (stabilised)' if C.IPTW_STABILIZE else ''}; "
                             + (f"weights above the {hi}th percentile of all weights set to it." if lo == 0 else
                                f"weights truncated at the {lo}th and {hi}th percentiles of all weights."),
-                            "Effective sample size: (sum w)^2 / sum w^2 (Kish)."])
+                            "Effective sample size: (sum w)^2 / sum w^2 (Kish).", *footnotes])
 
 
 def bias_table(views: Sequence[View] = VIEWS) -> Table:
