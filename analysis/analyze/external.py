@@ -104,16 +104,24 @@ def _subdistribution_hr(data: pd.DataFrame, cause: int) -> dict[str, float]:
 
 # --- 2. propensity-score weighting ----------------------------------------------------------------
 
-def _weight_summary(w: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+def _weight_summary(frame: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for cohort, treated in ((C.COHORT_TRIAL, 1), (C.COHORT_EXTERNAL, 0)):
-        wt = w.loc[frame[TREATED] == treated, "weight"].to_numpy()
+        wt = frame.loc[frame[TREATED] == treated, "IPTW"].to_numpy()
         parts.append(ard.rows("ps_weights", "ATT", cohort, "weight", "", {
             "n": len(wt), "ess": weighting.effective_sample_size(wt), "sum": wt.sum(), "mean": wt.mean(),
             "min": wt.min(), "q1": np.quantile(wt, 0.25), "median": np.median(wt),
-            "q3": np.quantile(wt, 0.75), "max": wt.max(), "n_truncated": int(w.loc[frame[TREATED] == treated, "truncated"].sum()),
+            "q3": np.quantile(wt, 0.75), "max": wt.max(), "n_truncated": int(frame.loc[frame[TREATED] == treated, "IPTW_TRUNCATED"].sum()),
         }))
     return ard.concat(parts)
+
+
+def subject_weights(adsl: pd.DataFrame) -> pd.DataFrame:
+    """Per-subject propensity covariates, score (PS) and ATT weight (IPTW), for figures."""
+    frame = ps_frame(adsl)
+    w = att_weights(frame, estimable_covariates(frame))
+    return frame.assign(IPTW=w["weight"].to_numpy(), PS=w["ps"].to_numpy(),
+                        IPTW_TRUNCATED=w["truncated"].to_numpy())
 
 
 def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTSTRAP_REPLICATES,
@@ -123,11 +131,8 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     the uncertainty of the propensity model itself is not propagated, SAP 6.5), weighted Cox
     with robust (Lin-Wei) variance.
     Returns (ARD rows, the per-subject weight frame for figures)."""
-    frame = ps_frame(adsl)
+    frame = subject_weights(adsl)
     in_model = estimable_covariates(frame)
-    w = att_weights(frame, in_model)
-    frame["IPTW"] = w["weight"].to_numpy()
-    frame["PS"] = w["ps"].to_numpy()
     bal = weighting.balance(frame, TREATED, PS_COVARIATES, weights="IPTW", categorical=PS_CATEGORICAL,
                             sd_denominator="pooled")
     parts = [ard.from_frame(bal, analysis="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
@@ -138,7 +143,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     # ard.from_frame puts one level for all; re-key by covariate/level so rows stay unique
     parts[0]["variable"] = np.repeat(bal["covariate"].astype(str).to_numpy(), 5)
     parts[0]["level"] = np.repeat(bal["level"].fillna("").astype(str).to_numpy(), 5)
-    parts.append(_weight_summary(w, frame))
+    parts.append(_weight_summary(frame))
     parts.append(ard.concat(ard.rows("ps_model", "ATT", COMPARISON, "covariate", cov, {"in_model": cov in in_model})
                             for cov in PS_COVARIATES))
     for paramcd in ("OS", "LFS"):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, sap
+from analysis.analyze import ard, external, safety_extra, sap
 from analysis.atomic import atomic_write_bytes
 
 ARD_CSV = "ard.csv"
@@ -47,6 +47,7 @@ def methods_table() -> pd.DataFrame:
         "ae": "subjects with >= 1 treatment-emergent AE, n (%) of the safety population, and number of events; CTCAE 5.0",
         "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
         "ae_by": "treatment-emergent AEs by treatment phase at onset / CRS / ICANS",
+        "crs_icans_timing": safety_extra.METHOD,
         "disposition": "subjects reaching each step of the sandwich; reasons for stopping",
         "cif": f"cumulative incidence (Aalen-Johansen), Gray's variance (cmprsk::cuminc); {ci} on the {C.KM_CONF_TYPE} scale; EVNTTYPE 1 relapse, 2 death without relapse",
         "gray": "Gray's test (rho = 0) of equal cumulative incidence",
@@ -81,6 +82,7 @@ def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
         sap.mrd_rates(admrd_best, adsl),
         sap.mrd_duration(adtte),
         sap.ae_rows(adae, adsl),
+        safety_extra.timing_rows(adae, adsl),
     ]
     parts.append(external.external_control_rows(data))
     return ard.check(ard.concat(parts))
