@@ -7,6 +7,11 @@ never copied from the module's output. Coordinates are compared with a tolerance
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -16,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from analysis import build, paths  # noqa: E402
 from analysis import conventions as C  # noqa: E402
 from analysis.analyze import ard as A  # noqa: E402
 from analysis.analyze import sap  # noqa: E402
@@ -277,7 +283,7 @@ def test_survival_summary_from_the_ard_equals_the_summary_from_the_statistics_fr
     """The same table two ways: ARD rows (sap.km_analyses -> CSV round trip -> adapter) and the
     stats frames directly. Any lost or mis-keyed number shows as a differing cell."""
     adtte = _adtte_two_groups()
-    ard_rows = A.read(__import__("io").BytesIO(A.to_csv_bytes(sap.km_analyses(adtte, "OS"))))
+    ard_rows = A.read(io.BytesIO(A.to_csv_bytes(sap.km_analyses(adtte, "OS"))))
     from_ard = format_survival_summary(**FG.survival_summary_inputs(ard_rows, "OS"),
                                        timepoints=sap.KM_TIMEPOINTS, groups=list(sap.COHORTS))
     by = "COHORT"
@@ -347,3 +353,66 @@ def test_rates_beyond_the_longest_follow_up_are_not_estimable():
     assert table.cell("Rate at 12 months, % (95% CI)", C.COHORT_TRIAL).startswith("66.7 (")   # 2/3 by hand
     assert table.cell("Rate at 24 months, % (95% CI)", C.COHORT_TRIAL) == "NE (NE, NE)"
     assert table.cell("Rate at 24 months, % (95% CI)", C.COHORT_EXTERNAL).startswith("0.0")
+
+
+# ------------------------------------------------------------------------------------------------
+# provenance (overview page)
+# ------------------------------------------------------------------------------------------------
+
+def _write_raw_cut(root, cut, files):
+    """A raw cut folder with the given {name: bytes} and a manifest listing their SHA-256."""
+    folder = paths.raw_dir(cut, root)
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    manifest = {"cut": cut, "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "rows": 1} for n, d in files.items()}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_raw_checksums_from_the_build_record_else_the_manifest(tmp_path):
+    cut = "cut-2030-01-31"
+    _write_raw_cut(tmp_path, cut, {"dm.csv": b"SUBJID\n1\n", "ae.csv": b"SUBJID\n"})
+    frame, source = FG.raw_checksums(cut, tmp_path)
+    assert source == "export manifest (manifest.json)"
+    assert dict(zip(frame["File"], frame["SHA-256"])) == {
+        "dm.csv": hashlib.sha256(b"SUBJID\n1\n").hexdigest(), "ae.csv": hashlib.sha256(b"SUBJID\n").hexdigest()}
+    record = build.record_path("derive", cut, tmp_path)
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"version": build.RECORD_VERSION, "outputs": {},
+                                  "inputs": {f"data:data/raw/{cut}/dm.csv": "a" * 64, "code:x.py": "b" * 64}}))
+    frame, source = FG.raw_checksums(cut, tmp_path)
+    assert source == "build record of the derive step"
+    assert frame.to_dict("records") == [{"File": "dm.csv", "SHA-256": "a" * 64}]     # code inputs left out
+
+
+def test_raw_checksums_without_record_or_manifest_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="manifest.json: no derive build record"):
+        FG.raw_checksums("cut-2030-01-31", tmp_path)
+
+
+def test_output_checksums_compare_with_the_build_record(tmp_path):
+    cut = "cut-2030-01-31"
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for name in ("same.bin", "changed.bin", "new.bin"):
+        (folder / name).write_bytes(name.encode())
+    record = build.record_path("derive", cut, tmp_path)
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"version": build.RECORD_VERSION, "inputs": {}, "outputs": {
+        f"data/derived/{cut}/same.bin": hashlib.sha256(b"same.bin").hexdigest(),
+        f"data/derived/{cut}/changed.bin": hashlib.sha256(b"before").hexdigest()}}))
+    frame = FG.output_checksums(folder, ["same.bin", "changed.bin", "new.bin"], "derive", cut, tmp_path)
+    assert frame["Build record"].tolist() == ["matches", "DIFFERS", "not recorded"]
+    assert frame["Bytes"].tolist() == ["8", "11", "7"]
+    assert frame["SHA-256"].iloc[2] == hashlib.sha256(b"new.bin").hexdigest()
+
+
+def test_git_commit_and_package_versions(tmp_path):
+    assert FG.git_commit(tmp_path) == "unknown (not a git checkout)"
+    if (paths.REPO_ROOT / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{40}( \(with uncommitted changes\))?", FG.git_commit())
+    versions = dict(FG.package_versions(("pandas", "surely-not-a-package-xyz")).values)
+    assert versions["pandas"] == pd.__version__
+    assert versions["surely-not-a-package-xyz"] == "not installed"
+    assert "Python" in versions

@@ -17,6 +17,9 @@ data cut; the notebooks load the data and pass it in.
 * :func:`study_design_diagram` -- the schematic of the sandwich (registry record);
 * :func:`consort_diagram` (exits: :func:`consort_exits`) -- CONSORT-style flow.
 
+Provenance tables of the overview page (:func:`raw_checksums`, :func:`output_checksums`,
+:func:`git_commit`, :func:`package_versions`) read build records and file bytes, never raw data.
+
 The ARD adapters (:func:`ard_rows`, :func:`survival_summary_inputs`,
 :func:`survival_summary_inputs_by_param`, :func:`mrd_rate_frame`, :func:`table1_frame`) reshape
 rows of ``reports/<cut>/ard.csv`` into the input frames of ``analysis.present.layouts``: they
@@ -27,7 +30,12 @@ rate read beyond a group's longest follow-up is shown as not estimable
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import platform
+import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -36,6 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from analysis import build, paths
 from analysis import conventions as C
 from analysis.render.style import OKABE_ITO
 from analysis.stats import survival
@@ -579,3 +588,71 @@ def table1_frame(ard: pd.DataFrame, variables: Mapping[str, tuple[str, bool]], n
     if group_labels:
         t["group"] = t["group"].map(lambda g: " vs ".join(group_labels.get(p, p) for p in g.split(" vs ")))
     return t.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# provenance of a rendered data cut (overview page)
+# ------------------------------------------------------------------------------------------------
+
+KEY_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "tableone", "great-expectations",
+                "pyarrow", "pyreadstat", "matplotlib", "jupytext", "nbclient", "nbconvert", "rtflite")
+
+
+def raw_checksums(cut: str, root: Path | None = None) -> tuple[pd.DataFrame, str]:
+    """SHA-256 of every raw input file of ``cut``: File, SHA-256, and where they come from. From
+    the derive step's build record (``analysis.build``: the hashes of the bytes the derivation
+    read), else from the export's manifest.json (metadata, not raw data)."""
+    record = build.read_record("derive", cut, root)
+    prefix = f"data:data/raw/{cut}/"
+    if record:
+        found = {k[len(prefix):]: v for k, v in sorted(record["inputs"].items()) if k.startswith(prefix)}
+        return pd.DataFrame({"File": list(found), "SHA-256": list(found.values())}), "build record of the derive step"
+    manifest_path = paths.raw_dir(cut, root) / "manifest.json"
+    try:
+        files = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise FileNotFoundError(f"{manifest_path}: no derive build record and no readable manifest "
+                                f"with 'files' ({exc})") from exc
+    return (pd.DataFrame({"File": list(files), "SHA-256": [f["sha256"] for f in files.values()]}),
+            "export manifest (manifest.json)")
+
+
+def output_checksums(folder: Path, names: Sequence[str], step: str, cut: str, root: Path | None = None) -> pd.DataFrame:
+    """File, Bytes, SHA-256 of each of ``names`` in ``folder`` as it is now, and "Build record":
+    "matches" / "DIFFERS" / "not recorded" against the hash ``step``'s build record holds for it
+    (a file changed after the step wrote it shows as DIFFERS)."""
+    record = build.read_record(step, cut, root) or {"outputs": {}}
+    recorded = {Path(k).name: v for k, v in record["outputs"].items()}
+    rows = []
+    for name in names:
+        path = Path(folder) / name
+        digest = build.sha256_file(path)
+        known = recorded.get(name)
+        rows.append({"File": name, "Bytes": str(path.stat().st_size), "SHA-256": digest,
+                     "Build record": "not recorded" if known is None else "matches" if known == digest else "DIFFERS"})
+    return pd.DataFrame(rows, columns=["File", "Bytes", "SHA-256", "Build record"])
+
+
+def git_commit(repo: Path = paths.REPO_ROOT) -> str:
+    """``git rev-parse HEAD`` of ``repo``, noting uncommitted changes to tracked files; "unknown
+    (not a git checkout)" when git or the repository is not there (e.g. a source archive)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=20,
+                              check=True).stdout.strip()
+    try:
+        head = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def package_versions(names: Sequence[str] = KEY_PACKAGES) -> pd.DataFrame:
+    """Package, Version: Python, then each of ``names`` as installed (importlib.metadata)."""
+    rows = [("Python", platform.python_version())]
+    for name in names:
+        try:
+            rows.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return pd.DataFrame(rows, columns=["Package", "Version"])
