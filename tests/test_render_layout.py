@@ -233,3 +233,10 @@ def test_fenced_divs_become_html_divs_with_markdown_inside():
     texts = [" ".join(el.text_content().split()) for el in callout.getparent()]
     assert texts[0] == "Before." and texts[-1] == "After.", "text outside the div stays outside"
     assert not doc.find_class("fenced-div-open") and not doc.find_class("fenced-div-close")
+
+
+def test_heading_with_attributes_keeps_the_blank_line_before_the_next_paragraph():
+    # The HTML heading must stay a block of its own: without the blank line after it, markdown
+    # treats the next paragraph as part of the raw HTML block and leaves **bold** unrendered.
+    text, _ = convert_heading_attributes("## Results {#sec-results}\n\nFirst **bold** paragraph.\n")
+    assert text == '<h2 id="sec-results">Results</h2>\n\nFirst **bold** paragraph.\n'

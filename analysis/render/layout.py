@@ -24,7 +24,7 @@ from analysis.render.errors import RenderError
 from analysis.render.options import CROSSREF_KINDS, cell_options
 
 CROSSREF = re.compile(r"(?<![\w@.])(-?)@((?:fig|tbl|sec)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
-HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})\s+(.*?)\s*\{([#.][^}]*)\}\s*$", re.MULTILINE)
+HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*\{([#.][^}]*)\}[ \t]*$", re.MULTILINE)
 DIV_OPEN = re.compile(r"^:::+\s*\{([^}]*)\}\s*$|^:::+\s*([A-Za-z][\w-]*)\s*$")
 DIV_CLOSE = re.compile(r"^:::+\s*$")
 DIV_TITLE = re.compile(r'title\s*=\s*"([^"]*)"')
