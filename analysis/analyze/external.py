@@ -14,7 +14,8 @@ import pandas as pd
 from analysis import conventions as C
 from analysis.analyze import ard
 from analysis.analyze.sap import (
-    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, param_rows,
+    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, estimable_at, groups_without_events, hazard_ratio, km_at,
+    km_difference_stats, param_rows,
 )
 from analysis.stats import competing, survival, weighting
 
@@ -153,8 +154,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
             frame.drop(columns=[COHORT]), on="USUBJID", how="left")
         if data["IPTW"].isna().any():
             raise ValueError(f"ADTTE {paramcd}: subjects without a weight: {list(data.loc[data['IPTW'].isna(), 'USUBJID'][:5])}")
-        km = survival.km_estimates(data, COHORT, KM_TIMEPOINTS, conf_type=C.KM_CONF_TYPE,
-                                   conf_level=C.CONF_LEVEL, weights="IPTW")
+        km = km_at(data, COHORT, weights="IPTW")
         parts.append(ard.from_frame(km, analysis="iptw_km", param=paramcd, group_col=COHORT, variable="AVAL",
                                     level_col="time", stats={"n_risk": "n_risk", "surv": "surv",
                                                              "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"}))
@@ -163,8 +163,10 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
             subj, COHORT, C.TIMEPOINT_2Y_DAYS, C.REFERENCE_COHORT, weights="IPTW", n_boot=n_boot, seed=seed,
             conf_level=C.CONF_LEVEL)
         r = diff.iloc[0]
+        estimable = estimable_at(km, C.TIMEPOINT_2Y_DAYS)
         parts.append(ard.rows("iptw_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
-            "diff": r["difference"], "se": r["boot_se"], "lcl": r["lcl"], "ucl": r["ucl"],
+            **{k: r[col] if estimable else NOT_ESTIMABLE
+               for k, col in (("diff", "difference"), ("se", "boot_se"), ("lcl", "lcl"), ("ucl", "ucl"))},
             "n_boot": r["n_boot"], "n_boot_valid": r["n_boot_valid"], "seed": r["seed"]}))
         # weighted Cox with Lin-Wei robust variance, as weighting.weighted_cox / coxph(robust=TRUE)
         parts.append(ard.rows("iptw_cox", paramcd, COMPARISON, COHORT, "",
@@ -176,19 +178,16 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
 
 def _two_group_rows(data: pd.DataFrame, analysis: str, paramcd: str, entry: str | None = None,
                     time_col: str = "AVAL", cnsr: str = "CNSR") -> pd.DataFrame:
-    km = survival.km_estimates(data, COHORT, KM_TIMEPOINTS, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL,
-                               entry=entry, time=time_col, cnsr=cnsr)
+    km = km_at(data, COHORT, entry=entry, time=time_col, cnsr=cnsr)
     parts = [ard.from_frame(km, analysis=f"{analysis}_km", param=paramcd, group_col=COHORT, variable="AVAL",
                             level_col="time", stats={"n_risk": "n_risk", "surv": "surv", "std_err": "std_err",
                                                      "lcl": "lcl", "ucl": "ucl"})]
     n = data.groupby(COHORT, observed=True)[cnsr].agg(["size", lambda s: int((s == 0).sum())])
     parts += [ard.rows(f"{analysis}_n", paramcd, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})
               for g, r in n.iterrows()]
-    diff = survival.km_difference(data, COHORT, C.TIMEPOINT_2Y_DAYS, C.REFERENCE_COHORT, conf_level=C.CONF_LEVEL,
-                                  entry=entry, time_col=time_col, cnsr=cnsr)
-    parts.append(ard.rows(f"{analysis}_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
-        "diff": diff["diff"].iloc[0], "se": diff["se"].iloc[0], "lcl": diff["lcl"].iloc[0],
-        "ucl": diff["ucl"].iloc[0], "p": diff["p"].iloc[0]}))
+    parts.append(ard.rows(f"{analysis}_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS,
+                          km_difference_stats(data, COHORT, km, C.REFERENCE_COHORT, entry=entry,
+                                              time_col=time_col, cnsr=cnsr)))
     parts.append(ard.rows(f"{analysis}_cox", paramcd, COMPARISON, COHORT, "",
                           hazard_ratio(data, COHORT, C.REFERENCE_COHORT, entry=entry, time=time_col, cnsr=cnsr)))
     return ard.concat(parts)

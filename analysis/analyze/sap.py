@@ -59,13 +59,39 @@ def hazard_ratio(data: pd.DataFrame, by: str, reference: str, **cox_options) -> 
     return {k: fit[k].iloc[0] for k in ("hr", "lcl", "ucl", "p")}
 
 
+KM_STATS = ("surv", "std_err", "lcl", "ucl")
+
+
+def km_at(data: pd.DataFrame, by: str, times=KM_TIMEPOINTS, **options) -> pd.DataFrame:
+    """KM at ``times`` (SAP 3.1), with the estimate NOT ESTIMABLE (NaN) at a time when nobody is
+    at risk any more and the curve has not reached 0: R's summary(extend=TRUE) would carry the
+    last value forward beyond the group's follow-up."""
+    km = survival.km_estimates(data, by, times, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL, **options)
+    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
+    km.loc[beyond, list(KM_STATS)] = NOT_ESTIMABLE
+    return km
+
+
+def estimable_at(km: pd.DataFrame, time: float) -> bool:
+    """Every group's KM is estimable at ``time`` (a difference needs both)."""
+    return bool(km.loc[km["time"] == time, "surv"].notna().all())
+
+
+def km_difference_stats(data: pd.DataFrame, by: str, km: pd.DataFrame, reference: str, **options) -> dict:
+    """2-year difference (SAP 3.2), NE when either group's 2-year KM is not estimable."""
+    if not estimable_at(km, C.TIMEPOINT_2Y_DAYS):
+        return dict.fromkeys(("diff", "se", "lcl", "ucl", "p"), NOT_ESTIMABLE)
+    diff = survival.km_difference(data, by, C.TIMEPOINT_2Y_DAYS, reference, conf_level=C.CONF_LEVEL, **options)
+    return {k: diff[k].iloc[0] for k in ("diff", "se", "lcl", "ucl", "p")}
+
+
 def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: str | None = C.REFERENCE_COHORT,
                 timepoints=KM_TIMEPOINTS, prefix: str = "") -> pd.DataFrame:
     """KM at the timepoints, median, and — with two groups — the difference at 2 years,
     log-rank and Cox HR. SAP 3.1 (KM, Greenwood, conventions.KM_CONF_TYPE), 3.2 (difference,
     Wald), 3.3 (log-rank rho = 0, Cox Efron ties)."""
     data = param_rows(adtte, paramcd)
-    km = survival.km_estimates(data, by, timepoints, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
+    km = km_at(data, by, timepoints)
     parts = [ard.from_frame(km, analysis=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
                             level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event", "surv": "surv",
                                                      "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"})]
@@ -78,10 +104,8 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
                             for g, r in counts.iterrows()))
     groups = sorted(data[by].dropna().unique())
     if reference is not None and len(groups) == 2 and reference in groups:
-        diff = survival.km_difference(data, by, C.TIMEPOINT_2Y_DAYS, reference, conf_level=C.CONF_LEVEL)
-        parts.append(ard.from_frame(diff, analysis=f"{prefix}km_diff", param=paramcd, group_col=None,
-                                    group_value=COMPARISON, variable="AVAL", level_col="time",
-                                    stats={"diff": "diff", "se": "se", "lcl": "lcl", "ucl": "ucl", "p": "p"}))
+        parts.append(ard.rows(f"{prefix}km_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS,
+                              km_difference_stats(data, by, km, reference)))
         lr = survival.logrank(data, by, rho=C.LOGRANK_RHO)
         parts.append(ard.rows(f"{prefix}logrank", paramcd, COMPARISON, by, "",
                               {"chisq": lr["chisq"].iloc[0], "df": lr["df"].iloc[0], "p": lr["p"].iloc[0]}))
