@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -33,3 +34,12 @@ def run_r(code: str, frames: dict[str, pd.DataFrame] | None = None, timeout: int
         if proc.returncode != 0:
             raise RuntimeError(f"R failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
         return {p.stem[4:]: pd.read_csv(p) for p in sorted(tmp.glob("out_*.csv"))}
+
+
+def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.DataFrame:
+    """SAP 3.1, applied to R's summary(extend = TRUE) output: with nobody at risk at t and S(t) > 0
+    the estimate is not estimable (NaN) instead of R's last value carried forward."""
+    km = km.copy()
+    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
+    km.loc[beyond, ["surv", "std_err", "lcl", "ucl"]] = np.nan
+    return km

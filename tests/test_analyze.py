@@ -35,7 +35,7 @@ from analysis import paths
 from analysis.analyze import ard
 from analysis.analyze.pipeline import ARD_PARQUET, analyze_cut, load_derived, methods_table
 from analysis.derive.pipeline import derive_cut
-from tests.rref import run_r
+from tests.rref import not_estimable_beyond_follow_up, run_r
 
 REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)
@@ -52,15 +52,6 @@ def quiet_analyze(cut: str, root: Path) -> Path:
     """The analyze step, without its one-line timing message on stderr."""
     with contextlib.redirect_stderr(io.StringIO()):
         return analyze_cut(cut, root)
-
-
-def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.DataFrame:
-    """SAP 3.1, applied to R's summary(extend = TRUE) output: with nobody at risk at t and S(t) > 0
-    the estimate is not estimable (NaN) instead of R's last value carried forward."""
-    km = km.copy()
-    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
-    km.loc[beyond, ["surv", "std_err", "lcl", "ucl"]] = np.nan
-    return km
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from analysis.analyze import ard, external
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival
-from tests.rref import run_r
+from tests.rref import not_estimable_beyond_follow_up, run_r
 
 REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)
@@ -63,15 +63,6 @@ def plain(d: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 # --- (a) the shipped cut ------------------------------------------------------------------------------------
-def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.DataFrame:
-    """SAP 3.1, applied to R's summary(extend = TRUE) output: with nobody at risk at t and S(t) > 0
-    the estimate is not estimable (NaN) instead of R's last value carried forward."""
-    km = km.copy()
-    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
-    km.loc[beyond, ["surv", "std_err", "lcl", "ucl"]] = np.nan
-    return km
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> SimpleNamespace:
     root = tmp_path_factory.mktemp("external_root")
