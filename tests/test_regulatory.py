@@ -366,3 +366,11 @@ def test_compare_defaults_to_latest_versus_previous_and_rejects_the_first_cut(tw
     assert cli.main(["--root", str(two_cuts), "compare", "--to", CUT1]) == 3
     assert "first data cut" in capsys.readouterr().err
     assert cli.main(["--root", str(two_cuts), "compare", "--from", "cut-1999-01-01"]) == 3
+
+
+def test_reproduce_names_the_raw_cell_that_moved(tmp_path):
+    d = write_cut(tmp_path, CUT1, {"dm": DM1})
+    locked = (d / "dm.csv").read_bytes()
+    (d / "dm.csv").write_text(DM1.replace(",2,48,", ",2,49,"))
+    assert reproduce.raw_value_changes(locked, d, "dm.csv") == [
+        "dm SUBJID=01-002 AGE value changed: '48' -> '49'"]

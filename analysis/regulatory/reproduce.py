@@ -18,6 +18,7 @@ line per file; any difference raises ReproductionMismatch (exit code 4).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -55,18 +56,53 @@ def rebuild_subprocess(cut: str, scratch: Path) -> None:
                                    + proc.stderr[-3000:])
 
 
-def compare_raw(manifest: dict, raw_dir: Path) -> list[FileVerdict]:
+def locked_raw_from_git(manifest: dict, cut: str, name: str) -> bytes | None:
+    """The raw file as it was locked, from git at the lock's commit, if that commit holds a file
+    with the locked SHA-256 (else None: the cell-level diff is then not available)."""
+    commit = (manifest.get("code") or {}).get("commit")
+    if not commit:
+        return None
+    try:
+        proc = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "show", f"{commit}:data/raw/{cut}/{name}"],
+                              capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0 or hashlib.sha256(proc.stdout).hexdigest() != manifest["raw"].get(name):
+        return None
+    return proc.stdout
+
+
+def raw_value_changes(locked: bytes, current_dir: Path, name: str) -> list[str]:
+    """Cell-level changes of one raw form between its locked bytes and the current file."""
+    from analysis.raw_io import read_form_text
+    from analysis.raw_spec import FORMS
+    from analysis.regulatory.compare import raw_form_changes
+    form = FORMS.get(Path(name).stem)
+    if form is None:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / name).write_bytes(locked)
+        old = read_form_text(Path(tmp), form)
+    d = raw_form_changes(old, read_form_text(current_dir, form), form)
+    return [f"{r['form']} {r['key']} {r['field'] or ''} {r['change']}: {r['old']!r} -> {r['new']!r}"
+            for r in d.head(MAX_LINES).to_dict("records")]
+
+
+def compare_raw(manifest: dict, raw_dir: Path, cut: str) -> list[FileVerdict]:
     now = {p.name: build.sha256_file(p) for p in sorted(raw_dir.iterdir()) if p.is_file()}
     out = []
     for name in sorted(set(manifest["raw"]) | set(now)):
         locked, current = manifest["raw"].get(name), now.get(name)
         if locked == current:
             out.append(FileVerdict(f"raw/{name}", True, "identical to the raw export that was locked"))
-        else:
-            what = "missing now" if current is None else "not in the lock" if locked is None else \
-                "CHANGED since lock"
-            out.append(FileVerdict(f"raw/{name}", False, f"raw export {what}",
-                                   [f"locked sha256 {locked}", f"current sha256 {current}"]))
+            continue
+        what = "missing now" if current is None else "not in the lock" if locked is None else \
+            "CHANGED since lock"
+        details = [f"locked sha256 {locked}", f"current sha256 {current}"]
+        old_bytes = locked_raw_from_git(manifest, cut, name) if locked and current else None
+        if old_bytes is not None and name.endswith(".csv"):
+            details += raw_value_changes(old_bytes, raw_dir, name)
+        out.append(FileVerdict(f"raw/{name}", False, f"raw export {what}", details))
     return out
 
 
@@ -148,7 +184,7 @@ def reproduce_cut(cut: str, root: Path | None = None,
     scratch = Path(tempfile.mkdtemp(prefix=f"reproduce-{cut}-"))
     try:
         shutil.copytree(raw, paths.raw_dir(cut, scratch))
-        verdicts = compare_raw(manifest, paths.raw_dir(cut, scratch))
+        verdicts = compare_raw(manifest, paths.raw_dir(cut, scratch), cut)
         try:
             rebuild(cut, scratch)
         except (ReproductionMismatch, BadDataError) as exc:
