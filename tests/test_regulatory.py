@@ -21,7 +21,7 @@ DM1 = """STUDYID,SITEID,SUBJID,INITIALS,BRTHDTC,HOSPRN,SEX,AGE,WEIGHTKG,ENRLDTC
 SWCART-01,01,01-001,AB,1980-05-17,H0012345,1,43,70.5,2023-01-10
 SWCART-01,01,01-002,CD,1975-11,H0067890,2,48,61,2023-02-01
 """
-DM2 = DM1 + "SWCART-01,02,02-003,EF,1990-01-02,H0099999,1,33,80,2024-09-01\n"
+DM2 = DM1.replace("H0067890", "H0067891") + "SWCART-01,02,02-003,EF,1990-01-02,H0099999,1,33,80,2024-09-01\n"
 DS1 = """SUBJID,EOTSTAT,DCREAS,DCDTC,LSTALVDTC,DTHFL,DTHDTC,DTHCAUS
 01-001,COMPLETED,,,2024-06-01,N,,
 01-002,ONGOING,,,2024-06-15,N,,
@@ -133,6 +133,9 @@ def test_compare_raw_subjects_events_and_changed_values(two_cuts):
     row = changed[(changed["form"] == "ae")].iloc[0]
     assert (row["key"], row["subject"], row["field"], row["old"], row["new"]) == \
         ("SUBJID=01-001, AESEQ=1", "01-001", "AEENDTC", "2023-01-25", "2023-01-27")
+    # a corrected hospital record number is listed, but its values are withheld
+    hosp = changed[changed["field"] == "HOSPRN"]
+    assert hosp[["subject", "old", "new"]].values.tolist() == [["01-002", compare.WITHHELD, compare.WITHHELD]]
     ds_fields = set(changed.loc[changed["subject"] == "01-002", "field"][changed["form"] == "ds"])
     assert ds_fields == {"EOTSTAT", "DCREAS", "DCDTC", "LSTALVDTC", "DTHFL", "DTHDTC", "DTHCAUS"}
     added = rc[rc["change"] == "record added"]
@@ -161,6 +164,7 @@ def test_compare_derived_and_ard_when_built(two_cuts):
 def test_changes_written_and_loaded_for_the_report(two_cuts):
     built(two_cuts, CUT1, CUT2)
     compare.changes_step(CUT2, two_cuts)
+    identifiers.check_identifiers(CUT2, two_cuts)   # the change tables carry no identifier
     loaded = compare.load_changes(CUT2, two_cuts)
     assert set(loaded) == set(compare.TABLES)
     assert loaded["subjects_added"]["subject"].tolist() == ["02-003", "R0002"]

@@ -2,7 +2,8 @@
 
 From the raw forms of both cuts (keys of analysis.raw_spec): subjects added, new events (deaths,
 relapses, MRD recurrences, adverse events; relapses and deaths of the external control), and every
-raw value changed for the same key. Where derived data exist for both cuts (data/derived/<cut>/,
+raw value changed for the same key (values of identifying columns withheld: nothing identifying
+leaves raw). Where derived data exist for both cuts (data/derived/<cut>/,
 else the locked copy data/locked/<cut>/): a record-level diff of each dataset and the new ADTTE
 events. Where both ARDs exist: how each result moved. A locked cut whose raw export or outputs no
 longer match its lock manifest is called out.
@@ -22,10 +23,11 @@ from analysis.atomic import atomic_dir
 from analysis.build import sha256_file
 from analysis.conventions import MRD_THRESHOLD
 from analysis.raw_io import read_form_text
-from analysis.raw_spec import FORMS, Form
+from analysis.raw_spec import FORMS, IDENTIFIER_COLUMNS, Form
 from analysis.regulatory import common
 
 CHANGES_DIRNAME = "changes"
+WITHHELD = "(identifier withheld)"  # a changed INITIALS / BRTHDTC / HOSPRN is listed, its values not
 TABLES = ("summary", "subjects_added", "events", "raw_changes", "derived_changes", "ard_changes",
           "locked_alerts")
 COLUMNS = {
@@ -74,6 +76,8 @@ def raw_form_changes(old: pd.DataFrame | None, new: pd.DataFrame | None, form: F
             for f in fields:
                 a, b = common._cell(r[f + "__old"]), common._cell(r[f + "__new"])
                 if a != b:
+                    if f in IDENTIFIER_COLUMNS:
+                        a, b = (WITHHELD if a is not None else None), (WITHHELD if b is not None else None)
                     rows.append({**base, "field": f, "old": a, "new": b, "change": "value changed"})
     return pd.DataFrame(rows, columns=COLUMNS["raw_changes"])
 
