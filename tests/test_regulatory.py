@@ -208,8 +208,8 @@ def test_lock_writes_outputs_and_provenance(two_cuts):
 
 def test_relock_with_changed_outputs_needs_force(two_cuts):
     built(two_cuts, CUT1)
-    lock.lock_cut(CUT1, two_cuts)
-    lock.lock_cut(CUT1, two_cuts)  # same bytes: fine
+    first = lock.lock_cut(CUT1, two_cuts)
+    assert lock.lock_cut(CUT1, two_cuts) == first  # same bytes: the lock stands as it was
     (paths.report_dir(CUT1, two_cuts) / "ard.csv").write_text("analysis,param,group,variable,level,stat_name,stat\n")
     with pytest.raises(BadDataError, match=r"already locked.*ard.csv.*--force"):
         lock.lock_cut(CUT1, two_cuts)
@@ -378,3 +378,34 @@ def test_reproduce_names_the_raw_cell_that_moved(tmp_path):
     (d / "dm.csv").write_text(DM1.replace(",2,48,", ",2,49,"))
     assert reproduce.raw_value_changes(locked, d, "dm.csv") == [
         "dm SUBJID=01-002 AGE value changed: '48' -> '49'"]
+
+
+def test_lock_cli_builds_the_cut_then_locks_it(two_cuts, monkeypatch, capsys):
+    """`lock` brings every step up to date first (fake derive/analyze/render, the real define,
+    changes and identifier steps), then writes data/locked/<cut>/."""
+    import sys
+    import types
+    mod = types.ModuleType("fake_steps_for_lock")
+    mod.validate = lambda cut, root=None: None
+    mod.derive = lambda cut, root=None: fake_derive(cut, root)
+    mod.analyze = lambda cut, root=None: fake_analyze(cut, root)
+    mod.render = lambda cut, root=None: (paths.report_dir(cut, root) / "index.html").write_text("<html/>")
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    steps = dict(cli.STEPS)
+    for s in ("validate", "derive", "analyze", "render"):
+        steps[s] = (mod.__name__, s, steps[s][2])
+    monkeypatch.setattr(cli, "STEPS", steps)
+    assert cli.main(["--root", str(two_cuts), "lock", "--cut", CUT1]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "[identifiers] cut-2024-06-30 done" in err and f"locked {CUT1}" in err
+    m = common.lock_manifest(CUT1, two_cuts)
+    assert sorted(m["outputs"]) == ["ard.csv", "define.xml", "derived/adsl.csv", "derived/spec.json"]
+    # the new lock is an input of the 'changes' step (it calls out changes to locked cuts), so
+    # locking again re-runs changes and what follows it once; the lock itself is not rewritten
+    lock_json = (common.locked_dir(CUT1, two_cuts) / "lock.json").read_bytes()
+    assert cli.main(["--root", str(two_cuts), "lock", "--cut", CUT1]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert [ln.split()[0] for ln in err.splitlines() if " running " in ln] == ["[changes]", "[render]", "[identifiers]"]
+    assert (common.locked_dir(CUT1, two_cuts) / "lock.json").read_bytes() == lock_json
+    assert cli.main(["--root", str(two_cuts), "lock", "--cut", CUT1]) == EXIT_OK
+    assert " running " not in capsys.readouterr().err

@@ -20,7 +20,7 @@ def cmd_lock(args) -> int:
     build.build(cli.PIPELINE, cut, cli._runner, root=cli._root(args), say=_say)
     manifest = lock_cut(cut, args.root, force=args.force)
     target = paths.ROOT if args.root is None else args.root
-    _say(f"locked {cut}: {len(manifest['outputs'])} outputs, {len(manifest['raw'])} raw files -> "
+    _say(f"locked {cut} at {manifest['locked_utc']}: {len(manifest['outputs'])} outputs, {len(manifest['raw'])} raw files -> "
          f"{(target / 'data' / 'locked' / cut).as_posix()} (commit it); git commit "
          f"{manifest['code']['commit']}{' (DIRTY work tree)' if manifest['code']['dirty'] else ''}")
     return EXIT_OK

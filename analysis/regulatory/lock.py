@@ -18,6 +18,7 @@ atomically on every run, which would delete or silently replace committed eviden
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import re
@@ -113,27 +114,33 @@ def make_manifest(cut: str, outputs: dict[str, str], root: Path | None, code_roo
 def lock_cut(cut: str, root: Path | None = None, force: bool = False, code_root: Path | None = None) -> dict:
     """Copy the built outputs of ``cut`` to data/locked/<cut>/ with lock.json; return the manifest.
 
-    An existing lock is replaced only with ``force`` when its outputs differ (re-locking the same
-    bytes is allowed and only refreshes the manifest)."""
+    A lock is an event: locking again when the outputs and raw files are those already locked
+    changes nothing (the existing manifest is returned). An existing lock whose outputs would
+    change is replaced only with ``force``."""
     code_root = code_root or paths.REPO_ROOT
     sources = lock_sources(cut, root)
-    target = common.locked_dir(cut, root)
+    define = build_define(read_spec_json(sources[f"derived/{common.SPEC_FILE}"]), cut, href_prefix="derived/")
+    outputs = {rel: build.sha256_file(src) for rel, src in sources.items()}
+    outputs[common.DEFINE_FILE] = hashlib.sha256(define).hexdigest()
+    outputs = dict(sorted(outputs.items()))
     old = common.lock_manifest(cut, root)
-    with atomic_dir(target) as tmp:
-        outputs = {}
+    if old is not None:
+        if old.get("outputs") == outputs and old.get("raw") == raw_hashes(cut, root):
+            return old
+        if not force:
+            changed = sorted(k for k in set(old["outputs"]) | set(outputs)
+                             if old["outputs"].get(k) != outputs.get(k))
+            raise BadDataError(f"{cut} is already locked and these outputs would change: {changed or 'raw inputs'}; "
+                               f"re-lock deliberately with `python -m analysis lock --cut {cut} --force`")
+    manifest = make_manifest(cut, outputs, root, code_root)
+    with atomic_dir(common.locked_dir(cut, root)) as tmp:
         for rel, src in sources.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp / rel)
-            outputs[rel] = build.sha256_file(tmp / rel)
-        spec = read_spec_json(tmp / "derived" / common.SPEC_FILE)
-        (tmp / common.DEFINE_FILE).write_bytes(build_define(spec, cut, href_prefix="derived/"))
-        outputs[common.DEFINE_FILE] = build.sha256_file(tmp / common.DEFINE_FILE)
-        if old is not None and not force and old.get("outputs") != outputs:
-            changed = sorted(k for k in set(old["outputs"]) | set(outputs)
-                             if old["outputs"].get(k) != outputs.get(k))
-            raise BadDataError(f"{cut} is already locked and these outputs would change: {changed}; "
-                               f"re-lock deliberately with `python -m analysis lock --cut {cut} --force`")
-        manifest = make_manifest(cut, dict(sorted(outputs.items())), root, code_root)
+        (tmp / common.DEFINE_FILE).write_bytes(define)
+        copied = {rel: build.sha256_file(tmp / rel) for rel in outputs}
+        if copied != outputs:  # a source rewritten while we copied: do not lock a mixture
+            raise RuntimeError(f"outputs of {cut} changed while being locked; run lock again")
         (tmp / common.LOCK_MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                                 encoding="utf-8")
     return manifest
