@@ -107,7 +107,7 @@ def dataset_keys(spec: dict, name: str, df: pd.DataFrame) -> list[str]:
     return [SUBJECT_VARIABLE] if SUBJECT_VARIABLE in df.columns else []
 
 
-def _cell(v) -> str | None:
+def cell_text(v) -> str | None:
     """Comparable text of a cell: missing -> None, 3.0 -> '3', bytes decoded."""
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
         return None
@@ -146,7 +146,7 @@ def diff_records(old: pd.DataFrame, new: pd.DataFrame, keys: list[str], dataset:
     join = [*keys, "_occ"]
     for df in (o, n):
         for k in join:
-            df[k] = df[k].map(_cell)
+            df[k] = df[k].map(cell_text)
     m = o.merge(n, on=join, how="outer", suffixes=("__old", "__new"), indicator=True)
     common = [c for c in old.columns if c in new.columns and c not in keys]
 
@@ -158,8 +158,8 @@ def diff_records(old: pd.DataFrame, new: pd.DataFrame, keys: list[str], dataset:
         if SUBJECT_VARIABLE in keys:
             return r[SUBJECT_VARIABLE]
         for c in (SUBJECT_VARIABLE + "__new", SUBJECT_VARIABLE + "__old"):
-            if c in r and _cell(r[c]) is not None:
-                return _cell(r[c])
+            if c in r and cell_text(r[c]) is not None:
+                return cell_text(r[c])
         return None
 
     for r in m.to_dict("records"):
@@ -170,7 +170,7 @@ def diff_records(old: pd.DataFrame, new: pd.DataFrame, keys: list[str], dataset:
                          "change": "added record" if r["_merge"] == "right_only" else "removed record"})
             continue
         for c in common:
-            a, b = _cell(r[c + "__old"]), _cell(r[c + "__new"])
+            a, b = cell_text(r[c + "__old"]), cell_text(r[c + "__new"])
             if a != b:
                 rows.append({"dataset": dataset, "key": key_text(r), SUBJECT_VARIABLE: subject(r),
                              "variable": c, "old": a, "new": b, "change": "value changed"})
@@ -186,7 +186,7 @@ def read_ard(path: Path) -> pd.DataFrame:
     return df
 
 
-def _number(text):
+def as_number(text):
     if text is None:
         return None
     try:
@@ -207,7 +207,7 @@ def stats_equal(a, b, rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL) -> boo
         return a is None and b is None
     if _is_integer_text(a) and _is_integer_text(b):
         return int(a) == int(b)
-    x, y = _number(a), _number(b)
+    x, y = as_number(a), as_number(b)
     if x is None or y is None:
         return str(a) == str(b)
     if math.isnan(x) or math.isnan(y):
@@ -223,15 +223,15 @@ def diff_ard(old: pd.DataFrame, new: pd.DataFrame, rel_tol: float = REL_TOL) -> 
     n = _with_occurrence(new[[*keys, ARD_VALUE]], keys).astype(object)
     for df in (o, n):
         for k in keys:
-            df[k] = df[k].map(_cell)
-        df[ARD_VALUE] = df[ARD_VALUE].map(_cell)
+            df[k] = df[k].map(cell_text)
+        df[ARD_VALUE] = df[ARD_VALUE].map(cell_text)
     m = o.merge(n, on=[*keys, "_occ"], how="outer", suffixes=("_old", "_new"), indicator=True)
     out = m[keys].copy()
     out["old"] = m[ARD_VALUE + "_old"]
     out["new"] = m[ARD_VALUE + "_new"]
 
     def delta(r):
-        x, y = _number(r["old"]), _number(r["new"])
+        x, y = as_number(r["old"]), as_number(r["new"])
         return None if x is None or y is None else y - x
 
     def state(r, how):

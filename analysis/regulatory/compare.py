@@ -74,7 +74,7 @@ def raw_form_changes(old: pd.DataFrame | None, new: pd.DataFrame | None, form: F
             rows.append({**base, "field": "", "old": None, "new": None, "change": "record removed"})
         else:
             for f in fields:
-                a, b = common._cell(r[f + "__old"]), common._cell(r[f + "__new"])
+                a, b = common.cell_text(r[f + "__old"]), common.cell_text(r[f + "__new"])
                 if a != b:
                     if f in IDENTIFIER_COLUMNS:
                         a, b = (WITHHELD if a is not None else None), (WITHHELD if b is not None else None)
@@ -96,7 +96,7 @@ def _mrd_positive(row: dict) -> bool:
     """MRD-positive by the SAP 4.1 threshold of its method (conventions.MRD_THRESHOLD)."""
     if row.get("MRDUND") == "Y":
         return False
-    level = common._number(row.get("MRDLEVEL"))
+    level = common.as_number(row.get("MRDLEVEL"))
     return level is not None and level >= MRD_THRESHOLD[row["METHOD"]]
 
 
@@ -143,7 +143,7 @@ def raw_events(old: dict[str, pd.DataFrame | None], new: dict[str, pd.DataFrame 
         for r in ext_new.to_dict("records"):
             was = before.get(r["PATID"], {})
             for col, name in (("RELDTC", "relapse (external control)"), ("DTHDTC", "death (external control)")):
-                if common._cell(r.get(col)) and not common._cell(was.get(col)):
+                if common.cell_text(r.get(col)) and not common.cell_text(was.get(col)):
                     add(name, r["PATID"], r[col], "")
     return pd.DataFrame(ev, columns=COLUMNS["events"])
 
@@ -214,8 +214,8 @@ def derived_changes(old_dir: Path | None, new_dir: Path | None) -> tuple[pd.Data
 
 def _adtte_events(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     key = [common.SUBJECT_VARIABLE, "PARAMCD"]
-    o = old[key + ["CNSR"]].astype(object).map(common._cell)
-    n = new[[c for c in (*key, "CNSR", "ADT", "EVNTDESC") if c in new.columns]].astype(object).map(common._cell)
+    o = old[key + ["CNSR"]].astype(object).map(common.cell_text)
+    n = new[[c for c in (*key, "CNSR", "ADT", "EVNTDESC") if c in new.columns]].astype(object).map(common.cell_text)
     m = n.merge(o, on=key, how="left", suffixes=("", "_old"))
     hits = m[(m["CNSR"] == "0") & (m["CNSR_old"] != "0")]
     rows = [{"source": "ADTTE", "event": f"{r['PARAMCD']} event", "subject": r[common.SUBJECT_VARIABLE],
