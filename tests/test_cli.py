@@ -130,3 +130,15 @@ def test_usage_error_exits_2():
     with pytest.raises(SystemExit) as exc:
         cli.main(["no-such-command"])
     assert exc.value.code == 2
+
+
+def test_status_lists_every_step_and_why_it_is_stale(fake_steps, capsys):
+    root, calls, _ = fake_steps
+    cli.main(["--root", str(root), "report"])
+    capsys.readouterr()
+    (root / "data" / "raw" / "cut-2025-06-30" / "dm.csv").write_text("SUBJID\n01-001\n01-002\n")
+    assert cli.main(["--root", str(root), "status"]) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in out] == list(cli.PIPELINE)
+    assert out[0].startswith("validate") and "input data:data/raw/cut-2025-06-30/dm.csv changed" in out[0]
+    assert all("STALE" in ln for ln in out)
