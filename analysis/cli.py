@@ -27,8 +27,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Only light imports here: the "everything up to date" path must not load pandas or GX.
 from analysis import build, paths  # noqa: E402
 from analysis.errors import (  # noqa: E402
-    EXIT_BAD_DATA, EXIT_BUG, EXIT_MISMATCH, EXIT_OK, BadDataError, ReproductionMismatch,
+    EXIT_BAD_DATA, EXIT_BUG, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError, ReproductionMismatch,
 )
+from analysis.render.errors import RenderError  # noqa: E402  (a tiny module: no renderer imports)
 
 # step name -> (module, function, one-line description). The function takes (cut, root) and
 # raises BadDataError for bad data. Modules are imported only when the step has to run.
@@ -106,7 +107,11 @@ def _cut_of(args) -> str:
 
 def cmd_simulate(args) -> int:
     from analysis.simulate import write_cuts  # the only place that imports the simulator
-    written = write_cuts(paths.raw_root(args.root), seed=args.seed, force=args.force)
+    try:
+        written = write_cuts(paths.raw_root(args.root), seed=args.seed, force=args.force)
+    except FileExistsError as exc:  # raw data are read-only: a usage error, not a defect
+        _say(f"simulate: {exc}")
+        return EXIT_USAGE
     for cut in written:
         _say(f"[simulate] wrote {paths.raw_dir(cut, args.root)}")
     return EXIT_OK
@@ -149,12 +154,15 @@ def cmd_extra(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=Path, default=None,
-                   help="project tree to read and write (default: this repository, or $ANALYSIS_ROOT)")
+    root_help = "project tree to read and write (default: this repository, or $ANALYSIS_ROOT)"
+    p.add_argument("--root", type=Path, default=None, help=root_help)
+    # --root is also accepted after the command; SUPPRESS keeps a value given before it
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--root", type=Path, default=argparse.SUPPRESS, help=root_help)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, help_, func, cut=True):
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_, description=help_, parents=[after])
         if cut:
             sp.add_argument("--cut", default=None,
                             help="data cut folder name, e.g. cut-2025-06-30 (default: the latest in data/raw/)")
@@ -177,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("reproduce", "rebuild a locked cut from raw in a scratch tree and compare with the lock "
                           "(exit 4 on any difference)", cmd_extra)
     sp.add_argument("--keep", action="store_true", help="keep the scratch tree and print where it is")
-    sp = sub.add_parser("compare", help="changes between two data cuts (subjects, events, values, ARD)",
+    sp = sub.add_parser("compare", parents=[after], help="changes between two data cuts (subjects, events, values, ARD)",
                         description="changes between two data cuts: subjects added, new events, raw values "
                                     "changed, ARD results moved; tables in reports/<to>/changes/")
     sp.add_argument("--from", dest="from_cut", default=None, help="earlier cut (default: the one before --to)")
@@ -201,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_MISMATCH
     except StepMissing as exc:
         _say(str(exc))
+        return EXIT_BUG
+    except RenderError as exc:  # the message names notebook, cell and traceback already
+        _say(f"RENDER FAILED: {exc}")
         return EXIT_BUG
     except KeyboardInterrupt:
         return 130

@@ -142,3 +142,28 @@ def test_status_lists_every_step_and_why_it_is_stale(fake_steps, capsys):
     assert [ln.split()[0] for ln in out] == list(cli.PIPELINE)
     assert out[0].startswith("validate") and "input data:data/raw/cut-2025-06-30/dm.csv changed" in out[0]
     assert all("STALE" in ln for ln in out)
+
+
+def test_root_is_accepted_after_the_command_too(fake_steps):
+    root, calls, _ = fake_steps
+    assert cli.main(["report", "--root", str(root)]) == EXIT_OK
+    assert {c for _, c in calls} == {"cut-2025-06-30"}
+    assert (root / "fake" / "cut-2025-06-30" / "render.out").exists()
+
+
+def test_simulate_refuses_to_overwrite_raw_data_as_a_usage_error(tmp_path, capsys):
+    (tmp_path / "data" / "raw" / "cut-2024-06-30").mkdir(parents=True)
+    assert cli.main(["--root", str(tmp_path), "simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "read-only" in err and "--force" in err and "INTERNAL ERROR" not in err
+    assert list((tmp_path / "data" / "raw").iterdir()) == [tmp_path / "data" / "raw" / "cut-2024-06-30"]
+
+
+def test_render_failure_is_reported_without_an_internal_error_banner(fake_steps, capsys):
+    from analysis.render.errors import RenderError
+
+    root, _, behaviour = fake_steps
+    behaviour["render"] = RenderError("notebook 03-efficacy.qmd failed in code cell 4 (label: fig-km)")
+    assert cli.main(["--root", str(root), "report"]) == EXIT_BUG
+    err = capsys.readouterr().err
+    assert "03-efficacy.qmd failed in code cell 4" in err and "INTERNAL ERROR" not in err
