@@ -57,7 +57,7 @@ class StepDeps:
 # THE table of step dependencies. Order = pipeline order.
 DEPENDENCIES: dict[str, StepDeps] = {
     "validate": StepDeps(
-        code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py"),
+        code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py"),
         reads=("data/raw/{cut}/",),
         outputs=("reports/{cut}/validation.html",),
     ),

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from analysis.build import sha256_file  # noqa: F401  (re-exported: one definition, in the light build module)
 from analysis.raw_spec import FORMS, MANIFEST, Form
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(cut_dir: Path) -> dict:
