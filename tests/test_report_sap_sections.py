@@ -173,3 +173,16 @@ def test_population_and_mrd_numbers_are_the_ards(report):
     best = admrd[(admrd["BESTFL"] == "Y") & (admrd["PARAMCD"] == "MRDFC")]
     n_negative = int((best["BESTSTAT"] == "NEGATIVE").sum())
     assert re.search(rf"Negative\s*{re.escape(F.fmt_n_pct(n_negative, 100 * n_negative / n_safety))}", mrd)
+
+
+def test_key_tables_are_also_delivered_as_rtf(report):
+    """Table 1, the survival summaries and the MRD rates shown on the pages are written as RTF
+    (reports/<cut>/tables/, analysis.present.table.export) for the clinical study report."""
+    _, out, _ = report
+    for name, title in {"table1": "Demographic and baseline characteristics by cohort",
+                        "survival_os": "Overall survival: Kaplan-Meier summary",
+                        "survival_lfs": "Leukemia-free survival: Kaplan-Meier summary",
+                        "mrd_rates": "MRD-negative rate after CAR-T1, by method"}.items():
+        rtf = (out / "tables" / f"{name}.rtf").read_text(encoding="utf-8")
+        assert rtf.startswith("{\\rtf1") and rtf.count("{") == rtf.count("}"), name
+        assert title in rtf, name

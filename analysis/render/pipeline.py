@@ -28,6 +28,7 @@ import nbformat
 
 from analysis import paths
 from analysis.atomic import atomic_dir
+from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import NavEntry, Page, engine_description, export_notebook
@@ -51,6 +52,9 @@ class RenderedNotebook:
     title: str
     seconds: float
     sha256: str
+
+
+TABLES_DIR = "tables"  # RTF/HTML copies of the key tables (present.table.export)
 
 
 def say(message: str) -> None:
@@ -181,15 +185,20 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     with atomic_dir(report_dir, keep=others) as scratch, \
             tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
         os.chmod(scratch, readable_dir_mode())
-        for doc in docs:
-            say(f"[render] {cut}: {doc.name} ...")
-            t0 = time.perf_counter()
-            out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
-                             project_meta=project_meta, work_root=Path(work_root))
-            seconds = time.perf_counter() - t0
-            say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
-            rendered.append(RenderedNotebook(doc.name, out.name, doc.title, seconds,
-                                             hashlib.sha256(doc.path.read_bytes()).hexdigest()))
+        # notebooks deliver their key tables as RTF too (analysis.present.table.export)
+        os.environ[EXPORT_DIR_ENV] = str(scratch / TABLES_DIR)
+        try:
+            for doc in docs:
+                say(f"[render] {cut}: {doc.name} ...")
+                t0 = time.perf_counter()
+                out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
+                                 project_meta=project_meta, work_root=Path(work_root))
+                seconds = time.perf_counter() - t0
+                say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
+                rendered.append(RenderedNotebook(doc.name, out.name, doc.title, seconds,
+                                                 hashlib.sha256(doc.path.read_bytes()).hexdigest()))
+        finally:
+            os.environ.pop(EXPORT_DIR_ENV, None)
         write_index(scratch, cut, rendered, others, nav, engine_text)
         write_manifest(scratch, cut, engine, params, rendered)
     return report_dir
