@@ -26,6 +26,9 @@ from analysis import conventions as C
 from analysis.present import formats as F
 from analysis.present.figures import COHORT_LABELS
 from analysis.present.table import Table
+# the raw-change tables come from compare, which withholds identifier values at the source; the
+# report applies the same function again to whatever tables it is handed
+from analysis.regulatory.compare import WITHHELD, withhold_identifiers  # noqa: F401
 from analysis.render.style import OKABE_ITO
 
 # cohort display names: one definition, in analysis.present.figures (whose km_plot draws the
@@ -739,7 +742,6 @@ def bias_table(views: Sequence[View] = VIEWS) -> Table:
 # changes since the previous cut (tables of analysis.regulatory.compare.load_changes)
 # ------------------------------------------------------------------------------------------------
 
-WITHHELD = "(identifier withheld)"
 KEY_RESULTS = (  # (analysis, param, level, stat_name, label): what a study team looks at first
     ("km", "OS", LEVEL_2Y, "surv", "2-year OS"),
     ("km", "LFS", LEVEL_2Y, "surv", "2-year LFS"),
@@ -756,16 +758,6 @@ KEY_RESULTS = (  # (analysis, param, level, stat_name, label): what a study team
     ("mrd_rate", "MRD-FC", "NEGATIVE", "rate", "FC-MRD negative rate"),
     ("mrd_rate", "MRD-NGS", "NEGATIVE", "rate", "NGS-MRD negative rate"),
 )
-
-
-def withhold_identifiers(raw_changes: pd.DataFrame, identifier_columns: Sequence[str]) -> pd.DataFrame:
-    """Raw value changes with the old/new values of directly identifying fields replaced by a
-    marker: the report shows that such a field changed, never its value."""
-    out = raw_changes.copy()
-    mask = out["field"].isin(list(identifier_columns))
-    out.loc[mask & out["old"].notna(), "old"] = WITHHELD
-    out.loc[mask & out["new"].notna(), "new"] = WITHHELD
-    return out
 
 
 def _fmt_change_value(value, stat_name: str) -> str:

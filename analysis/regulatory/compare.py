@@ -76,10 +76,18 @@ def raw_form_changes(old: pd.DataFrame | None, new: pd.DataFrame | None, form: F
             for f in fields:
                 a, b = common.cell_text(r[f + "__old"]), common.cell_text(r[f + "__new"])
                 if a != b:
-                    if f in IDENTIFIER_COLUMNS:
-                        a, b = (WITHHELD if a is not None else None), (WITHHELD if b is not None else None)
                     rows.append({**base, "field": f, "old": a, "new": b, "change": "value changed"})
-    return pd.DataFrame(rows, columns=COLUMNS["raw_changes"])
+    return withhold_identifiers(pd.DataFrame(rows, columns=COLUMNS["raw_changes"]), IDENTIFIER_COLUMNS)
+
+
+def withhold_identifiers(raw_changes: pd.DataFrame, identifier_columns) -> pd.DataFrame:
+    """Raw value changes with the old/new values of directly identifying fields replaced by a
+    marker: a changed INITIALS / BRTHDTC / HOSPRN is listed, its values never are."""
+    out = raw_changes.copy()
+    mask = out["field"].isin(list(identifier_columns))
+    out.loc[mask & out["old"].notna(), "old"] = WITHHELD
+    out.loc[mask & out["new"].notna(), "new"] = WITHHELD
+    return out
 
 
 def _new_rows(old: pd.DataFrame | None, new: pd.DataFrame | None, key: tuple) -> pd.DataFrame:
