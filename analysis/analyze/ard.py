@@ -70,11 +70,6 @@ def check(ard: pd.DataFrame) -> pd.DataFrame:
     return ard
 
 
-def sort(ard: pd.DataFrame) -> pd.DataFrame:
-    """Deterministic order: by analysis in the order computed, then keys as given."""
-    return ard.reset_index(drop=True)
-
-
 def to_csv_bytes(ard: pd.DataFrame) -> bytes:
     """CSV with 17 significant digits: the float round-trips exactly."""
     buf = io.StringIO()

@@ -152,7 +152,7 @@ def table1_rows(adsl: pd.DataFrame, analysis: str = "table1") -> pd.DataFrame:
                          categorical=[v for v in variables if TABLE1_VARIABLES[v][1]],
                          nonnormal=[v for v in TABLE1_NONNORMAL if v in variables],
                          labels={v: TABLE1_VARIABLES[v][0] for v in variables})
-    out = tidy.rename(columns={})[["variable", "level", "group", "stat_name", "stat"]].copy()
+    out = tidy[["variable", "level", "group", "stat_name", "stat"]].copy()
     out.insert(0, "param", "ADSL")
     out.insert(0, "analysis", analysis)
     out["level"] = out["level"].fillna("").astype(str)
