@@ -22,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	@echo "Installing pinned environment from requirements.lock ..."
-	@$(PY) -m uv pip install -q -p $(PY) --require-hashes -r requirements.lock
+	@$(PY) -m uv pip install -q -p $(PY) --compile-bytecode --require-hashes -r requirements.lock
 	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
