@@ -21,14 +21,23 @@ SHARED = REPO.parent / "shared"
 CDISC_PILOT = SHARED / "external" / "cdisc-pilot01"
 
 
+SYSTEM_DEPS = REPO / "tools" / "system-deps.sh"
+
+
+def r_packages() -> list[str]:
+    """The R packages tools/system-deps.sh installs (its R_PACKAGES list): the one list of them."""
+    out = subprocess.run(["bash", str(SYSTEM_DEPS), "--r-packages"], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
 def _r_available() -> str | None:
     if not shutil.which("Rscript"):
         return "Rscript not found (Debian r-base-core; `make system-deps` installs it as root)"
-    for pkg in ("survival", "cmprsk"):
+    for pkg in r_packages():
         ok = subprocess.run(["Rscript", "-e", f'quit(status = !requireNamespace("{pkg}", quietly=TRUE))'],
                             capture_output=True).returncode == 0
         if not ok:
-            return f"R package {pkg} not installed (Debian r-cran-{pkg})"
+            return f"R package {pkg} not installed (Debian r-cran-{pkg.lower()}; `make system-deps` as root)"
     return None
 
 
