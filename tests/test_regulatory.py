@@ -161,6 +161,38 @@ def test_compare_derived_and_ard_when_built(two_cuts):
     assert ard.loc["events", "new"] == "1"
 
 
+def test_compare_reads_the_locked_datasets_when_only_the_lock_of_the_old_cut_exists(two_cuts):
+    """A fresh clone: the old cut exists only as data/locked/<cut>/ (ard.csv at its top, the ADaM
+    datasets in derived/). The comparison must read derived/, record by record, and say so."""
+    built(two_cuts, CUT1, CUT2)
+    lock.lock_cut(CUT1, two_cuts)
+    for working in (paths.derived_dir(CUT1, two_cuts), paths.report_dir(CUT1, two_cuts)):
+        for p in working.iterdir():
+            p.unlink()
+        working.rmdir()
+    t = compare.compare_cuts(CUT1, CUT2, two_cuts)
+    d = t["derived_changes"]
+    assert set(d["dataset"]) == {"ADSL"} and set(d["change"]) == {"added record", "value changed"}
+    v = d[d["change"] == "value changed"].iloc[0]
+    assert (v["USUBJID"], v["variable"], v["old"], v["new"]) == ("SWCART-01-01-002", "DTHFL", "N", "Y")
+    summary = dict(zip(t["summary"]["item"], t["summary"]["value"]))
+    assert summary["derived data of from cut"] == f"data/locked/{CUT1}/derived/ (locked copy)"
+    assert summary["derived data of to cut"] == f"data/derived/{CUT2}/ (working build)"
+    assert summary["ARD of from cut"] == f"data/locked/{CUT1}/ard.csv (locked copy)"
+    assert summary["ARD of to cut"] == f"reports/{CUT2}/ard.csv (working build)"
+    # with a working build of the old cut present, that one is preferred
+    fake_rebuild(CUT1, two_cuts)
+    again = dict(zip(*compare.compare_cuts(CUT1, CUT2, two_cuts)["summary"][["item", "value"]].T.values))
+    assert again["derived data of from cut"] == f"data/derived/{CUT1}/ (working build)"
+
+
+def test_a_folder_without_adsl_holds_no_adam_datasets(tmp_path):
+    (tmp_path / "ard.csv").write_text("analysis,stat\n")
+    assert not compare.holds_adam_datasets(tmp_path)
+    (tmp_path / "adsl.parquet").write_bytes(b"")
+    assert compare.holds_adam_datasets(tmp_path)
+
+
 def test_changes_written_and_loaded_for_the_report(two_cuts):
     built(two_cuts, CUT1, CUT2)
     compare.changes_step(CUT2, two_cuts)

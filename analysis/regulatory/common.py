@@ -12,6 +12,7 @@ import pandas as pd
 from analysis import paths
 
 LOCKED_DIRNAME = "locked"          # data/locked/<cut>/ (committed; not touched by any step)
+LOCKED_DERIVED_DIRNAME = "derived"  # data/locked/<cut>/derived/: the locked ADaM datasets
 LOCK_MANIFEST = "lock.json"
 SPEC_FILE = "spec.json"
 ARD_FILE = "ard.csv"
@@ -32,12 +33,18 @@ def locked_dir(cut: str, root: Path | None = None) -> Path:
     return (root or paths.ROOT) / "data" / LOCKED_DIRNAME / cut
 
 
+def locked_derived_dir(cut: str, root: Path | None = None) -> Path:
+    """The locked copy of a cut's ADaM datasets: data/locked/<cut>/derived/ (the locked folder
+    itself holds the ARD and define.xml, not datasets)."""
+    return locked_dir(cut, root) / LOCKED_DERIVED_DIRNAME
+
+
 def working_path(locked_rel: str, cut: str, root: Path | None = None) -> Path | None:
     """Where the pipeline writes the output that a lock stores as ``locked_rel``:
     'derived/<file>' -> data/derived/<cut>/<file>; 'ard.csv', 'ard_methods.csv', 'define.xml' ->
     reports/<cut>/<file>."""
     head, _, rest = locked_rel.partition("/")
-    if head == "derived" and rest:
+    if head == LOCKED_DERIVED_DIRNAME and rest:
         return paths.derived_dir(cut, root) / rest
     if not rest and locked_rel != LOCK_MANIFEST:
         return paths.report_dir(cut, root) / locked_rel
@@ -64,13 +71,14 @@ def dataset_files(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix in DATASET_SUFFIXES and not p.name.startswith("."))
 
 
-def derived_datasets(folder: Path) -> dict[str, Path]:
-    """Dataset files of a derived folder: {'adsl': path, ...}; one file per dataset, preferring
-    SAS transport (.xpt, the submission format) over parquet over csv."""
+def derived_datasets(folder: Path, preference: tuple[str, ...] = DATASET_SUFFIXES) -> dict[str, Path]:
+    """Dataset files of a derived folder: {'adsl': path, ...}; one file per dataset, the first
+    suffix of ``preference`` that exists (default: SAS transport (.xpt, the submission format)
+    over parquet over csv)."""
     found: dict[str, Path] = {}
     if not Path(folder).is_dir():
         return found
-    for suffix in reversed(DATASET_SUFFIXES):
+    for suffix in reversed(preference):
         for p in sorted(Path(folder).glob(f"*{suffix}")):
             found[p.stem.lower()] = p
     return dict(sorted(found.items()))

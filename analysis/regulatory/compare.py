@@ -3,9 +3,9 @@
 From the raw forms of both cuts (keys of analysis.raw_spec): subjects added, new events (deaths,
 relapses, MRD recurrences, adverse events; relapses and deaths of the external control), and every
 raw value changed for the same key (values of identifying columns withheld: nothing identifying
-leaves raw). Where derived data exist for both cuts (data/derived/<cut>/,
-else the locked copy data/locked/<cut>/): a record-level diff of each dataset and the new ADTTE
-events. Where both ARDs exist: how each result moved. A locked cut whose raw export or outputs no
+leaves raw). Where derived data exist for both cuts (the working build data/derived/<cut>/,
+else the locked copy data/locked/<cut>/derived/; the summary names which): a record-level diff
+of each dataset and the new ADTTE events. Where both ARDs exist: how each result moved. A locked cut whose raw export or outputs no
 longer match its lock manifest is called out.
 
 Tables (written to reports/<to-cut>/changes/<name>.csv, read back by ``load_changes``):
@@ -178,19 +178,43 @@ def read_raw_cut(cut: str, root: Path | None) -> dict[str, pd.DataFrame | None]:
 
 # --- derived / ARD ------------------------------------------------------------------------------------
 
+# Cuts are compared on the Parquet copies: exact values and real dates. pandas' XPORT reader
+# turns an exact 0 into ~5e-79 (IBM float conversion), so CNSR = 0 was never seen as an event.
+COMPARE_FORMATS = (".parquet", ".xpt", ".csv")
+# Every ADaM submission has ADSL: a folder without it holds no ADaM datasets, whatever other
+# dataset-like files (the locked ard.csv, say) it has.
+ADAM_SUBJECT_LEVEL = "adsl"
+
+
+def holds_adam_datasets(folder: Path) -> bool:
+    return ADAM_SUBJECT_LEVEL in common.derived_datasets(folder, COMPARE_FORMATS)
+
+
 def derived_folder(cut: str, root: Path | None) -> Path | None:
-    """Derived data of a cut: the working build if present, else the locked copy."""
-    for folder in (paths.derived_dir(cut, root), common.locked_dir(cut, root)):
-        if common.derived_datasets(folder):
+    """The ADaM datasets of a cut: the working build data/derived/<cut>/ if it holds them, else the
+    locked copy data/locked/<cut>/derived/ (never the locked folder itself: it holds the ARD)."""
+    for folder in (paths.derived_dir(cut, root), common.locked_derived_dir(cut, root)):
+        if holds_adam_datasets(folder):
             return folder
     return None
 
 
 def ard_path(cut: str, root: Path | None) -> Path | None:
+    """The ARD of a cut: the working one (reports/<cut>/ard.csv), else the locked copy."""
     for p in (paths.report_dir(cut, root) / common.ARD_FILE, common.locked_dir(cut, root) / common.ARD_FILE):
         if p.exists():
             return p
     return None
+
+
+def source_text(path: Path | None, cut: str, root: Path | None) -> str:
+    """Where a compared input came from, for the change report: its path in the project and
+    whether it is the working build or the locked copy."""
+    if path is None:
+        return "not available"
+    kind = "locked copy" if path.is_relative_to(common.locked_dir(cut, root)) else "working build"
+    rel = path.relative_to(root or paths.ROOT).as_posix()
+    return f"{rel}{'/' if path.is_dir() else ''} ({kind})"
 
 
 def derived_changes(old_dir: Path | None, new_dir: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -198,7 +222,7 @@ def derived_changes(old_dir: Path | None, new_dir: Path | None) -> tuple[pd.Data
     (a parameter whose CNSR went from censored to event, or a new record that is an event)."""
     if old_dir is None or new_dir is None:
         return _empty("derived_changes"), _empty("events")
-    old_sets, new_sets = common.derived_datasets(old_dir), common.derived_datasets(new_dir)
+    old_sets, new_sets = (common.derived_datasets(d, COMPARE_FORMATS) for d in (old_dir, new_dir))
     spec = common.read_spec(new_dir)
     parts, events = [], []
     for name in sorted(set(old_sets) | set(new_sets)):
@@ -287,13 +311,19 @@ def compare_cuts(from_cut: str, to_cut: str, root: Path | None = None) -> dict[s
     alerts = [locked_alerts(c, root) for c in (from_cut, to_cut)]
     alerts = [a for a in alerts if not a.empty]
     t["locked_alerts"] = pd.concat(alerts, ignore_index=True) if alerts else _empty("locked_alerts")
+    sources = {f"{what} of {label}": source_text(p, c, root)
+               for what, found in (("derived data", folders), ("ARD", ards))
+               for label, c, p in (("from cut", from_cut, found[0]), ("to cut", to_cut, found[1]))}
     t["summary"] = summarise(from_cut, to_cut, t, root, derived_available=None not in folders,
-                             ard_available=None not in ards)
+                             ard_available=None not in ards, sources=sources)
     return {name: t[name] for name in TABLES}
 
 
 def summarise(from_cut: str, to_cut: str, t: dict[str, pd.DataFrame], root: Path | None,
-              derived_available: bool = True, ard_available: bool = True) -> pd.DataFrame:
+              derived_available: bool = True, ard_available: bool = True,
+              sources: dict[str, str] | None = None) -> pd.DataFrame:
+    """The summary table; ``sources`` ({"derived data of from cut": "data/locked/...", ...}) says
+    which folder / file each compared input was read from."""
     ev = t["events"]
     raw_ev = ev[ev["source"] == "raw"] if not ev.empty else ev
     rc = t["raw_changes"]
@@ -312,6 +342,7 @@ def summarise(from_cut: str, to_cut: str, t: dict[str, pd.DataFrame], root: Path
         ("raw records removed", int((rc["change"] == "record removed").sum())),
         ("raw values changed (same key)", int((rc["change"] == "value changed").sum())),
     ]
+    items += list((sources or {}).items())
     na = "not compared (derived data of both cuts needed)"
     items.append(("derived differences", len(t["derived_changes"]) if derived_available else na))
     na = "not compared (ARD of both cuts needed)"
