@@ -35,7 +35,7 @@ def _r_available() -> str | None:
         return "Rscript not found (Debian r-base-core; `make system-deps` installs it as root)"
     for pkg in r_packages():
         ok = subprocess.run(["Rscript", "-e", f'quit(status = !requireNamespace("{pkg}", quietly=TRUE))'],
-                            capture_output=True).returncode == 0
+                            capture_output=True, check=False).returncode == 0
         if not ok:
             return f"R package {pkg} not installed (Debian r-cran-{pkg.lower()}; `make system-deps` as root)"
     return None

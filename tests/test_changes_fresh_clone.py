@@ -46,7 +46,7 @@ def fresh(tmp_path_factory):
 
 
 def test_compare_reads_the_locked_adam_datasets_record_by_record(fresh):
-    root, cut, previous, tables, _ = fresh
+    _, cut, previous, tables, _ = fresh
     derived = tables["derived_changes"]
     assert set(derived["dataset"]) <= ADAM and "ADSL" in set(derived["dataset"])
     assert not derived["change"].isin(["dataset added", "dataset removed"]).any(), \
@@ -92,7 +92,7 @@ def _table(page, caption_start: str) -> list[list[str]]:
 
 
 def test_page_08_shows_record_level_adam_changes_and_new_events(fresh):
-    root, cut, previous, tables, page_path = fresh
+    _, cut, previous, _, page_path = fresh
     page = lxml.html.fromstring(page_path.read_text(encoding="utf-8"))
     text = " ".join(page.text_content().split())
     assert f"Compared: {cut} (this cut) with {previous} (previous cut, locked)" in text

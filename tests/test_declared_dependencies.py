@@ -87,9 +87,8 @@ def files_running_r() -> list[Path]:
         for path in sorted((REPO / folder).rglob("*")):
             if path == Path(__file__).resolve():
                 continue  # this file's R snippets are test data for the scanner
-            if path.suffix.lower() == ".r":
-                found.append(path)
-            elif path.suffix == ".py" and re.search(r"\brun_r\b|Rscript", path.read_text(encoding="utf-8")):
+            runs_r = path.suffix == ".py" and re.search(r"\brun_r\b|Rscript", path.read_text(encoding="utf-8"))
+            if path.suffix.lower() == ".r" or runs_r:
                 found.append(path)
     return found
 
