@@ -220,7 +220,12 @@ def test_to_html_structure(demo_table):
     rows = doc.find("tbody").findall("tr")
     assert [td.text_content() for td in rows[2]] == ["P & Q {x}", "<0.001", "\u2265 3"]
     assert "padding-left:1.5em" in rows[1][0].get("style")
-    assert demo_table._repr_html_() == P.to_html(demo_table)      # notebooks show the HTML
+    # notebooks show the HTML as a Pandoc raw block in a text/markdown output, never as text/html
+    # (Quarto would add require.js/jQuery from a CDN for it: analysis.render.rawhtml)
+    from IPython.core.formatters import DisplayFormatter
+    data, _ = DisplayFormatter().format(demo_table)
+    assert set(data) == {"text/plain", "text/markdown"}
+    assert data["text/markdown"] == "```{=html}\n" + P.to_html(demo_table).strip("\n") + "\n```\n"
     notes = [td.text_content() for td in doc.find("tfoot").iter("td")]
     assert notes == ["SMD: standardized mean difference.", "NE: not estimable.", "Source: ADSL (TRTEMFL_X)"]
 

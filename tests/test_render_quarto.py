@@ -1,8 +1,11 @@
-"""The Quarto engine, with a fake ``quarto`` on PATH that records how it was called (the Quarto
-CLI cannot be installed here). What is checked is our side of the contract: the command line
+"""The Quarto engine, with a fake ``quarto`` on PATH (tests/fixtures/fake_quarto.py; the Quarto
+CLI cannot be installed here) that records how it was called and, like Quarto 1.7, executes the
+notebook in the kernel it finds, fails without papermill for -P, and loads require.js/jQuery from
+a CDN when a cell outputs text/html. What is checked is our side of the contract: the command line
 (``quarto render <file> --to html -P cut:<cut> -P root:<root> --execute-dir <repo>
 --no-execute-daemon``), the work folder's _quarto.yml (never frozen, self-contained HTML),
-the environment, and what we do with Quarto's output and failures."""
+the environment and kernel, pages without text/html outputs, and what we do with Quarto's
+output and failures."""
 
 from __future__ import annotations
 
@@ -24,30 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "tests" / "fixtures" / "example-report.qmd"
 CUT = "cut-2025-06-30"
 
-FAKE_QUARTO = """\
-#!{python}
-# Fake Quarto CLI for tests: records argv, cwd, some environment and the work folder's files,
-# then behaves as FAKE_QUARTO_MODE says: ok (writes <stem>.html), fail, remote (page loads a CDN script).
-import json, os, sys, pathlib
-cwd = pathlib.Path.cwd()
-record = {{"argv": sys.argv[1:], "cwd": str(cwd),
-          "files": sorted(p.name for p in cwd.iterdir()),
-          "quarto_yml": (cwd / "_quarto.yml").read_text() if (cwd / "_quarto.yml").exists() else None,
-          "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON"),
-          "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED")}}
-with open(os.environ["FAKE_QUARTO_LOG"], "a") as log:
-    log.write(json.dumps(record) + "\\n")
-mode = os.environ.get("FAKE_QUARTO_MODE", "ok")
-if mode == "fail":
-    print("An error occurred while executing the following cell: fig-km", file=sys.stderr)
-    sys.exit(1)
-stem = pathlib.Path(sys.argv[2]).stem
-script = '<script src="https://cdn.example.org/x.js"></script>' if mode == "remote" else ""
-params = [a for a in sys.argv if ":" in a and not a.startswith("/")]
-(cwd / f"{{stem}}.html").write_text(
-    f"<!DOCTYPE html><html><head><title>{{stem}}</title>{{script}}</head>"
-    f"<body class='quarto'><main><h1>QUARTO PAGE {{stem}}</h1><p>{{' '.join(params)}}</p></main></body></html>")
-"""
+FAKE_QUARTO = REPO / "tests" / "fixtures" / "fake_quarto.py"  # what it stands in for: its docstring
 
 
 @pytest.fixture
@@ -55,7 +35,7 @@ def fake_quarto(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     exe = bin_dir / "quarto"
-    exe.write_text(FAKE_QUARTO.format(python=sys.executable))
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_QUARTO}" "$@"\n')
     exe.chmod(0o755)
     log = tmp_path / "quarto-calls.jsonl"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -101,7 +81,10 @@ def test_quarto_is_chosen_when_on_path_and_called_per_notebook(fake_quarto, note
     body = page.find("body")
     assert body[0].tag == "nav" and [a.get("href") for a in body[0].iter("a")] == [
         "index.html", "01-example.html", "02-second.html"]
-    assert f"cut:{CUT}" in page.find(".//main").text_content()
+    assert f"Rendered for data cut: {CUT}" in page.find(".//main").text_content(), "executed with the parameter"
+    assert call["kernel_python"] == sys.executable, "the kernel is this interpreter (the project's .venv)"
+    assert page.find(".//script") is None, "no text/html output: Quarto adds no require.js/jQuery"
+    assert len(page.findall(".//table")) == 2, "both tables shown as HTML (raw blocks), not as code"
     assert json.loads((out / "render.json").read_text())["engine"] == "quarto"
 
 
@@ -168,3 +151,62 @@ def test_param_values_read_back_unchanged_as_quarto_reads_them(value):
     assert name == "p" and yaml.safe_load(text) == value
     with pytest.raises(RenderError, match="only scalars"):
         param_args({"arms": ["A", "B"]})
+
+
+WIDGET = """
+---
+title: "Widget"
+---
+
+```{python}
+#| tags: [parameters]
+cut = None
+root = None
+```
+
+```{python}
+from IPython.display import HTML
+HTML("<table><tr><td>1</td></tr></table>")
+```
+"""
+
+
+def test_a_text_html_output_makes_quarto_load_scripts_and_the_page_is_refused(fake_quarto, tmp_path):
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    (notebooks / "01-widget.qmd").write_text(WIDGET.lstrip())
+    with pytest.raises(RenderError, match=r"01-widget.qmd: the Quarto page is not self-contained.*"
+                                          r"cdnjs.cloudflare.com/ajax/libs/require.js"):
+        render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
+    # the fallback refuses the same notebook, naming the cell and what to use instead
+    with pytest.raises(RenderError, match=r"01-widget.qmd: code cell 2 \(label: None, line 11\) outputs text/html.*"
+                                          r"HtmlBlock"):
+        render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks, engine="jupyter")
+
+
+def test_quarto_needs_papermill_where_its_jupyter_engine_runs(fake_quarto, notebooks, tmp_path, monkeypatch):
+    """The fake fails as Quarto does when papermill cannot be imported; here it is hidden from
+    the interpreter by a module that raises ImportError first on PYTHONPATH."""
+    blocker = tmp_path / "no-papermill" / "papermill"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("papermill hidden by the test")\n')
+    monkeypatch.setenv("PYTHONPATH", str(blocker.parent))
+    with pytest.raises(RenderError, match="The papermill package is required for processing --execute-params"):
+        render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
+
+
+def test_a_python3_kernel_of_the_user_on_another_python_is_not_used(fake_quarto, notebooks, tmp_path, monkeypatch):
+    """A ``python3`` kernelspec in the user's Jupyter folder comes before the .venv's in
+    jupyter_client's search; if Quarto used it, the notebooks would run on a Python without
+    papermill or our packages. Our own kernelspec goes first on JUPYTER_PATH."""
+    user_dir = tmp_path / "user-jupyter"
+    decoy = user_dir / "kernels" / "python3"
+    decoy.mkdir(parents=True)
+    other_python = shutil.which("python3", path="/usr/bin") or "/usr/bin/python3"
+    (decoy / "kernel.json").write_text(json.dumps({
+        "argv": [other_python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "someone else's python3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user_dir))
+    (notebooks / "02-second.qmd").unlink()
+    render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
+    assert fake_quarto()[0]["kernel_python"] == sys.executable

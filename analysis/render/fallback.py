@@ -1,7 +1,8 @@
 """The Jupyter-library engine: one .qmd -> one self-contained HTML page, without Quarto.
 
 read (jupytext Rmd reader + our ``#|`` option parser) -> inject the parameters after the
-``parameters`` cell -> execute in a fresh kernel (nbclient) -> apply the display options and
+``parameters`` cell -> execute in a fresh kernel (nbclient) -> refuse text/html outputs (Quarto
+would load scripts from a CDN for them) -> apply the display options and
 number figures/tables -> export (nbconvert, our template) -> check nothing is fetched from the
 network.
 """
@@ -19,6 +20,7 @@ from analysis.render.layout import presentation_notebook
 from analysis.render.options import document_defaults
 from analysis.render.params import inject_parameters
 from analysis.render.qmd import QmdDocument
+from analysis.render.rawhtml import widget_outputs
 
 
 def executed_notebook(doc: QmdDocument, params: dict, project_meta: dict, cwd: Path,
@@ -31,6 +33,20 @@ def executed_notebook(doc: QmdDocument, params: dict, project_meta: dict, cwd: P
     return nb, defaults
 
 
+def refuse_widget_outputs(nb: nbformat.NotebookNode, notebook: str) -> None:
+    """A text/html or JavaScript output makes Quarto put require.js and jQuery from a CDN into the
+    page (analysis.render.rawhtml): refused here too, so both engines accept the same notebooks."""
+    found = widget_outputs(nb)
+    if found:
+        where = "; ".join(f"code cell {nb.cells[i].metadata.get('chunk', i + 1)} "
+                          f"(label: {nb.cells[i].metadata.get('quarto', {}).get('label')}, "
+                          f"line {nb.cells[i].metadata.get('qmd_line')}) outputs {mime}" for i, mime in found[:5])
+        raise RenderError(f"notebook {notebook}: {where}. Quarto would load require.js and jQuery from the "
+                          "network for such an output; show tables as analysis.present.table.Table or "
+                          "analysis.render.rawhtml.HtmlBlock (text/markdown with a raw HTML block), not "
+                          "IPython.display.HTML or a DataFrame")
+
+
 def render_document(doc: QmdDocument, out_html: Path, params: dict, page: Page,
                     project_meta: dict, cwd: Path, timeout: int | None = None) -> Path:
     """Render one parsed .qmd with ``params`` into ``out_html``; returns ``out_html``.
@@ -39,6 +55,7 @@ def render_document(doc: QmdDocument, out_html: Path, params: dict, page: Page,
     a cell fails, RenderError for anything else wrong.
     """
     nb, defaults = executed_notebook(doc, params, project_meta, cwd, timeout)
+    refuse_widget_outputs(nb, doc.name)
     shown = presentation_notebook(nb, defaults, doc.name)
     text = export_notebook(shown, page)
     remote = external_references(text)

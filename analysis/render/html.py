@@ -34,7 +34,9 @@ UNLISTED_CLASSES = {"unlisted"}
 SYNTHETIC_NOTICE = '<span class="synthetic">SYNTHETIC data</span> (seeded simulator; no patient data)'
 # An attribute that makes the browser fetch something: the report must open air-gapped.
 FETCHING_ATTRIBUTES = (("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
-                       ("source", "src"), ("video", "src"), ("audio", "src"), ("object", "data"))
+                       ("source", "src"), ("video", "src"), ("audio", "src"), ("object", "data"),
+                       ("embed", "src"), ("track", "src"), ("input", "src"), ("video", "poster"),
+                       ("img", "srcset"), ("source", "srcset"), ("frame", "src"))
 NBCONVERT_PLACEHOLDER_ALT = "No description has been provided for this image"
 REMOTE_URL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 CSS_REMOTE_IMPORT = re.compile(r"@import\s+(url\()?\s*['\"]?\s*(https?:)?//|url\(\s*['\"]?\s*(https?:)?//", re.IGNORECASE)
@@ -285,6 +287,9 @@ def external_references(text: str) -> list[str]:
     for style in doc.iter("style"):
         if CSS_REMOTE_IMPORT.search(style.text or ""):
             found.append("<style> imports or loads a remote URL")
+    for el in doc.iter():
+        if isinstance(el.tag, str) and CSS_REMOTE_IMPORT.search(el.get("style") or ""):
+            found.append(f"<{el.tag} style=...> loads a remote URL")
     return found
 
 

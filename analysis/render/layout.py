@@ -4,7 +4,8 @@ tables numbered, cross-references resolved. Pure functions on nbformat notebooks
 Cell options (Quarto semantics, https://quarto.org/docs/reference/cells/cells-jupyter.html):
 ``include: false`` runs the cell and shows nothing; ``echo: false`` hides the code;
 ``output: false`` hides the outputs; ``output: asis`` passes printed text through as markdown
-(so a printed heading or HTML table becomes part of the document); ``warning: false`` drops
+(so a printed heading or HTML table becomes part of the document; a Pandoc raw block
+```` ```{=html} ```` becomes HTML); ``warning: false`` drops
 warnings (Python writes them to stderr). A code cell labelled ``fig-*`` / ``tbl-*`` becomes
 "Figure n" / "Table n" with its ``fig-cap`` / ``tbl-cap``, numbered in document order, and
 ``@fig-x`` / ``@tbl-x`` / ``@sec-x`` in the text become links ("Figure 1", the section title).
@@ -22,6 +23,7 @@ import nbformat
 
 from analysis.render.errors import RenderError
 from analysis.render.options import CROSSREF_KINDS, cell_options
+from analysis.render.rawhtml import split_markdown_output
 
 CROSSREF = re.compile(r"(?<![\w@.])(-?)@((?:fig|tbl|sec)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
 HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*\{([#.][^}]*)\}[ \t]*$", re.MULTILINE)
@@ -128,7 +130,7 @@ def shown_outputs(outputs: list, opts) -> list:
             continue
         if out.output_type == "stream" and out.name == "stdout" and opts.output == "asis":
             out = nbformat.v4.new_output("display_data", data={"text/markdown": out.text})
-        kept.append(out)
+        kept += split_markdown_output(out)  # a raw ```{=html} block is HTML, as Pandoc reads it
     return kept
 
 

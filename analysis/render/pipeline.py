@@ -31,7 +31,7 @@ from analysis.atomic import atomic_dir
 from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
-from analysis.render.html import NavEntry, Page, engine_description, export_notebook
+from analysis.render.html import NavEntry, Page, engine_description, export_notebook, external_references
 from analysis.render.options import load_yaml_mapping
 from analysis.render.params import check_parameters
 from analysis.render.qmd import QmdDocument, read_qmd
@@ -201,4 +201,20 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
             os.environ.pop(EXPORT_DIR_ENV, None)
         write_index(scratch, cut, rendered, others, nav, engine_text)
         write_manifest(scratch, cut, engine, params, rendered)
+        check_self_contained(scratch)
     return report_dir
+
+
+def check_self_contained(folder: Path) -> None:
+    """Every HTML file the render wrote (pages, index, table fragments) opens air-gapped: nothing
+    loaded from the network or a neighbouring file. Checked once more over the whole folder,
+    whatever engine produced the pages (defence in depth: each engine checks its own pages)."""
+    outside = {}
+    for page in sorted(Path(folder).rglob("*.html")):
+        refs = external_references(page.read_text(encoding="utf-8"))
+        if refs:
+            outside[page.relative_to(folder).as_posix()] = refs
+    if outside:
+        listed = "; ".join(f"{name}: {', '.join(refs[:3])}" for name, refs in outside.items())
+        raise RenderError(f"the report would load resources from outside its files (it must open "
+                          f"without a network), so it was not written: {listed}")

@@ -12,7 +12,9 @@ two data cuts render at the same time. The options that matter come from ``_quar
 ``execute: freeze: false`` (a frozen result would belong to an earlier data cut),
 ``format: html: embed-resources: true`` (one self-contained file). ``--no-execute-daemon``: a
 fresh kernel per render, never one kept alive with an earlier cut's state. ``QUARTO_PYTHON``
-points Quarto at this interpreter (the project's .venv).
+points Quarto at this interpreter (the project's .venv: papermill, which Quarto needs for
+``-P``, is in the lock), and a kernelspec of our own, first on ``JUPYTER_PATH``, makes the
+kernel this interpreter too, whatever ``python3`` kernel the user has installed.
 
 References: Quarto "Parameters" (``-P name:value``), "Managing Execution" (freeze), ``quarto
 render --help`` (``--execute-dir``, ``--no-execute-daemon``).
@@ -20,6 +22,8 @@ render --help`` (``--execute-dir``, ``--no-execute-daemon``).
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,6 +37,8 @@ from analysis.render.html import NavEntry, add_navigation, external_references
 from analysis.render.options import load_yaml_mapping
 
 PROJECT_FILE = "_quarto.yml"
+DEFAULT_KERNEL = "python3"
+JUPYTER_DIRNAME = "jupyter"  # beside the work folders: our kernelspec (JUPYTER_PATH)
 QUARTO_TIMEOUT_S = 3600
 ERROR_TAIL_CHARS = 6000
 
@@ -86,6 +92,37 @@ def write_work_project(project_meta: dict, work: Path) -> None:
     (work / PROJECT_FILE).write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
 
 
+def kernel_name(project_meta: dict) -> str:
+    """The Jupyter kernel the project names (``jupyter: python3`` in _quarto.yml)."""
+    name = project_meta.get("jupyter")
+    return name if isinstance(name, str) and name else DEFAULT_KERNEL
+
+
+def write_kernelspec(jupyter_dir: Path, name: str) -> Path:
+    """A kernelspec ``name`` that runs ipykernel on this interpreter (the project's .venv, which
+    has papermill, analysis and every pinned package), in ``jupyter_dir``/kernels/. Quarto's
+    Jupyter engine looks kernels up through jupyter_client, where JUPYTER_PATH comes first: a
+    ``python3`` kernel in the user's ~/.local/share/jupyter, on another Python without papermill,
+    would otherwise be used (Quarto: "The papermill package is required for processing
+    --execute-params")."""
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    spec["argv"][0] = sys.executable
+    folder = jupyter_dir / "kernels" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return folder
+
+
+def quarto_environment(repo_root: Path, jupyter_dir: Path) -> dict[str, str]:
+    """The environment of ``quarto render``: the kernel's (analysis.render.execute), Quarto's
+    Python = this interpreter, and our kernelspec first on JUPYTER_PATH."""
+    env = kernel_environment(repo_root, {"QUARTO_PYTHON": sys.executable})
+    env["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_dir)] + ([env["JUPYTER_PATH"]] if env.get("JUPYTER_PATH") else []))
+    return env
+
+
 def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Path,
                        work_root: Path, nav: list[NavEntry], quarto: str | None = None) -> Path:
     """Render ``qmd`` with Quarto into ``out_html`` (navigation bar added); returns ``out_html``."""
@@ -95,8 +132,11 @@ def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Pa
     work = work_root / qmd.stem
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy2(qmd, work / qmd.name)
-    write_work_project(load_yaml_mapping(repo_root / PROJECT_FILE), work)
-    env = kernel_environment(repo_root, {"QUARTO_PYTHON": sys.executable})
+    project_meta = load_yaml_mapping(repo_root / PROJECT_FILE)
+    write_work_project(project_meta, work)
+    jupyter_dir = work_root / JUPYTER_DIRNAME
+    write_kernelspec(jupyter_dir, kernel_name(project_meta))
+    env = quarto_environment(repo_root, jupyter_dir)
     cmd = render_command(quarto, qmd.name, params, repo_root)
     try:
         proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=QUARTO_TIMEOUT_S)
