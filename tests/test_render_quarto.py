@@ -196,9 +196,11 @@ def test_quarto_needs_papermill_where_its_jupyter_engine_runs(fake_quarto, noteb
 
 
 def test_a_python3_kernel_of_the_user_on_another_python_is_not_used(fake_quarto, notebooks, tmp_path, monkeypatch):
-    """A ``python3`` kernelspec in the user's Jupyter folder comes before the .venv's in
-    jupyter_client's search; if Quarto used it, the notebooks would run on a Python without
-    papermill or our packages. Our own kernelspec goes first on JUPYTER_PATH."""
+    """A ``python3`` kernelspec in the user's Jupyter folder comes before the environment's in
+    jupyter_client's search whenever the environment is not preferred (outside a virtualenv, e.g.
+    a conda or system Python, or JUPYTER_PREFER_ENV_PATH=0, set here); if Quarto used it, the
+    notebooks would run on a Python without papermill or our packages. Our own kernelspec goes
+    first on JUPYTER_PATH."""
     user_dir = tmp_path / "user-jupyter"
     decoy = user_dir / "kernels" / "python3"
     decoy.mkdir(parents=True)
@@ -207,6 +209,7 @@ def test_a_python3_kernel_of_the_user_on_another_python_is_not_used(fake_quarto,
         "argv": [other_python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "someone else's python3", "language": "python"}))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(user_dir))
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")
     (notebooks / "02-second.qmd").unlink()
     render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
     assert fake_quarto()[0]["kernel_python"] == sys.executable

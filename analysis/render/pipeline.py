@@ -31,7 +31,13 @@ from analysis.atomic import atomic_dir
 from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
-from analysis.render.html import NavEntry, Page, engine_description, export_notebook, external_references
+from analysis.render.html import (
+    NavEntry,
+    Page,
+    engine_description,
+    export_notebook,
+    external_references,
+)
 from analysis.render.options import load_yaml_mapping
 from analysis.render.params import check_parameters
 from analysis.render.qmd import QmdDocument, read_qmd
