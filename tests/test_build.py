@@ -189,18 +189,31 @@ def test_output_ownership_most_specific_pattern_wins(tree):
     assert set(build.owned_outputs("define", CUT1, data, plan.table)) == {f"reports/{CUT1}/define.xml"}
 
 
-def test_failed_step_leaves_no_record_and_stops_the_build(tree):
+@pytest.mark.parametrize("previous_build", [True, False], ids=["after-a-build", "clean-state"])
+def test_failed_step_leaves_no_record_and_stops_the_build(tree, previous_build):
+    """After a full build (its records present) or from a clean state (no record, no output of
+    any step yet): the failed step writes no record, nothing after it runs, and the next build
+    runs exactly the failed step and what follows."""
     _, data, fake, plan = tree
-    run_all(tree)
-    code = tree[0]
-    _write(code / "analysis/stats/km.py", "# broken\n")
+    if previous_build:
+        run_all(tree)
+        previous = {p: p.read_bytes() for p in sorted((data / "reports").rglob("*")) if p.is_file()}
+        _write(tree[0] / "analysis/stats/km.py", "# broken\n")
     fake.fail = {"analyze"}
     with pytest.raises(RuntimeError, match="analyze failed on purpose"):
         run_all(tree)
-    assert fake.calls == ["analyze"]
+    assert fake.calls == (["analyze"] if previous_build else ALL[:ALL.index("analyze") + 1])
     assert not build.record_path("analyze", CUT1, data).exists()
+    for later in ("changes", "render", "identifiers"):
+        assert not build.record_path(later, CUT1, data).exists() or previous_build
+    if previous_build:
+        assert {p: p.read_bytes() for p in sorted((data / "reports").rglob("*")) if p.is_file()} == previous
+    else:
+        assert not (data / "reports" / CUT1 / "ard.csv").exists()
+        assert build.record_path("derive", CUT1, data).exists(), "the steps that succeeded are recorded"
     fake.fail = set()
     assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
+    assert run_all(tree) == []
 
 
 def test_force_reruns_named_steps_and_then_their_dependants_stay_consistent(tree):

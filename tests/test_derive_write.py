@@ -96,9 +96,17 @@ def test_no_identifier_in_any_file(derived):
             assert needle not in blob, (p.name, needle)
 
 
-def test_failure_midway_leaves_previous_files_untouched(derived, monkeypatch):
-    root, out = derived
-    before = _digests(out)
+@pytest.fixture(params=[True, False], ids=["after-a-build", "clean-state"])
+def earlier(request, tmp_path):
+    """(root, derived folder, {file: sha256} before) of a scratch tree holding the hand-made raw
+    cut, with an earlier derive (after-a-build) or none (clean-state: no data/derived/ at all)."""
+    write_case_cut(tmp_path)
+    out = derive_cut(CUT, tmp_path) if request.param else tmp_path / "data" / "derived" / CUT
+    return tmp_path, out, _digests(out) if request.param else None
+
+
+def test_failure_midway_leaves_previous_files_untouched(earlier, monkeypatch):
+    root, out, before = earlier
     calls = {"n": 0}
     real = pipeline.write_dataset
 
@@ -111,17 +119,24 @@ def test_failure_midway_leaves_previous_files_untouched(derived, monkeypatch):
     monkeypatch.setattr(pipeline, "write_dataset", failing)
     with pytest.raises(OSError, match="simulated"):
         derive_cut(CUT, root)
-    assert _digests(out) == before
+    if before is None:
+        assert not out.exists(), "a failed first derive leaves no (half) folder"
+    else:
+        assert _digests(out) == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no scratch left
 
 
-def test_bad_raw_data_stops_before_writing(tmp_path):
+def test_bad_raw_data_stops_before_writing(earlier):
+    root, out, before = earlier
     forms = case_text_forms()
     forms["ds"].loc[0, "DTHDTC"] = "2024-13-01"
-    write_case_cut(tmp_path, forms=forms)
+    write_case_cut(root, forms=forms)
     with pytest.raises(BadDataError, match=r"ds.csv column DTHDTC: subject 01-001: '2024-13-01'"):
-        derive_cut(CUT, tmp_path)
-    assert not (tmp_path / "data" / "derived" / CUT).exists()
+        derive_cut(CUT, root)
+    if before is None:
+        assert not out.exists()
+    else:
+        assert _digests(out) == before, "the previous derived datasets stay as they were"
 
 
 def test_missing_form_is_bad_data(tmp_path):

@@ -161,12 +161,16 @@ def test_error_in_a_cell_names_notebook_cell_and_traceback(tmp_path):
     assert "\x1b[" not in message, "terminal colour codes are stripped"
 
 
-def test_failed_render_leaves_previous_pages_and_other_steps_files(tmp_path):
+@pytest.mark.parametrize("previous_build", [True, False], ids=["after-a-build", "clean-state"])
+def test_failed_render_leaves_previous_pages_and_other_steps_files(tmp_path, previous_build):
+    """After a build, the pages and other steps' files stay as they were; from a clean state
+    (no reports/ folder at all) a failed render leaves no report folder and no scratch."""
     root = tmp_path / "root"
     report = root / "reports" / CUT
-    report.mkdir(parents=True)
     previous = {"01-tiny.html": "OLD TINY", "index.html": "OLD INDEX", "ard.csv": "a,b\n1,2\n",
-                "validation.html": "VALIDATION", "09-retired.html": "RETIRED NOTEBOOK"}
+                "validation.html": "VALIDATION", "09-retired.html": "RETIRED NOTEBOOK"} if previous_build else {}
+    if previous_build:
+        report.mkdir(parents=True)
     for name, text in previous.items():
         (report / name).write_text(text)
     notebooks = tmp_path / "nb"
@@ -175,8 +179,13 @@ def test_failed_render_leaves_previous_pages_and_other_steps_files(tmp_path):
 
     with pytest.raises(NotebookExecutionError, match="02-broken.qmd"):
         render_cut(CUT, root=root, notebooks_dir=notebooks, engine="jupyter")
-    assert {p.name: p.read_text() for p in report.iterdir()} == previous, "nothing changed, nothing added"
+    if previous_build:
+        assert {p.name: p.read_text() for p in report.iterdir()} == previous, "nothing changed, nothing added"
+    else:
+        assert not report.exists(), "a failed first render leaves no (half) report folder"
     assert not [p for p in report.parent.iterdir() if p.name != CUT], "no scratch folder left behind"
+    if not previous_build:
+        return
 
     (notebooks / "02-broken.qmd").unlink()
     render_cut(CUT, root=root, notebooks_dir=notebooks, engine="jupyter")

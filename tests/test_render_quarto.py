@@ -98,19 +98,26 @@ def test_default_root_is_not_passed(fake_quarto, notebooks, tmp_path, monkeypatc
     assert not any(a.startswith("root:") for a in argv), "root None: the notebook's default applies"
 
 
-def test_quarto_failure_is_reported_and_keeps_previous_pages(fake_quarto, notebooks, tmp_path, monkeypatch):
+@pytest.mark.parametrize("previous_build", [True, False], ids=["after-a-build", "clean-state"])
+def test_quarto_failure_is_reported_and_keeps_previous_pages(fake_quarto, notebooks, tmp_path, monkeypatch,
+                                                             previous_build):
     root = tmp_path / "root"
     report = root / "reports" / CUT
-    report.mkdir(parents=True)
-    (report / "01-example.html").write_text("OLD")
+    if previous_build:
+        report.mkdir(parents=True)
+        (report / "01-example.html").write_text("OLD")
     monkeypatch.setenv("FAKE_QUARTO_MODE", "fail")
     with pytest.raises(RenderError) as info:
         render_cut(CUT, root=root, notebooks_dir=notebooks)
     message = str(info.value)
     assert message.startswith("notebook 01-example.qmd: quarto render failed (exit 1)")
     assert "An error occurred while executing the following cell: fig-km" in message
-    assert (report / "01-example.html").read_text() == "OLD"
-    assert sorted(p.name for p in report.iterdir()) == ["01-example.html"]
+    if previous_build:
+        assert (report / "01-example.html").read_text() == "OLD"
+        assert sorted(p.name for p in report.iterdir()) == ["01-example.html"]
+    else:
+        assert not report.exists(), "a failed first render leaves no (half) report folder"
+    assert [p.name for p in report.parent.iterdir()] == ([CUT] if previous_build else []), "no scratch left"
 
 
 def test_quarto_page_that_would_fetch_from_the_network_is_rejected(fake_quarto, notebooks, tmp_path, monkeypatch):

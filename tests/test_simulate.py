@@ -78,10 +78,16 @@ def test_refuses_to_overwrite_raw_without_force(raw_root, tmp_path):
     assert (tmp_path / CUTS[0] / "ae.csv").read_bytes() != before
 
 
-def test_a_failing_cut_leaves_nothing_half_written(tmp_path, monkeypatch):
-    """Each cut is written whole or not at all (analysis.atomic.atomic_dir)."""
+@pytest.mark.parametrize("previous_build", [True, False], ids=["after-a-build", "clean-state"])
+def test_a_failing_cut_leaves_nothing_half_written(tmp_path, monkeypatch, previous_build):
+    """Each cut is written whole or not at all (analysis.atomic.atomic_dir): from a clean state the
+    failing cut is absent; over an earlier simulation (--force, another seed) it stays as it was."""
     import analysis.simulate as sim
 
+    before = {}
+    if previous_build:
+        write_cuts(tmp_path, seed=DEFAULT_SEED + 7)
+        before = {p.name: p.read_bytes() for p in (tmp_path / CUTS[-1]).iterdir()}
     real = sim.manifest_bytes
 
     def fail_on_last_cut(study, cut, files):   # raised after the CSVs are in the scratch folder
@@ -91,8 +97,12 @@ def test_a_failing_cut_leaves_nothing_half_written(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sim, "manifest_bytes", fail_on_last_cut)
     with pytest.raises(RuntimeError, match="disk full"):
-        write_cuts(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [CUTS[0]]
+        write_cuts(tmp_path, force=previous_build)
+    if previous_build:
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(CUTS)
+        assert {p.name: p.read_bytes() for p in (tmp_path / CUTS[-1]).iterdir()} == before
+    else:
+        assert sorted(p.name for p in tmp_path.iterdir()) == [CUTS[0]]
     assert (tmp_path / CUTS[0] / MANIFEST).exists()
 
 

@@ -502,15 +502,20 @@ def test_lines_are_capped_per_rule(work):
                          "(see the validation report)")
 
 
-def test_failure_raises_and_keeps_derived_data(work):
+@pytest.mark.parametrize("previous_build", [True, False], ids=["after-a-build", "clean-state"])
+def test_failure_raises_and_keeps_derived_data(work, previous_build):
+    """A failed validation writes its report and nothing else: earlier derived data and other
+    cuts' reports stay as they were (after-a-build); from a clean state nothing but the report
+    appears (no data/derived/ folder)."""
     root = work.parent.parent.parent
     cut = work.name
     derived = paths.derived_dir(cut, root)
-    derived.mkdir(parents=True)
-    (derived / "adsl.csv").write_text("kept\n", encoding="utf-8")
     other_report = paths.report_dir("cut-2000-01-01", root) / REPORT_NAME   # another cut's report
-    other_report.parent.mkdir(parents=True)
-    other_report.write_text("other cut\n", encoding="utf-8")
+    if previous_build:
+        derived.mkdir(parents=True)
+        (derived / "adsl.csv").write_text("kept\n", encoding="utf-8")
+        other_report.parent.mkdir(parents=True)
+        other_report.write_text("other cut\n", encoding="utf-8")
     set_cell(work, "dm", 1, "AGE", "212")
     set_cell(work, "dm", 2, "BRTHDTC", "1985-02-31")   # an identifier: its value must not be shown
     refresh_manifest(work)
@@ -524,9 +529,15 @@ def test_failure_raises_and_keeps_derived_data(work):
     assert "FAILED" in html and "212 not in [14, 75]" in html
     assert "&lt;identifier withheld&gt;" in html and "1985-02-31" not in html
     assert not any("1985-02-31" in ln for ln in exc.value.failures)
-    assert [p.name for p in derived.iterdir()] == ["adsl.csv"]
-    assert (derived / "adsl.csv").read_text(encoding="utf-8") == "kept\n"
-    assert other_report.read_text(encoding="utf-8") == "other cut\n"
+    if previous_build:
+        assert [p.name for p in derived.iterdir()] == ["adsl.csv"]
+        assert (derived / "adsl.csv").read_text(encoding="utf-8") == "kept\n"
+        assert other_report.read_text(encoding="utf-8") == "other cut\n"
+    else:
+        written = [p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.is_file() and not p.is_relative_to(paths.raw_root(root))]
+        assert written == [f"reports/{cut}/{REPORT_NAME}"]
+        assert not paths.derived_root(root).exists()
 
 
 def test_cli_exits_3_and_prints_the_line(work):
