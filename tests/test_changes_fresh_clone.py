@@ -11,7 +11,9 @@ dataset), find the ADTTE events new since the interim cut, and say which copy it
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 
 import lxml.html
 import pytest
@@ -103,3 +105,29 @@ def test_page_08_shows_record_level_adam_changes_and_new_events(fresh):
     assert any(row[0] == "ADTTE" and int(row[2]) > 0 for row in events), events
     summary = dict(row[:2] for row in _table(page, "summary"))
     assert summary["derived data of from cut"] == f"data/locked/{previous}/derived/ (locked copy)"
+
+
+def test_real_notebooks_through_the_fake_quarto_load_nothing_from_a_cdn(fresh, tmp_path, monkeypatch):
+    """Notebooks with the report's tables (02: Table via present.table.export; 08: printed HTML)
+    rendered by the stand-in for Quarto 1.7 (tests/fixtures/fake_quarto.py), which adds
+    require.js/jQuery from cdnjs for any text/html output: the pages must have none."""
+    from analysis.render.html import external_references
+    from analysis.render.pipeline import render_cut
+
+    root, cut, _, _, _ = fresh
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = paths.REPO_ROOT / "tests" / "fixtures" / "fake_quarto.py"
+    (bin_dir / "quarto").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+    (bin_dir / "quarto").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_QUARTO_LOG", str(tmp_path / "calls.jsonl"))
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    for name in ("02-population.qmd", "08-changes.qmd"):
+        shutil.copyfile(paths.NOTEBOOKS_DIR / name, notebooks / name)
+    out = render_cut(cut, root, notebooks_dir=notebooks, engine="quarto")
+    for name in ("02-population.html", "08-changes.html"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert "QUARTO PAGE" in text and external_references(text) == []
+        assert "<table" in text and "{=html}" not in text
