@@ -182,8 +182,8 @@ def test_a_text_html_output_makes_quarto_load_scripts_and_the_page_is_refused(fa
     notebooks = tmp_path / "nb"
     notebooks.mkdir()
     (notebooks / "01-widget.qmd").write_text(WIDGET.lstrip())
-    with pytest.raises(RenderError, match=r"01-widget.qmd: the Quarto page is not self-contained.*"
-                                          r"cdnjs.cloudflare.com/ajax/libs/require.js"):
+    with pytest.raises(RenderError, match=r"01-widget.qmd: the Quarto page is not self-contained \(a cell has a "
+                                          r"text/html output.*cdnjs.cloudflare.com/ajax/libs/require.js"):
         render_cut(CUT, root=tmp_path / "root", notebooks_dir=notebooks)
     # the fallback refuses the same notebook, naming the cell and what to use instead
     with pytest.raises(RenderError, match=r"01-widget.qmd: code cell 2 \(label: None, line 11\) outputs text/html.*"

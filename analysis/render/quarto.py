@@ -152,7 +152,10 @@ def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Pa
     text = add_navigation(produced.read_text(encoding="utf-8"), nav, out_html.name)
     remote = external_references(text)
     if remote:
-        raise RenderError(f"notebook {qmd.name}: the Quarto page is not self-contained "
-                          f"(is embed-resources on in _quarto.yml?), it would load {'; '.join(remote[:5])}")
+        hint = ("a cell has a text/html output, for which Quarto adds require.js and jQuery: show tables "
+                "as analysis.present.table.Table or analysis.render.rawhtml.HtmlBlock"
+                if any("require.js" in r or "jquery" in r for r in remote) else "is embed-resources on in _quarto.yml?")
+        raise RenderError(f"notebook {qmd.name}: the Quarto page is not self-contained ({hint}), "
+                          f"it would load {'; '.join(remote[:5])}")
     out_html.write_text(text, encoding="utf-8")
     return out_html
