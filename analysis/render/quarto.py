@@ -139,7 +139,8 @@ def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Pa
     env = quarto_environment(repo_root, jupyter_dir)
     cmd = render_command(quarto, qmd.name, params, repo_root)
     try:
-        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=QUARTO_TIMEOUT_S)
+        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=QUARTO_TIMEOUT_S,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise RenderError(f"notebook {qmd.name}: quarto render did not finish within {QUARTO_TIMEOUT_S} s") from None
     if proc.returncode != 0:
