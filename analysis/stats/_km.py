@@ -190,6 +190,9 @@ def _find_quantile(x: np.ndarray, y: np.ndarray, probs: np.ndarray, tol: float, 
 
     x = (origin, fit times), y = (0, 1 - curve). Where y equals p (within tol) over an interval the
     quantile is the midpoint of that interval; at the last point the midpoint with the last time.
+    As in R, the search runs over y sorted by value (approx sorts its abscissae), which matters
+    only for a non-monotone confidence-limit curve: the limit is then the time of the smallest
+    value of 1 - limit that reaches p, e.g. 16 (not the earlier 5) on R's heart data.
     """
     finite = ~np.isnan(y)
     if not finite.any() or np.nanmax(y) < probs.min():
@@ -202,9 +205,14 @@ def _find_quantile(x: np.ndarray, y: np.ndarray, probs: np.ndarray, tol: float, 
     ok = ~np.isnan(y)
     xs, ys, pos = x[ok], y[ok], positions[ok]
 
+    # approx() sorts its x values (here y + shift): a limit curve need not be monotone (delayed
+    # entry, IJ variance), and then R takes the point with the smallest y >= p, not the first in time
+    by_value = np.argsort(ys, kind="stable")
+    ys, pos = ys[by_value], pos[by_value]
+
     def first_reaching(shift: float) -> np.ndarray:
-        # approx(y + shift, 1:n, p, method = "constant", f = 1): smallest index with y+shift >= p
-        # (the x values of approx must increase; y is increasing after dropping duplicates)
+        # approx(y + shift, 1:n, p, method = "constant", f = 1): the index carried by the smallest
+        # y + shift >= p (NA outside [min, max] of y + shift, approx's rule = 1)
         found = np.searchsorted(ys + shift, probs, side="left")
         inside = (probs >= ys[0] + shift) & (found < len(ys))
         return np.where(inside, pos[np.minimum(found, len(ys) - 1)], -1)
