@@ -16,6 +16,7 @@ km_estimates + logrank + cox together take about 1 s, about 1/10 of R's time
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -233,7 +234,8 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
     rho = 0 is the log-rank (Mantel-Haenszel) test, rho = 1 the Peto & Peto modification of the
     Gehan-Wilcoxon test. With ``strata`` the observed, expected and variance are summed over
     strata (stratified test). chisq = (O - E)' V^- (O - E) over all groups but the first, with
-    df = (number of groups with expected > 0) - 1, as survdiff. Right-censored data only (survdiff
+    df = (number of groups with expected > 0) - 1, as survdiff; without any event chisq is 0, df 0
+    (survdiff would print -1) and p NaN, with a warning. Right-censored data only (survdiff
     has neither weights nor delayed entry).
 
     Returns one row per group: <by>, n, observed, expected, o_minus_e, variance (diagonal of V),
@@ -254,7 +256,10 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
         o, e, v = _logrank_stratum(data.stop[mask], data.event[mask], data.group[mask], n_groups, rho)
         observed, expected, variance = observed + o, expected + e, variance + v
     usable = expected > 0
-    df = int(usable.sum()) - 1
+    df = max(int(usable.sum()) - 1, 0)  # survdiff's sum(exp > 0) - 1 is -1 without events: report 0
+    if not usable.any():
+        warnings.warn(f"logrank: no events in the data (column {cnsr!r} is 1 on every row): chisq 0 on 0 df, "
+                      "p not defined (NaN), as survdiff's chisq 0 and p NA", RuntimeWarning, stacklevel=2)
     if df < 1:
         chisq = 0.0
     else:
