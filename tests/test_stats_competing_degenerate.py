@@ -24,6 +24,8 @@ def test_no_events_of_any_cause_is_a_clear_error_or_zero_when_the_cause_is_named
     assert list(named["n_risk"]) == [10, 4, 11, 10]  # A: times >= 1, >= 5; B: the same
     with pytest.raises(ValueError, match="causes must be one or more positive event codes"):
         cumulative_incidence(HAND, "ARM", [1], causes=[])
+    with pytest.raises(ValueError, match=r"column 'EVNTTYPE' has no events of any cause"):
+        gray_test(censored, "ARM", cause=None)
 
 
 def test_non_finite_time_point_is_refused_like_km_estimates():

@@ -70,6 +70,22 @@ def test_km_quantile_limits_on_a_non_monotone_limit_curve(heart, conf_type, weig
         assert list(ours["lcl"][:2]) == [16.0, 16.0]
 
 
+def test_ij_variance_when_the_curve_reaches_zero_before_a_later_entry():
+    """Found by the differential fuzz: with non-integer weights (IJ variance) and delayed entry, the
+    curve reaches 0 at 7.38 (everyone at risk dies) and a subject enters at 8.5. The infinite
+    increment at 7.38 leaked into the variance at 2.09 through the entry-time tail sums (SE 0.196 vs
+    R's 0.335, which a finite-difference derivative confirms)."""
+    frame = pd.DataFrame({"ENTRY": [0.14, 1.67, 1.74, 0, 8.5], "AVAL": [0.55, 2.09, 6.96, 7.38, 10.63],
+                          "CNSR": 0, "W": [2, 0.45, 3, 2.82, 1.38]})
+    ours = sv.km_estimates(frame, None, [1, 2.09, 5, 7, 9], conf_type="log", weights="W", entry="ENTRY")
+    theirs = run_r("""s <- summary(survfit(Surv(ENTRY, AVAL, 1 - CNSR) ~ 1, data = d, weights = W, conf.type = "log"),
+                                   times = c(1, 2.09, 5, 7, 9), extend = TRUE)
+    out <- list(s = data.frame(surv = s$surv, std_err = s$std.err, lcl = s$lower, ucl = s$upper))""", {"d": frame})["s"]
+    for column in ["surv", "std_err", "lcl", "ucl"]:
+        close(ours[column], theirs[column], atol=1e-12)
+    assert ours["std_err"].iloc[1] == pytest.approx(0.33518366316947, rel=1e-9)
+
+
 @pytest.fixture(scope="module")
 def pilot(cdisc_pilot_dir):
     frame = cdisc_adtte(cdisc_pilot_dir)

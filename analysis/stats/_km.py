@@ -75,12 +75,17 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
     """
     size = len(time)
     with np.errstate(divide="ignore", invalid="ignore"):
-        increment = np.where(n_event > 0, (n_event / n_risk) / (n_risk - n_event), 0.0)
+        # where S drops to 0 (n_k = d_k) the increment is infinite; S and its variance are 0 from then
+        # on, and an infinite C would turn the tail sums of EARLIER times into inf - inf (a subject
+        # entering after that time is still subtracted from them): count 0 there instead
+        # (weighted counts: n_k - d_k may be a rounding residue like 4e-16, hence the relative test)
+        ends = (n_event > 0) & (n_risk - n_event <= 1e-12 * n_risk)
+        increment = np.where((n_event > 0) & ~ends, (n_event / n_risk) / (n_risk - n_event), 0.0)
         cum = np.cumsum(increment)
         # C at each row's entry: the sum over distinct times t_k <= e_i (0 before the first time)
         c_entry = np.zeros_like(stop) if start is None else \
             np.concatenate([[0.0], cum])[np.searchsorted(time, start, side="right")]
-        own = np.where(event > 0, 1.0 / (n_risk - n_event)[time_index], 0.0)
+        own = np.where((event > 0) & ~ends[time_index], 1.0 / (n_risk - n_event)[time_index], 0.0)
         b_final = own - (cum[time_index] - c_entry)
         w2 = weight * weight
         done = np.cumsum(_weighted_counts(time_index, w2 * b_final * b_final, size))
@@ -93,7 +98,7 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
                 still_in = still_in - _entering_from(start, values, time)  # e_i >= t_k: not yet in
             moments.append(still_in)
         var_log = done + cum * cum * moments[0] - 2.0 * cum * moments[1] + moments[2]
-    return var_log
+    return np.where(np.cumsum(ends) > 0, 0.0, var_log)  # S = 0 from then on: no variance
 
 
 def km_fit(stop: np.ndarray, event: np.ndarray, weight: np.ndarray, start: np.ndarray | None,

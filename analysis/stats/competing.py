@@ -300,6 +300,9 @@ def gray_test(data: pd.DataFrame, by: str, cause: int | None = 1, event_type: st
         raise ValueError(f"column {by!r}: need at least two groups, found {levels}")
     strat, _ = group_codes(data, strata, "strata")
     causes = sorted(int(c) for c in np.unique(ev_all[ev_all != CENSORED])) if cause is None else [int(cause)]
+    if not causes:
+        raise ValueError(f"column {event_type!r} has no events of any cause (every row is 0 = censored): "
+                         "Gray's test has nothing to compare")
     order = np.argsort(t_all, kind="stable")
     rows = []
     for k in causes:

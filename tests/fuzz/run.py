@@ -1,0 +1,143 @@
+"""Differential fuzzing of analysis.stats against R: `python -m tests.fuzz.run` (make fuzz).
+
+Hypothesis draws data sets (tests/fuzz/strategies.py; HYPOTHESIS_PROFILE=ci gives 30, fuzz gives
+1,000); ALL of them go to one Rscript process (tests/fuzz/r_batch.R: survfit + summary/quantile,
+survdiff, coxph, cuminc + timepoints, cuminc $Tests, crr) and our functions compute the same
+items (tests/fuzz/ours.py). A method agrees on a data set when every item agrees:
+
+* numbers to the stated tolerance (NaN matching R's NA): 1e-8 relative (+1e-10 absolute) for the
+  closed-form KM, quantiles, log-rank, CIF and Gray; 1e-6 relative (+1e-8) for Cox; Fine-Gray
+  1e-6 absolute on coefficients and 1e-5 relative on SEs (crr stops at gtol = 1e-9);
+* refusals: our error where R errors, or where R only warns about an estimate that is not usable
+  (a group without events in Cox: R returns a huge coefficient with a warning; a Fine-Gray fit
+  where crr does not converge), or where R returns NA for every coefficient; our Fine-Gray
+  non-convergence warning where crr stops on a singular system; Gray's singular variance is -1 in
+  cuminc and NaN here; our "may be infinite" warning where R warns too (then the numbers
+  are not compared: both are arbitrary points on a flat likelihood).
+
+Prints "method: N agreed, M disagreed" per method and writes the disagreeing data sets to
+fuzz-disagreements.csv (with --keep); exit code 0 when all agree, 4 (mismatch) otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+
+from tests.fuzz import strategies
+from tests.fuzz.ours import our_rows
+
+METHODS = ("km", "quantile", "logrank", "cox", "cif", "gray", "finegray")
+TOLERANCE = {"km": (1e-8, 1e-10), "quantile": (1e-8, 1e-10), "logrank": (1e-8, 1e-10), "cif": (1e-8, 1e-10),
+             "gray": (1e-8, 1e-10), "cox": (1e-6, 1e-8)}
+R_SCRIPT = Path(__file__).with_name("r_batch.R")
+MISMATCH = 4
+
+
+def draw_datasets() -> list[tuple[pd.DataFrame, dict]]:
+    """The data sets of the active hypothesis profile (drawn, not shrunk: R judges them in a batch)."""
+    drawn: list[tuple[pd.DataFrame, dict]] = []
+
+    @given(strategies.datasets())
+    def collect(example):
+        drawn.append(example)
+
+    collect()
+    return drawn
+
+
+def r_rows(datasets, workdir: Path) -> pd.DataFrame:
+    data = pd.concat([frame.assign(id=i) for i, (frame, _) in enumerate(datasets)], ignore_index=True)
+    options = pd.DataFrame([{"id": i, **opts} for i, (_, opts) in enumerate(datasets)])
+    options[["entry", "strata"]] = options[["entry", "strata"]].astype(int).astype(bool)
+    data.to_csv(workdir / "data.csv", index=False, float_format="%.17g")
+    options.to_csv(workdir / "options.csv", index=False)
+    out = workdir / "r.csv"
+    proc = subprocess.run(["Rscript", "--vanilla", str(R_SCRIPT), str(workdir / "data.csv"),
+                           str(workdir / "options.csv"), str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"R batch failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return pd.read_csv(out, keep_default_na=True).fillna({"note": ""})
+
+
+def _numbers_agree(method: str, ours: pd.Series, theirs: pd.Series) -> bool:
+    if set(ours.index) != set(theirs.index):
+        return False
+    theirs = theirs[ours.index]
+    if method == "finegray":
+        coef = [i for i in ours.index if i.startswith("coef")]
+        se = [i for i in ours.index if i.startswith("se")]
+        return bool(np.allclose(ours[coef], theirs[coef], rtol=0, atol=1e-6, equal_nan=True)
+                    and np.allclose(ours[se], theirs[se], rtol=1e-5, atol=1e-10, equal_nan=True))
+    rtol, atol = TOLERANCE[method]
+    return bool(np.allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=rtol, atol=atol, equal_nan=True))
+
+
+def agree(method: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> bool:
+    """Whether our rows and R's rows of one method on one data set agree (rules in the module doc)."""
+    def note(rows, item):
+        return " ".join(rows.loc[rows["item"] == item, "note"])
+    ours_error, r_error = ((rows["item"] == "error").any() for rows in (ours, theirs))
+    r_warning = note(theirs, "warning")
+    values = lambda rows: rows[~rows["item"].isin(["warning", "error"])].set_index("item")["value"]  # noqa: E731
+    if ours_error:
+        not_usable = any(s in r_warning for s in ("may be infinite", "did not converge", "singular")) \
+            or bool(values(theirs).isna().all())  # R: every coefficient NA (nothing estimable)
+        fg_not_converged = method == "finegray" and (theirs.loc[theirs["item"] == "converged", "value"] == 0).any()
+        return r_error or not_usable or fg_not_converged
+    if r_error:  # crr stops on a singular system where our fit reports non-convergence
+        return method == "finegray" and "did not converge" in note(ours, "warning")
+    our_warning = note(ours, "warning")
+    if "may be infinite" in our_warning or "did not converge" in our_warning:
+        fg_flat = method == "finegray" and (theirs.loc[theirs["item"] == "converged", "value"] == 0).any()
+        return bool(r_warning) or fg_flat
+    if method == "gray":  # a singular Gray variance: cuminc reports -1, we report NaN (documented)
+        theirs = theirs.assign(value=theirs["value"].where(theirs["value"] != -1))
+    return _numbers_agree(method, values(ours), values(theirs))
+
+
+def compare(datasets, theirs: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    tally = {m: [0, 0] for m in METHODS}
+    bad: set[int] = set()
+    for i, (frame, options) in enumerate(datasets):
+        ours = pd.DataFrame(our_rows(frame, options), columns=["method", "item", "value", "note"])
+        for method in METHODS:
+            ok = agree(method, ours[ours["method"] == method], theirs[(theirs["id"] == i) & (theirs["method"] == method)])
+            tally[method][0 if ok else 1] += 1
+            if not ok:
+                bad.add(i)
+    summary = pd.DataFrame([{"method": m, "agreed": a, "disagreed": d} for m, (a, d) in tally.items()])
+    return summary, sorted(bad)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="write the disagreeing data sets to this CSV")
+    args = parser.parse_args(argv)
+    if shutil.which("Rscript") is None:
+        print("Rscript not found: the differential fuzz needs R (survival, cmprsk); run make system-deps")
+        return 2
+    datasets = draw_datasets()
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
+        theirs = r_rows(datasets, Path(tmp))
+    summary, bad = compare(datasets, theirs)
+    print(f"differential fuzz against R, hypothesis profile {strategies.PROFILE!r}: {len(datasets)} data sets")
+    for row in summary.itertuples():
+        print(f"  {row.method:<9} {row.agreed} agreed, {row.disagreed} disagreed")
+    if bad and args.keep:
+        pd.concat([datasets[i][0].assign(id=i, **{k: str(v) for k, v in datasets[i][1].items()}) for i in bad]) \
+            .to_csv(args.keep, index=False)
+        print(f"disagreeing data sets written to {args.keep}")
+    return MISMATCH if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
