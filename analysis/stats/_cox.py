@@ -335,7 +335,12 @@ def _use_robust(robust: bool | None, data, cluster: str | None, entry: str | Non
 def _estimable_terms(x: np.ndarray, weight, rs: _RiskSets, names: list[str]) -> np.ndarray:
     """Mask of the terms that can be estimated; aliased ones (collinear with earlier terms, or
     constant within the risk sets) are dropped with a warning naming them, and get NaN as coxph's NA."""
-    aliased = _singular_columns(_partial_likelihood(np.zeros(x.shape[1]), x, weight, rs).information)
+    information = _partial_likelihood(np.zeros(x.shape[1]), x, weight, rs).information
+    # cholesky2's test is relative to the largest diagonal; a term with no variation within any risk
+    # set (e.g. constant within strata) has an information that is rounding noise in absolute terms:
+    # compare it with the term's own (weighted, centred) sum of squares too
+    sum_of_squares = np.einsum("i,ij->j", weight, x * x)
+    aliased = _singular_columns(information) | (np.diag(information) <= 1e-10 * sum_of_squares)
     dropped = [name for name, flag in zip(names, aliased) if flag]
     if aliased.all():
         raise ValueError(f"no term of the Cox model is estimable: {dropped} do not vary within the risk sets "
@@ -356,7 +361,8 @@ def _robust_variance(x, weight, rs, fit: _Fit, variance, cluster_codes) -> tuple
     dfbeta = np.einsum("ij,jk->ik", summed_residuals(fit.final), variance)
     start_resid = summed_residuals(fit.initial)
     u0 = start_resid.sum(axis=0)
-    score = _test_row(u0 @ np.linalg.solve(np.einsum("ki,kj->ij", start_resid, start_resid), u0), x.shape[1])
+    # generalised inverse as coxph.wtest (cholesky2): T0'T0 is singular when the residuals are all 0
+    score = _test_row(u0 @ _solve_nonsingular(np.einsum("ki,kj->ij", start_resid, start_resid), u0)[0], x.shape[1])
     return np.einsum("ki,kj->ij", dfbeta, dfbeta), score
 
 

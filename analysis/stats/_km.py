@@ -202,7 +202,11 @@ def _find_quantile(x: np.ndarray, y: np.ndarray, probs: np.ndarray, tol: float, 
     finite = ~np.isnan(y)
     if not finite.any() or np.nanmax(y) < probs.min():
         return np.full(len(probs), np.nan)
-    # duplicated(y) in R: keep the first of equal values (NaN counts as a value too)
+    # duplicated(y) in R: keep the first of equal values (NaN counts as a value too). Values equal to
+    # 1e-12 count as equal: a limit that is constant between event times can differ in its last bits
+    # between our rows (cumulative sums), and sorting by value (below) must not turn that noise into
+    # a later time
+    y = np.round(y, 12)
     _, first = np.unique(np.where(finite, y, np.inf), return_index=True)
     keep = np.sort(first)
     x, y = x[keep], y[keep]

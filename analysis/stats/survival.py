@@ -265,7 +265,12 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
     else:
         diff = (observed - expected)[usable][1:]
         sub = variance[np.ix_(usable, usable)][1:, 1:]
-        chisq = float(diff @ np.linalg.solve(sub, diff))
+        if np.linalg.matrix_rank(sub) < len(sub):  # e.g. every group in a stratum of its own
+            warnings.warn(f"logrank: the variance matrix of {by!r} is singular (a group compared with no "
+                          "other within any stratum?); chisq uses its pseudo-inverse", RuntimeWarning, stacklevel=2)
+            chisq = float(diff @ np.linalg.pinv(sub) @ diff)
+        else:
+            chisq = float(diff @ np.linalg.solve(sub, diff))
     p_value = float(chi2.sf(chisq, df)) if df >= 1 else np.nan
     name = "log-rank" if rho == 0 else ("Peto-Peto" if rho == 1 else "G-rho")
     method = f"{name} test (survdiff G-rho family, rho = {rho:g})" + (f", stratified by {strata}" if strata else "")
