@@ -232,50 +232,50 @@ def _gray_stratum(t: np.ndarray, status: np.ndarray, group: np.ndarray, n_groups
     c his score-weight matrices; v2 and v3 the accumulated variance pieces.
     """
     g1 = n_groups - 1
-    at_risk = np.bincount(group, minlength=n_groups).astype(float)
+    # counts by (distinct time, status, group), and the number at risk at each time, computed once;
+    # the loop visits event times only (at a censoring-only time no quantity of the test changes)
+    _, time_index = np.unique(t, return_inverse=True)
+    counts = np.zeros((time_index.max() + 1, 3, n_groups))
+    np.add.at(counts, (time_index, status, group), 1.0)
+    at_risk_all = np.cumsum(counts.sum(axis=1)[::-1], axis=0)[::-1]
+    event_times = np.flatnonzero(counts[:, 1:, :].sum(axis=(1, 2)) > 0)
     score, cov = np.zeros(g1), np.zeros((g1, g1))
     f1m, f1 = np.zeros(n_groups), np.zeros(n_groups)       # group CIFs, left/right continuous
     skmm, skm = np.ones(n_groups), np.ones(n_groups)       # group all-cause KMs, left/right
     v3, v2, c = np.zeros(n_groups), np.zeros((g1, n_groups)), np.zeros((n_groups, n_groups))
     fm = 0.0                                               # pooled weighted CIF, left continuous
-    _, starts = np.unique(t, return_index=True)
-    ends = np.append(starts[1:], len(t))
-    for lo, hi in zip(starts, ends):
-        d = np.zeros((3, n_groups))
-        np.add.at(d, (status[lo:hi], group[lo:hi]), 1.0)
+    for k in event_times:
+        d, at_risk = counts[k], at_risk_all[k]
         nd1, nd2 = d[1].sum(), d[2].sum()
-        f = fm
-        if nd1 > 0 or nd2 > 0:
-            act = at_risk > 0
-            skm = np.where(act, skmm * (at_risk - d[1] - d[2]) / np.where(act, at_risk, 1), skm)
-            f1 = np.where(act, f1m + skmm * d[1] / np.where(act, at_risk, 1), f1)
-            t1 = np.where(act, at_risk / skmm, 0.0)
-            tr = t1.sum()
-            tq = np.where(act, at_risk * (1 - f1m) / skmm, 0.0).sum()
-            f = fm + nd1 / tr
-            fb = (1 - fm) ** rho
-            a = fb * (np.diag(t1) - np.outer(t1, t1) / tr)
-            if nd1 > 0:
-                c = c + np.where(a != 0, a * nd1 / (tr * (1 - fm)), 0.0)
-            score += np.where(act, fb * (d[1] - nd1 * at_risk * (1 - f1m) / (skmm * tq)), 0.0)[:g1]
-            if nd1 > 0:
-                t4 = np.where(skm > 0, 1 - (1 - f) / skm, 1.0)
-                t5 = 1 - (nd1 - 1) / (tr * skmm - 1) if nd1 > 1 else np.ones(n_groups)
-                t3 = np.where(act, t5 * skmm * nd1 / (tr * np.where(act, at_risk, 1)), 0.0)
-                v3 += t4 ** 2 * t3
-                k1 = a[:g1, :] - t4 * c[:g1, :]
-                v2 += k1 * t4 * t3
-                cov += (k1 * t3) @ k1.T
-            if nd2 > 0:
-                use = (skm > 0) & (d[2] > 0)
-                t4 = np.where(use, (1 - f) / skm, 0.0)
-                t5 = np.where(d[2] > 1, 1 - (d[2] - 1) / (at_risk - 1), 1.0)
-                t3 = np.where(use, t5 * skmm ** 2 * d[2] / at_risk ** 2, 0.0)
-                v3 += t4 ** 2 * t3
-                k2 = t4 * c[:g1, :]
-                v2 -= k2 * t4 * t3
-                cov += (k2 * t3) @ k2.T
-        at_risk -= np.bincount(group[lo:hi], minlength=n_groups)
+        act = at_risk > 0
+        skm = np.where(act, skmm * (at_risk - d[1] - d[2]) / np.where(act, at_risk, 1), skm)
+        f1 = np.where(act, f1m + skmm * d[1] / np.where(act, at_risk, 1), f1)
+        t1 = np.where(act, at_risk / skmm, 0.0)
+        tr = t1.sum()
+        tq = np.where(act, at_risk * (1 - f1m) / skmm, 0.0).sum()
+        f = fm + nd1 / tr
+        fb = (1 - fm) ** rho
+        a = fb * (np.diag(t1) - np.outer(t1, t1) / tr)
+        if nd1 > 0:
+            c = c + np.where(a != 0, a * nd1 / (tr * (1 - fm)), 0.0)
+        score += np.where(act, fb * (d[1] - nd1 * at_risk * (1 - f1m) / (skmm * tq)), 0.0)[:g1]
+        if nd1 > 0:
+            t4 = np.where(skm > 0, 1 - (1 - f) / skm, 1.0)
+            t5 = 1 - (nd1 - 1) / (tr * skmm - 1) if nd1 > 1 else np.ones(n_groups)
+            t3 = np.where(act, t5 * skmm * nd1 / (tr * np.where(act, at_risk, 1)), 0.0)
+            v3 += t4 ** 2 * t3
+            k1 = a[:g1, :] - t4 * c[:g1, :]
+            v2 += k1 * t4 * t3
+            cov += (k1 * t3) @ k1.T
+        if nd2 > 0:
+            use = (skm > 0) & (d[2] > 0)
+            t4 = np.where(use, (1 - f) / skm, 0.0)
+            t5 = np.where(d[2] > 1, 1 - (d[2] - 1) / (at_risk - 1), 1.0)
+            t3 = np.where(use, t5 * skmm ** 2 * d[2] / at_risk ** 2, 0.0)
+            v3 += t4 ** 2 * t3
+            k2 = t4 * c[:g1, :]
+            v2 -= k2 * t4 * t3
+            cov += (k2 * t3) @ k2.T
         fm, f1m, skmm = f, f1.copy(), skm.copy()
     cov += (c[:g1] * v3) @ c[:g1].T + c[:g1] @ v2.T + v2 @ c[:g1].T
     return score, cov
