@@ -64,6 +64,13 @@ def _entering_from(start: np.ndarray, values: np.ndarray, time: np.ndarray) -> n
     return tail[np.searchsorted(start[order], time, side="left")]
 
 
+def _entered_before(start: np.ndarray, values: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """sum of ``values`` over rows with start_i < t, for each t in ``time`` (already at risk by t)."""
+    order = np.argsort(start, kind="stable")
+    head = np.concatenate([[0.0], np.cumsum(values[order])])
+    return head[np.searchsorted(start[order], time, side="left")]
+
+
 def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_index) -> np.ndarray:
     """Infinitesimal-jackknife variance of log S(t_k) at every distinct time t_k.
 
@@ -93,9 +100,12 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
         for power in range(3):
             values = w2 * c_entry ** power
             by_exit = _weighted_counts(time_index, values, size)
-            still_in = np.concatenate([np.cumsum(by_exit[::-1])[::-1][1:], [0.0]])  # s_i > t_k
-            if start is not None:
-                still_in = still_in - _entering_from(start, values, time)  # e_i >= t_k: not yet in
+            if start is None:
+                still_in = np.concatenate([np.cumsum(by_exit[::-1])[::-1][1:], [0.0]])  # s_i > t_k
+            else:
+                # entered (e_i < t_k) minus already out (s_i <= t_k): sums over present and past rows
+                # only, so later entrants (large C(e_i)) cannot leave rounding residue in early times
+                still_in = _entered_before(start, values, time) - np.cumsum(by_exit)
             moments.append(still_in)
         var_log = done + cum * cum * moments[0] - 2.0 * cum * moments[1] + moments[2]
     return np.where(np.cumsum(ends) > 0, 0.0, var_log)  # S = 0 from then on: no variance
