@@ -362,7 +362,8 @@ def _robust_variance(x, weight, rs, fit: _Fit, variance, cluster_codes) -> tuple
     start_resid = summed_residuals(fit.initial)
     u0 = start_resid.sum(axis=0)
     # generalised inverse as coxph.wtest (cholesky2): T0'T0 is singular when the residuals are all 0
-    score = _test_row(u0 @ _solve_nonsingular(np.einsum("ki,kj->ij", start_resid, start_resid), u0)[0], x.shape[1])
+    solved, singular = _solve_nonsingular(np.einsum("ki,kj->ij", start_resid, start_resid), u0)
+    score = (np.nan, np.nan) if singular.all() else _test_row(u0 @ solved, x.shape[1])  # R: NA when all residuals are 0
     return np.einsum("ki,kj->ij", dfbeta, dfbeta), score
 
 
