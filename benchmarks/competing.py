@@ -87,7 +87,7 @@ def time_r(method: str, csv: Path, timeout: float) -> tuple[float, float, np.nda
     script = csv.with_suffix(f".{method.replace('-', '')}.R")
     script.write_text(R_PRELUDE.format(csv=csv) + R_METHODS[method].format(t1=TIMES[0], t2=TIMES[1]) + R_EPILOGUE)
     try:
-        proc = subprocess.run(["Rscript", "--vanilla", str(script)], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(["Rscript", "--vanilla", str(script)], capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return f"> {timeout:.0f} s"
     if proc.returncode != 0:

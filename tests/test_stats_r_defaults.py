@@ -41,9 +41,8 @@ def test_r_helper_returns_doubles_to_the_last_bit():
 @pytest.fixture(scope="module")
 def heart() -> pd.DataFrame:
     """R survival's heart data (Stanford transplant, counting-process rows), made by R itself."""
-    text = subprocess.run(["Rscript", "--vanilla", "-e",
-                           "suppressPackageStartupMessages(library(survival)); "
-                           "write.csv(heart, stdout(), row.names = FALSE)"],
+    code = "suppressPackageStartupMessages(library(survival)); write.csv(heart, stdout(), row.names = FALSE)"
+    text = subprocess.run(["Rscript", "--vanilla", "-e", code],
                           capture_output=True, text=True, check=True).stdout
     frame = pd.read_csv(io.StringIO(text))
     return frame.assign(CNSR=1 - frame["event"], W=np.where(frame["surgery"] == 1, 1.5, 0.8))

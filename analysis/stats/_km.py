@@ -222,7 +222,7 @@ def _find_quantile(x: np.ndarray, y: np.ndarray, probs: np.ndarray, tol: float, 
     x, y = x[keep], y[keep]
     positions = np.arange(len(y))
     ok = ~np.isnan(y)
-    xs, ys, pos = x[ok], y[ok], positions[ok]
+    ys, pos = y[ok], positions[ok]
 
     # approx() sorts its x values (here y + shift): a limit curve need not be monotone (delayed
     # entry, IJ variance), and then R takes the point with the smallest y >= p, not the first in time

@@ -65,7 +65,7 @@ def r_rows(datasets, workdir: Path) -> pd.DataFrame:
     options.to_csv(workdir / "options.csv", index=False)
     out = workdir / "r.csv"
     proc = subprocess.run(["Rscript", "--vanilla", str(R_SCRIPT), str(workdir / "data.csv"),
-                           str(workdir / "options.csv"), str(out)], capture_output=True, text=True)
+                           str(workdir / "options.csv"), str(out)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"R batch failed ({proc.returncode}): {proc.stderr[-3000:]}")
     return pd.read_csv(out, keep_default_na=True).fillna({"note": ""})
@@ -97,7 +97,10 @@ def agree(method: str, ours: pd.DataFrame, theirs: pd.DataFrame) -> bool:
         return " ".join(rows.loc[rows["item"] == item, "note"])
     ours_error, r_error = ((rows["item"] == "error").any() for rows in (ours, theirs))
     r_warning = note(theirs, "warning")
-    values = lambda rows: rows[~rows["item"].isin(["warning", "error"])].set_index("item")["value"]  # noqa: E731
+
+    def values(rows: pd.DataFrame) -> pd.Series:
+        return rows[~rows["item"].isin(["warning", "error"])].set_index("item")["value"]
+
     if ours_error:
         not_usable = any(s in r_warning for s in ("may be infinite", "did not converge", "singular")) \
             or bool(values(theirs).isna().all()) or _r_not_estimable(values(theirs)) \

@@ -17,7 +17,7 @@ import pandas as pd
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-_COMMON = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), print_blob=False)
+_COMMON = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck), "print_blob": False}
 settings.register_profile("ci", max_examples=30, derandomize=True, **_COMMON)
 settings.register_profile("fuzz", max_examples=1000, **_COMMON)
 
