@@ -22,4 +22,4 @@ def test_every_method_agrees_with_r_on_fuzzed_data(monkeypatch):
     summary, bad = run.compare(datasets, theirs)
     print(summary.to_string(index=False))
     assert bad == [], f"data sets {bad} disagree with R:\n{summary.to_string(index=False)}"
-    assert (summary["agreed"] == len(datasets)).all()
+    assert (summary["agreed"] + summary["r_failed"] == len(datasets)).all()

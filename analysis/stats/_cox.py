@@ -209,6 +209,13 @@ class _Fit:
     infinite: np.ndarray  # coefficients that "may be infinite" (monotone likelihood), R's rule
 
 
+def _collapsed(initial: _Pieces, final: _Pieces) -> np.ndarray:
+    """Terms whose information at the estimate is below 1e-4 of that at beta = 0: the risk sets have
+    become deterministic in them, i.e. the estimate ran off towards infinity; in double precision
+    the score can then be exactly 0 (a false convergence) at a large finite value."""
+    return np.diag(final.information) < 1e-4 * np.diag(initial.information)
+
+
 def _newton_raphson(x, weight, rs, max_iter: int = 50, eps: float = 1e-12) -> _Fit:
     """Maximise the partial likelihood from beta = 0 (R coxph's start) with step halving.
 
@@ -224,6 +231,7 @@ def _newton_raphson(x, weight, rs, max_iter: int = 50, eps: float = 1e-12) -> _F
     vanished = np.zeros(len(beta), dtype=bool)
     for iteration in range(1, max_iter + 1):
         step, singular = _solve_nonsingular(current.information, current.score)
+        newton_step = step
         vanished |= singular
         candidate = _partial_likelihood(beta + step, x, weight, rs)
         halvings = 0
@@ -235,11 +243,13 @@ def _newton_raphson(x, weight, rs, max_iter: int = 50, eps: float = 1e-12) -> _F
         beta = beta + step
         loglik_flat = abs(candidate.loglik - current.loglik) <= eps * max(1.0, abs(current.loglik))
         current = candidate
-        if loglik_flat and np.max(np.abs(step)) < 1e-9 and not vanished.any():
-            return _Fit(beta, initial, current, iteration, np.zeros(len(beta), dtype=bool))
+        stalled = halvings == 30  # no step improves the likelihood in double precision: flat, not converged
+        if loglik_flat and np.max(np.abs(step)) < 1e-9 and not vanished.any() and not stalled:
+            return _Fit(beta, initial, current, iteration, _collapsed(initial, current))
         flat = flat + 1 if loglik_flat else 0
         if flat >= 3 or (loglik_flat and vanished.any()):
-            infinite = vanished | ((np.abs(step) > 1e-9) & (np.abs(step) > INFINITE_TOLERANCE * np.abs(beta)))
+            infinite = vanished | _collapsed(initial, current) | \
+                ((np.abs(newton_step) > 1e-9) & (np.abs(newton_step) > INFINITE_TOLERANCE * np.abs(beta)))
             return _Fit(beta, initial, current, iteration, infinite)
     raise RuntimeError(f"Cox model did not converge in {max_iter} Newton-Raphson iterations "
                        f"(coefficients {beta})")

@@ -485,9 +485,10 @@ def _newton_raphson(terms: _FineGrayTerms, n_par: int, max_iter: int = 50, tol: 
 
     A term whose information vanishes on the way (its estimate runs off to infinity: a level with
     no event of the cause) gets no further step, as coxph's cholesky2 does; the fit is then
-    reported as not converged."""
+    reported as not converged, as it is when the information ends below 1e-4 of its start."""
     beta = np.zeros(n_par)
     loglik, score, info = terms.loglik_score_information(beta)
+    initial_info = np.diag(info).copy()
     vanished = np.zeros(n_par, dtype=bool)
     for _ in range(max_iter):
         step, singular = _solve_nonsingular(info, score)
@@ -502,7 +503,10 @@ def _newton_raphson(terms: _FineGrayTerms, n_par: int, max_iter: int = 50, tol: 
             raise RuntimeError("Fine-Gray fit: step halving failed to increase the likelihood")
         beta, loglik, score, info = new_beta, new_loglik, new_score, new_info
         if np.max(np.abs(step)) < tol:
-            return beta, loglik, info, not vanished.any()
+            # an information collapsed to < 1e-4 of its start: the estimate runs off to infinity and the
+            # score can be exactly 0 in double precision there (a false convergence)
+            collapsed = np.diag(info) < 1e-4 * initial_info
+            return beta, loglik, info, not (vanished.any() or collapsed.any())
     return beta, loglik, info, False
 
 

@@ -76,15 +76,24 @@ cox_values <- function(d, o, grouped) {
 }
 
 cif_values <- function(d) {
-  ci <- cuminc(d$AVAL, d$EVNTTYPE, d$GRP)
-  tp <- timepoints(ci, TIMES)
-  nm <- rownames(tp$est)
-  g <- sub(" [^ ]+$", "", nm); cause <- sub("^.* ", "", nm)
-  if (length(unique(d$GRP)) == 1) g <- rep("all", length(g))
+  # one cuminc per group (no group argument, so no Gray test, whose Fortran can fail on its own)
+  causes <- sort(unique(d$EVNTTYPE[d$EVNTTYPE != 0]))
+  if (length(causes) == 0) stop("no events")
+  grouped <- length(unique(d$GRP)) > 1
   v <- c(); n <- c()
-  for (i in seq_along(nm)) for (j in seq_along(TIMES)) {
-    v <- c(v, tp$est[i, j], tp$var[i, j])
-    n <- c(n, paste(g[i], cause[i], as.character(TIMES[j]), c("cif", "var"), sep = "|"))
+  for (lv in sort(unique(d$GRP))) {
+    s <- d[d$GRP == lv, ]
+    # cuminc fails on a group without events ("NAs in foreign function call"): its CIFs are all 0
+    tp <- if (any(s$EVNTTYPE != 0)) timepoints(cuminc(s$AVAL, s$EVNTTYPE), TIMES) else NULL
+    present <- if (is.null(tp)) integer(0) else as.integer(sub("^.* ", "", rownames(tp$est)))
+    for (cs in causes) for (j in seq_along(TIMES)) {
+      i <- match(cs, present)
+      # a cause absent from this group: cuminc has no row; its CIF is 0 (variance 0) up to the last time
+      est <- if (is.na(i)) ifelse(TIMES[j] <= max(s$AVAL), 0, NA) else tp$est[i, j]
+      vv <- if (is.na(i)) ifelse(TIMES[j] <= max(s$AVAL), 0, NA) else tp$var[i, j]
+      v <- c(v, est, vv)
+      n <- c(n, paste(if (grouped) lv else "all", cs, as.character(TIMES[j]), c("cif", "var"), sep = "|"))
+    }
   }
   names(v) <- n
   v
