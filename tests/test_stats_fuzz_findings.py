@@ -84,3 +84,34 @@ def test_robust_score_test_with_all_residuals_zero():
     out <- list(c = data.frame(coef = coef(f), se = sqrt(diag(f$var)), rscore = f$rscore))""", {"d": frame})["c"]
     np.testing.assert_allclose(ours[["coef", "se", "robust_score_chisq"]].to_numpy()[0],
                                theirs[["coef", "se", "rscore"]].to_numpy()[0], atol=1e-12, equal_nan=True)
+
+
+def test_infinite_cox_estimate_that_looks_converged_in_double_precision_is_flagged():
+    """Group B has every event in stratum s2 while A's only event is alone in s1: the coefficient runs
+    off to infinity, but at ~26 the step halving can no longer improve the likelihood and the step
+    shrinks below 1e-9, which read as convergence (HR e^26, no warning). coxph says "Ran out of
+    iterations and did not converge"; we warn that it may be infinite."""
+    frame = pd.DataFrame({"AVAL": [2, 2, 5, 5, 5, 6, 7, 10, 2, 4, 7, 8, 10.0],
+                          "CNSR": [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 0], "GRP": list("AAAAAAAABBBBB"),
+                          "STRAT": ["s1", "s1", "s1", "s1", "s2", "s1", "s2", "s2", "s2", "s1", "s2", "s2", "s2"]})
+    with pytest.warns(RuntimeWarning, match=r"\['GRP=B vs A'\]; the coefficient may be infinite"):
+        ours = sv.cox(frame, "GRP", strata="STRAT")
+    assert ours["may_be_infinite"].all()
+    theirs = run_r("""msg <- ""; f <- withCallingHandlers(coxph(Surv(AVAL, 1 - CNSR) ~ GRP + strata(STRAT), data = d),
+        warning = function(w) { msg <<- conditionMessage(w); invokeRestart("muffleWarning") })
+    out <- list(c = data.frame(coef = coef(f), warning = msg))""", {"d": frame})["c"]
+    assert "did not converge" in theirs["warning"].iloc[0] and theirs["coef"].iloc[0] > 15
+
+
+def test_fine_gray_false_convergence_on_a_flat_likelihood_is_reported():
+    """One cause-1 event, by the subject with the largest X among those at risk: the likelihood rises
+    for ever in X; at ~12.7 the score is exactly 0 in double precision and the fit claimed
+    convergence (SE 0.34). crr reports converged = FALSE; we warn and report converged = False."""
+    frame = pd.DataFrame({"AVAL": [1.5, 8.4, 8.99, 10.99, 11.81, 13.03, 17.64],
+                          "EVNTTYPE": [0, 0, 0, 0, 0, 1, 0], "X": [-1, 1, 2, 0, 0, 1, -2.0]})
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        ours = cr.fine_gray(frame, None, covariates=["X"])
+    assert not ours["converged"].any()
+    theirs = run_r("""library(cmprsk); f <- crr(d$AVAL, d$EVNTTYPE, cbind(d$X), gtol = 1e-9)
+    out <- list(f = data.frame(converged = f$converged))""", {"d": frame})["f"]
+    assert not theirs["converged"].iloc[0]
