@@ -115,3 +115,15 @@ def test_fine_gray_false_convergence_on_a_flat_likelihood_is_reported():
     theirs = run_r("""library(cmprsk); f <- crr(d$AVAL, d$EVNTTYPE, cbind(d$X), gtol = 1e-9)
     out <- list(f = data.frame(converged = f$converged))""", {"d": frame})["f"]
     assert not theirs["converged"].iloc[0]
+
+
+def test_quantile_where_r_survival_falls_below_zero_by_rounding_is_documented_difference():
+    """Weighted counts: R's KM is -2.2e-16 at time 4 where everyone at risk dies, and 0 at 6; R's
+    quantile search sorts by 1 - S and so reports 6. S reaches 0 at 4, and so do we (values equal to
+    1e-12 count as equal). Both sides are asserted, so a change on either is seen."""
+    frame = pd.DataFrame({"AVAL": [4.0, 6.0], "CNSR": [0, 0], "ENTRY": [0.0, 4.8], "W": [0.68, 1.72]})
+    ours = sv.km_quantiles(frame, None, [0.25, 0.5], weights="W", entry="ENTRY")
+    theirs = run_r("""f <- survfit(Surv(ENTRY, AVAL, 1 - CNSR) ~ 1, data = d, weights = W)
+    out <- list(q = data.frame(q = quantile(f, c(0.25, 0.5))$quantile, s = f$surv[1]))""", {"d": frame})["q"]
+    assert theirs["s"].iloc[0] < 0 and list(theirs["q"]) == [6.0, 6.0]
+    assert list(ours["quantile"]) == [4.0, 4.0]

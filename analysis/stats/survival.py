@@ -149,7 +149,10 @@ def km_quantiles(adtte: pd.DataFrame, by: str | None, probs: Iterable[float] = (
     fraction that has had the event: the quantile is the first time with 1 - S(t) >= p (the median
     for p = 0.5); where S equals 1 - p over an interval it is the midpoint of that interval
     (R's convention); NaN where not reached. Limits invert the pointwise ``conf_type`` band
-    (Brookmeyer & Crowley 1982), so they follow the choice of conf_type as in R.
+    (Brookmeyer & Crowley 1982), so they follow the choice of conf_type as in R, including a limit
+    curve that is not monotone (R's search by value). One stated difference: where R's weighted KM
+    falls to -2.2e-16 instead of 0 by rounding, R reports a later time; values equal to 1e-12 are
+    equal here, so the quantile is the first time S reaches 1 - p (tests/test_stats_fuzz_findings.py).
     """
     check_choice(conf_type, _km.CONF_TYPES, "conf_type")
     conf_level = check_conf_level(conf_level)
