@@ -110,7 +110,7 @@ def run(sizes: list[int], workdir: Path, r_timeout: float) -> None:
             seconds, peak, result = time_ours(method, data)
             r = time_r(method, csv, r_timeout)
             if isinstance(r, str):
-                bound = f"<{seconds / r_timeout:.3f}" if r.startswith(">") else "-"
+                bound = f"<{seconds / r_timeout:.1e}" if r.startswith(">") else "-"
                 print(f"{method:<10} {n:>7} {seconds:>9.3f} {r:>9} {bound:>8} {peak:>8.1f} {'-':>7} {'-':>12}",
                       flush=True)
                 continue
