@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: report test venv system-deps bench simulate clean-outputs
+.PHONY: report test venv system-deps bench fuzz simulate clean-outputs
 
 venv: $(STAMP)
 
@@ -39,6 +39,12 @@ test: venv system-deps
 
 bench: venv system-deps
 	$(PY) -m benchmarks.run_all
+
+# Differential fuzz of the statistics layer against R: 1,000 hypothesis data sets (FUZZ_PROFILE=ci
+# gives the 30 of `make test`), one Rscript batch; prints "N agreed, M disagreed" per method.
+FUZZ_PROFILE ?= fuzz
+fuzz: venv system-deps
+	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(PY) -m tests.fuzz.run --keep fuzz-disagreements.csv
 
 simulate: venv
 	$(PY) -m analysis simulate

@@ -10,8 +10,11 @@ exponential censoring, then times, on the same data:
   building the DataFrame).
 
 It prints the times, their ratio (ours / R), our peak traced memory (tracemalloc, a second run)
-and the largest relative difference between our and R's numbers (a sanity check of the run).
-R is skipped with a message where Rscript is missing. Nothing is asserted: the machine is shared.
+and the largest relative difference between our and R's numbers (a sanity check of the run), then
+the KM + log-rank + Cox ratio at the largest size against its target (<= 0.3 x R at 10^6).
+Then the competing-risks layer (benchmarks/competing.py: CIF, Gray, Fine-Gray against cmprsk,
+default 10^4 and 10^5 subjects). R is skipped with a message where Rscript is missing. Nothing is
+asserted: the machine is shared.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.survival import cox, km_estimates, logrank
+from benchmarks import competing
 
 DAYS_PER_MONTH = 30.4375
 TIMES = (365.25, 730.5)
@@ -99,6 +103,9 @@ def time_r(data: pd.DataFrame, workdir: Path) -> tuple[float, np.ndarray] | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10 ** 4, 10 ** 5, 10 ** 6])
+    parser.add_argument("--competing-sizes", type=int, nargs="*", default=[10 ** 4, 10 ** 5])
+    parser.add_argument("--r-timeout", type=float, default=900.0,
+                        help="seconds after which an R run is stopped (crr at 1e5 takes hours)")
     args = parser.parse_args(argv)
     if shutil.which("Rscript") is None:
         print("Rscript not found: R timings skipped (install r-base-core and r-cran-survival to compare)")
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'n':>9} {'ours (s)':>9} {'R (s)':>9} {'ours/R':>7} {'peak MB':>8} {'max rel diff vs R':>18}"
     print(header)
     print("-" * len(header))
+    last = None
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         for n in args.sizes:
             data = simulate(n)
@@ -119,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             rel = np.max(np.abs(result - r_result) / np.maximum(np.abs(r_result), 1e-300))
             print(f"{n:>9} {seconds:>9.3f} {r_seconds:>9.3f} {seconds / r_seconds:>7.2f} {memory:>8.1f} {rel:>18.2e}",
                   flush=True)
+            last = (n, seconds / r_seconds)
+        if last is not None:
+            verdict = "met" if last[1] <= 0.3 else "NOT met"
+            print(f"KM + log-rank + Cox at n = {last[0]}: ours/R = {last[1]:.2f} (target <= 0.30: {verdict})")
+        if args.competing_sizes and shutil.which("Rscript") is not None:
+            print("\ncompeting risks against cmprsk (R timed inside R; peak memory: ours traced, R gc max used)")
+            competing.run(args.competing_sizes, Path(tmp), args.r_timeout)
     return 0
 
 

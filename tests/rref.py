@@ -15,6 +15,15 @@ import numpy as np
 import pandas as pd
 
 
+# write.csv prints doubles with 15 significant digits: format them with 17 ("%.17g" round-trips a
+# double exactly), leaving NA as NA and other columns as they are.
+WRITE_OUT = (
+    'for (nm in names(out)) { o <- as.data.frame(out[[nm]]); '
+    'for (j in seq_along(o)) if (is.double(o[[j]])) o[[j]] <- ifelse(is.na(o[[j]]) & !is.nan(o[[j]]), NA, '
+    'sprintf("%.17g", o[[j]])); '
+    'write.csv(o, file.path("OUTDIR", paste0("out_", nm, ".csv")), row.names = FALSE) }')
+
+
 def run_r(code: str, frames: dict[str, pd.DataFrame] | None = None, timeout: int = 600) -> dict[str, pd.DataFrame]:
     with tempfile.TemporaryDirectory(prefix="rref-") as tmp:
         tmp = Path(tmp)
@@ -24,9 +33,7 @@ def run_r(code: str, frames: dict[str, pd.DataFrame] | None = None, timeout: int
             df.to_csv(path, index=False, float_format="%.17g")
             lines.append(f'{name} <- read.csv("{path}", stringsAsFactors = FALSE)')
         lines.append(code)
-        lines.append(
-            'for (nm in names(out)) write.csv(out[[nm]], file.path("%s", paste0("out_", nm, ".csv")), '
-            'row.names = FALSE)' % tmp)
+        lines.append(WRITE_OUT.replace("OUTDIR", str(tmp)))
         script = tmp / "script.R"
         script.write_text("\n".join(lines) + "\n")
         proc = subprocess.run(["Rscript", "--vanilla", str(script)], capture_output=True, text=True,

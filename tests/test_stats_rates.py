@@ -1,4 +1,5 @@
-"""analysis.stats.rates.binomial_rate against scipy.stats.binomtest (R-free) and R binom.test / prop.test.
+"""analysis.stats.rates.binomial_rate against R binom.test / prop.test, scipy (Wilson) and the
+binomial tail equations that define the Clopper-Pearson interval.
 
 Tolerances: 1e-10 relative against scipy and R for the exact and Wilson limits (both are
 closed-form or beta quantiles); the Wald interval is checked against its formula by hand.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binom, binomtest
 
 from analysis.stats.rates import binomial_rate
 from tests.rref import run_r
@@ -18,15 +19,33 @@ RTOL = 1e-10
 
 
 @pytest.mark.parametrize("conf_level", [0.95, 0.90])
-@pytest.mark.parametrize("method,scipy_method", [("clopper-pearson", "exact"), ("wilson", "wilson")])
-def test_limits_match_scipy_binomtest(method, scipy_method, conf_level):
+def test_wilson_limits_match_scipy_binomtest(conf_level):
     xs, ns = zip(*CASES)
-    ours = binomial_rate(xs, ns, conf_level=conf_level, method=method)
+    ours = binomial_rate(xs, ns, conf_level=conf_level, method="wilson")
     for row, (x, n) in zip(ours.itertuples(), CASES):
-        ci = binomtest(x, n).proportion_ci(confidence_level=conf_level, method=scipy_method)
+        ci = binomtest(x, n).proportion_ci(confidence_level=conf_level, method="wilson")
         assert row.lcl == pytest.approx(ci.low, rel=RTOL, abs=1e-14)
         assert row.ucl == pytest.approx(ci.high, rel=RTOL, abs=1e-14)
         assert row.rate == x / n
+
+
+@pytest.mark.parametrize("conf_level", [0.95, 0.90])
+def test_clopper_pearson_limits_solve_the_binomial_tail_equations(conf_level):
+    """The defining property (Clopper & Pearson 1934), through the binomial distribution rather than
+    the beta quantile our code (and scipy's "exact") uses: P(X >= x | p_L) = alpha/2 and
+    P(X <= x | p_U) = alpha/2, with p_L = 0 when x = 0 and p_U = 1 when x = n."""
+    alpha = 1 - conf_level
+    xs, ns = zip(*CASES)
+    ours = binomial_rate(xs, ns, conf_level=conf_level)
+    for row, (x, n) in zip(ours.itertuples(), CASES):
+        if x == 0:
+            assert row.lcl == 0
+        else:
+            assert binom.sf(x - 1, n, row.lcl) == pytest.approx(alpha / 2, rel=1e-9)
+        if x == n:
+            assert row.ucl == 1
+        else:
+            assert binom.cdf(x, n, row.ucl) == pytest.approx(alpha / 2, rel=1e-9)
 
 
 def test_wald_by_hand():
@@ -56,17 +75,18 @@ def test_unknown_method_is_rejected():
 
 
 @pytest.mark.needs_r
-def test_limits_match_r_binom_test_and_prop_test():
+@pytest.mark.parametrize("conf_level", [0.95, 0.90])
+def test_limits_match_r_binom_test_and_prop_test(conf_level):
     import pandas as pd
     cases = pd.DataFrame(CASES, columns=["x", "n"])
-    code = """
-    ex <- t(mapply(function(x, n) binom.test(x, n, conf.level = 0.95)$conf.int, d$x, d$n))
-    wi <- t(mapply(function(x, n) prop.test(x, n, conf.level = 0.95, correct = FALSE)$conf.int, d$x, d$n))
+    code = f"""
+    ex <- t(mapply(function(x, n) binom.test(x, n, conf.level = {conf_level})$conf.int, d$x, d$n))
+    wi <- t(mapply(function(x, n) prop.test(x, n, conf.level = {conf_level}, correct = FALSE)$conf.int, d$x, d$n))
     out <- list(r = data.frame(exact_l = ex[, 1], exact_u = ex[, 2], wilson_l = wi[, 1], wilson_u = wi[, 2]))
     """
     theirs = run_r(code, {"d": cases})["r"]
-    exact = binomial_rate(cases["x"], cases["n"])
-    score = binomial_rate(cases["x"], cases["n"], method="wilson")
+    exact = binomial_rate(cases["x"], cases["n"], conf_level=conf_level)
+    score = binomial_rate(cases["x"], cases["n"], method="wilson", conf_level=conf_level)
     np.testing.assert_allclose(exact["lcl"], theirs["exact_l"], rtol=RTOL, atol=1e-14)
     np.testing.assert_allclose(exact["ucl"], theirs["exact_u"], rtol=RTOL, atol=1e-14)
     np.testing.assert_allclose(score["lcl"], theirs["wilson_l"], rtol=RTOL, atol=1e-14)

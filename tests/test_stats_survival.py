@@ -131,21 +131,36 @@ def test_km_curve_and_risk_table_agree_with_estimates(small):
 
 # ---------------------------------------------------------------- quantiles, difference ---------
 
+def _median_by_r_rule(fitter) -> float:
+    """R's median from a lifelines fit: the first time t_a with S <= 0.5 (lifelines' median);
+    where S(t_a) == 0.5 exactly, R (quantile.survfit) takes the midpoint of t_a and the next time
+    the curve moves below 0.5 (or the last follow-up time if it never does)."""
+    curve = fitter.survival_function_.iloc[:, 0]
+    t_a = fitter.median_survival_time_
+    if np.isinf(t_a) or abs(curve.loc[t_a] - 0.5) > 1e-12:
+        return np.nan if np.isinf(t_a) else t_a
+    below = curve[curve < 0.5 - 1e-12]
+    t_b = below.index[0] if len(below) else fitter.timeline.max()
+    return (t_a + t_b) / 2
+
+
 def test_median_matches_lifelines_and_hand(pilot):
     ours = sv.km_quantiles(pilot, "TRTA", [0.5])
     for level, part in pilot.groupby("TRTA"):
         fitter = KaplanMeierFitter().fit(part["AVAL"], 1 - part["CNSR"])
-        expected = fitter.median_survival_time_
         got = ours.loc[ours["TRTA"] == level, "quantile"].iloc[0]
-        if np.isinf(expected):
-            assert np.isnan(got)
-        else:
-            # lifelines takes the first time S <= 0.5; R/we take the midpoint only when S == 0.5 exactly
-            surv_at = sv.km_estimates(part, None, [expected])["surv"].iloc[0]
-            assert got == expected or surv_at == pytest.approx(0.5)
+        np.testing.assert_equal(got, _median_by_r_rule(fitter))
     hand = sv.km_quantiles(HAND, None, [0.5, 0.25, 0.9])
     assert hand["quantile"].tolist()[:2] == [2.0, 2.0]  # S drops from 0.8 to 0.4 at t = 2
     assert hand["quantile"].iloc[2] == 4.0
+    # S = 0.5 exactly on [2, 3): R's midpoint 2.5, not lifelines' 2 and not any value
+    flat = pd.DataFrame({"AVAL": [1.0, 2, 3, 4], "CNSR": [0, 0, 0, 0]})
+    assert sv.km_quantiles(flat, None, [0.5])["quantile"].iloc[0] == 2.5
+    assert _median_by_r_rule(KaplanMeierFitter().fit(flat["AVAL"], 1 - flat["CNSR"])) == 2.5
+    # S = 0.5 exactly at the last time (censored after): midpoint with the last follow-up time 6
+    ends = pd.DataFrame({"AVAL": [1.0, 2, 6, 6], "CNSR": [0, 0, 1, 1]})
+    assert sv.km_quantiles(ends, None, [0.5])["quantile"].iloc[0] == 4.0
+    assert _median_by_r_rule(KaplanMeierFitter().fit(ends["AVAL"], 1 - ends["CNSR"])) == 4.0
 
 
 def test_km_difference_by_hand(small):

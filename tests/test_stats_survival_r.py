@@ -254,7 +254,8 @@ def test_cox_stratified_cdisc_pilot(pilot, ties):
 
 def test_cox_stratified_entry_weights_robust_small_data(small):
     two = small[small["GRP"] != "c"].reset_index(drop=True).assign(SITE=lambda d: np.arange(len(d)) % 3)
-    ours = sv.cox(two, "GRP", covariates=["AGE"], weights="FW", entry="ENTRY", robust=True, strata="SITE")
+    ours = sv.cox(two, "GRP", covariates=["AGE"], weights="FW", entry="ENTRY", robust=True, strata="SITE",
+                  cluster="USUBJID")
     theirs = r_coxph(two, "GRP + AGE + strata(SITE)", "efron", ", weights = FW, cluster = USUBJID", entry=True)
     compare_cox(ours, theirs)
 

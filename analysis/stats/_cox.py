@@ -22,6 +22,7 @@ TRUE) / cluster().
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,26 +168,92 @@ def _partial_likelihood(beta: np.ndarray, x: np.ndarray, weight: np.ndarray, rs:
     return _Pieces(loglik, score, information, denom, xbar, risk)
 
 
-def _newton_raphson(x, weight, rs, max_iter: int = 50, eps: float = 1e-12):
-    """Maximise the partial likelihood from beta = 0 (R coxph's start) with step halving."""
+CHOLESKY_TOLERANCE = np.finfo(float).eps ** 0.75  # coxph.control(toler.chol)
+INFINITE_TOLERANCE = np.sqrt(1e-9)                 # coxph.control(toler.inf) = sqrt(eps)
+
+
+def _singular_columns(matrix: np.ndarray, toler: float = CHOLESKY_TOLERANCE) -> np.ndarray:
+    """Columns R's cholesky2 declares singular: a Cholesky pass in column order (no pivoting) in
+    which a column whose remaining pivot is below toler * (largest diagonal) is set aside. For
+    collinear terms the later one is flagged, as coxph (and lm) set the later one to NA."""
+    a = np.array(matrix, dtype=float)
+    largest = float(np.max(np.diag(a), initial=0.0))
+    eps = toler * largest if largest > 0 else toler
+    singular = np.zeros(len(a), dtype=bool)
+    for i in range(len(a)):
+        pivot = a[i, i]
+        if not np.isfinite(pivot) or pivot < eps:
+            singular[i] = True
+            continue
+        column = a[i + 1:, i].copy()
+        a[i + 1:, i + 1:] -= np.outer(column, column) / pivot
+    return singular
+
+
+def _solve_nonsingular(matrix: np.ndarray, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """matrix^-1 vector on the non-singular columns, 0 on the singular ones (coxph's chsolve2)."""
+    singular = _singular_columns(matrix)
+    out = np.zeros(len(vector))
+    keep = ~singular
+    if keep.any():
+        out[keep] = np.linalg.solve(matrix[np.ix_(keep, keep)], vector[keep])
+    return out, singular
+
+
+@dataclass(frozen=True)
+class _Fit:
+    beta: np.ndarray
+    initial: _Pieces
+    final: _Pieces
+    iterations: int
+    infinite: np.ndarray  # coefficients that "may be infinite" (monotone likelihood), R's rule
+
+
+def _collapsed(initial: _Pieces, final: _Pieces) -> np.ndarray:
+    """Terms whose information at the estimate is below 1e-3 of that at beta = 0: the risk sets have
+    become deterministic in them, i.e. the estimate ran off towards infinity; in double precision
+    the score can then be exactly 0 (a false convergence) at a large finite value. (1e-3, not smaller:
+    the information of a diverging term is computed with cancellation and may stall near 1e-4.)"""
+    return np.diag(final.information) < 1e-3 * np.diag(initial.information)
+
+
+def _newton_raphson(x, weight, rs, max_iter: int = 50, eps: float = 1e-12) -> _Fit:
+    """Maximise the partial likelihood from beta = 0 (R coxph's start) with step halving.
+
+    Converged when the log-likelihood changes by <= eps (relative) and the step is < 1e-9. A
+    monotone likelihood (an infinite estimate: a covariate that orders the events perfectly) shows
+    as a log-likelihood that stops changing while the step does not shrink (or the information of a
+    term vanishes): after three such iterations we stop, as coxph does when its loglik converges, and
+    flag the terms whose last step exceeds toler.inf * |coef| (coxph's "coefficient may be infinite").
+    """
     beta = np.zeros(x.shape[1])
     initial = current = _partial_likelihood(beta, x, weight, rs)
+    flat = 0
+    vanished = np.zeros(len(beta), dtype=bool)
     for iteration in range(1, max_iter + 1):
-        step = np.linalg.solve(current.information, current.score)
+        step, singular = _solve_nonsingular(current.information, current.score)
+        newton_step = step
+        vanished |= singular
         candidate = _partial_likelihood(beta + step, x, weight, rs)
         halvings = 0
-        while candidate.loglik < current.loglik - 1e-12 * abs(current.loglik) and halvings < 30:
+        while (not np.isfinite(candidate.loglik) or candidate.loglik < current.loglik - 1e-12 * abs(current.loglik)) \
+                and halvings < 30:
             step = step / 2
             candidate = _partial_likelihood(beta + step, x, weight, rs)
             halvings += 1
         beta = beta + step
-        converged = abs(candidate.loglik - current.loglik) <= eps * max(1.0, abs(current.loglik)) \
-            and np.max(np.abs(step)) < 1e-9
+        loglik_flat = abs(candidate.loglik - current.loglik) <= eps * max(1.0, abs(current.loglik))
         current = candidate
-        if converged:
-            return beta, initial, current, iteration
+        stalled = halvings == 30  # no step improves the likelihood in double precision: flat, not converged
+        if loglik_flat and np.max(np.abs(step)) < 1e-9 and not vanished.any() and not stalled:
+            return _Fit(beta, initial, current, iteration, _collapsed(initial, current))
+        flat = flat + 1 if loglik_flat else 0
+        if flat >= 3 or (loglik_flat and vanished.any()):
+            infinite = vanished | _collapsed(initial, current) | \
+                ((np.abs(newton_step) > 1e-9) & (np.abs(newton_step) > INFINITE_TOLERANCE * np.abs(beta)))
+            return _Fit(beta, initial, current, iteration, infinite)
     raise RuntimeError(f"Cox model did not converge in {max_iter} Newton-Raphson iterations "
-                       f"(coefficients {beta}); check for monotone likelihood (a group without events)")
+                       f"(coefficients {beta})")
 
 
 def _score_residuals(x, pieces: _Pieces, rs: _RiskSets) -> np.ndarray:
@@ -261,28 +328,101 @@ def _test_row(statistic: float, df: int) -> tuple[float, float]:
     return float(statistic), float(chi2.sf(statistic, df))
 
 
+def _use_robust(robust: bool | None, data, cluster: str | None, entry: str | None) -> bool:
+    """coxph's rule: robust unless told otherwise when there is a cluster or any non-integer case
+    weight (has.rwt); an explicit robust = TRUE on (start, stop] rows needs the cluster (R: "one of
+    cluster or id is needed"), since each row is then not a subject."""
+    if robust is None:
+        return cluster is not None or bool(np.any(data.weight != np.floor(data.weight)))
+    if robust and cluster is None and entry is not None:
+        raise ValueError(f"robust variance on (start, stop] rows (entry column {entry!r}) needs a cluster column "
+                         "naming the subject of each row (R coxph: 'one of cluster or id is needed')")
+    if not robust and cluster is not None:
+        raise ValueError(f"cluster={cluster!r} with robust=False: a cluster only changes the robust variance "
+                         "(R coxph ignores it with a warning); drop one of them")
+    return bool(robust)
+
+
+def _estimable_terms(x: np.ndarray, weight, rs: _RiskSets, names: list[str]) -> np.ndarray:
+    """Mask of the terms that can be estimated; aliased ones (collinear with earlier terms, or
+    constant within the risk sets) are dropped with a warning naming them, and get NaN as coxph's NA."""
+    information = _partial_likelihood(np.zeros(x.shape[1]), x, weight, rs).information
+    # cholesky2's test is relative to the largest diagonal; a term with no variation within any risk
+    # set (e.g. constant within strata) has an information that is rounding noise in absolute terms:
+    # compare it with the term's own (weighted, centred) sum of squares too
+    sum_of_squares = np.einsum("i,ij->j", weight, x * x)
+    aliased = _singular_columns(information) | (np.diag(information) <= 1e-10 * sum_of_squares)
+    dropped = [name for name, flag in zip(names, aliased) if flag]
+    if aliased.all():
+        raise ValueError(f"no term of the Cox model is estimable: {dropped} do not vary within the risk sets "
+                         "(a constant covariate, a single subject, or no one else at risk at the event times)")
+    if dropped:
+        warnings.warn(f"Cox model: term(s) {dropped} are constant or a linear combination of earlier terms "
+                      "(aliased); their coefficients are NaN, as R coxph's NA", RuntimeWarning, stacklevel=3)
+    return ~aliased
+
+
+def _robust_variance(x, weight, rs, fit: _Fit, variance, cluster_codes) -> tuple[np.ndarray, tuple[float, float]]:
+    """Lin-Wei sandwich D'D with D = dfbeta (weighted score residuals summed by cluster, times V), and
+    the robust score test at beta = 0, u' (T0'T0)^-1 u with T0 the residuals there (coxph's rscore)."""
+    def summed_residuals(pieces: _Pieces) -> np.ndarray:
+        resid = _score_residuals(x, pieces, rs) * weight[:, None]
+        return resid if cluster_codes is None else _column_bincount(cluster_codes, resid, cluster_codes.max() + 1)
+
+    dfbeta = np.einsum("ij,jk->ik", summed_residuals(fit.final), variance)
+    start_resid = summed_residuals(fit.initial)
+    u0 = start_resid.sum(axis=0)
+    # generalised inverse as coxph.wtest (cholesky2): T0'T0 is singular when the residuals are all 0
+    solved, singular = _solve_nonsingular(np.einsum("ki,kj->ij", start_resid, start_resid), u0)
+    score = (np.nan, np.nan) if singular.all() else _test_row(u0 @ solved, x.shape[1])  # R: NA when all residuals are 0
+    return np.einsum("ki,kj->ij", dfbeta, dfbeta), score
+
+
+def _warn_infinite(fit: _Fit, names: list[str]) -> None:
+    if fit.infinite.any():
+        flagged = [name for name, flag in zip(names, fit.infinite) if flag]
+        warnings.warn(f"Cox model: the log-likelihood converged before term(s) {flagged}; the coefficient may be "
+                      "infinite (monotone likelihood: the covariate orders the events perfectly), as R coxph "
+                      "warns; its estimate and SE are not usable", RuntimeWarning, stacklevel=3)
+
+
+def _spread(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Values of the estimated terms back in the full term order, NaN for the aliased ones."""
+    full = np.full(len(keep), np.nan)
+    full[keep] = values
+    return full
+
+
 def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None, covariates=None,
-        weights: str | None = None, robust: bool = False, entry: str | None = None, *, time: str = "AVAL",
+        weights: str | None = None, robust: bool | None = None, entry: str | None = None, *, time: str = "AVAL",
         cnsr: str = "CNSR", cluster: str | None = None, strata: str | None = None,
         conf_level: float = 0.95) -> pd.DataFrame:
     """Cox proportional-hazards model, as R's ``coxph(Surv([entry,] time, event) ~ by + covariates)``.
 
     ``by``: a grouping column entered as treatment contrasts against ``reference`` (default: the
     first sorted level, as R); ``covariates``: numeric columns; ``weights``: case weights
-    (coxph(weights=)); ``entry``: delayed-entry time (counting-process form); ``robust``: Lin-Wei
-    sandwich variance, clustered on ``cluster`` if given (implies robust); ``strata``: a column
-    whose levels get separate baseline hazards (coxph's strata()).
+    (coxph(weights=)); ``entry``: delayed-entry time (counting-process form); ``strata``: a column
+    whose levels get separate baseline hazards (coxph's strata()). ``robust``: the Lin-Wei sandwich
+    variance; None (default) follows coxph: robust when ``cluster`` is given or any case weight is
+    not an integer (has.rwt; each row its own cluster), model-based otherwise; True/False force it
+    (robust on (start, stop] rows needs ``cluster``, as R).
+
+    Degenerate designs follow coxph: a term that is constant or collinear with earlier terms is
+    aliased (NaN, with a warning naming it); a term whose likelihood is monotone gets a warning that
+    its coefficient may be infinite. A group of ``by`` without events is refused with the group named.
 
     One row per coefficient: term, variable, coef (log HR), hr, se (of log HR; robust SE when
     robust), naive_se (model-based), lcl, ucl (of the HR, Wald on the log scale), z, p, and the
     model tests repeated on each row: lr_chisq / lr_p (likelihood ratio), wald_chisq / wald_p
     (with the variance in use), score_chisq / score_p (score = log-rank test for one grouping
     column without ties), robust_score_chisq / robust_score_p (robust score test, coxph's rscore;
-    NaN unless robust), df, loglik_null, loglik, n, n_event, iterations, ties, conf_level, method.
+    NaN unless robust), df (estimated terms), loglik_null, loglik, n, n_event, iterations,
+    may_be_infinite, ties, conf_level, method.
     """
     ties = check_choice(ties, TIES, "ties")
     conf_level = check_conf_level(conf_level)
     data = surv_data(adtte, time=time, cnsr=cnsr, weights=weights, entry=entry, splitting=(by, strata, *(covariates or [])))
+    use_robust = _use_robust(robust, data, cluster, entry)
     x, names, variables = _design(adtte, by, reference, covariates)
     _require_events_in_every_group(adtte, by, data.event * data.weight)
     x = x - x.mean(axis=0)  # centring changes no estimate; it keeps exp(x'beta) in range (as coxph)
@@ -290,39 +430,53 @@ def cox(adtte: pd.DataFrame, by: str | None, ties: str = "efron", reference=None
     rs = _risk_sets(data.stop, data.event, data.weight, data.start, ties, strata_codes)
     if len(rs.event_keys) == 0:
         raise ValueError(f"no events (column {cnsr!r} is 1 on every row): the Cox model cannot be fitted")
-    beta, initial, final, iterations = _newton_raphson(x, data.weight, rs)
-    variance = np.linalg.inv(final.information)
+    keep = _estimable_terms(x, data.weight, rs, names)
+    x = x[:, keep]
+    fit = _newton_raphson(x, data.weight, rs)
+    _warn_infinite(fit, [n for n, k in zip(names, keep) if k])
+    variance = np.linalg.pinv(fit.final.information) if fit.infinite.any() else np.linalg.inv(fit.final.information)
     naive_se = np.sqrt(np.diag(variance))
-    use_robust = robust or cluster is not None
     robust_score = (np.nan, np.nan)
     if use_robust:
         cluster_codes = None if cluster is None else group_codes(adtte, cluster, "cluster")[0]
+        variance, robust_score = _robust_variance(x, data.weight, rs, fit, variance, cluster_codes)
+    return _result(fit, variance, naive_se, robust_score, keep, names, variables, data, conf_level, ties,
+                   _method(strata, ties, use_robust, cluster))
 
-        def summed_residuals(pieces: _Pieces) -> np.ndarray:
-            """Weighted score residuals, summed within clusters (coxph's collapse = cluster)."""
-            resid = _score_residuals(x, pieces, rs) * data.weight[:, None]
-            return resid if cluster_codes is None else _column_bincount(cluster_codes, resid, cluster_codes.max() + 1)
 
-        dfbeta = np.einsum("ij,jk->ik", summed_residuals(final), variance)
-        variance = np.einsum("ki,kj->ij", dfbeta, dfbeta)
-        # robust score test at beta = 0 (coxph's rscore): u' (T0'T0)^-1 u, T0 the residuals at the start
-        start_resid = summed_residuals(initial)
-        u0 = start_resid.sum(axis=0)
-        robust_score = _test_row(u0 @ np.linalg.solve(np.einsum("ki,kj->ij", start_resid, start_resid), u0), x.shape[1])
-    se = np.sqrt(np.diag(variance))
-    z = beta / se
-    z_crit = norm.ppf(1 - (1 - conf_level) / 2)
-    df = x.shape[1]
-    lr = _test_row(2 * (final.loglik - initial.loglik), df)
-    wald = _test_row(beta @ np.linalg.solve(variance, beta), df)
-    score = _test_row(initial.score @ np.linalg.solve(initial.information, initial.score), df)
+def _method(strata, ties, use_robust, cluster) -> str:
     variance_name = ("robust sandwich (Lin-Wei) variance" + (f", clustered on {cluster}" if cluster else "")
                      if use_robust else "model-based variance")
+    return (f"Cox proportional hazards{f', stratified by {strata}' if strata else ''}, {ties.capitalize()} "
+            f"ties, {variance_name}, Wald CI")
+
+
+def _result(fit: _Fit, variance, naive_se, robust_score, keep, names, variables, data, conf_level, ties,
+            method) -> pd.DataFrame:
+    beta, initial, final = fit.beta, fit.initial, fit.final
+    se = np.sqrt(np.diag(variance))
+    z_crit = norm.ppf(1 - (1 - conf_level) / 2)
+    df = len(beta)
+    lr = _test_row(2 * (final.loglik - initial.loglik), df)
+    wald = _test_row(beta @ np.linalg.lstsq(variance, beta, rcond=None)[0], df)
+    score = _test_row(initial.score @ np.linalg.solve(initial.information, initial.score), df)
+    coef, se_full = _spread(beta, keep), _spread(se, keep)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # an infinite estimate's limits
+        return _frame(coef, se_full, z_crit, names, variables, naive_se, keep, lr, wald, score, robust_score, df,
+                      fit, data, ties, conf_level, method)
+
+
+def _frame(coef, se_full, z_crit, names, variables, naive_se, keep, lr, wald, score, robust_score, df, fit, data,
+           ties, conf_level, method) -> pd.DataFrame:
+    z = coef / se_full
+    initial, final = fit.initial, fit.final
     return pd.DataFrame({
-        "term": names, "variable": variables, "coef": beta, "hr": np.exp(beta), "se": se, "naive_se": naive_se,
-        "lcl": np.exp(beta - z_crit * se), "ucl": np.exp(beta + z_crit * se), "z": z, "p": 2 * norm.sf(np.abs(z)),
+        "term": names, "variable": variables, "coef": coef, "hr": np.exp(coef), "se": se_full,
+        "naive_se": _spread(naive_se, keep), "lcl": np.exp(coef - z_crit * se_full),
+        "ucl": np.exp(coef + z_crit * se_full), "z": z, "p": 2 * norm.sf(np.abs(z)),
         "lr_chisq": lr[0], "lr_p": lr[1], "wald_chisq": wald[0], "wald_p": wald[1], "score_chisq": score[0],
-        "score_p": score[1], "robust_score_chisq": robust_score[0], "robust_score_p": robust_score[1], "df": df, "loglik_null": initial.loglik, "loglik": final.loglik, "n": len(data.stop),
-        "n_event": int(data.event.sum()), "iterations": iterations, "ties": ties, "conf_level": conf_level,
-        "method": f"Cox proportional hazards{f', stratified by {strata}' if strata else ''}, {ties.capitalize()} "
-                  f"ties, {variance_name}, Wald CI"})
+        "score_p": score[1], "robust_score_chisq": robust_score[0], "robust_score_p": robust_score[1], "df": df,
+        "loglik_null": initial.loglik, "loglik": final.loglik, "n": len(data.stop),
+        "n_event": int(data.event.sum()), "iterations": fit.iterations,
+        "may_be_infinite": _spread(fit.infinite.astype(float), keep) == 1.0, "ties": ties,
+        "conf_level": conf_level, "method": method})

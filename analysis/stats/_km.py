@@ -64,6 +64,13 @@ def _entering_from(start: np.ndarray, values: np.ndarray, time: np.ndarray) -> n
     return tail[np.searchsorted(start[order], time, side="left")]
 
 
+def _entered_before(start: np.ndarray, values: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """sum of ``values`` over rows with start_i < t, for each t in ``time`` (already at risk by t)."""
+    order = np.argsort(start, kind="stable")
+    head = np.concatenate([[0.0], np.cumsum(values[order])])
+    return head[np.searchsorted(start[order], time, side="left")]
+
+
 def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_index) -> np.ndarray:
     """Infinitesimal-jackknife variance of log S(t_k) at every distinct time t_k.
 
@@ -75,12 +82,17 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
     """
     size = len(time)
     with np.errstate(divide="ignore", invalid="ignore"):
-        increment = np.where(n_event > 0, (n_event / n_risk) / (n_risk - n_event), 0.0)
+        # where S drops to 0 (n_k = d_k) the increment is infinite; S and its variance are 0 from then
+        # on, and an infinite C would turn the tail sums of EARLIER times into inf - inf (a subject
+        # entering after that time is still subtracted from them): count 0 there instead
+        # (weighted counts: n_k - d_k may be a rounding residue like 4e-16, hence the relative test)
+        ends = (n_event > 0) & (n_risk - n_event <= 1e-12 * n_risk)
+        increment = np.where((n_event > 0) & ~ends, (n_event / n_risk) / (n_risk - n_event), 0.0)
         cum = np.cumsum(increment)
         # C at each row's entry: the sum over distinct times t_k <= e_i (0 before the first time)
         c_entry = np.zeros_like(stop) if start is None else \
             np.concatenate([[0.0], cum])[np.searchsorted(time, start, side="right")]
-        own = np.where(event > 0, 1.0 / (n_risk - n_event)[time_index], 0.0)
+        own = np.where((event > 0) & ~ends[time_index], 1.0 / (n_risk - n_event)[time_index], 0.0)
         b_final = own - (cum[time_index] - c_entry)
         w2 = weight * weight
         done = np.cumsum(_weighted_counts(time_index, w2 * b_final * b_final, size))
@@ -88,12 +100,15 @@ def _ij_variance_log(stop, event, weight, start, time, n_risk, n_event, time_ind
         for power in range(3):
             values = w2 * c_entry ** power
             by_exit = _weighted_counts(time_index, values, size)
-            still_in = np.concatenate([np.cumsum(by_exit[::-1])[::-1][1:], [0.0]])  # s_i > t_k
-            if start is not None:
-                still_in = still_in - _entering_from(start, values, time)  # e_i >= t_k: not yet in
+            if start is None:
+                still_in = np.concatenate([np.cumsum(by_exit[::-1])[::-1][1:], [0.0]])  # s_i > t_k
+            else:
+                # entered (e_i < t_k) minus already out (s_i <= t_k): sums over present and past rows
+                # only, so later entrants (large C(e_i)) cannot leave rounding residue in early times
+                still_in = _entered_before(start, values, time) - np.cumsum(by_exit)
             moments.append(still_in)
         var_log = done + cum * cum * moments[0] - 2.0 * cum * moments[1] + moments[2]
-    return var_log
+    return np.where(np.cumsum(ends) > 0, 0.0, var_log)  # S = 0 from then on: no variance
 
 
 def km_fit(stop: np.ndarray, event: np.ndarray, weight: np.ndarray, start: np.ndarray | None,
@@ -190,21 +205,33 @@ def _find_quantile(x: np.ndarray, y: np.ndarray, probs: np.ndarray, tol: float, 
 
     x = (origin, fit times), y = (0, 1 - curve). Where y equals p (within tol) over an interval the
     quantile is the midpoint of that interval; at the last point the midpoint with the last time.
+    As in R, the search runs over y sorted by value (approx sorts its abscissae), which matters
+    only for a non-monotone confidence-limit curve: the limit is then the time of the smallest
+    value of 1 - limit that reaches p, e.g. 16 (not the earlier 5) on R's heart data.
     """
     finite = ~np.isnan(y)
     if not finite.any() or np.nanmax(y) < probs.min():
         return np.full(len(probs), np.nan)
-    # duplicated(y) in R: keep the first of equal values (NaN counts as a value too)
+    # duplicated(y) in R: keep the first of equal values (NaN counts as a value too). Values equal to
+    # 1e-12 count as equal: a limit that is constant between event times can differ in its last bits
+    # between our rows (cumulative sums), and sorting by value (below) must not turn that noise into
+    # a later time
+    y = np.round(y, 12)
     _, first = np.unique(np.where(finite, y, np.inf), return_index=True)
     keep = np.sort(first)
     x, y = x[keep], y[keep]
     positions = np.arange(len(y))
     ok = ~np.isnan(y)
-    xs, ys, pos = x[ok], y[ok], positions[ok]
+    ys, pos = y[ok], positions[ok]
+
+    # approx() sorts its x values (here y + shift): a limit curve need not be monotone (delayed
+    # entry, IJ variance), and then R takes the point with the smallest y >= p, not the first in time
+    by_value = np.argsort(ys, kind="stable")
+    ys, pos = ys[by_value], pos[by_value]
 
     def first_reaching(shift: float) -> np.ndarray:
-        # approx(y + shift, 1:n, p, method = "constant", f = 1): smallest index with y+shift >= p
-        # (the x values of approx must increase; y is increasing after dropping duplicates)
+        # approx(y + shift, 1:n, p, method = "constant", f = 1): the index carried by the smallest
+        # y + shift >= p (NA outside [min, max] of y + shift, approx's rule = 1)
         found = np.searchsorted(ys + shift, probs, side="left")
         inside = (probs >= ys[0] + shift) & (found < len(ys))
         return np.where(inside, pos[np.minimum(found, len(ys) - 1)], -1)

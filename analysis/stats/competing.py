@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats._surv_data import (_first_bad_row, check_choice, check_conf_level, group_codes,
-                                       numeric_column)
+from analysis.stats._cox import _singular_columns, _solve_nonsingular
+from analysis.stats._surv_data import (_first_bad_row, check_choice, check_conf_level, check_single_parameter,
+                                       group_codes, numeric_column)
 
 CENSORED = 0
 CONF_TYPES = ("log-log", "plain", "log")
@@ -50,11 +51,14 @@ def _z(conf_level: float) -> float:
     return float(stats.norm.ppf(0.5 + check_conf_level(conf_level) / 2))
 
 
-def _competing_input(data: pd.DataFrame, by: str | None, event_type: str, time: str):
-    """Checked arrays: times (finite, >= 0), event codes (integers >= 0), group codes, levels."""
+def _competing_input(data: pd.DataFrame, by: str | None, event_type: str, time: str, splitting: tuple = ()):
+    """Checked arrays: times (finite, >= 0), event codes (integers >= 0), group codes, levels.
+    A PARAMCD column must hold one parameter unless it is ``by`` or in ``splitting`` (as the
+    survival functions: several ADaM parameters must not be pooled silently)."""
     _require_columns(data, [time, event_type, by])
     if len(data) == 0:
         raise ValueError("the competing-risks data frame has no rows")
+    check_single_parameter(data, (by, *splitting))
     t = numeric_column(data, time, "analysis time")
     if (t < 0).any():
         raise ValueError(f"column {time!r} (analysis time) must be >= 0: first negative at "
@@ -150,6 +154,14 @@ def _step_values(step_times: np.ndarray, requested: np.ndarray, *steps: np.ndarr
     return [np.where(idx >= 0, values[np.maximum(idx, 0)], 0) for values in steps]
 
 
+def _time_points(times) -> np.ndarray:
+    """Requested time points, sorted and distinct; an error (as km_estimates) if any is not finite."""
+    values = np.atleast_1d(np.asarray(times, dtype="float64"))
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"times must be one or more finite numbers, got {times!r}")
+    return np.unique(values)
+
+
 def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[float] | None = None,
                          event_type: str = "EVNTTYPE", time: str = "AVAL",
                          conf_level: float = 0.95, conf_type: str = "log-log",
@@ -176,7 +188,13 @@ def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[flo
     check_choice(conf_type, CONF_TYPES, "conf_type")
     if causes is None:
         causes = sorted(int(c) for c in np.unique(ev_all[ev_all != CENSORED]))
-    requested = np.unique(t_all) if times is None else np.asarray(sorted(set(map(float, times))))
+        if not causes:
+            raise ValueError(f"column {event_type!r} has no events of any cause (every row is 0 = censored): "
+                             "no cumulative incidence to estimate; pass causes=[...] to get CIFs of 0")
+    causes = [int(c) for c in causes]
+    if not causes or min(causes) <= CENSORED:
+        raise ValueError(f"causes must be one or more positive event codes of column {event_type!r}, got {causes}")
+    requested = np.unique(t_all) if times is None else _time_points(times)
     rows = []
     for code, level in enumerate(levels):
         in_group = grp_all == code
@@ -214,50 +232,50 @@ def _gray_stratum(t: np.ndarray, status: np.ndarray, group: np.ndarray, n_groups
     c his score-weight matrices; v2 and v3 the accumulated variance pieces.
     """
     g1 = n_groups - 1
-    at_risk = np.bincount(group, minlength=n_groups).astype(float)
+    # counts by (distinct time, status, group), and the number at risk at each time, computed once;
+    # the loop visits event times only (at a censoring-only time no quantity of the test changes)
+    _, time_index = np.unique(t, return_inverse=True)
+    counts = np.zeros((time_index.max() + 1, 3, n_groups))
+    np.add.at(counts, (time_index, status, group), 1.0)
+    at_risk_all = np.cumsum(counts.sum(axis=1)[::-1], axis=0)[::-1]
+    event_times = np.flatnonzero(counts[:, 1:, :].sum(axis=(1, 2)) > 0)
     score, cov = np.zeros(g1), np.zeros((g1, g1))
     f1m, f1 = np.zeros(n_groups), np.zeros(n_groups)       # group CIFs, left/right continuous
     skmm, skm = np.ones(n_groups), np.ones(n_groups)       # group all-cause KMs, left/right
     v3, v2, c = np.zeros(n_groups), np.zeros((g1, n_groups)), np.zeros((n_groups, n_groups))
     fm = 0.0                                               # pooled weighted CIF, left continuous
-    _, starts = np.unique(t, return_index=True)
-    ends = np.append(starts[1:], len(t))
-    for lo, hi in zip(starts, ends):
-        d = np.zeros((3, n_groups))
-        np.add.at(d, (status[lo:hi], group[lo:hi]), 1.0)
+    for k in event_times:
+        d, at_risk = counts[k], at_risk_all[k]
         nd1, nd2 = d[1].sum(), d[2].sum()
-        f = fm
-        if nd1 > 0 or nd2 > 0:
-            act = at_risk > 0
-            skm = np.where(act, skmm * (at_risk - d[1] - d[2]) / np.where(act, at_risk, 1), skm)
-            f1 = np.where(act, f1m + skmm * d[1] / np.where(act, at_risk, 1), f1)
-            t1 = np.where(act, at_risk / skmm, 0.0)
-            tr = t1.sum()
-            tq = np.where(act, at_risk * (1 - f1m) / skmm, 0.0).sum()
-            f = fm + nd1 / tr
-            fb = (1 - fm) ** rho
-            a = fb * (np.diag(t1) - np.outer(t1, t1) / tr)
-            if nd1 > 0:
-                c = c + np.where(a != 0, a * nd1 / (tr * (1 - fm)), 0.0)
-            score += np.where(act, fb * (d[1] - nd1 * at_risk * (1 - f1m) / (skmm * tq)), 0.0)[:g1]
-            if nd1 > 0:
-                t4 = np.where(skm > 0, 1 - (1 - f) / skm, 1.0)
-                t5 = 1 - (nd1 - 1) / (tr * skmm - 1) if nd1 > 1 else np.ones(n_groups)
-                t3 = np.where(act, t5 * skmm * nd1 / (tr * np.where(act, at_risk, 1)), 0.0)
-                v3 += t4 ** 2 * t3
-                k1 = a[:g1, :] - t4 * c[:g1, :]
-                v2 += k1 * t4 * t3
-                cov += (k1 * t3) @ k1.T
-            if nd2 > 0:
-                use = (skm > 0) & (d[2] > 0)
-                t4 = np.where(use, (1 - f) / skm, 0.0)
-                t5 = np.where(d[2] > 1, 1 - (d[2] - 1) / (at_risk - 1), 1.0)
-                t3 = np.where(use, t5 * skmm ** 2 * d[2] / at_risk ** 2, 0.0)
-                v3 += t4 ** 2 * t3
-                k2 = t4 * c[:g1, :]
-                v2 -= k2 * t4 * t3
-                cov += (k2 * t3) @ k2.T
-        at_risk -= np.bincount(group[lo:hi], minlength=n_groups)
+        act = at_risk > 0
+        skm = np.where(act, skmm * (at_risk - d[1] - d[2]) / np.where(act, at_risk, 1), skm)
+        f1 = np.where(act, f1m + skmm * d[1] / np.where(act, at_risk, 1), f1)
+        t1 = np.where(act, at_risk / skmm, 0.0)
+        tr = t1.sum()
+        tq = np.where(act, at_risk * (1 - f1m) / skmm, 0.0).sum()
+        f = fm + nd1 / tr
+        fb = (1 - fm) ** rho
+        a = fb * (np.diag(t1) - np.outer(t1, t1) / tr)
+        if nd1 > 0:
+            c = c + np.where(a != 0, a * nd1 / (tr * (1 - fm)), 0.0)
+        score += np.where(act, fb * (d[1] - nd1 * at_risk * (1 - f1m) / (skmm * tq)), 0.0)[:g1]
+        if nd1 > 0:
+            t4 = np.where(skm > 0, 1 - (1 - f) / skm, 1.0)
+            t5 = 1 - (nd1 - 1) / (tr * skmm - 1) if nd1 > 1 else np.ones(n_groups)
+            t3 = np.where(act, t5 * skmm * nd1 / (tr * np.where(act, at_risk, 1)), 0.0)
+            v3 += t4 ** 2 * t3
+            k1 = a[:g1, :] - t4 * c[:g1, :]
+            v2 += k1 * t4 * t3
+            cov += (k1 * t3) @ k1.T
+        if nd2 > 0:
+            use = (skm > 0) & (d[2] > 0)
+            t4 = np.where(use, (1 - f) / skm, 0.0)
+            t5 = np.where(d[2] > 1, 1 - (d[2] - 1) / (at_risk - 1), 1.0)
+            t3 = np.where(use, t5 * skmm ** 2 * d[2] / at_risk ** 2, 0.0)
+            v3 += t4 ** 2 * t3
+            k2 = t4 * c[:g1, :]
+            v2 -= k2 * t4 * t3
+            cov += (k2 * t3) @ k2.T
         fm, f1m, skmm = f, f1.copy(), skm.copy()
     cov += (c[:g1] * v3) @ c[:g1].T + c[:g1] @ v2.T + v2 @ c[:g1].T
     return score, cov
@@ -277,11 +295,14 @@ def gray_test(data: pd.DataFrame, by: str, cause: int | None = 1, event_type: st
     """
     if by is None:
         raise ValueError("gray_test compares groups: give a `by` column")
-    t_all, ev_all, group, levels = _competing_input(data, by, event_type, time)
+    t_all, ev_all, group, levels = _competing_input(data, by, event_type, time, (strata,))
     if len(levels) < 2:
         raise ValueError(f"column {by!r}: need at least two groups, found {levels}")
     strat, _ = group_codes(data, strata, "strata")
     causes = sorted(int(c) for c in np.unique(ev_all[ev_all != CENSORED])) if cause is None else [int(cause)]
+    if not causes:
+        raise ValueError(f"column {event_type!r} has no events of any cause (every row is 0 = censored): "
+                         "Gray's test has nothing to compare")
     order = np.argsort(t_all, kind="stable")
     rows = []
     for k in causes:
@@ -292,7 +313,9 @@ def gray_test(data: pd.DataFrame, by: str, cause: int | None = 1, event_type: st
             s_score, s_cov = _gray_stratum(t_all[sel], status[sel], group[sel], len(levels), rho)
             score, cov = score + s_score, cov + s_cov
         df = len(levels) - 1
-        if np.linalg.matrix_rank(cov) < df:
+        # singular, as cuminc's qr() rank test; an absolute floor (scaled by the events of the cause)
+        # also catches a covariance that is rounding noise (groups confounded with strata)
+        if np.linalg.matrix_rank(cov, tol=1e-9 * max(1.0, float((ev_all == k).sum()))) < df:
             stat = np.nan
         else:
             stat = float(score @ np.linalg.solve(cov, score))
@@ -330,6 +353,11 @@ def _design_matrix(data: pd.DataFrame, by: str | None, covariates: Sequence[str]
     constant = [c for c in design.columns if design[c].nunique() < 2]
     if constant:
         raise ValueError(f"model term(s) {constant} are constant in the data; cannot estimate them")
+    centred = design.to_numpy(dtype=float) - design.to_numpy(dtype=float).mean(axis=0)
+    aliased = _singular_columns(centred.T @ centred)
+    if aliased.any():
+        raise ValueError(f"model term(s) {list(design.columns[aliased])} are linear combinations of earlier terms "
+                         f"{[c for c, a in zip(design.columns, aliased) if not a]} (collinear); drop them")
     return design
 
 
@@ -341,76 +369,130 @@ def _censoring_km_before(t: np.ndarray, censored: np.ndarray) -> np.ndarray:
     return g_before[np.searchsorted(times, t)]
 
 
+def _tail_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """sum of rows values[k:] for each k in ``index`` (0 past the end): reverse cumulative sums."""
+    tail = np.cumsum(values[::-1], axis=0)[::-1]
+    return np.concatenate([tail, np.zeros((1,) + values.shape[1:])], axis=0)[index]
+
+
+def _head_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """sum of rows values[:k] for each k in ``index``: cumulative sums with a leading 0."""
+    head = np.cumsum(values, axis=0)
+    return np.concatenate([np.zeros((1,) + values.shape[1:]), head], axis=0)[index]
+
+
 class _FineGrayTerms:
-    """Risk-set quantities of the Fine-Gray pseudo partial likelihood for sorted data.
+    """Risk-set quantities of the Fine-Gray pseudo partial likelihood for data sorted by time.
 
     Weights (Fine & Gray 1999, eq. 6, as cmprsk::crr): at a cause-1 time t_i subject j is in
     the risk set with weight 1 if t_j >= t_i, G(t_i-)/G(t_j-) if a competing event occurred
     before t_i, else 0; G the censoring KM. Ties are handled by Breslow's method, as crr.
+
+    The weight factorises, so no n_events x n matrix is needed: for any per-subject value v_j,
+    sum_j w_ij v_j = sum_{t_j >= t_i} v_j + G(t_i-) sum_{competing j, t_j < t_i} v_j / G(t_j-), a
+    reverse and a forward cumulative sum over the sorted times. Every quantity below (likelihood,
+    score, information, the score residuals eta and the censoring correction psi of the sandwich) is
+    built from such sums: O(n p^2) time and memory per iteration, where crr's Fortran is O(n n_events).
     """
 
     def __init__(self, t, status, x):
         self.t, self.status, self.x = t, status, x
         self.fail = np.flatnonzero(status == 1)
-        g = _censoring_km_before(t, status == 0)
-        tf = t[self.fail][:, None]
-        earlier_competing = (t[None, :] < tf) & (status[None, :] == 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = g[self.fail][:, None] / g[None, :]
-        self.weight = np.where(t[None, :] >= tf, 1.0, np.where(earlier_competing, ratio, 0.0))
+        self.g = _censoring_km_before(t, status == 0)            # G(t_j-)
+        self.competing = (status == 2).astype(float)
+        self.t_fail = t[self.fail]
+        self.g_fail = self.g[self.fail]
+        self.before_fail = np.searchsorted(t, self.t_fail, side="left")   # rows with t_j < t_i
+        p = x.shape[1]
+        self.outer = (x[:, :, None] * x[:, None, :]).reshape(len(t), p * p)
+
+    def _weighted_sums(self, values: np.ndarray) -> np.ndarray:
+        """sum_j w_ij values_j at each failure i (values: n rows, any number of columns)."""
+        at_risk = _tail_sums(values, self.before_fail)
+        scaled = values * (self.competing / self.g).reshape((-1,) + (1,) * (values.ndim - 1))
+        earlier = _head_sums(scaled, self.before_fail)
+        return at_risk + self.g_fail.reshape((-1,) + (1,) * (values.ndim - 1)) * earlier
 
     def moments(self, beta):
         r = np.exp(self.x @ beta)
-        wr = self.weight * r
-        s0 = wr.sum(axis=1)
-        xbar = (wr @ self.x) / s0[:, None]
+        s0 = self._weighted_sums(r)
+        xbar = self._weighted_sums(r[:, None] * self.x) / s0[:, None]
         return r, s0, xbar
 
     def loglik_score_information(self, beta):
         r, s0, xbar = self.moments(beta)
+        p = self.x.shape[1]
         xf = self.x[self.fail]
         loglik = float((xf @ beta - np.log(s0)).sum())
         score = (xf - xbar).sum(axis=0)
-        s2 = np.einsum("ij,jk,jl->kl", self.weight * r / s0[:, None], self.x, self.x)
+        s2 = (self._weighted_sums(r[:, None] * self.outer) / s0[:, None]).sum(axis=0).reshape(p, p)
         info = s2 - xbar.T @ xbar
         return loglik, score, info
+
+    def _score_residuals(self, r, s0, xbar) -> np.ndarray:
+        """eta_j = delta_j (x_j - xbar_j) - r_j sum_i w_ij (x_j - xbar_i) / S0_i (crrvv's first part):
+        failures i with t_i <= t_j count with weight 1, later ones (for a competing j) with
+        G(t_i-)/G(t_j-)."""
+        t, x = self.t, self.x
+        upto = np.searchsorted(self.t_fail, t, side="right")             # failures with t_i <= t_j
+        h0, h1 = _head_sums(1 / s0, upto), _head_sums(xbar / s0[:, None], upto)
+        k0 = _tail_sums(self.g_fail / s0, upto)                          # failures with t_i > t_j
+        k1 = _tail_sums(self.g_fail[:, None] * xbar / s0[:, None], upto)
+        later = (self.competing / self.g)[:, None]
+        eta = -r[:, None] * (x * h0[:, None] - h1 + later * (x * k0[:, None] - k1))
+        eta[self.fail] += x[self.fail] - xbar
+        return eta
+
+    def _censoring_correction(self, r, s0, xbar) -> np.ndarray:
+        """psi_j, the term for estimating G (Fine & Gray 1999, s. 3; crrvv): with q(u) = sum over
+        failures t_i >= u and competing j with t_j < u of w_ij r_j (x_j - xbar_i) / S0_i
+        = K0(u) B1(u) - K1(u) B0(u) (K the failure sums of G(t_i-)/S0_i [xbar_i], B the competing sums
+        of r_j/G(t_j-) [x_j]), psi_j = -sum_{u <= t_j} c_u q(u) / Y(u)^2 + [j censored] q(t_j)/Y(t_j)."""
+        t, status, x = self.t, self.status, self.x
+        times, first = np.unique(t, return_index=True)
+        n_risk = (len(t) - first).astype(float)
+        n_cens = np.add.reduceat((status == 0).astype(float), first)
+        keep = n_cens > 0
+        psi = np.zeros_like(x)
+        if not keep.any():
+            return psi
+        u, y_u, c_u = times[keep], n_risk[keep], n_cens[keep]
+        from_u = np.searchsorted(self.t_fail, u, side="left")
+        k0 = _tail_sums(self.g_fail / s0, from_u)
+        k1 = _tail_sums(self.g_fail[:, None] * xbar / s0[:, None], from_u)
+        before_u = np.searchsorted(t, u, side="left")
+        weight = self.competing * r / self.g
+        b0, b1 = _head_sums(weight, before_u), _head_sums(weight[:, None] * x, before_u)
+        q = k0[:, None] * b1 - k1 * b0[:, None]
+        cumulative = np.cumsum(c_u[:, None] * q / y_u[:, None] ** 2, axis=0)
+        k = np.searchsorted(u, t, side="right") - 1
+        psi = np.where(k[:, None] >= 0, -cumulative[np.maximum(k, 0)], 0.0)
+        own = status == 0
+        ku = np.searchsorted(u, t[own])
+        psi[own] += q[ku] / y_u[ku][:, None]
+        return psi
 
     def sandwich_middle(self, beta):
         """Sum over subjects of (eta_i + psi_i)(eta_i + psi_i)' (Fine & Gray 1999, s. 3;
         cmprsk Fortran ``crrvv``): eta the score residual, psi the correction for estimating G."""
-        t, status, x = self.t, self.status, self.x
         r, s0, xbar = self.moments(beta)
-        coef = self.weight / s0[:, None]                      # (failures, subjects)
-        eta = -r[:, None] * (x * coef.sum(axis=0)[:, None] - coef.T @ xbar)
-        eta[self.fail] += x[self.fail] - xbar
-        psi = np.zeros_like(eta)
-        cens_times, first, n_at = np.unique(t, return_index=True, return_counts=True)
-        n_risk = len(t) - first
-        n_cens = np.add.reduceat((status == 0).astype(float), first)
-        keep = n_cens > 0
-        if keep.any():
-            u, y_u, c_u = cens_times[keep], n_risk[keep].astype(float), n_cens[keep]
-            m = self.weight * r[None, :] / s0[:, None]        # (failures, subjects)
-            at_or_after = (t[self.fail][None, :] >= u[:, None]).astype(float)       # (u, failures)
-            competing_before = ((t[None, :] < u[:, None]) & (status[None, :] == 2)).astype(float)
-            q = ((at_or_after @ m) * competing_before) @ x \
-                - (at_or_after * (m @ competing_before.T).T) @ xbar            # q(u), (u, p)
-            cumulative = np.cumsum(c_u[:, None] * q / y_u[:, None] ** 2, axis=0)
-            k = np.searchsorted(u, t, side="right") - 1
-            psi = np.where(k[:, None] >= 0, -cumulative[np.maximum(k, 0)], 0.0)
-            own = (status == 0)
-            ku = np.searchsorted(u, t[own])
-            psi[own] += q[ku] / y_u[ku][:, None]
-        resid = eta + psi
+        resid = self._score_residuals(r, s0, xbar) + self._censoring_correction(r, s0, xbar)
         return resid.T @ resid
 
 
 def _newton_raphson(terms: _FineGrayTerms, n_par: int, max_iter: int = 50, tol: float = 1e-10):
-    """Maximise the pseudo log partial likelihood by Newton-Raphson with step halving."""
+    """Maximise the pseudo log partial likelihood by Newton-Raphson with step halving.
+
+    A term whose information vanishes on the way (its estimate runs off to infinity: a level with
+    no event of the cause) gets no further step, as coxph's cholesky2 does; the fit is then
+    reported as not converged, as it is when the information ends below 1e-4 of its start."""
     beta = np.zeros(n_par)
     loglik, score, info = terms.loglik_score_information(beta)
+    initial_info = np.diag(info).copy()
+    vanished = np.zeros(n_par, dtype=bool)
     for _ in range(max_iter):
-        step = np.linalg.solve(info, score)
+        step, singular = _solve_nonsingular(info, score)
+        vanished |= singular
         for _halving in range(30):
             new_beta = beta + step
             new_loglik, new_score, new_info = terms.loglik_score_information(new_beta)
@@ -421,7 +503,10 @@ def _newton_raphson(terms: _FineGrayTerms, n_par: int, max_iter: int = 50, tol: 
             raise RuntimeError("Fine-Gray fit: step halving failed to increase the likelihood")
         beta, loglik, score, info = new_beta, new_loglik, new_score, new_info
         if np.max(np.abs(step)) < tol:
-            return beta, loglik, info, True
+            # an information collapsed to < 1e-4 of its start: the estimate runs off to infinity and the
+            # score can be exactly 0 in double precision there (a false convergence)
+            collapsed = np.diag(info) < 1e-4 * initial_info
+            return beta, loglik, info, not (vanished.any() or collapsed.any())
     return beta, loglik, info, False
 
 
@@ -438,9 +523,10 @@ def fine_gray(data: pd.DataFrame, by: str | None, cause: int = 1,
     level); non-numeric covariates are dummy-coded against their first sorted level. Any event
     code other than 0 and ``cause`` is a competing event.
     Returns one row per term: term, coef, shr, se, z, p, lcl, ucl (Wald, on the log scale),
-    n, n_events, converged. Memory grows as n_events x n (fine for trials; not for 1e5 rows).
+    n, n_events, converged. Time and memory grow as n (p^2): no n_events x n matrix is formed.
+    Collinear or constant terms are refused with the terms named.
     """
-    t_all, ev_all, _, _ = _competing_input(data, by, event_type, time)
+    t_all, ev_all, _, _ = _competing_input(data, by, event_type, time, tuple(covariates or ()))
     _require_columns(data, list(covariates or []))
     design = _design_matrix(data, by, covariates, reference)
     order = np.argsort(t_all, kind="stable")
@@ -454,7 +540,7 @@ def fine_gray(data: pd.DataFrame, by: str | None, cause: int = 1,
         warnings.warn(f"Fine-Gray model for cause {cause} did not converge (coefficients "
                       f"{dict(zip(design.columns, np.round(beta, 3)))}); a level with no events of "
                       "this cause makes its estimate diverge", RuntimeWarning, stacklevel=2)
-    info_inv = np.linalg.inv(info)
+    info_inv = np.linalg.pinv(info) if not converged else np.linalg.inv(info)
     cov = info_inv @ terms.sandwich_middle(beta) @ info_inv
     se = np.sqrt(np.diag(cov))
     z = _z(conf_level)

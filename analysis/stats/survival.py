@@ -16,6 +16,7 @@ km_estimates + logrank + cox together take about 1 s, about 1/10 of R's time
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -148,7 +149,10 @@ def km_quantiles(adtte: pd.DataFrame, by: str | None, probs: Iterable[float] = (
     fraction that has had the event: the quantile is the first time with 1 - S(t) >= p (the median
     for p = 0.5); where S equals 1 - p over an interval it is the midpoint of that interval
     (R's convention); NaN where not reached. Limits invert the pointwise ``conf_type`` band
-    (Brookmeyer & Crowley 1982), so they follow the choice of conf_type as in R.
+    (Brookmeyer & Crowley 1982), so they follow the choice of conf_type as in R, including a limit
+    curve that is not monotone (R's search by value). One stated difference: where R's weighted KM
+    falls to -2.2e-16 instead of 0 by rounding, R reports a later time; values equal to 1e-12 are
+    equal here, so the quantile is the first time S reaches 1 - p (tests/test_stats_fuzz_findings.py).
     """
     check_choice(conf_type, _km.CONF_TYPES, "conf_type")
     conf_level = check_conf_level(conf_level)
@@ -233,7 +237,8 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
     rho = 0 is the log-rank (Mantel-Haenszel) test, rho = 1 the Peto & Peto modification of the
     Gehan-Wilcoxon test. With ``strata`` the observed, expected and variance are summed over
     strata (stratified test). chisq = (O - E)' V^- (O - E) over all groups but the first, with
-    df = (number of groups with expected > 0) - 1, as survdiff. Right-censored data only (survdiff
+    df = (number of groups with expected > 0) - 1, as survdiff; without any event chisq is 0, df 0
+    (survdiff would print -1) and p NaN, with a warning. Right-censored data only (survdiff
     has neither weights nor delayed entry).
 
     Returns one row per group: <by>, n, observed, expected, o_minus_e, variance (diagonal of V),
@@ -254,13 +259,21 @@ def logrank(adtte: pd.DataFrame, by: str, rho: float = 0, strata: str | None = N
         o, e, v = _logrank_stratum(data.stop[mask], data.event[mask], data.group[mask], n_groups, rho)
         observed, expected, variance = observed + o, expected + e, variance + v
     usable = expected > 0
-    df = int(usable.sum()) - 1
+    df = max(int(usable.sum()) - 1, 0)  # survdiff's sum(exp > 0) - 1 is -1 without events: report 0
+    if not usable.any():
+        warnings.warn(f"logrank: no events in the data (column {cnsr!r} is 1 on every row): chisq 0 on 0 df, "
+                      "p not defined (NaN), as survdiff's chisq 0 and p NA", RuntimeWarning, stacklevel=2)
     if df < 1:
         chisq = 0.0
     else:
         diff = (observed - expected)[usable][1:]
         sub = variance[np.ix_(usable, usable)][1:, 1:]
-        chisq = float(diff @ np.linalg.solve(sub, diff))
+        if np.linalg.matrix_rank(sub) < len(sub):  # e.g. every group in a stratum of its own
+            warnings.warn(f"logrank: the variance matrix of {by!r} is singular (a group compared with no "
+                          "other within any stratum?); chisq uses its pseudo-inverse", RuntimeWarning, stacklevel=2)
+            chisq = float(diff @ np.linalg.pinv(sub) @ diff)
+        else:
+            chisq = float(diff @ np.linalg.solve(sub, diff))
     p_value = float(chi2.sf(chisq, df)) if df >= 1 else np.nan
     name = "log-rank" if rho == 0 else ("Peto-Peto" if rho == 1 else "G-rho")
     method = f"{name} test (survdiff G-rho family, rho = {rho:g})" + (f", stratified by {strata}" if strata else "")
