@@ -27,8 +27,9 @@ import pandas as pd
 
 from analysis.stats.competing import cumulative_incidence, fine_gray, gray_test
 
-DAYS_PER_MONTH = 30.4375
-TIMES = (365.25, 730.5)
+from analysis.conventions import DAYS_PER_MONTH, DAYS_PER_YEAR, TIMEPOINT_2Y_DAYS  # SAP 2.1
+
+TIMES = (DAYS_PER_YEAR, TIMEPOINT_2Y_DAYS)
 SEED = 20261130
 
 R_PRELUDE = """

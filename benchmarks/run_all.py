@@ -33,8 +33,9 @@ import pandas as pd
 from analysis.stats.survival import cox, km_estimates, logrank
 from benchmarks import competing
 
-DAYS_PER_MONTH = 30.4375
-TIMES = (365.25, 730.5)
+from analysis.conventions import DAYS_PER_MONTH, DAYS_PER_YEAR, TIMEPOINT_2Y_DAYS  # SAP 2.1
+
+TIMES = (DAYS_PER_YEAR, TIMEPOINT_2Y_DAYS)
 SEED = 20261125
 
 R_SCRIPT = """
