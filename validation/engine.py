@@ -19,6 +19,7 @@ import great_expectations as gx  # noqa: E402
 import pandas as pd  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
+from analysis.messages import printable  # noqa: E402
 from validation.frames import ROW  # noqa: E402
 from validation.rules import Rule, Suite  # noqa: E402
 
@@ -123,7 +124,7 @@ def _outcome(suite: Suite, rule: Rule, res, rows_by_number: pd.DataFrame | None)
         seen.add(number)
         subject = item.get(suite.subject_column) if suite.subject_column else None
         frame_row = rows_by_number.loc[number] if rows_by_number is not None and number is not None else pd.Series(item)
-        rows.append(FailedRow(number, None if subject is None or pd.isna(subject) else str(subject),
+        rows.append(FailedRow(number, None if subject is None or pd.isna(subject) else printable(subject),
                               rule.detail(frame_row)))
     rows.sort(key=lambda fr: (fr.row is None, fr.row or 0))
     if not rows:  # failed without listing rows (should not happen for map expectations)

@@ -100,7 +100,27 @@ def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None) -> lis
         if unknown:
             raise ValueError(f"no such suite(s): {', '.join(sorted(unknown))}")
         suites = [s for s in suites if s.name in only]
-    return file_outcomes(cut_dir, loaded) + run_suites(suites)
+    return withhold_identifiers(file_outcomes(cut_dir, loaded) + run_suites(suites), loaded)
+
+
+def withhold_identifiers(outcomes: list[Outcome], loaded: dict[str, LoadedForm]) -> list[Outcome]:
+    """An identifying value of the export (analysis.regulatory.identifiers: a hospital record
+    number, a full birth date) found in ANY column of a failure line (e.g. a HOSPRN pasted into
+    SUBJID or AETERM) is replaced by the one withheld-identifier marker, in the terminal lines
+    and validation.html alike."""
+    from analysis.regulatory.identifiers import identifiers_of_form, withhold_in_text
+    values = {}
+    for name, lf in loaded.items():
+        if lf.ok:
+            values.update(identifiers_of_form(lf.text, lf.form))
+    if not values:
+        return outcomes
+    for o in outcomes:
+        o.problems = [withhold_in_text(p, values) for p in o.problems]
+        for fr in o.rows:
+            fr.detail = withhold_in_text(fr.detail, values)
+            fr.subject = None if fr.subject is None else withhold_in_text(fr.subject, values)
+    return outcomes
 
 
 def validate_cut(cut: str, root: Path | None = None) -> ValidationResult:
@@ -115,11 +135,15 @@ def validate_cut(cut: str, root: Path | None = None) -> ValidationResult:
         raise BadDataError(str(exc)) from None
     cut_dir = paths.raw_dir(cut, root)
     report_path = paths.report_dir(cut, root) / REPORT_NAME
+    if cut_dir.is_symlink():
+        raise BadDataError(f"{cut_dir}: the cut folder is a symbolic link (to {cut_dir.resolve()}); refused: "
+                           f"a raw cut is a plain folder in {paths.raw_root(root)}")
     if not cut_dir.is_dir():
         raise BadDataError(f"{cut_dir}: data cut folder not found")
     outcomes = check_cut(cut_dir, cut_date)
     failures = failure_lines(outcomes)
-    listed = [(p.name, sha256_file(p)) for p in sorted(cut_dir.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    listed = [(p.name, sha256_file(p)) for p in sorted(cut_dir.iterdir())
+              if p.is_file() and not p.is_symlink() and not p.name.startswith(".")]
     atomic_write_text(report_path, render_html(cut, f"data/raw/{cut}", outcomes, listed))
     suites = list(dict.fromkeys(o.suite.name for o in outcomes))
     result = ValidationResult(cut, outcomes, failures, report_path, time.perf_counter() - t0, suites=suites)
