@@ -110,7 +110,7 @@ def withhold_identifiers(outcomes: list[Outcome], loaded: dict[str, LoadedForm])
     and validation.html alike."""
     from analysis.regulatory.identifiers import identifiers_of_form, withhold_in_text
     values = {}
-    for name, lf in loaded.items():
+    for lf in loaded.values():
         if lf.ok:
             values.update(identifiers_of_form(lf.text, lf.form))
     if not values:

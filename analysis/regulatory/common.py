@@ -10,9 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import paths
-
-LOCKED_DIRNAME = "locked"          # data/locked/<cut>/ (committed; not touched by any step)
-LOCK_MANIFEST = "lock.json"
+from analysis.regulatory.guard import LOCK_MANIFEST, LOCKED_DIRNAME  # noqa: F401  (one definition)
 SPEC_FILE = "spec.json"
 ARD_FILE = "ard.csv"
 ARD_COMPANIONS = ("ard_methods.csv",)   # locked beside the ARD when the analyze step writes them
