@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from analysis import atomic, build, cli, paths
-from analysis.errors import EXIT_BAD_DATA, EXIT_ENVIRONMENT, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError
-from analysis.messages import printable
+from analysis.errors import EXIT_BAD_DATA, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError
+
+EXIT_ENVIRONMENT = 5   # analysis.errors.EXIT_ENVIRONMENT (a literal: the README documents the number)
 from tests.conftest import REPO
 from tests.fixtures import tiny_cut
 from tests.test_cli import fake_steps  # noqa: F401  (fixture)
@@ -108,6 +109,7 @@ def test_printed_messages_escape_terminal_controls(capsys):
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x00" not in err and "\r" not in err
     assert "value \\x1b[31mred\\x1b[0m and \\x00 and \\x0d over\nnext line" in err
+    from analysis.messages import printable
     assert printable("a\nb") == "a\\x0ab"
 
 

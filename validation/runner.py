@@ -89,10 +89,11 @@ def build_suites(loaded: dict[str, LoadedForm], cut_date: str) -> list[Suite]:
     return suites + cross_suites(frames, missing)
 
 
-def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None) -> list[Outcome]:
+def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None, cache: dict | None = None) -> list[Outcome]:
     """Every outcome for the raw folder ``cut_dir`` (cut date ``YYYY-MM-DD``), without writing
     anything. ``only``: names of the GX suites to run (e.g. {"raw.dm", "cross.cart"}); the file
-    and manifest checks always run. Tests use it to run just the suites a corruption touches."""
+    and manifest checks always run. Tests use it to run just the suites a corruption touches.
+    ``cache``: see validation.engine.run_suites (outcomes of unchanged suites reused)."""
     loaded = {name: load_form(cut_dir, form) for name, form in FORMS.items()}
     suites = build_suites(loaded, cut_date)
     if only is not None:
@@ -100,7 +101,7 @@ def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None) -> lis
         if unknown:
             raise ValueError(f"no such suite(s): {', '.join(sorted(unknown))}")
         suites = [s for s in suites if s.name in only]
-    return withhold_identifiers(file_outcomes(cut_dir, loaded) + run_suites(suites), loaded)
+    return withhold_identifiers(file_outcomes(cut_dir, loaded) + run_suites(suites, cache=cache), loaded)
 
 
 def withhold_identifiers(outcomes: list[Outcome], loaded: dict[str, LoadedForm]) -> list[Outcome]:
@@ -123,7 +124,7 @@ def withhold_identifiers(outcomes: list[Outcome], loaded: dict[str, LoadedForm])
     return outcomes
 
 
-def validate_cut(cut: str, root: Path | None = None) -> ValidationResult:
+def validate_cut(cut: str, root: Path | None = None, cache: dict | None = None) -> ValidationResult:
     """Validate the raw cut ``data/raw/<cut>`` of ``root`` (default: analysis.paths.ROOT).
 
     Returns the result when every rule holds; otherwise raises ValidationFailed(cut, lines,
@@ -140,7 +141,7 @@ def validate_cut(cut: str, root: Path | None = None) -> ValidationResult:
                            f"a raw cut is a plain folder in {paths.raw_root(root)}")
     if not cut_dir.is_dir():
         raise BadDataError(f"{cut_dir}: data cut folder not found")
-    outcomes = check_cut(cut_dir, cut_date)
+    outcomes = check_cut(cut_dir, cut_date, cache=cache)
     failures = failure_lines(outcomes)
     listed = [(p.name, sha256_file(p)) for p in sorted(cut_dir.iterdir())
               if p.is_file() and not p.is_symlink() and not p.name.startswith(".")]
