@@ -38,13 +38,12 @@ from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-import pandas as pd  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from analysis import paths  # noqa: E402
 from analysis.errors import BadDataError, ValidationFailed  # noqa: E402
-from analysis.raw_spec import FORMS, TRIAL_FORMS  # noqa: E402
+from analysis.raw_spec import FORMS  # noqa: E402
 from tests.fixtures import tiny_cut  # noqa: E402
 
 CUT = tiny_cut.CUT
