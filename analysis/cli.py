@@ -272,6 +272,10 @@ def _dispatch(args) -> int:
         _say(str(exc))
         return EXIT_BUG
     except RenderError as exc:  # the message names notebook, cell and traceback already
+        env = environment_error(exc)
+        if env is not None:
+            _say(f"ENVIRONMENT ERROR while rendering: {env}. Earlier outputs are intact.")
+            return EXIT_ENVIRONMENT
         _say(f"RENDER FAILED: {exc}")
         return EXIT_BUG
     except KeyboardInterrupt:

@@ -60,7 +60,7 @@ def environment_error(exc: BaseException) -> str | None:
             return (f"cannot write {where}{also}: {exc.strerror or ENVIRONMENT_ERRNOS[exc.errno]} "
                     f"({errno.errorcode.get(exc.errno, exc.errno)})")
         text = str(exc)
-        if isinstance(exc, (OSError, RuntimeError, ValueError)) and any(t in text for t in _ENVIRONMENT_TEXTS):
+        if any(t in text for t in _ENVIRONMENT_TEXTS):
             return f"cannot write an output file: {text.splitlines()[0] if text else type(exc).__name__}"
         exc = exc.__cause__ or exc.__context__
     return None

@@ -254,15 +254,14 @@ def fuzz(examples: int, seed: int | None = None, report=print) -> collections.Co
         counts[outcome] += 1
         if outcome in (TRACEBACK, SILENT):
             problems.append(f"{outcome}: {'; '.join(what)} (manifest {'refreshed' if refresh else 'stale'})\n{detail}")
+            report(problems[-1])
         n = sum(counts.values())
-        if n % 50 == 0:
+        if n % 25 == 0:
             report(f"  {n} exports: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     try:
         one()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    for p in problems[:20]:
-        report(p)
     return counts
 
 

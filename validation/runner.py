@@ -11,7 +11,6 @@ raises ``analysis.errors.ValidationFailed`` listing one line per failing row (ca
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from analysis import paths  # noqa: E402
 from analysis.atomic import atomic_write_text  # noqa: E402
 from analysis.errors import BadDataError, ValidationFailed  # noqa: E402
+from analysis.messages import say  # noqa: E402
 from analysis.raw_io import sha256_file  # noqa: E402
 from analysis.raw_spec import FORMS  # noqa: E402
 from validation.cross import cross_suites  # noqa: E402
@@ -148,7 +148,7 @@ def validate_cut(cut: str, root: Path | None = None, cache: dict | None = None) 
     atomic_write_text(report_path, render_html(cut, f"data/raw/{cut}", outcomes, listed))
     suites = list(dict.fromkeys(o.suite.name for o in outcomes))
     result = ValidationResult(cut, outcomes, failures, report_path, time.perf_counter() - t0, suites=suites)
-    print(result.summary(), file=sys.stderr, flush=True)
+    say(result.summary())
     if failures:
         raise ValidationFailed(cut, failures, report_path)
     return result
