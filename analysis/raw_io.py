@@ -78,15 +78,19 @@ def read_form(cut_dir: Path, form: str | Form) -> pd.DataFrame:
     return parse_form(read_form_text(cut_dir, form), form)
 
 
-def validated_sha256(cut: str, cut_dir: Path, root: Path | None = None) -> tuple[dict[str, str], str]:
+def validated_sha256(cut: str, cut_dir: Path, root: Path | None = None) -> tuple[dict[str, str] | None, str]:
     """SHA-256 of each raw file as the validate step saw it, and where that comes from: the
-    validate build record (data/derived/.build/<cut>/validate.json) when there is one, else
-    manifest.json (the validate step fails unless every file matches it)."""
+    validate build record (data/derived/.build/<cut>/validate.json) when there is one (always,
+    on the command line: derive runs after validate), else manifest.json (validation fails
+    unless every file matches it). (None, reason) when neither exists: a library call on a
+    hand-made folder that was never validated, which nothing can check."""
     rec = read_record("validate", cut, root) if cut else None
     prefix = f"data:data/raw/{cut}/"
     if rec is not None:
         return ({k[len(prefix):]: v for k, v in rec["inputs"].items() if k.startswith(prefix)},
                 "the validate step's build record")
+    if not (Path(cut_dir) / MANIFEST).exists():
+        return None, "no validate record and no manifest.json"
     from validation.manifest import ManifestError, manifest_hashes  # the one manifest reader
     try:
         return manifest_hashes(read_manifest(cut_dir)), MANIFEST
@@ -95,14 +99,16 @@ def validated_sha256(cut: str, cut_dir: Path, root: Path | None = None) -> tuple
                            f"run `python -m analysis validate --cut {cut}`") from None
 
 
-def read_form_checked(cut_dir: Path, form: str | Form, expected: dict[str, str], source: str) -> tuple[pd.DataFrame, str]:
+def read_form_checked(cut_dir: Path, form: str | Form, expected: dict[str, str] | None,
+                      source: str) -> tuple[pd.DataFrame, str]:
     """(typed frame, sha256) of a raw form read once, after checking that its bytes are those
-    validated; raises BadDataError naming the file otherwise."""
+    validated (``expected``; None: nothing to check against); raises BadDataError naming the file
+    otherwise."""
     f = _form(form)
     path = raw_path(cut_dir, f.file)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    want = expected.get(f.file)
+    want = digest if expected is None else expected.get(f.file)
     if want != digest:
         raise BadDataError(f"{path}: SHA-256 {digest[:12]}.. is not that of the validated bytes "
                            f"({(want or 'no checksum')[:12]}.. per {source}); the raw file changed after "
