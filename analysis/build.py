@@ -62,12 +62,16 @@ class StepDeps:
 # THE table of step dependencies. Order = pipeline order.
 DEPENDENCIES: dict[str, StepDeps] = {
     "validate": StepDeps(
-        code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py"),
+        code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py",
+              # identifier withholding in failure lines (one marker, one function)
+              "analysis/regulatory/compare.py", "analysis/regulatory/identifiers.py",
+              "analysis/regulatory/common.py", "analysis/regulatory/guard.py"),
         reads=("data/raw/{cut}/",),
         outputs=("reports/{cut}/validation.html",),
     ),
     "derive": StepDeps(
-        code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py"),
+        code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py",
+              "validation/manifest.py"),
         reads=("data/raw/{cut}/",),
         after=("validate",),
         outputs=("data/derived/{cut}/",),
