@@ -49,6 +49,7 @@ from tests.fixtures import tiny_cut  # noqa: E402
 CUT = tiny_cut.CUT
 REJECTED, ACCEPTED, TRACEBACK, SILENT = "rejected (exit 3, file/row/column/rule named)", \
     "accepted, derived = reference", "TRACEBACK (exit 1)", "SILENT CHANGE"
+DERIVE_REFUSED = "validated, then refused by derive (exit 3, dataset/variable/rule named)"
 # A failure line: "<file>[ row N][ (SUBJ x)] <column>: <detail> [<rule>]", or a file-level
 # "<file>: <problem> [<rule>]", or the "... and N more" continuation.
 LINE = re.compile(r"^(?P<file>[\w.-]+\.(csv|json))(?: row \d+(?: \([A-Z]+ .*\))? (?P<column>[A-Z0-9_+()a-z]+):)?"
@@ -66,6 +67,19 @@ ADVERSARIAL = st.one_of(
     st.integers(-10, 10 ** 20).map(str),
     st.dates().map(lambda d: d.isoformat()),
 )
+
+
+# Values that are (or may well be) VALID: the run must then be accepted and derive them exactly.
+VALID_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cf", "Zl", "Zp", "Zs")),
+                     min_size=1, max_size=30)
+VALID_FOR = {
+    "AGE": st.integers(14, 75).flatmap(lambda n: st.sampled_from([str(n), f"0{n}", f"+{n}"])),
+    "AETOXGR": st.sampled_from(["1", "2", "3", "01", "02", "03", "+2"]),
+    "AESEQ": st.integers(1, 9).flatmap(lambda n: st.sampled_from([str(n + 10), f"00{n + 10}"])),
+    "AETERM": VALID_TEXT, "VISIT": VALID_TEXT, "INITIALS": VALID_TEXT,
+    "WEIGHTKG": st.floats(30, 150).map(lambda x: f"{x:.6g}"),
+    "DOSE": st.sampled_from(["5e6", "5E6", "5000000", "5000000.0", "0.5e7"]),
+}
 
 
 def _rows(data: bytes) -> tuple[list[str], list[list[str]]]:
@@ -87,7 +101,7 @@ def mutation(draw, files: dict[str, bytes]):
     form = draw(st.sampled_from(sorted(FORMS)))
     name = FORMS[form].file
     header, rows = _rows(files[name])
-    kind = draw(st.sampled_from(["cell", "cell", "cell", "cell", "encoding", "delimiter", "quote_all", "crlf",
+    kind = draw(st.sampled_from(["cell", "cell", "cell", "valid", "valid", "valid", "quote_all", "encoding", "delimiter", "quote_all", "crlf",
                                  "drop_column", "dup_row", "drop_row", "subject", "death_flag", "truncate"]))
     if kind == "cell" and rows:
         i, j = draw(st.integers(0, len(rows) - 1)), draw(st.integers(0, len(header) - 1))
@@ -95,6 +109,14 @@ def mutation(draw, files: dict[str, bytes]):
         rows = [list(r) for r in rows]
         rows[i][j] = value
         return f"{name} row {i + 1} {header[j]}={value!r}", {name: _write(header, rows)}
+    if kind == "valid" and rows:
+        cols = [c for c in header if c in VALID_FOR] or header
+        col = draw(st.sampled_from(cols))
+        i, j = draw(st.integers(0, len(rows) - 1)), header.index(col)
+        value = draw(VALID_FOR.get(col, ADVERSARIAL))
+        rows = [list(r) for r in rows]
+        rows[i][j] = value
+        return f"{name} row {i + 1} {col}={value!r} (plausible)", {name: _write(header, rows)}
     if kind == "encoding":
         enc = draw(st.sampled_from(["latin-1", "utf-16", "utf-8-sig", "cp1252"]))
         text = files[name].decode("utf-8").replace("low platelets", "plaquettes basses é")
@@ -135,7 +157,7 @@ def export(draw):
     """(descriptions, files, refresh manifest?) of one mutated tiny cut."""
     files = base_files()
     done = []
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(1, 2))):
         what, changed = draw(mutation(files))
         try:
             files = {**files, **changed}
@@ -220,8 +242,8 @@ def run_one(files: dict[str, bytes], refresh: bool, root: Path, cache: dict) -> 
         return TRACEBACK, traceback.format_exc(limit=8)
     try:
         folder = derive_cut(CUT, root)
-    except BadDataError as exc:
-        return SILENT, f"validated but derive refused: {exc}"
+    except BadDataError as exc:   # exit 3 with a message, not silent: counted apart, listed
+        return DERIVE_REFUSED, str(exc).splitlines()[0][:300]
     except Exception:
         return TRACEBACK, traceback.format_exc(limit=8)
     try:
@@ -252,7 +274,7 @@ def fuzz(examples: int, seed: int | None = None, report=print) -> collections.Co
         what, files, refresh = case
         outcome, detail = run_one(files, refresh, root, cache)
         counts[outcome] += 1
-        if outcome in (TRACEBACK, SILENT):
+        if outcome in (TRACEBACK, SILENT, DERIVE_REFUSED):
             problems.append(f"{outcome}: {'; '.join(what)} (manifest {'refreshed' if refresh else 'stale'})\n{detail}")
             report(problems[-1])
         n = sum(counts.values())
@@ -273,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = fuzz(args.examples, report=lambda m: print(m, flush=True))
     total = sum(counts.values())
     print(f"\n{total} exports in {time.perf_counter() - t0:.0f} s, by outcome:")
-    for outcome in (REJECTED, ACCEPTED, TRACEBACK, SILENT):
+    for outcome in (REJECTED, ACCEPTED, DERIVE_REFUSED, TRACEBACK, SILENT):
         print(f"  {counts.get(outcome, 0):6d}  {outcome}")
     return 1 if counts.get(TRACEBACK) or counts.get(SILENT) else 0
 
