@@ -83,8 +83,9 @@ VALID_FOR = {
 
 
 def _rows(data: bytes) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (each made as long as the header: earlier mutations may have broken it)."""
     r = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    return r[0], r[1:]
+    return r[0], [(row + [""] * len(r[0]))[:len(r[0])] for row in r[1:]]
 
 
 def _write(header, rows, **kw) -> bytes:
@@ -100,7 +101,11 @@ def mutation(draw, files: dict[str, bytes]):
     """(description, function files -> files) of one mutation."""
     form = draw(st.sampled_from(sorted(FORMS)))
     name = FORMS[form].file
-    header, rows = _rows(files[name])
+    try:
+        header, rows = _rows(files[name])
+    except (UnicodeDecodeError, IndexError):   # already re-encoded or emptied by an earlier mutation
+        cut = draw(st.integers(0, len(files[name])))
+        return f"{name} truncated at byte {cut}", {name: files[name][:cut]}
     kind = draw(st.sampled_from(["cell", "cell", "cell", "valid", "valid", "valid", "quote_all", "encoding", "delimiter", "quote_all", "crlf",
                                  "drop_column", "dup_row", "drop_row", "subject", "death_flag", "truncate"]))
     if kind == "cell" and rows:
@@ -119,7 +124,7 @@ def mutation(draw, files: dict[str, bytes]):
         return f"{name} row {i + 1} {col}={value!r} (plausible)", {name: _write(header, rows)}
     if kind == "encoding":
         enc = draw(st.sampled_from(["latin-1", "utf-16", "utf-8-sig", "cp1252"]))
-        text = files[name].decode("utf-8").replace("low platelets", "plaquettes basses é")
+        text = files[name].decode("utf-8").replace("low platelets", "plaquettes basses é").replace("CRS", "SRC é")
         return f"{name} encoded {enc}", {name: text.encode(enc, errors="replace")}
     if kind == "delimiter":
         d = draw(st.sampled_from([";", "\t", "|"]))
@@ -143,7 +148,11 @@ def mutation(draw, files: dict[str, bytes]):
         rows[i][j] = other
         return f"{name} row {i + 1} moved to subject {other}", {name: _write(header, rows)}
     if kind == "death_flag":
-        h, r = _rows(files["ds.csv"])
+        try:
+            h, r = _rows(files["ds.csv"])
+            r[0][h.index("DTHFL")]
+        except (UnicodeDecodeError, IndexError, ValueError):
+            return "ds.csv unchanged", {}
         i = draw(st.integers(0, len(r) - 1))
         r = [list(x) for x in r]
         r[i][h.index("DTHFL")] = "N" if r[i][h.index("DTHFL")] == "Y" else "Y"
