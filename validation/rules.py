@@ -16,7 +16,7 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 from great_expectations.expectations.row_conditions import Condition
 
-from analysis.messages import CONTROL, CONTROL_CHARS, printable
+from analysis.messages import CONTROL, CONTROL_LITERAL, WHITESPACE_LITERAL, printable
 from analysis.regulatory.compare import WITHHELD  # one marker for a withheld identifier, everywhere
 from validation.frames import full_match, hi, key, lo, num
 
@@ -105,6 +105,10 @@ def number_text(file: str, col: str, kind: str, pattern: str = "", ids=frozenset
                 lambda r: f"{shown(r, col, ids)} is not {word}", needs=(col,))
 
 
+# leading or trailing whitespace (str.isspace), or a control character anywhere (RE2-compatible)
+CLEAN_TEXT_VIOLATION = rf"\A[{WHITESPACE_LITERAL}]|[{WHITESPACE_LITERAL}]\Z|[{CONTROL_LITERAL}]"
+
+
 def text_clean(file: str, col: str, ids=frozenset()) -> Rule:
     """No control character anywhere, no leading or trailing whitespace (so a whitespace-only
     value, which only looks empty, fails too)."""
@@ -119,7 +123,7 @@ def text_clean(file: str, col: str, ids=frozenset()) -> Rule:
             what = "has leading or trailing whitespace"
         return f"{shown(r, col, ids)} {what}"
     return Rule(file, col, f"{col} has no control character and no leading/trailing whitespace",
-                E.ExpectColumnValuesToNotMatchRegex(column=col, regex=rf"\A\s|\s\Z|[{CONTROL_CHARS}]"),
+                E.ExpectColumnValuesToNotMatchRegex(column=col, regex=CLEAN_TEXT_VIOLATION),
                 detail, needs=(col,))
 
 
