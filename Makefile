@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: report test venv system-deps bench fuzz simulate clean-outputs
+.PHONY: report test venv system-deps bench fuzz fuzz-raw simulate clean-outputs
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ system-deps:
 
 test: venv system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Issue 14: >= 1,000 mutated raw exports through validate + derive in-process; prints counts by
+# outcome and exits 1 on any traceback or silent change (FUZZ_RAW_EXAMPLES to change the number).
+FUZZ_RAW_EXAMPLES ?= 1000
+fuzz-raw: venv
+	$(PY) -m tests.fuzz_raw --examples $(FUZZ_RAW_EXAMPLES)
 
 bench: venv system-deps
 	$(PY) -m benchmarks.run_all

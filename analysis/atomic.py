@@ -3,15 +3,62 @@
 ``atomic_dir(target)`` yields a fresh scratch directory beside ``target``; only when the block
 finishes without error is the scratch directory swapped in place of ``target`` (two renames on
 the same filesystem). On any error the scratch is removed and ``target`` is left as it was.
+
+Scratch names carry the writer's process id (``.<name>.tmp-<pid>-<random>``, backups
+``.<name>.old-<pid>``). A process killed with -9 cannot clean up, so ``sweep_stale(folder)``
+(called before every atomic write into a folder, and by the CLI on the output roots) removes the
+scratch entries of processes that no longer run; entries of a live process are never touched.
+A backup whose target is missing (killed between the two renames) is put back instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+
+_SCRATCH = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)(-.*)?$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:   # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove scratch files/folders left in ``folder`` by processes that are gone; returns them."""
+    folder = Path(folder)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _SCRATCH.match(p.name)
+        if not m or _alive(int(m.group("pid"))):
+            continue
+        target = folder / m.group("name")
+        try:
+            if m.group("kind") == "old" and not target.exists() and not target.is_symlink():
+                os.rename(p, target)   # killed between the two renames: the old output is restored
+            elif p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        except FileNotFoundError:
+            continue                    # another process swept it first
+        removed.append(p)
+    return removed
 
 
 def _umask() -> int:
@@ -31,7 +78,8 @@ def atomic_dir(target: Path, keep: tuple[str, ...] = ()):
     ``target`` (e.g. outputs of other steps that share the folder) unless rewritten."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    sweep_stale(target.parent)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     _apply_umask(scratch, directory=True)
     try:
         yield scratch
@@ -58,7 +106,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write one file whole or not at all (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    sweep_stale(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

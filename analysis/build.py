@@ -27,7 +27,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,13 +35,19 @@ from typing import Callable, Iterable
 
 from analysis import paths
 from analysis.atomic import atomic_write_text
+from analysis.errors import BadDataError
+from analysis.messages import say as _say_safe
 
 RECORD_DIR = ".build"           # under data/derived/: data/derived/.build/<cut>/<step>.json
 RECORD_VERSION = 1
 LOCKFILE = "requirements.lock"  # the pinned environment: every step depends on it
 
 # Modules every step imports (paths, atomic writes, error types): a change there re-runs all.
-COMMON_CODE = ("analysis/paths.py", "analysis/atomic.py", "analysis/errors.py")
+COMMON_CODE = ("analysis/paths.py", "analysis/atomic.py", "analysis/errors.py", "analysis/messages.py")
+# Steps whose result means nothing if their data inputs changed while they ran: no record is
+# written and the build stops (validating one version of a file and recording another would let
+# derive work on bytes nobody validated).
+STRICT_INPUT_STEPS = ("validate",)
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,16 @@ class StepDeps:
 # THE table of step dependencies. Order = pipeline order.
 DEPENDENCIES: dict[str, StepDeps] = {
     "validate": StepDeps(
-        code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py"),
+        code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py",
+              # identifier withholding in failure lines (one marker, one function)
+              "analysis/regulatory/compare.py", "analysis/regulatory/identifiers.py",
+              "analysis/regulatory/common.py", "analysis/regulatory/guard.py"),
         reads=("data/raw/{cut}/",),
         outputs=("reports/{cut}/validation.html",),
     ),
     "derive": StepDeps(
-        code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py"),
+        code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py",
+              "validation/manifest.py"),
         reads=("data/raw/{cut}/",),
         after=("validate",),
         outputs=("data/derived/{cut}/",),
@@ -333,7 +342,7 @@ def _summarise(reasons: list[str], limit: int = 3) -> str:
 
 
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    _say_safe(msg)
 
 
 def build_step(step: str, cut: str, run: Callable[[str, Path], None], root: Path | None = None,
@@ -357,6 +366,12 @@ def build_step(step: str, cut: str, run: Callable[[str, Path], None], root: Path
     # re-run it rather than trust a record of inputs the step may not have seen.
     inputs_after = current_inputs(step, cut, root, plan)
     if inputs_after != st.inputs:
+        changed = [k for k in sorted(set(st.inputs) | set(inputs_after))
+                   if k.startswith("data:") and st.inputs.get(k) != inputs_after.get(k)]
+        if step in STRICT_INPUT_STEPS and changed:
+            raise BadDataError(f"[{step}] {cut}: raw files changed while being validated ({', '.join(changed)}); "
+                               f"the result cannot be trusted and nothing was recorded. Run again on a "
+                               f"stable export.")
         say(f"[{step}] {cut} inputs changed while it ran; it will run again next time")
         inputs_after = {**inputs_after, "note:changed-during-run": "yes"}
     write_record(step, cut, root, plan, inputs_after, seconds)

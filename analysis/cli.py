@@ -8,7 +8,9 @@ to the latest cut in data/raw/.
 
 Exit codes (analysis.errors): 0 success, 1 a defect (unexpected exception), 2 bad command
 line, 3 bad data (validation failed, unknown cut, identifier leak: nothing further was built),
-4 a reproduction/comparison mismatch.
+4 a reproduction/comparison mismatch (also: building a LOCKED cut whose raw data differ from the
+lock), 5 an environment error (read-only or forbidden output folder, disk full, file-size limit:
+the message names the path and the OS error; earlier outputs are intact).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import time
 import traceback
@@ -26,9 +29,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Only light imports here: the "everything up to date" path must not load pandas or GX.
 from analysis import build, paths  # noqa: E402
+from analysis.atomic import sweep_stale  # noqa: E402
 from analysis.errors import (  # noqa: E402
-    EXIT_BAD_DATA, EXIT_BUG, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError, ReproductionMismatch,
+    EXIT_BAD_DATA, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError,
+    ReproductionMismatch, UsageError, environment_error,
 )
+from analysis.messages import say, tell  # noqa: E402
 from analysis.render.errors import RenderError  # noqa: E402  (a tiny module: no renderer imports)
 
 # step name -> (module, function, one-line description). The function takes (cut, root) and
@@ -65,7 +71,7 @@ def _load(step: str):
 
 
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    say(msg)   # control characters of raw values escaped (analysis.messages)
 
 
 def _runner(step: str):
@@ -80,10 +86,14 @@ def _root(args) -> Path:
 
 
 def check_cut(cut: str, root: Path | None) -> str:
-    """A cut named on the command line must exist in data/raw/ (else bad data, exit 3)."""
-    if not paths.CUT_PATTERN.match(cut):
-        raise BadDataError(f"{cut!r} is not a data cut name (expected cut-YYYY-MM-DD, "
+    """A cut named on the command line must exist in data/raw/ as a plain folder named
+    cut-<calendar date> (else bad data, exit 3)."""
+    if not paths.is_cut_name(cut):
+        raise BadDataError(f"{cut!r} is not a data cut name (expected cut-YYYY-MM-DD with a calendar date, "
                            f"a folder of {paths.raw_root(root)})")
+    if paths.raw_dir(cut, root).is_symlink():
+        raise BadDataError(f"{paths.raw_dir(cut, root)} is a symbolic link; refused: a raw cut is a plain "
+                           f"folder of {paths.raw_root(root)}")
     cuts = paths.list_cuts(root)
     if cut not in cuts:
         raise BadDataError(f"data cut {cut!r} not found in {paths.raw_root(root)}; "
@@ -93,8 +103,11 @@ def check_cut(cut: str, root: Path | None) -> str:
 
 def resolve_cut(cut: str | None, root: Path | None) -> str:
     """The named cut (checked), or the latest in data/raw/ when none is named."""
-    if cut:
+    if cut is not None:
         return check_cut(cut, root)
+    for name in paths.ignored_cut_folders(root):
+        _say(f"note: ignoring {paths.raw_root(root) / name}: not a cut (a cut is a plain folder named "
+             f"cut-YYYY-MM-DD with a calendar date)")
     try:
         return paths.latest_cut(root)
     except FileNotFoundError as exc:
@@ -117,8 +130,20 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
+def prepare_build(cut: str, root: Path) -> None:
+    """Before a build: remove scratch left by killed runs (analysis.atomic.sweep_stale), and
+    refuse to rebuild a LOCKED cut whose raw export differs from the lock (exit 4)."""
+    from analysis.regulatory.guard import refuse_changed_locked_raw
+    for folder in (paths.derived_root(root), paths.reports_root(root), paths.report_dir(cut, root),
+                   paths.derived_root(root) / build.RECORD_DIR / cut, root / "data" / "locked"):
+        for p in sweep_stale(folder):
+            _say(f"removed {p} (left by a run that was killed)")
+    refuse_changed_locked_raw(cut, root)
+
+
 def cmd_step(args) -> int:
     cut = _cut_of(args)
+    prepare_build(cut, _root(args))
     build.build([args.command], cut, _runner, root=_root(args),
                 force=[args.command] if args.force else (), say=_say)
     return EXIT_OK
@@ -128,6 +153,7 @@ def cmd_report(args) -> int:
     cut = _cut_of(args)
     t0 = time.perf_counter()
     targets = PIPELINE[: PIPELINE.index(args.until) + 1] if args.until else PIPELINE
+    prepare_build(cut, _root(args))
     try:
         build.build(targets, cut, _runner, root=_root(args), force=targets if args.force else (), say=_say)
     except StepMissing as exc:
@@ -141,7 +167,7 @@ def cmd_status(args) -> int:
     cut = _cut_of(args)
     for step in PIPELINE:
         st = build.status(step, cut, _root(args))
-        print(f"{step:11s} {'up to date' if st.up_to_date else 'STALE: ' + '; '.join(st.reasons[:5])}")
+        tell(f"{step:11s} {'up to date' if st.up_to_date else 'STALE: ' + '; '.join(st.reasons[:5])}")
     return EXIT_OK
 
 
@@ -149,6 +175,14 @@ def cmd_extra(args) -> int:
     """lock / reproduce / compare live in analysis.regulatory."""
     mod = importlib.import_module("analysis.regulatory.commands")
     return getattr(mod, f"cmd_{args.command}")(args)
+
+
+def cut_name(value: str) -> str:
+    """argparse type of --cut/--from/--to: an empty name is a usage error, never 'the latest'."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty cut name; give cut-YYYY-MM-DD or leave the option out "
+                                         "for the latest cut")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name, help_, func, cut=True):
         sp = sub.add_parser(name, help=help_, description=help_, parents=[after])
         if cut:
-            sp.add_argument("--cut", default=None,
+            sp.add_argument("--cut", default=None, type=cut_name,
                             help="data cut folder name, e.g. cut-2025-06-30 (default: the latest in data/raw/)")
         sp.set_defaults(func=func)
         return sp
@@ -188,19 +222,46 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("compare", parents=[after], help="changes between two data cuts (subjects, events, values, ARD)",
                         description="changes between two data cuts: subjects added, new events, raw values "
                                     "changed, ARD results moved; tables in reports/<to>/changes/")
-    sp.add_argument("--from", dest="from_cut", default=None, help="earlier cut (default: the one before --to)")
-    sp.add_argument("--to", dest="to_cut", default=None, help="later cut (default: the latest)")
+    sp.add_argument("--from", dest="from_cut", default=None, type=cut_name, help="earlier cut (default: the one before --to)")
+    sp.add_argument("--to", dest="to_cut", default=None, type=cut_name, help="later cut (default: the latest)")
     sp.add_argument("--no-write", action="store_true", help="print only; do not write reports/<to>/changes/")
     sp.set_defaults(func=cmd_extra)
     return p
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our stdout went away (``status | head``): stop quietly. Later writes (and
+    the interpreter's final flush) go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.root is not None:
         args.root = args.root.resolve()
+    if hasattr(signal, "SIGXFSZ"):
+        # over a file-size limit the write fails with EFBIG (reported, exit 5) instead of the
+        # process being killed by the signal with a core dump
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _dispatch(args) -> int:
     try:
         return args.func(args)
+    except BrokenPipeError:
+        raise
+    except UsageError as exc:
+        _say(f"usage error: {exc}")
+        return EXIT_USAGE
     except BadDataError as exc:
         _say(f"BAD DATA: {exc}")
         return EXIT_BAD_DATA
@@ -211,11 +272,20 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(exc))
         return EXIT_BUG
     except RenderError as exc:  # the message names notebook, cell and traceback already
+        env = environment_error(exc)
+        if env is not None:
+            _say(f"ENVIRONMENT ERROR while rendering: {env}. Earlier outputs are intact.")
+            return EXIT_ENVIRONMENT
         _say(f"RENDER FAILED: {exc}")
         return EXIT_BUG
     except KeyboardInterrupt:
         return 130
-    except Exception:  # a defect, not bad data: show the traceback
+    except Exception as exc:  # a defect, not bad data: show the traceback
+        env = environment_error(exc)
+        if env is not None:   # the machine refused a write: not a defect, no traceback
+            _say(f"ENVIRONMENT ERROR: {env}. Nothing was replaced: outputs are written whole or not at all, "
+                 f"so earlier outputs are intact. Free space, lift the limit or fix permissions, then run again.")
+            return EXIT_ENVIRONMENT
         traceback.print_exc()
         _say("INTERNAL ERROR: this is a bug in the analysis package, not a data problem.")
         return EXIT_BUG

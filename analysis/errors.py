@@ -1,14 +1,36 @@
 """Exceptions that the command line maps to distinct exit codes."""
 
+from __future__ import annotations
+
+import errno
+
 EXIT_OK = 0
 EXIT_BUG = 1          # an unexpected exception: a defect in this package
-EXIT_USAGE = 2        # bad command line (argparse)
+EXIT_USAGE = 2        # bad command line (argparse, an empty --cut, compare --from later --to earlier)
 EXIT_BAD_DATA = 3     # the raw data broke a validation rule or the raw contract
-EXIT_MISMATCH = 4     # reproduce/compare found a difference
+EXIT_MISMATCH = 4     # reproduce/compare found a difference; a LOCKED cut's raw data differ from its lock
+EXIT_ENVIRONMENT = 5  # the machine refused: read-only or forbidden output folder, disk full, file-size
+#                       limit, quota. Not a defect and not bad data; outputs were written whole or not
+#                       at all (analysis.atomic), so earlier outputs are intact.
+
+# OS errors that are the environment's, not a defect's: the message names the path and the reason.
+ENVIRONMENT_ERRNOS = {
+    errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on device",
+    errno.EFBIG: "file too large (file-size limit)", errno.EDQUOT: "disk quota exceeded",
+    errno.EMFILE: "too many open files", errno.ENFILE: "too many open files in the system",
+}
+# Libraries that wrap the OS error in their own exception keep only its text.
+_ENVIRONMENT_TEXTS = ("No space left on device", "File too large", "Read-only file system",
+                      "Permission denied", "Disk quota exceeded")
 
 
 class BadDataError(Exception):
     """Raw data breaks a rule. The message names file, subject/row, column and rule."""
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be meant (exit 2)."""
 
 
 class ValidationFailed(BadDataError):
@@ -24,3 +46,21 @@ class ValidationFailed(BadDataError):
 
 class ReproductionMismatch(Exception):
     """A rebuilt output differs from the locked one."""
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """A plain sentence when ``exc`` (or an exception it was raised from) is an environment error
+    of ``ENVIRONMENT_ERRNOS``, naming the path and the OS's reason; None otherwise."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+            where = exc.filename if exc.filename is not None else "an output file"
+            also = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+            return (f"cannot write {where}{also}: {exc.strerror or ENVIRONMENT_ERRNOS[exc.errno]} "
+                    f"({errno.errorcode.get(exc.errno, exc.errno)})")
+        text = str(exc)
+        if any(t in text for t in _ENVIRONMENT_TEXTS):
+            return f"cannot write an output file: {text.splitlines()[0] if text else type(exc).__name__}"
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -138,5 +138,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# --- issue 14: a 10^6-row raw AE export through validate + derive -----------------------------------
+
+RAW_AE_ROWS = 10 ** 6
+RAW_AE_BUDGET = (160.0, 3.3)   # seconds, GB peak resident memory (measured before issue 14's checks)
+
+
+def bench_raw_ae_export(rows: int = RAW_AE_ROWS) -> dict:
+    """The latest shipped cut with its ae.csv grown to ``rows`` rows (each subject's AEs repeated
+    with new AESEQ, so every cross-form rule still holds) and its manifest refreshed, then
+    ``python -m analysis report --until derive`` in a fresh process on a scratch tree: wall time
+    and peak resident memory (getrusage of the child) against the budget."""
+    import hashlib
+    import json
+    import os
+    import resource
+    import sys
+    from analysis import paths
+    repo = Path(__file__).resolve().parent.parent
+    cut = paths.list_cuts(repo)[-1]
+    with tempfile.TemporaryDirectory(prefix="bench-raw-ae-") as tmp:
+        raw = Path(shutil.copytree(paths.raw_dir(cut, repo), paths.raw_dir(cut, Path(tmp))))
+        ae = pd.read_csv(raw / "ae.csv", dtype=str, keep_default_na=False)
+        big = ae.iloc[np.arange(rows) % len(ae)].reset_index(drop=True)
+        big["AESEQ"] = (big.groupby("SUBJID").cumcount() + 1).astype(str)
+        big.to_csv(raw / "ae.csv", index=False, lineterminator="\n")
+        manifest = json.loads((raw / "manifest.json").read_text())
+        manifest["files"]["ae.csv"] = {"rows": rows, "sha256": hashlib.sha256((raw / "ae.csv").read_bytes()).hexdigest()}
+        (raw / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "analysis", "--root", tmp, "report", "--cut", cut,
+                               "--until", "derive"], cwd=repo, capture_output=True, text=True,
+                              env={**os.environ, "ANALYSIS_ROOT": tmp})
+        seconds = time.perf_counter() - t0
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20
+    ok = proc.returncode == 0 and seconds <= RAW_AE_BUDGET[0] and peak_gb <= RAW_AE_BUDGET[1]
+    print(f"raw AE export, {rows:,} rows, validate + derive: {seconds:.0f} s, peak RSS {peak_gb:.2f} GB "
+          f"(budget {RAW_AE_BUDGET[0]:.0f} s / {RAW_AE_BUDGET[1]} GB; exit {proc.returncode})"
+          f"{'' if ok else ' -- OVER BUDGET OR FAILED: ' + proc.stderr[-500:]}", flush=True)
+    return {"rows": rows, "seconds": seconds, "peak_gb": peak_gb, "exit": proc.returncode}
+
+
 if __name__ == "__main__":
+    bench_raw_ae_export()
     raise SystemExit(main())

@@ -29,7 +29,7 @@ from great_expectations.expectations.row_conditions import Column as Col
 
 from analysis.raw_spec import TRIAL_FORMS
 from validation.frames import hi, lo
-from validation.rules import DateRef, Rule, Suite, flag_true, on_or_after, shown
+from validation.rules import DateRef, Rule, Suite, equals, flag_true, on_or_after, shown
 
 E = gx.expectations
 SUBJ = "SUBJID"
@@ -193,7 +193,8 @@ def ae_rules(f):
         not_after_death(f, "AESTDTC"),
         not_after_death(f, "AEENDTC"),
         Rule(f, "AETOXGR", "a grade 5 (fatal) AE means ds.DTHFL=Y",
-             E.ExpectColumnValuesToBeInSet(column="DS_DTHFL", value_set=["Y"], row_condition=Col("AETOXGR") == "5"),
+             E.ExpectColumnValuesToBeInSet(column="DS_DTHFL", value_set=["Y"],
+                                           row_condition=equals("AETOXGR", 5, numeric=True)),
              lambda r: f"grade 5 (fatal) but ds.DTHFL is {shown(r, 'DS_DTHFL')}", needs=("AETOXGR",)),
     ]
 

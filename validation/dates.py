@@ -22,8 +22,9 @@ PARTIAL_DATE_RULE = (
     "the imputation used by the analysis (SAP 2.3, analysis.conventions) plays no part in validation."
 )
 
-COMPLETE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-PARTIAL_OR_COMPLETE_DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+# Whole value, ASCII digits (a trailing newline or a full-width digit is not a date)
+COMPLETE_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+PARTIAL_OR_COMPLETE_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}(-[0-9]{2})?\Z")
 
 
 def date_bounds(text: pd.Series, allow_partial: bool) -> tuple[pd.Series, pd.Series]:
@@ -34,7 +35,7 @@ def date_bounds(text: pd.Series, allow_partial: bool) -> tuple[pd.Series, pd.Ser
     """
     shape = PARTIAL_OR_COMPLETE_DATE if allow_partial else COMPLETE_DATE
     s = text.astype("string")
-    well_formed = s.str.match(shape.pattern).fillna(False).astype(bool)
+    well_formed = s.str.fullmatch(shape.pattern).fillna(False).astype(bool)
     is_month = well_formed & (s.str.len() == 7)
     is_day = well_formed & ~is_month
     lo = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")

@@ -19,6 +19,7 @@ import great_expectations as gx  # noqa: E402
 import pandas as pd  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
+from analysis.messages import printable  # noqa: E402
 from validation.frames import ROW  # noqa: E402
 from validation.rules import Rule, Suite  # noqa: E402
 
@@ -55,14 +56,50 @@ def new_context():
     return ctx
 
 
-def run_suites(suites: list[Suite], context=None) -> list[Outcome]:
-    """Validate every suite's frame against its rules; one outcome per rule, in suite order."""
-    ctx = context or new_context()
-    source = ctx.data_sources.add_pandas(f"raw-{id(suites)}")
+def run_suites(suites: list[Suite], context=None, cache: dict | None = None) -> list[Outcome]:
+    """Validate every suite's frame against its rules; one outcome per rule, in suite order.
+
+    ``cache`` (optional, e.g. the fuzzing suite's): outcomes of a suite whose rules and frame are
+    identical to a suite already run are reused (same rules on the same frame give the same
+    outcomes), so a run that changes one form re-validates only the suites that form touches."""
+    ctx, source = context, None
     outcomes: list[Outcome] = []
     for suite in suites:
-        outcomes.extend(_run_suite(ctx, source, suite))
+        key = suite_fingerprint(suite) if cache is not None else None
+        if key is not None and key in cache:
+            outcomes.extend(_rebind(cache[key], suite))
+            continue
+        if source is None:
+            ctx = ctx or new_context()
+            source = ctx.data_sources.add_pandas(f"raw-{id(suites)}")
+        result = _run_suite(ctx, source, suite)
+        if key is not None:
+            cache[key] = _rebind(result, suite)
+        outcomes.extend(result)
     return outcomes
+
+
+def suite_fingerprint(suite: Suite) -> str:
+    """SHA-256 over the suite's name, every rule (id, statement, expectation configuration) and
+    the content of its frame."""
+    import hashlib
+    h = hashlib.sha256(suite.name.encode())
+    for r in suite.rules:
+        h.update(f"{r.id}|{r.statement}|{r.needs}|".encode())
+        if r.expectation is not None:
+            h.update(r.expectation.json(exclude={"meta"}).encode())
+    h.update(repr((suite.skipped, suite.missing_columns, suite.subject_column)).encode())
+    if suite.frame is not None:
+        h.update(repr([(c, str(t)) for c, t in suite.frame.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(suite.frame, index=True).values.tobytes())
+    return h.hexdigest()
+
+
+def _rebind(outcomes: list[Outcome], suite: Suite) -> list[Outcome]:
+    """Copies of ``outcomes`` attached to ``suite``'s own rule objects (rows copied: callers edit them)."""
+    by_id = {r.id: r for r in suite.rules}
+    return [Outcome(suite, by_id[o.rule.id], o.status, [FailedRow(fr.row, fr.subject, fr.detail) for fr in o.rows],
+                    list(o.problems), o.checked, o.note) for o in outcomes]
 
 
 def _run_suite(ctx, source, suite: Suite) -> list[Outcome]:
@@ -123,7 +160,7 @@ def _outcome(suite: Suite, rule: Rule, res, rows_by_number: pd.DataFrame | None)
         seen.add(number)
         subject = item.get(suite.subject_column) if suite.subject_column else None
         frame_row = rows_by_number.loc[number] if rows_by_number is not None and number is not None else pd.Series(item)
-        rows.append(FailedRow(number, None if subject is None or pd.isna(subject) else str(subject),
+        rows.append(FailedRow(number, None if subject is None or pd.isna(subject) else printable(subject),
                               rule.detail(frame_row)))
     rows.sort(key=lambda fr: (fr.row is None, fr.row or 0))
     if not rows:  # failed without listing rows (should not happen for map expectations)

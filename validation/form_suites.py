@@ -5,9 +5,11 @@ For each form two suites run:
 - ``raw.<form>.structure`` on the file as read: the columns are exactly the contract's (missing
   and unexpected columns named); dm and ext have at least one row.
 - ``raw.<form>`` on the check frame (validation.frames): for every column of the contract its
-  type parses (int, float, date, pdate), required values are present, codes are in the code list,
-  numbers are in range, text matches its pattern, dates are not after the cut date; the key is
-  unique; plus the form's own consistency rules (FORM_RULES below: CTCAE grade and SOC of the term,
+  text is clean (no control character, no leading/trailing whitespace, so no whitespace-only
+  value), its type parses (int, float, date, pdate; the whole value), required values are
+  present, codes are in the code list,
+  numbers are in range, text matches its pattern (whole value), dates are not after the cut
+  date; the key is unique (normalised values); plus the form's own consistency rules (FORM_RULES below: CTCAE grade and SOC of the term,
   MRD level vs undetectable flag and assay sensitivity, pre-CAR-T1 MRD call vs level, mobilization
   outcome vs CD34 yield, disposition status vs reason and date, death flag vs death date and
   cause, CR/CRi vs marrow blasts, order of dates within the form).
@@ -24,7 +26,7 @@ from analysis.raw_spec import CTCAE_TERMS, REMISSION_CODES, Form
 from validation.frames import DATE_TYPES, NUMBER_PATTERN, check_frame, num
 from validation.rules import (
     DateRef, Rule, Suite, codes_text, date_text, empty_when, in_codes, in_range, matches,
-    not_after_cut, number_text, on_or_after, present_when, required, shown, unique_key,
+    not_after_cut, number_text, on_or_after, present_when, required, shown, text_clean, unique_key,
 )
 
 E = gx.expectations
@@ -66,6 +68,7 @@ def column_rules(form: Form, cut_date: str) -> list[Rule]:
     f = form.file
     rules: list[Rule] = []
     for c in form.columns:
+        rules.append(text_clean(f, c.name, ids))
         if c.required:
             rules.append(required(f, c.name, ids))
         if c.type in NUMBER_PATTERN:
@@ -79,7 +82,7 @@ def column_rules(form: Form, cut_date: str) -> list[Rule]:
             rules.append(in_range(f, c.name, c.min, c.max, ids))
         if c.pattern:
             rules.append(matches(f, c.name, c.pattern, ids))
-    rules.append(unique_key(f, tuple(form.key)))
+    rules.append(unique_key(f, tuple(form.key), ids))
     return rules
 
 

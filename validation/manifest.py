@@ -1,6 +1,12 @@
 """Checks of the raw files themselves, before any value is read: presence, readability, and
 agreement with the export manifest (SHA-256 of every file). These are custom checks (GX has no
-notion of files) reported in the same way as the expectations."""
+notion of files) reported in the same way as the expectations.
+
+The manifest must name the cut it was exported for (``"cut"``: the folder name, so an old export
+copied into a new cut folder fails), every file in the folder must be listed, and every listed
+or present file must be a form of the raw contract (analysis.raw_spec.FORMS): an unknown form
+file is reported, never silently ignored. A file that is a symbolic link is refused (a raw cut
+is a plain folder of plain files; a link could point anywhere on the machine)."""
 
 from __future__ import annotations
 
@@ -34,12 +40,14 @@ def manifest_hashes(manifest: dict) -> dict[str, str]:
     else:
         raise ManifestError("no 'files' listing")
     for name, entry in items:
-        if not str(name).endswith(".csv"):
+        if not str(name).endswith(".csv") and not isinstance(entry, dict):
             continue  # other metadata keys (seed, cut date, ...)
         digest = entry.get("sha256") if isinstance(entry, dict) else entry
         if not isinstance(digest, str):
             raise ManifestError(f"{name}: no sha256")
-        out[Path(str(name)).name] = digest.lower()
+        if Path(str(name)).name != str(name):
+            raise ManifestError(f"{name}: a listed file must be a plain name in the cut folder")
+        out[str(name)] = digest.lower()
     if not out:
         raise ManifestError("lists no .csv file")
     return out
@@ -63,10 +71,39 @@ def short(digest: str) -> str:
     return digest[:8] + ".."
 
 
+def cut_problems(manifest: dict, cut_dir: Path) -> list[str]:
+    """The manifest's own ``cut`` (and ``cut_date`` where given) agree with the folder."""
+    cut = manifest.get("cut") if isinstance(manifest, dict) else None
+    if cut is None:
+        return [f"{MANIFEST}: states no \"cut\"; the export cannot be matched to the folder {cut_dir.name}"]
+    problems = []
+    if cut != cut_dir.name:
+        problems.append(f"{MANIFEST}: exported for cut {cut!r} but found in folder {cut_dir.name!r} "
+                        f"(an export copied into another cut folder?)")
+    date = manifest.get("cut_date")
+    if date is not None and f"cut-{date}" != cut_dir.name:
+        problems.append(f"{MANIFEST}: cut_date {date!r} does not match folder {cut_dir.name!r}")
+    return problems
+
+
+def file_kind_problems(cut_dir: Path, listed: dict[str, str]) -> list[str]:
+    """Files (present or listed) that are not forms of the contract, and symbolic links."""
+    known = set(contract_files())
+    present = {f.name for f in cut_dir.iterdir() if f.name != MANIFEST and not f.name.startswith(".")}
+    problems = [f"{name}: not a form of the raw contract (analysis/raw_spec.py: {', '.join(sorted(known))}); "
+                f"{'listed in ' + MANIFEST if name in listed else 'present in the cut folder'} but never read"
+                for name in sorted((present | set(listed)) - known)]
+    problems += [f"{f.name}: a symbolic link; raw files must be plain files in the cut folder"
+                 for f in sorted(cut_dir.iterdir()) if f.is_symlink()]
+    return problems
+
+
 def manifest_problems(cut_dir: Path) -> list[str]:
     """Every disagreement between the folder and manifest.json, one sentence each."""
     cut_dir = Path(cut_dir)
     path = cut_dir / MANIFEST
+    if path.is_symlink():
+        return [f"{MANIFEST}: a symbolic link; raw files must be plain files in the cut folder"]
     if not path.is_file():
         return [f"{MANIFEST}: not found; the export's checksums cannot be verified"]
     try:
@@ -75,9 +112,11 @@ def manifest_problems(cut_dir: Path) -> list[str]:
         rows = manifest_row_counts(manifest)
     except (json.JSONDecodeError, UnicodeDecodeError, ManifestError, AttributeError, TypeError) as exc:
         return [f"{MANIFEST}: unreadable ({exc})"]
-    problems = []
+    problems = cut_problems(manifest, cut_dir) + file_kind_problems(cut_dir, listed)
     for name, expected in sorted(listed.items()):
         f = cut_dir / name
+        if f.is_symlink():
+            continue  # reported above; never hashed (it may point outside data/raw)
         if not f.is_file():
             problems.append(f"{name}: listed in {MANIFEST} but absent from the cut folder")
             continue
@@ -93,7 +132,7 @@ def manifest_problems(cut_dir: Path) -> list[str]:
             if found != rows[name]:
                 problems.append(f"{name}: {found} data rows but {MANIFEST} states {rows[name]}")
     for f in sorted(cut_dir.iterdir()):
-        if f.is_file() and f.name != MANIFEST and not f.name.startswith(".") and f.name not in listed:
+        if (f.is_file() or f.is_symlink()) and f.name != MANIFEST and not f.name.startswith(".") and f.name not in listed:
             problems.append(f"{f.name}: present in the cut folder but not listed in {MANIFEST}")
     return problems
 

@@ -16,9 +16,10 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 from great_expectations.expectations.row_conditions import Condition
 
-from validation.frames import hi, lo, num
+from analysis.messages import CONTROL, CONTROL_LITERAL, WHITESPACE_LITERAL, printable
+from analysis.regulatory.compare import WITHHELD  # one marker for a withheld identifier, everywhere
+from validation.frames import full_match, hi, key, lo, num
 
-WITHHELD = "<identifier withheld>"
 EMPTY = "(empty)"
 
 Detail = Callable[[pd.Series], str]
@@ -69,7 +70,7 @@ def shown(row: pd.Series, col: str, identifiers: frozenset[str] = frozenset()) -
     value = row.get(col)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return EMPTY
-    return str(value)
+    return printable(value)   # a raw value never carries a control character into a message
 
 
 def _fmt_bound(x: float) -> str:
@@ -95,10 +96,41 @@ def required(file: str, col: str, ids=frozenset()) -> Rule:
                 lambda r: "empty, a value is required", needs=(col,))
 
 
-def number_text(file: str, col: str, kind: str, pattern: str, ids=frozenset()) -> Rule:
-    word = "an integer" if kind == "int" else "a number"
-    return Rule(file, col, f"{col} is {word}", E.ExpectColumnValuesToMatchRegex(column=col, regex=pattern),
+def number_text(file: str, col: str, kind: str, pattern: str = "", ids=frozenset()) -> Rule:
+    """The text is a number of ``kind`` (whole value) that the pipeline can hold exactly: the typed
+    helper column (validation.frames.typed_number) is null exactly when it is not."""
+    word = "an integer with |n| < 2^53" if kind == "int" else "a finite number"
+    return Rule(file, col, f"{col} is {word}",
+                E.ExpectColumnValuesToNotBeNull(column=num(col), row_condition=Col(col).is_not_null()),
                 lambda r: f"{shown(r, col, ids)} is not {word}", needs=(col,))
+
+
+# leading or trailing whitespace (str.isspace), or a control character anywhere (RE2-compatible)
+CLEAN_TEXT_VIOLATION = rf"\A[{WHITESPACE_LITERAL}]|[{WHITESPACE_LITERAL}]\Z|[{CONTROL_LITERAL}]"
+
+
+def text_clean(file: str, col: str, ids=frozenset()) -> Rule:
+    """No control character anywhere, no leading or trailing whitespace (so a whitespace-only
+    value, which only looks empty, fails too)."""
+    def detail(r):
+        value = r.get(col)
+        text = value if isinstance(value, str) else ""
+        if text and not text.strip():
+            what = "is blank (whitespace only): leave the cell empty or give a value"
+        elif CONTROL.search(text):
+            what = "contains the control character " + repr(CONTROL.search(text).group(0)).strip("'")
+        else:
+            what = "has leading or trailing whitespace"
+        return f"{shown(r, col, ids)} {what}"
+    return Rule(file, col, f"{col} has no control character and no leading/trailing whitespace",
+                E.ExpectColumnValuesToNotMatchRegex(column=col, regex=CLEAN_TEXT_VIOLATION),
+                detail, needs=(col,))
+
+
+def equals(col: str, value, numeric: bool):
+    """Row condition "``col`` is ``value``" on the NORMALISED value: a number column compares its
+    typed helper column (so "05" is 5), never the text."""
+    return Col(num(col)) == float(value) if numeric else Col(col) == value
 
 
 def date_text(file: str, col: str, partial: bool, ids=frozenset()) -> Rule:
@@ -125,16 +157,20 @@ def in_range(file: str, col: str, min_value, max_value, ids=frozenset(), strict_
 
 
 def matches(file: str, col: str, pattern: str, ids=frozenset()) -> Rule:
-    return Rule(file, col, f"{col} matches {pattern}", E.ExpectColumnValuesToMatchRegex(column=col, regex=pattern),
+    """The WHOLE value matches ``pattern`` (validation.frames.full_match)."""
+    return Rule(file, col, f"{col} matches {pattern} (whole value)",
+                E.ExpectColumnValuesToMatchRegex(column=col, regex=full_match(pattern)),
                 lambda r: f"{shown(r, col, ids)} does not match {pattern}", needs=(col,))
 
 
-def unique_key(file: str, key: tuple[str, ...]) -> Rule:
-    name = "+".join(key)
-    exp = (E.ExpectColumnValuesToBeUnique(column=key[0]) if len(key) == 1
-           else E.ExpectCompoundColumnsToBeUnique(column_list=list(key)))
-    return Rule(file, name, f"{name} identifies a row uniquely", exp,
-                lambda r: "duplicate key " + ", ".join(f"{k}={shown(r, k)}" for k in key), needs=key)
+def unique_key(file: str, key_cols: tuple[str, ...], ids=frozenset()) -> Rule:
+    """Unique on the NORMALISED key (validation.frames.key): "05"/"5" and "01-001"/"01-001 "
+    are the same key."""
+    name = "+".join(key_cols)
+    exp = (E.ExpectColumnValuesToBeUnique(column=key(key_cols[0])) if len(key_cols) == 1
+           else E.ExpectCompoundColumnsToBeUnique(column_list=[key(k) for k in key_cols]))
+    return Rule(file, name, f"{name} identifies a row uniquely (compared normalised)", exp,
+                lambda r: "duplicate key " + ", ".join(f"{k}={shown(r, k, ids)}" for k in key_cols), needs=key_cols)
 
 
 def not_after_cut(file: str, col: str, cut_date: str, ids=frozenset()) -> Rule:

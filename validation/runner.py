@@ -11,7 +11,6 @@ raises ``analysis.errors.ValidationFailed`` listing one line per failing row (ca
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from analysis import paths  # noqa: E402
 from analysis.atomic import atomic_write_text  # noqa: E402
 from analysis.errors import BadDataError, ValidationFailed  # noqa: E402
+from analysis.messages import say  # noqa: E402
 from analysis.raw_io import sha256_file  # noqa: E402
 from analysis.raw_spec import FORMS  # noqa: E402
 from validation.cross import cross_suites  # noqa: E402
@@ -89,10 +89,11 @@ def build_suites(loaded: dict[str, LoadedForm], cut_date: str) -> list[Suite]:
     return suites + cross_suites(frames, missing)
 
 
-def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None) -> list[Outcome]:
+def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None, cache: dict | None = None) -> list[Outcome]:
     """Every outcome for the raw folder ``cut_dir`` (cut date ``YYYY-MM-DD``), without writing
     anything. ``only``: names of the GX suites to run (e.g. {"raw.dm", "cross.cart"}); the file
-    and manifest checks always run. Tests use it to run just the suites a corruption touches."""
+    and manifest checks always run. Tests use it to run just the suites a corruption touches.
+    ``cache``: see validation.engine.run_suites (outcomes of unchanged suites reused)."""
     loaded = {name: load_form(cut_dir, form) for name, form in FORMS.items()}
     suites = build_suites(loaded, cut_date)
     if only is not None:
@@ -100,10 +101,30 @@ def check_cut(cut_dir: Path, cut_date: str, only: set[str] | None = None) -> lis
         if unknown:
             raise ValueError(f"no such suite(s): {', '.join(sorted(unknown))}")
         suites = [s for s in suites if s.name in only]
-    return file_outcomes(cut_dir, loaded) + run_suites(suites)
+    return withhold_identifiers(file_outcomes(cut_dir, loaded) + run_suites(suites, cache=cache), loaded)
 
 
-def validate_cut(cut: str, root: Path | None = None) -> ValidationResult:
+def withhold_identifiers(outcomes: list[Outcome], loaded: dict[str, LoadedForm]) -> list[Outcome]:
+    """An identifying value of the export (analysis.regulatory.identifiers: a hospital record
+    number, a full birth date) found in ANY column of a failure line (e.g. a HOSPRN pasted into
+    SUBJID or AETERM) is replaced by the one withheld-identifier marker, in the terminal lines
+    and validation.html alike."""
+    from analysis.regulatory.identifiers import identifiers_of_form, withhold_in_text
+    values = {}
+    for lf in loaded.values():
+        if lf.ok:
+            values.update(identifiers_of_form(lf.text, lf.form))
+    if not values:
+        return outcomes
+    for o in outcomes:
+        o.problems = [withhold_in_text(p, values) for p in o.problems]
+        for fr in o.rows:
+            fr.detail = withhold_in_text(fr.detail, values)
+            fr.subject = None if fr.subject is None else withhold_in_text(fr.subject, values)
+    return outcomes
+
+
+def validate_cut(cut: str, root: Path | None = None, cache: dict | None = None) -> ValidationResult:
     """Validate the raw cut ``data/raw/<cut>`` of ``root`` (default: analysis.paths.ROOT).
 
     Returns the result when every rule holds; otherwise raises ValidationFailed(cut, lines,
@@ -115,15 +136,19 @@ def validate_cut(cut: str, root: Path | None = None) -> ValidationResult:
         raise BadDataError(str(exc)) from None
     cut_dir = paths.raw_dir(cut, root)
     report_path = paths.report_dir(cut, root) / REPORT_NAME
+    if cut_dir.is_symlink():
+        raise BadDataError(f"{cut_dir}: the cut folder is a symbolic link (to {cut_dir.resolve()}); refused: "
+                           f"a raw cut is a plain folder in {paths.raw_root(root)}")
     if not cut_dir.is_dir():
         raise BadDataError(f"{cut_dir}: data cut folder not found")
-    outcomes = check_cut(cut_dir, cut_date)
+    outcomes = check_cut(cut_dir, cut_date, cache=cache)
     failures = failure_lines(outcomes)
-    listed = [(p.name, sha256_file(p)) for p in sorted(cut_dir.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    listed = [(p.name, sha256_file(p)) for p in sorted(cut_dir.iterdir())
+              if p.is_file() and not p.is_symlink() and not p.name.startswith(".")]
     atomic_write_text(report_path, render_html(cut, f"data/raw/{cut}", outcomes, listed))
     suites = list(dict.fromkeys(o.suite.name for o in outcomes))
     result = ValidationResult(cut, outcomes, failures, report_path, time.perf_counter() - t0, suites=suites)
-    print(result.summary(), file=sys.stderr, flush=True)
+    say(result.summary())
     if failures:
         raise ValidationFailed(cut, failures, report_path)
     return result

@@ -1,7 +1,8 @@
 """The derive step: raw forms of one cut -> ADSL, ADMRD, ADTTE, ADAE in data/derived/<cut>/.
 
-``derive_cut(cut, root=None)`` reads every raw form (analysis.raw_io.read_form, contract
-analysis/raw_spec.py), derives the four datasets, and writes, whole or not at all
+``derive_cut(cut, root=None)`` reads every raw form (contract analysis/raw_spec.py) from exactly
+the bytes that were validated (analysis.raw_io.read_form_checked: checksums re-checked at
+read, exit 3 if a file changed since validation), derives the four datasets, and writes, whole or not at all
 (analysis.atomic.atomic_dir): adsl/adtte/admrd/adae as .parquet and SAS transport v5 .xpt, and
 spec.json (the dataset specification with lengths measured on this cut, and the sha256 of every
 raw file read). A failure leaves the previous derived files of the cut untouched.
@@ -18,22 +19,27 @@ from analysis.atomic import atomic_dir
 from analysis.derive import adae, admrd, adsl, adtte
 from analysis.derive.write import write_dataset, write_spec_json
 from analysis.errors import BadDataError
-from analysis.raw_io import read_form, sha256_file
+from analysis.raw_io import read_form_checked, validated_sha256
 from analysis.raw_spec import EXTERNAL_FORMS, FORMS, STUDYID, TRIAL_FORMS
 
 SPEC_VERSION = "1"
 
 
-def read_raw_forms(raw_dir: Path) -> dict[str, pd.DataFrame]:
-    """Every form of the contract, typed; a missing or unreadable file is bad data."""
-    forms = {}
+def read_raw_forms(raw_dir: Path, expected: dict[str, str] | None = None, source: str = "manifest.json",
+                   sha: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
+    """Every form of the contract, typed, read from exactly the bytes that were validated
+    (``expected``: file -> SHA-256, analysis.raw_io.validated_sha256; default: manifest.json);
+    the SHA-256 of the bytes read go into ``sha``. A missing, changed or unreadable file is bad data."""
+    if expected is None:
+        expected, source = validated_sha256("", raw_dir)
+    forms, sha = {}, ({} if sha is None else sha)
     for name in TRIAL_FORMS + EXTERNAL_FORMS:
         path = raw_dir / FORMS[name].file
         if not path.is_file():
             raise BadDataError(f"{path}: raw form missing (rule: every form of the raw contract is exported)")
         try:
-            forms[name] = read_form(raw_dir, name)
-        except (ValueError, TypeError) as exc:
+            forms[name], sha[FORMS[name].file] = read_form_checked(raw_dir, name, expected, source)
+        except (ValueError, TypeError, OverflowError) as exc:
             raise BadDataError(f"{path}: cannot be read as the contract's types ({exc}); "
                                "run `python -m analysis validate` for the details") from exc
     return forms
@@ -60,12 +66,13 @@ def derive_cut(cut: str, root: Path | None = None) -> Path:
     raw = paths.raw_dir(cut, root)
     if not raw.is_dir():
         raise BadDataError(f"{raw}: no raw data for cut {cut}")
-    datasets = derive_datasets(read_raw_forms(raw), cut_date)
+    raw_files: dict[str, str] = {}
+    forms = read_raw_forms(raw, *validated_sha256(cut, raw, root), sha=raw_files)
+    datasets = derive_datasets(forms, cut_date)
     stamp = pd.Timestamp(cut_date)
     target = paths.derived_dir(cut, root)
     with atomic_dir(target) as scratch:
         entries = [write_dataset(datasets[name], SPECS[name], scratch, stamp) for name in SPECS]
-        raw_files = {FORMS[n].file: sha256_file(raw / FORMS[n].file) for n in TRIAL_FORMS + EXTERNAL_FORMS}
         write_spec_json(entries, scratch, {
             "spec_version": SPEC_VERSION, "study": STUDYID, "cut": cut, "cut_date": cut_date,
             "standard": "CDISC ADaM-style (ADaMIG 1.3 naming)", "raw_sha256": raw_files,

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 from analysis import build, paths
-from analysis.errors import EXIT_MISMATCH, EXIT_OK, BadDataError
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from analysis.errors import EXIT_MISMATCH, EXIT_OK, BadDataError, UsageError
+from analysis.messages import say as _say
+from analysis.messages import tell
 
 
 def cmd_lock(args) -> int:
@@ -17,6 +13,8 @@ def cmd_lock(args) -> int:
     from analysis import cli
     from analysis.regulatory.lock import lock_cut
     cut = cli._cut_of(args)
+    if not args.force:   # --force is the deliberate re-lock of changed raw data
+        cli.prepare_build(cut, cli._root(args))
     build.build(cli.PIPELINE, cut, cli._runner, root=cli._root(args), say=_say)
     manifest = lock_cut(cut, args.root, force=args.force)
     target = paths.ROOT if args.root is None else args.root
@@ -30,7 +28,7 @@ def cmd_reproduce(args) -> int:
     from analysis import cli
     from analysis.regulatory.reproduce import reproduce_cut
     cut = cli._cut_of(args)
-    reproduce_cut(cut, args.root, keep=args.keep)   # raises ReproductionMismatch -> exit 4
+    reproduce_cut(cut, args.root, keep=args.keep, say=tell)   # raises ReproductionMismatch -> exit 4
     return EXIT_OK
 
 
@@ -43,9 +41,12 @@ def cmd_compare(args) -> int:
     from_cut = cli.check_cut(args.from_cut, args.root) if args.from_cut else paths.previous_cut(to_cut, args.root)
     if from_cut is None:
         raise BadDataError(f"{to_cut} is the first data cut: nothing to compare it with (give --from)")
+    if paths.cut_date(from_cut) >= paths.cut_date(to_cut):
+        raise UsageError(f"--from {from_cut} must be an EARLIER cut than --to {to_cut}; "
+                         f"changes are listed from the earlier to the later cut")
     tables = compare_cuts(from_cut, to_cut, args.root)
-    print(f"Changes from {from_cut} to {to_cut}\n")
-    print(listing(tables))
+    tell(f"Changes from {from_cut} to {to_cut}\n")
+    tell(listing(tables))
     if not args.no_write:
         _say(f"\ntables written to {write_changes(to_cut, tables, args.root)}")
     if not tables["locked_alerts"].empty:

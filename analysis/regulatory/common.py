@@ -10,10 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import paths
+from analysis.regulatory.guard import LOCK_MANIFEST, LOCKED_DIRNAME  # noqa: F401  (one definition)
 
-LOCKED_DIRNAME = "locked"          # data/locked/<cut>/ (committed; not touched by any step)
 LOCKED_DERIVED_DIRNAME = "derived"  # data/locked/<cut>/derived/: the locked ADaM datasets
-LOCK_MANIFEST = "lock.json"
 SPEC_FILE = "spec.json"
 ARD_FILE = "ard.csv"
 ARD_COMPANIONS = ("ard_methods.csv",)   # locked beside the ARD when the analyze step writes them

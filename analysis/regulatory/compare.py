@@ -14,6 +14,7 @@ summary, subjects_added, events, raw_changes, derived_changes, ard_changes, lock
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -361,12 +362,34 @@ def changes_dir(cut: str, root: Path | None = None) -> Path:
     return paths.report_dir(cut, root) / CHANGES_DIRNAME
 
 
+# OWASP "CSV injection": a cell starting with = + - @ (or tab / CR) is run as a formula when the
+# file is opened in a spreadsheet. Such cells are written with a leading apostrophe (shown as
+# text); a plain number ("-0.5", "+3") cannot be a formula and is left alone. A cell that already
+# starts with an apostrophe gets one more, so ``from_spreadsheet_safe`` restores every value exactly.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"\A[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+def spreadsheet_safe(value):
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith("'") or (value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value)):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet_safe(value):
+    return value[1:] if isinstance(value, str) and value.startswith("'") else value
+
+
 def write_changes(cut: str, tables: dict[str, pd.DataFrame], root: Path | None = None) -> Path:
-    """Write every table to reports/<cut>/changes/<name>.csv, all or nothing."""
+    """Write every table to reports/<cut>/changes/<name>.csv, all or nothing; text cells are made
+    spreadsheet-safe (``spreadsheet_safe``; the ARD itself is never altered)."""
     target = changes_dir(cut, root)
     with atomic_dir(target) as tmp:
         for name in TABLES:
-            tables.get(name, _empty(name)).to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+            table = tables.get(name, _empty(name)).astype(object).map(spreadsheet_safe)
+            table.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
     return target
 
 
@@ -382,7 +405,10 @@ def load_changes(cut: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
         if not p.exists():
             raise FileNotFoundError(f"{p} missing: run `python -m analysis changes --cut {cut}`")
         dtypes = {c: str for c in COLUMNS[name] if c != "delta"}
-        out[name] = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values=[""])
+        text = [c for c in df.columns if c in dtypes]
+        df[text] = df[text].astype(object).map(from_spreadsheet_safe)
+        out[name] = df
     return out
 
 

@@ -28,6 +28,7 @@ from analysis.errors import BadDataError
 from analysis.raw_io import read_form_text
 from analysis.raw_spec import FORMS, IDENTIFIER_COLUMNS
 from analysis.regulatory import common
+from analysis.regulatory.compare import WITHHELD
 
 MIN_VALUE_LENGTH = 6          # '1980-05-17' and 'H12345' are searched; initials 'AB' are not
 FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -42,20 +43,28 @@ class Identifier:
     form: str
 
 
+def form_identifiers(df: pd.DataFrame, form, name: str | None = None) -> list[Identifier]:
+    """Every non-missing identifying value of one raw form (text frame)."""
+    found = []
+    cols = [c.name for c in form.columns if c.identifier and c.name in df.columns]
+    if not cols:
+        return found
+    subject = df[form.subject_column] if form.subject_column in df.columns else pd.Series(None, index=df.index)
+    for c in cols:
+        for subj, v in zip(subject, df[c]):
+            if isinstance(v, str) and v.strip():
+                found.append(Identifier(c, str(subj), v.strip(), name or form.name))
+    return found
+
+
 def raw_identifiers(cut: str, root: Path | None = None) -> list[Identifier]:
     """Every non-missing identifying value of the raw export of ``cut``."""
     found = []
     cut_dir = paths.raw_dir(cut, root)
     for name, form in FORMS.items():
-        cols = [c.name for c in form.columns if c.identifier]
-        if not cols or not (cut_dir / form.file).exists():
+        if not any(c.identifier for c in form.columns) or not (cut_dir / form.file).exists():
             continue
-        df = read_form_text(cut_dir, form)
-        for r in df.to_dict("records"):
-            for c in cols:
-                v = r.get(c)
-                if isinstance(v, str) and v.strip():
-                    found.append(Identifier(c, str(r[form.subject_column]), v.strip(), name))
+        found += form_identifiers(read_form_text(cut_dir, form), form, name)
     return found
 
 
@@ -69,6 +78,22 @@ def searchable(ids: list[Identifier]) -> dict[str, Identifier]:
             continue
         out[i.value] = i
     return out
+
+
+def identifiers_of_form(df: pd.DataFrame, form) -> dict[str, Identifier]:
+    """The searchable identifying values of one raw form (for withholding them in messages)."""
+    return searchable(form_identifiers(df, form))
+
+
+def withhold_in_text(text: str, values: dict[str, Identifier]) -> str:
+    """``text`` with every identifying value in it replaced by the withheld-identifier marker of
+    the change tables (analysis.regulatory.compare.WITHHELD): one marker everywhere."""
+    if not values or not text:
+        return text
+    for value in sorted(values, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, WITHHELD)
+    return text
 
 
 def _leak(kind: str, ident_col: str, subject: str | None, file: Path, detail: str) -> str:

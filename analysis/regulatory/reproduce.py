@@ -138,9 +138,29 @@ def compare_text(name: str, locked: bytes, rebuilt: bytes) -> FileVerdict:
     return FileVerdict(name, False, "DIFFERENT", diff[:MAX_LINES])
 
 
+def compare_one(rel: str, locked: Path, rebuilt_bytes: bytes, locked_sha: str, cut: str, scratch: Path,
+                spec: dict) -> FileVerdict:
+    """One locked output against its rebuilt bytes (by content, with the ARD tolerance). A locked
+    file that cannot be read as its format is itself a difference (named), never a traceback."""
+    locked_bytes = locked.read_bytes()
+    if rebuilt_bytes == locked_bytes:
+        return FileVerdict(rel, True, "identical (byte for byte)")
+    try:
+        if rel == common.ARD_FILE:
+            return compare_ard_files(locked, common.working_path(rel, cut, scratch))
+        if rel.startswith("derived/") and Path(rel).suffix in common.DATASET_SUFFIXES:
+            return compare_dataset(rel, locked, common.working_path(rel, cut, scratch), spec)
+    except (OSError, ValueError, KeyError) as exc:
+        return FileVerdict(rel, False, f"DIFFERENT and not comparable record by record ({exc})")
+    return compare_text(rel, locked_bytes, rebuilt_bytes)
+
+
 def compare_outputs(cut: str, manifest: dict, locked_root: Path, scratch: Path) -> list[FileVerdict]:
     """Every locked output against its rebuilt counterpart in ``scratch``."""
-    spec = common.read_spec(locked_root / "derived")
+    try:
+        spec = common.read_spec(locked_root / "derived")
+    except (OSError, ValueError):
+        spec = {"datasets": []}   # an altered spec.json is reported by its own verdict
     verdicts = []
     rebuilt_names = {f"derived/{p.name}" for p in paths.derived_dir(cut, scratch).glob("*")
                      if p.is_file() and not p.name.startswith(".")}
@@ -152,17 +172,14 @@ def compare_outputs(cut: str, manifest: dict, locked_root: Path, scratch: Path) 
         else:
             p = common.working_path(rel, cut, scratch)
             rebuilt_bytes = p.read_bytes() if p is not None and p.exists() else None
+        if not locked.is_file():
+            verdicts.append(FileVerdict(rel, False, f"MISSING from the lock: {locked} is listed in "
+                                                    f"{common.LOCK_MANIFEST} but no longer exists"))
+            continue
         if rebuilt_bytes is None:
             verdicts.append(FileVerdict(rel, False, "MISSING: not produced by the rebuild"))
             continue
-        if rebuilt_bytes == locked.read_bytes():
-            verdicts.append(FileVerdict(rel, True, "identical (byte for byte)"))
-        elif rel == common.ARD_FILE:
-            verdicts.append(compare_ard_files(locked, common.working_path(rel, cut, scratch)))
-        elif rel.startswith("derived/") and Path(rel).suffix in common.DATASET_SUFFIXES:
-            verdicts.append(compare_dataset(rel, locked, common.working_path(rel, cut, scratch), spec))
-        else:
-            verdicts.append(compare_text(rel, locked.read_bytes(), rebuilt_bytes))
+        verdicts.append(compare_one(rel, locked, rebuilt_bytes, manifest["outputs"][rel], cut, scratch, spec))
     for extra in sorted(rebuilt_names - set(manifest["outputs"])):
         if Path(extra).suffix in common.DATASET_SUFFIXES:
             verdicts.append(FileVerdict(extra, False, "NEW: produced by the rebuild but not in the lock"))
@@ -174,7 +191,13 @@ def reproduce_cut(cut: str, root: Path | None = None,
                   keep: bool = False, say: Callable[[str], None] = print) -> list[FileVerdict]:
     """Rebuild locked ``cut`` from its raw export in a scratch tree and compare (see module doc).
     Raises ReproductionMismatch naming what moved; returns the per-file verdicts when all match."""
-    manifest = common.lock_manifest(cut, root)
+    try:
+        manifest = common.lock_manifest(cut, root)
+    except (OSError, ValueError) as exc:
+        raise ReproductionMismatch(f"{common.locked_dir(cut, root) / common.LOCK_MANIFEST}: unreadable ({exc})") from None
+    if manifest is None and common.locked_dir(cut, root).is_dir():
+        raise ReproductionMismatch(f"{common.locked_dir(cut, root) / common.LOCK_MANIFEST} is MISSING: the locked "
+                                   f"folder exists but its provenance manifest was deleted")
     if manifest is None:
         raise BadDataError(f"{cut} is not locked ({common.locked_dir(cut, root) / common.LOCK_MANIFEST} "
                            f"missing); lock it first with `python -m analysis lock --cut {cut}`")
