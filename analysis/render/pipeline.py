@@ -32,6 +32,7 @@ from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import NavEntry, Page, engine_description, export_notebook
+from analysis.render.kernels import WarmKernel, default_workers, run_in_workers
 from analysis.render.options import load_yaml_mapping
 from analysis.render.params import check_parameters
 from analysis.render.qmd import QmdDocument, read_qmd
@@ -105,14 +106,15 @@ def readable_dir_mode() -> int:
 
 
 def render_one(doc: QmdDocument, out_dir: Path, *, engine: str, params: dict, cut: str,
-               nav: list[NavEntry], project_meta: dict, work_root: Path) -> Path:
+               nav: list[NavEntry], project_meta: dict, work_root: Path,
+               kernel: WarmKernel | None = None) -> Path:
     out = out_dir / html_name(doc.path)
     if engine == "quarto":
         return render_with_quarto(doc.path, out, params, repo_root=paths.REPO_ROOT,
                                   work_root=work_root, nav=nav)
     page = Page(title=doc.title, subtitle=str(doc.front_matter.get("subtitle") or ""), cut=cut,
                 engine=engine_description(), nav=nav, current=out.name, resource_dir=doc.path.parent)
-    return render_document(doc, out, params, page, project_meta, cwd=paths.REPO_ROOT)
+    return render_document(doc, out, params, page, project_meta, cwd=paths.REPO_ROOT, kernel=kernel)
 
 
 def table_text(text: str) -> str:
@@ -181,22 +183,28 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     nav = navigation(docs)
     report_dir = paths.report_dir(cut, root)
     others = carried_over(report_dir)
-    rendered: list[RenderedNotebook] = []
     with atomic_dir(report_dir, keep=others) as scratch, \
             tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
         os.chmod(scratch, readable_dir_mode())
         # notebooks deliver their key tables as RTF too (analysis.present.table.export)
         os.environ[EXPORT_DIR_ENV] = str(scratch / TABLES_DIR)
         try:
-            for doc in docs:
+            def one(doc: QmdDocument, kernel: WarmKernel | None) -> RenderedNotebook:
                 say(f"[render] {cut}: {doc.name} ...")
                 t0 = time.perf_counter()
                 out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
-                                 project_meta=project_meta, work_root=Path(work_root))
+                                 project_meta=project_meta, work_root=Path(work_root), kernel=kernel)
                 seconds = time.perf_counter() - t0
                 say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
-                rendered.append(RenderedNotebook(doc.name, out.name, doc.title, seconds,
-                                                 hashlib.sha256(doc.path.read_bytes()).hexdigest()))
+                return RenderedNotebook(doc.name, out.name, doc.title, seconds,
+                                        hashlib.sha256(doc.path.read_bytes()).hexdigest())
+
+            if engine == "quarto":  # one `quarto render` after another, each with its own kernel
+                rendered = [one(doc, None) for doc in docs]
+            else:  # independent notebooks side by side, each worker with one warm kernel
+                workers = default_workers(len(docs))
+                say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each")
+                rendered = run_in_workers(docs, one, workers=workers, cwd=paths.REPO_ROOT)
         finally:
             os.environ.pop(EXPORT_DIR_ENV, None)
         write_index(scratch, cut, rendered, others, nav, engine_text)
