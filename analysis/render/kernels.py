@@ -19,8 +19,8 @@ import queue
 import sys
 import tempfile
 import threading
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import nbformat
