@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.survival import cox, km_estimates, logrank
+from benchmarks import pipeline_scale
 
 DAYS_PER_MONTH = 30.4375
 TIMES = (365.25, 730.5)
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             rel = np.max(np.abs(result - r_result) / np.maximum(np.abs(r_result), 1e-300))
             print(f"{n:>9} {seconds:>9.3f} {r_seconds:>9.3f} {seconds / r_seconds:>7.2f} {memory:>8.1f} {rel:>18.2e}",
                   flush=True)
+    pipeline_scale.main([])  # cold report, each step at x1..x1000, bootstrap share (issue 15)
     return 0
 
 
