@@ -101,3 +101,30 @@ def test_worker_count(monkeypatch):
     monkeypatch.setenv("SAP_RENDER_WORKERS", "two")
     with pytest.raises(ValueError, match="SAP_RENDER_WORKERS"):
         default_workers(8)
+
+
+def test_prestarted_pool_sees_the_environment_set_after_it_started(monkeypatch):
+    from analysis.render import kernels
+    monkeypatch.delenv("SAP_EXPORT_TEST", raising=False)
+    kernels.prestart(REPO, workers=2)
+    monkeypatch.setenv("SAP_EXPORT_TEST", "/tmp/tables-of-this-render")  # e.g. the tables folder
+    pool = kernels.take_prestarted(2, REPO)
+    assert pool is not None and kernels.take_prestarted(2, REPO) is None, "taken once"
+
+    def work(i, kernel):
+        nb = notebook("import os\nprint(os.environ.get('SAP_EXPORT_TEST'))")
+        kernel.execute(nb, notebook=f"0{i}-env.qmd", defaults=QUARTO_DEFAULTS)
+        return text_of(nb.cells[0])
+
+    try:
+        assert pool.map([1, 2, 3], work) == ["/tmp/tables-of-this-render\n"] * 3
+    finally:
+        pool.close()
+
+
+def test_unused_prestarted_pool_is_stopped():
+    from analysis.render import kernels
+    kernels.prestart(REPO, workers=1)
+    threads = list(kernels._PRESTARTED[0].threads)
+    kernels.discard_prestarted()
+    assert kernels._PRESTARTED == [] and not any(t.is_alive() for t in threads)

@@ -51,8 +51,10 @@ def _restore_rc(saved: dict) -> None:
                 matplotlib.rcParams[key] = value
 
 
-def reset() -> None:
-    """Undo what the previous notebook changed (see the module docstring)."""
+def reset(env: dict[str, str] | None = None, drop: list[str] | tuple[str, ...] = ()) -> None:
+    """Undo what the previous notebook changed (see the module docstring); then set ``env`` and
+    remove ``drop`` from the environment (what the renderer's environment changed since this
+    kernel started)."""
     if not _SNAPSHOT:
         raise RuntimeError("kernel_state.reset() before warm_up()")
     import matplotlib.pyplot as plt
@@ -64,6 +66,9 @@ def reset() -> None:
     os.chdir(_SNAPSHOT["cwd"])
     os.environ.clear()
     os.environ.update(_SNAPSHOT["environ"])
+    os.environ.update(env or {})
+    for name in drop:
+        os.environ.pop(name, None)
     sys.path[:] = _SNAPSHOT["path"]
     from IPython import get_ipython
     shell = get_ipython()

@@ -32,7 +32,7 @@ from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import NavEntry, Page, engine_description, export_notebook
-from analysis.render.kernels import WarmKernel, default_workers, run_in_workers
+from analysis.render.kernels import KernelPool, WarmKernel, default_workers, prestart, take_prestarted
 from analysis.render.options import load_yaml_mapping
 from analysis.render.params import check_parameters
 from analysis.render.qmd import QmdDocument, read_qmd
@@ -74,6 +74,18 @@ def choose_engine(requested: str | None = None) -> str:
     if engine == "quarto" and not quarto_executable():
         raise RenderError(f"render engine 'quarto' requested ({ENGINE_ENV}) but quarto is not on PATH")
     return engine
+
+
+def prestart_kernels() -> None:
+    """Start the fallback engine's kernels now for a render that will follow in this process
+    (``python -m analysis report``); nothing for Quarto, or when the engine setting is wrong
+    (the render step reports that)."""
+    try:
+        engine = choose_engine()
+    except RenderError:
+        return
+    if engine == "jupyter":
+        prestart(paths.REPO_ROOT)
 
 
 def report_params(cut: str, root: Path | None) -> dict:
@@ -203,8 +215,14 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
                 rendered = [one(doc, None) for doc in docs]
             else:  # independent notebooks side by side, each worker with one warm kernel
                 workers = default_workers(len(docs))
-                say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each")
-                rendered = run_in_workers(docs, one, workers=workers, cwd=paths.REPO_ROOT)
+                pool = take_prestarted(workers, paths.REPO_ROOT)
+                say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each"
+                    + (" (started while the earlier steps ran)" if pool else ""))
+                pool = pool or KernelPool(workers, paths.REPO_ROOT)
+                try:
+                    rendered = pool.map(docs, one)
+                finally:
+                    pool.close()
         finally:
             os.environ.pop(EXPORT_DIR_ENV, None)
         write_index(scratch, cut, rendered, others, nav, engine_text)
