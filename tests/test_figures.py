@@ -435,3 +435,20 @@ def test_swimmer_plot_samples_lanes_beyond_the_limit_and_says_so():
     full = FG.swimmer_plot(events, max_lanes=None)
     assert len(_by_gid(full, "lane:")) == n and full.axes[0].title.get_text() == ""
     plt.close("all")
+
+
+def test_mrd_course_of_many_subjects_is_one_line_broken_between_subjects():
+    n = FG.MRD_LINES_AS_ONE_ABOVE + 1
+    subjects = np.repeat([f"T-{i:04d}" for i in range(n)], 2)
+    samples = pd.DataFrame({"USUBJID": subjects, "METHOD": "FC", "day": np.tile([30.0, 90.0], n),
+                            "level": np.tile([1e-3, 1e-5], n), "undetectable": False, "SENS": 1e-5})
+    fig = FG.mrd_course_plot(samples)
+    (joined,) = [a for a in fig.axes[0].get_lines() if a.get_gid() == "subject-lines"]
+    x, y = joined.get_data()
+    assert np.isnan(x).sum() == n - 1                                    # one break between subjects
+    np.testing.assert_allclose(x[:5], [30 / M, 90 / M, np.nan, 30 / M, 90 / M])
+    np.testing.assert_allclose(y[~np.isnan(y)], np.tile([1e-3, 1e-5], n))
+    few = FG.mrd_course_plot(samples[samples["USUBJID"].isin(subjects[:6])])
+    grey = [a for a in few.axes[0].get_lines() if a.get_color() == "#BBBBBB"]
+    assert len(grey) == 3, "a few subjects: one line each, as before"
+    plt.close("all")

@@ -326,6 +326,24 @@ def mrd_course_frame(admrd: pd.DataFrame) -> pd.DataFrame:
                          "evaluable": (s["EVALFL"] == "Y").to_numpy()})
 
 
+MRD_LINES_AS_ONE_ABOVE = 200  # subjects per panel beyond which their lines are drawn as one artist
+
+
+def _subject_lines(ax, part: pd.DataFrame, **style) -> None:
+    """Each subject's samples joined by a line (``part`` sorted by USUBJID and day). Up to
+    MRD_LINES_AS_ONE_ABOVE subjects one line each; beyond, one line broken by NaN between
+    subjects: the same drawing, but one artist instead of thousands (time grew with patients)."""
+    if part["USUBJID"].nunique() <= MRD_LINES_AS_ONE_ABOVE:
+        for _, subj in part.groupby("USUBJID"):
+            ax.plot(_months(subj["day"]), subj["level"], **style)
+        return
+    new_subject = part["USUBJID"].ne(part["USUBJID"].shift()).to_numpy()
+    breaks = np.flatnonzero(new_subject)[1:]
+    x = np.insert(_months(part["day"]).astype(float), breaks, np.nan)
+    y = np.insert(part["level"].to_numpy(dtype=float), breaks, np.nan)
+    ax.plot(x, y, gid="subject-lines", **style)
+
+
 def mrd_course_plot(samples: pd.DataFrame, thresholds: Mapping[str, float] = C.MRD_THRESHOLD, *,
                     methods: Sequence[str] | None = None, xlabel: str = "Months from CAR-T1") -> Figure:
     """One panel per MRD method: each subject's samples joined by a thin grey line; detected
@@ -340,8 +358,7 @@ def mrd_course_plot(samples: pd.DataFrame, thresholds: Mapping[str, float] = C.M
     fig, axes = plt.subplots(len(methods), 1, figsize=(7.0, 2.9 * len(methods)), sharex=True, squeeze=False)
     for ax, method in zip(axes[:, 0], methods):
         part = samples[(samples["METHOD"] == method) & (samples["day"] >= 0)].sort_values(["USUBJID", "day"])
-        for _, subj in part.groupby("USUBJID"):
-            ax.plot(_months(subj["day"]), subj["level"], color="#BBBBBB", linewidth=0.6, zorder=1)
+        _subject_lines(ax, part, color="#BBBBBB", linewidth=0.6, zorder=1)
         ax.plot(_months(part["day"]), part["SENS"], linestyle="none", marker="_", markersize=7, color="#777777",
                 markeredgewidth=1.0, zorder=2, gid=f"sensitivity:{method}", label="Sample sensitivity")
         det = part[~part["undetectable"]]
