@@ -40,7 +40,9 @@ from analysis.render.quarto import PROJECT_FILE, quarto_executable, render_with_
 
 NOTEBOOK_GLOB = "[0-9][0-9]-*.qmd"
 # Files of reports/<cut>/ that this step writes (and may therefore replace or drop).
-OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html)$")
+# tables/ is written by the notebooks during render (present.table.export): render's own too, not
+# "another step's output" to carry over and list on the index (a re-render listed it, a cold one not).
+OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html|tables)$")
 INDEX_PAGE = "index.html"
 ENGINE_ENV = "SAP_RENDER_ENGINE"
 ENGINES = ("quarto", "jupyter")
