@@ -3,8 +3,9 @@
 Prints, as measured (nothing is asserted; the machine is shared, so repeat a run before reading
 much into a few seconds):
 
-1. a cold ``python -m analysis report`` of the shipped raw data (both cuts copied into a scratch
-   tree, nothing derived or rendered yet, the environment present): wall time and peak memory;
+1. a cold ``python -m analysis report`` of the shipped raw data (both cuts and the locks copied
+   into a scratch tree, nothing derived or rendered yet, the environment present): wall time,
+   peak memory and each step's time;
 2. for studies of x1, x10, x100 and x1000 the shipped size (40 trial + 150 registry patients per
    x1; simulated with the seeded simulator, latest cut only), each step of the pipeline run in its
    own process, in order: wall time (including the process start and its imports) and peak
@@ -131,6 +132,8 @@ def write_scaled_cut(root: Path, factor: int, seed: int = SEED) -> tuple[str, in
 def cold_report(work: Path, opts) -> str:
     root = work / "cold"
     shutil.copytree(REPO / "data" / "raw", root / "data" / "raw", ignore=shutil.ignore_patterns("README*"))
+    if (REPO / "data" / "locked").is_dir():  # the changes step reads the lock of the previous cut
+        shutil.copytree(REPO / "data" / "locked", root / "data" / "locked")
     log = work / "cold-report.log"
     seconds, mb, code = run_child(["-m", "analysis", "report", "--root", str(root)], memory_gb=opts.memory_gb,
                                   timeout=opts.timeout, log=log)
