@@ -1,9 +1,9 @@
 """The Jupyter-library engine: one .qmd -> one self-contained HTML page, without Quarto.
 
 read (jupytext Rmd reader + our ``#|`` option parser) -> inject the parameters after the
-``parameters`` cell -> execute in a fresh kernel, or a warm one reset to a fresh one's state (nbclient) -> apply the display options and
-number figures/tables -> export (nbconvert, our template) -> check nothing is fetched from the
-network.
+``parameters`` cell -> execute (nbclient) in a fresh kernel, or in a warm one reset to a fresh
+one's state (analysis.render.kernels) -> apply the display options and number figures/tables
+-> export (nbconvert, our template) -> check nothing is fetched from the network.
 """
 
 from __future__ import annotations
