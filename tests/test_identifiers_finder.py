@@ -37,3 +37,17 @@ def test_one_value_among_many_in_a_long_text():
     text = " ".join(f"row {i} day 2024-01-{i % 28 + 1:02d} code X{i:06d}" for i in range(20000)) + " H019999"
     assert finder.first_positions(text) == {"H019999": len(text) - 7}
     assert len(finder.patterns) == 1, "20000 values of one shape: one scan of the text"
+
+
+def test_cells_as_text_decode_bytes_and_keep_numbers_searchable():
+    import numpy as np
+    import pandas as pd
+
+    from analysis.regulatory.identifiers import _dataset_cells_as_text
+    df = pd.DataFrame({"f": [1.5, np.nan, 123456.0], "i": pd.array([1, None, 3], dtype="Int64"),
+                       "s": pd.array(["a", None, "H12345"], dtype="string"), "o": [b"x\xc3\xa9", None, "y"],
+                       "d": pd.to_datetime(["1980-05-17", None, "2001-01-02"])})
+    text = _dataset_cells_as_text(df)
+    assert text.loc[2, "f"] == "123456.0", "a number that is an identifier's digits is still found"
+    assert text.loc[0, "o"] == "xé" and text.loc[0, "d"] == "1980-05-17" and text.loc[2, "i"] == "3"
+    assert text.isna().sum().to_dict() == {"f": 1, "i": 1, "s": 1, "o": 1, "d": 1}

@@ -120,8 +120,10 @@ def _dataset_cells_as_text(df: pd.DataFrame) -> pd.DataFrame:
         s = df[c]
         if pd.api.types.is_datetime64_any_dtype(s):
             out[c] = s.dt.strftime("%Y-%m-%d")
-        else:
+        elif s.dtype == object:  # only these can hold bytes (XPT character columns): decoded one by one
             out[c] = s.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v).astype("string")
+        else:  # numbers, strings: converted by pandas at once (a Python call per cell was linear but slow)
+            out[c] = s.astype("string")
     return pd.DataFrame(out)
 
 
