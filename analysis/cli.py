@@ -81,6 +81,25 @@ def _runner(step: str):
     return run
 
 
+def _prestarting_runner(step: str):
+    """``_runner``; and when a step before render has to run, render's kernels are started at
+    once to start up and import on the other core meanwhile (analysis.render.kernels.prestart)."""
+    run = _runner(step)
+
+    def run_after_prestart(cut: str, root: Path) -> None:
+        if PIPELINE.index(step) < PIPELINE.index("render"):
+            from analysis.render.pipeline import prestart_kernels
+            prestart_kernels()
+        run(cut, root)
+    return run_after_prestart
+
+
+def _discard_prestarted() -> None:
+    kernels = sys.modules.get("analysis.render.kernels")  # imported only if kernels were started
+    if kernels is not None:
+        kernels.discard_prestarted()
+
+
 def _root(args) -> Path:
     return args.root if args.root is not None else paths.ROOT
 
@@ -154,11 +173,14 @@ def cmd_report(args) -> int:
     t0 = time.perf_counter()
     targets = PIPELINE[: PIPELINE.index(args.until) + 1] if args.until else PIPELINE
     prepare_build(cut, _root(args))
+    runner = _prestarting_runner if "render" in targets else _runner
     try:
-        build.build(targets, cut, _runner, root=_root(args), force=targets if args.force else (), say=_say)
+        build.build(targets, cut, runner, root=_root(args), force=targets if args.force else (), say=_say)
     except StepMissing as exc:
         _say(f"{exc}; stopping here.")
         return EXIT_OK
+    finally:
+        _discard_prestarted()
     _say(f"report of {cut}: {paths.report_dir(cut, args.root)} ({time.perf_counter() - t0:.1f} s)")
     return EXIT_OK
 

@@ -63,3 +63,16 @@ def test_conform_orders_and_sorts_by_keys():
 def test_conform_refuses_frames_that_do_not_match(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
         conform(_frame(**bad), SMALL)
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["a", "abc", None], 3),
+    (["é", "a"], 2),                       # é is 2 bytes in UTF-8 though one character
+    (["日本", "abcde"], 6),                 # 3 bytes per character
+    ([None, None], 1),                     # all missing: SAS minimum length
+    ([], 1),
+])
+def test_char_length_counts_utf8_bytes_of_the_longest_value(values, expected):
+    from analysis.derive.spec import char_length
+    for dtype in ("string", object):
+        assert char_length(pd.Series(values, dtype=dtype)) == expected

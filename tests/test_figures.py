@@ -416,3 +416,39 @@ def test_git_commit_and_package_versions(tmp_path):
     assert versions["pandas"] == pd.__version__
     assert versions["surely-not-a-package-xyz"] == "not installed"
     assert "Python" in versions
+
+
+def test_swimmer_plot_samples_lanes_beyond_the_limit_and_says_so():
+    n = 250
+    ends = np.arange(n, 0, -1) * 10.0          # subject S000 has the longest follow-up
+    events = pd.DataFrame({"USUBJID": [f"T-01-{i:03d}" for i in range(n)], "event": "CAR-T1", "day": 0.0,
+                           "end": ends})
+    fig = FG.swimmer_plot(events, max_lanes=50)
+    lanes = _by_gid(fig, "lane:")
+    assert len(lanes) == 50
+    widths = sorted(bar.get_width() * M for bar in lanes.values())
+    assert widths[0] == pytest.approx(10.0) and widths[-1] == pytest.approx(n * 10.0)  # both extremes kept
+    assert len(fig.axes[0].collections[0].get_offsets()) == 50      # markers only for the lanes drawn
+    note = fig.axes[0].title.get_text()
+    assert note.startswith("50 of 250 patients shown")
+    assert fig.get_size_inches()[1] == pytest.approx(0.9 + 0.19 * 50)
+    full = FG.swimmer_plot(events, max_lanes=None)
+    assert len(_by_gid(full, "lane:")) == n and full.axes[0].title.get_text() == ""
+    plt.close("all")
+
+
+def test_mrd_course_of_many_subjects_is_one_line_broken_between_subjects():
+    n = FG.MRD_LINES_AS_ONE_ABOVE + 1
+    subjects = np.repeat([f"T-{i:04d}" for i in range(n)], 2)
+    samples = pd.DataFrame({"USUBJID": subjects, "METHOD": "FC", "day": np.tile([30.0, 90.0], n),
+                            "level": np.tile([1e-3, 1e-5], n), "undetectable": False, "SENS": 1e-5})
+    fig = FG.mrd_course_plot(samples)
+    (joined,) = [a for a in fig.axes[0].get_lines() if a.get_gid() == "subject-lines"]
+    x, y = joined.get_data()
+    assert np.isnan(x).sum() == n - 1                                    # one break between subjects
+    np.testing.assert_allclose(x[:5], [30 / M, 90 / M, np.nan, 30 / M, 90 / M])
+    np.testing.assert_allclose(y[~np.isnan(y)], np.tile([1e-3, 1e-5], n))
+    few = FG.mrd_course_plot(samples[samples["USUBJID"].isin(subjects[:6])])
+    grey = [a for a in few.axes[0].get_lines() if a.get_color() == "#BBBBBB"]
+    assert len(grey) == 3, "a few subjects: one line each, as before"
+    plt.close("all")

@@ -433,3 +433,13 @@ def test_fmt_ard_value():
     assert FX.fmt_ard_value(-0.2255) == "-0.226"    # half away from zero
     assert FX.fmt_ard_value(None) == "" and FX.fmt_ard_value(float("nan")) == ""
     assert FX.fmt_ard_value("nan") == "NE"
+
+
+def test_long_listing_is_cut_with_a_footnote_counting_the_rest():
+    listing = pd.DataFrame({"Subject": [f"S{i}" for i in range(7)], "Day": [str(i) for i in range(7)]})
+    table = FX.listing_table(listing, "Serious AEs", footnotes=["Study day 1 = CAR-T1."], max_rows=5)
+    assert list(table.frame["Subject"]) == ["S0", "S1", "S2", "S3", "S4"]
+    assert table.footnotes[0] == "Study day 1 = CAR-T1."
+    assert table.footnotes[1].startswith("First 5 of 7 records shown")
+    short = FX.listing_table(listing, "Serious AEs", max_rows=7)
+    assert len(short.frame) == 7 and short.footnotes == []

@@ -240,3 +240,17 @@ def test_heading_with_attributes_keeps_the_blank_line_before_the_next_paragraph(
     # treats the next paragraph as part of the raw HTML block and leaves **bold** unrendered.
     text, _ = convert_heading_attributes("## Results {#sec-results}\n\nFirst **bold** paragraph.\n")
     assert text == '<h2 id="sec-results">Results</h2>\n\nFirst **bold** paragraph.\n'
+
+
+def test_pieces_of_one_printed_text_make_one_markdown_block():
+    """The kernel flushes stdout on a timer, so under load one print can arrive in pieces; an
+    ``output: asis`` cell must still give one block (and a page independent of the load)."""
+    nb = notebook(
+        code("md()", [stream("stdout", "- first item\n"), stream("stdout", "- second item\n")], output="asis"),
+        code("both()", [stream("stdout", "a\n"), stream("stderr", "W\n"), stream("stdout", "b\n")]),
+    )
+    by_source = {c.source: c for c in presentation_notebook(nb, DEFAULTS, "01-doc.qmd").cells}
+    asis = by_source["md()"].outputs
+    assert len(asis) == 1 and asis[0].data == {"text/markdown": "- first item\n- second item\n"}
+    assert [(o.name, o.text) for o in by_source["both()"].outputs] == [("stdout", "a\n"), ("stderr", "W\n"),
+                                                                         ("stdout", "b\n")]

@@ -49,8 +49,9 @@ def failure_lines(outcomes: list[Outcome], cap: int = MAX_LINES_PER_RULE) -> lis
             continue
         items = [problem_line(o, p) for p in o.problems] + [row_line(o, fr) for fr in o.rows]
         lines.extend(items[:cap])
-        if len(items) > cap:
-            lines.append(f"  ... and {len(items) - cap} more for {o.rule.file} {o.rule.column} "
+        total = len(items) + o.more_rows  # more_rows: failing rows counted, not collected
+        if total > cap:
+            lines.append(f"  ... and {total - min(cap, len(items))} more for {o.rule.file} {o.rule.column} "
                          f"[{o.rule.expectation_type}] (see the validation report)")
     return lines
 
@@ -83,11 +84,11 @@ def _rows_html(o: Outcome) -> str:
         if fr.subject is not None:
             where += f" ({subj} {fr.subject})"
         parts.append(f"<li>{_e(where)}: {_e(fr.detail)}</li>")
-    if len(o.rows) > len(shown):
-        parts.append(f"<li>... and {len(o.rows) - len(shown)} more rows</li>")
+    if len(o.rows) + o.more_rows > len(shown):
+        parts.append(f"<li>... and {len(o.rows) + o.more_rows - len(shown)} more rows</li>")
     if not parts:
         return _e(o.note)
-    n = len(o.problems) + len(o.rows)
+    n = len(o.problems) + len(o.rows) + o.more_rows
     return f"<details{' open' if n <= 10 else ''}><summary>{n} failing</summary><ul>{''.join(parts)}</ul></details>"
 
 

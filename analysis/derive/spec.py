@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.derive.dates import DATE_DTYPE
 
@@ -127,8 +129,13 @@ def conform(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 def char_length(series: pd.Series) -> int:
     """Length in bytes (UTF-8) of the longest value; 1 when all missing (SAS minimum)."""
-    lengths = series.dropna().astype(str).map(lambda s: len(s.encode("utf-8")))
-    return int(max(1, lengths.max() if len(lengths) else 1))
+    # Distinct values only, measured by Arrow in one call: a per-value Python function here was
+    # half of derive's time at 100x the study size.
+    text = series.dropna().astype(str).unique()
+    if len(text) == 0:
+        return 1
+    longest = pc.max(pc.binary_length(pa.array(text, type=pa.string()))).as_py()
+    return int(max(1, longest))
 
 
 def spec_to_dict(spec: DatasetSpec, df: pd.DataFrame) -> dict:

@@ -252,14 +252,36 @@ def swimmer_frame(adsl: pd.DataFrame, admrd: pd.DataFrame, subjects: pd.Series |
     return out.sort_values(["USUBJID", "day"], ignore_index=True)
 
 
-def swimmer_plot(events: pd.DataFrame, *, xlabel: str = "Months from CAR-T1", title: str | None = None) -> Figure:
+SWIMMER_MAX_LANES = 100  # beyond this a page would be feet tall: lanes are sampled (see swimmer_plot)
+
+
+def swimmer_lanes(ends: pd.Series, max_lanes: int | None) -> tuple[pd.Series, str | None]:
+    """The lanes drawn, from every subject's lane end sorted by follow-up, and the note saying
+    which ones when not all: at most ``max_lanes``, evenly spaced over that order (so the shortest
+    and the longest follow-up are kept and the spread is preserved), deterministic."""
+    total = len(ends)
+    if max_lanes is None or total <= max_lanes:
+        return ends, None
+    keep = np.unique(np.linspace(0, total - 1, max_lanes).round().astype(int))
+    note = (f"{len(keep):,} of {total:,} patients shown: evenly spaced by length of follow-up, "
+            "from the shortest to the longest")
+    return ends.iloc[keep], note
+
+
+def swimmer_plot(events: pd.DataFrame, *, xlabel: str = "Months from CAR-T1", title: str | None = None,
+                 max_lanes: int | None = SWIMMER_MAX_LANES) -> Figure:
     """One horizontal lane per subject, from CAR-T1 (0) to death or last contact (``end``), longest
     follow-up at the top; markers at each event of ``events`` (:func:`swimmer_frame`). Lanes carry
-    gid ``lane:<USUBJID>``; the y tick labels are the subject numbers."""
+    gid ``lane:<USUBJID>``; the y tick labels are the subject numbers. With more than
+    ``max_lanes`` subjects (None: no limit) a sample of lanes is drawn (:func:`swimmer_lanes`)
+    and the figure's title says how many of how many (gid ``note:sampled``)."""
     _require(events, ["USUBJID", "event", "day", "end"], "swimmer_plot")
     if events.empty:
         raise ValueError("swimmer_plot: no subjects")
-    ends = events.groupby("USUBJID")["end"].first().sort_values(kind="stable")
+    ends, note = swimmer_lanes(events.groupby("USUBJID")["end"].first().sort_values(kind="stable"), max_lanes)
+    if note:
+        events = events[events["USUBJID"].isin(ends.index)]
+        title = f"{title}\n{note}" if title else note
     lane = {s: i for i, s in enumerate(ends.index)}
     fig, ax = plt.subplots(figsize=(7.0, max(3.0, 0.9 + 0.19 * len(lane))))
     for s, i in lane.items():
@@ -280,7 +302,7 @@ def swimmer_plot(events: pd.DataFrame, *, xlabel: str = "Months from CAR-T1", ti
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, **({"fontsize": 9, "gid": "note:sampled"} if note else {}))
     fig.tight_layout()
     return fig
 
@@ -304,6 +326,24 @@ def mrd_course_frame(admrd: pd.DataFrame) -> pd.DataFrame:
                          "evaluable": (s["EVALFL"] == "Y").to_numpy()})
 
 
+MRD_LINES_AS_ONE_ABOVE = 200  # subjects per panel beyond which their lines are drawn as one artist
+
+
+def _subject_lines(ax, part: pd.DataFrame, **style) -> None:
+    """Each subject's samples joined by a line (``part`` sorted by USUBJID and day). Up to
+    MRD_LINES_AS_ONE_ABOVE subjects one line each; beyond, one line broken by NaN between
+    subjects: the same drawing, but one artist instead of thousands (time grew with patients)."""
+    if part["USUBJID"].nunique() <= MRD_LINES_AS_ONE_ABOVE:
+        for _, subj in part.groupby("USUBJID"):
+            ax.plot(_months(subj["day"]), subj["level"], **style)
+        return
+    new_subject = part["USUBJID"].ne(part["USUBJID"].shift()).to_numpy()
+    breaks = np.flatnonzero(new_subject)[1:]
+    x = np.insert(_months(part["day"]).astype(float), breaks, np.nan)
+    y = np.insert(part["level"].to_numpy(dtype=float), breaks, np.nan)
+    ax.plot(x, y, gid="subject-lines", **style)
+
+
 def mrd_course_plot(samples: pd.DataFrame, thresholds: Mapping[str, float] = C.MRD_THRESHOLD, *,
                     methods: Sequence[str] | None = None, xlabel: str = "Months from CAR-T1") -> Figure:
     """One panel per MRD method: each subject's samples joined by a thin grey line; detected
@@ -318,8 +358,7 @@ def mrd_course_plot(samples: pd.DataFrame, thresholds: Mapping[str, float] = C.M
     fig, axes = plt.subplots(len(methods), 1, figsize=(7.0, 2.9 * len(methods)), sharex=True, squeeze=False)
     for ax, method in zip(axes[:, 0], methods):
         part = samples[(samples["METHOD"] == method) & (samples["day"] >= 0)].sort_values(["USUBJID", "day"])
-        for _, subj in part.groupby("USUBJID"):
-            ax.plot(_months(subj["day"]), subj["level"], color="#BBBBBB", linewidth=0.6, zorder=1)
+        _subject_lines(ax, part, color="#BBBBBB", linewidth=0.6, zorder=1)
         ax.plot(_months(part["day"]), part["SENS"], linestyle="none", marker="_", markersize=7, color="#777777",
                 markeredgewidth=1.0, zorder=2, gid=f"sensitivity:{method}", label="Sample sensitivity")
         det = part[~part["undetectable"]]

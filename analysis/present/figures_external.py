@@ -486,12 +486,21 @@ def death_listing(adsl: pd.DataFrame, cohort: str = C.COHORT_TRIAL) -> pd.DataFr
     return out.sort_values("Subject").reset_index(drop=True)
 
 
+LISTING_MAX_ROWS = 200  # a page lists at most this many records; a footnote counts the rest
+
+
 def listing_table(listing: pd.DataFrame, title: str, footnotes: Sequence[str] = (),
-                  empty_text: str = "None.") -> Table:
-    """A listing frame as a :class:`Table` (one line "None." when it has no rows)."""
+                  empty_text: str = "None.", max_rows: int | None = LISTING_MAX_ROWS) -> Table:
+    """A listing frame as a :class:`Table` (one line "None." when it has no rows); beyond
+    ``max_rows`` records (None: no limit) the first ones, with a footnote saying how many more."""
+    notes = list(footnotes)
+    if max_rows is not None and len(listing) > max_rows:
+        notes.append(f"First {max_rows:,} of {len(listing):,} records shown, in the order listed; every record "
+                     "is in the derived dataset listed.")
+        listing = listing.head(max_rows)
     frame = listing if len(listing) else pd.DataFrame([[empty_text] + [""] * (listing.shape[1] - 1)],
                                                       columns=listing.columns)
-    return Table(title=title, frame=frame, headers=list(listing.columns), footnotes=list(footnotes))
+    return Table(title=title, frame=frame, headers=list(listing.columns), footnotes=notes)
 
 
 TIMING_TITLE = "CRS and ICANS: onset and duration by infusion"

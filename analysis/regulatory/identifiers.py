@@ -96,6 +96,43 @@ def withhold_in_text(text: str, values: dict[str, Identifier]) -> str:
     return text
 
 
+class ValueFinder:
+    """Finds every occurrence of the identifying values in a text in time linear in the text.
+
+    Searching each value in turn (``text.find``) costs values x text: quadratic in the number of
+    patients, as both grow with it. Instead each value is reduced to its shape (a digit becomes
+    ``[0-9]``, an ASCII letter ``[A-Za-z]``, anything else itself; '1980-05-17' and 'H12345' give
+    two shapes for thousands of values), the text is scanned once per shape for every
+    (overlapping) match, and a match counts when it is one of the values. A value occurring at
+    a position is a match of its shape there, so nothing is missed."""
+
+    def __init__(self, values: dict[str, Identifier]):
+        self.values = values
+        shapes = dict.fromkeys(self.shape(v) for v in values)
+        self.patterns = [re.compile(f"(?=({shape}))") for shape in shapes]
+        self.any_shape = re.compile("|".join(shapes)) if shapes else None
+
+    @staticmethod
+    def shape(value: str) -> str:
+        return "".join("[0-9]" if ch in "0123456789" else "[A-Za-z]" if ch.isascii() and ch.isalpha()
+                       else re.escape(ch) for ch in value)
+
+    def first_positions(self, text: str) -> dict[str, int]:
+        """{value: position of its first occurrence} for the values found in ``text``."""
+        first: dict[str, int] = {}
+        for pattern in self.patterns:
+            for m in pattern.finditer(text):
+                value = m.group(1)
+                if value in self.values and m.start() < first.get(value, len(text)):
+                    first[value] = m.start()
+        return first
+
+    def leftmost(self, text: str) -> str | None:
+        """The value occurring first in ``text`` (the longest where several start there)."""
+        found = self.first_positions(text)
+        return min(found, key=lambda v: (found[v], -len(v))) if found else None
+
+
 def _leak(kind: str, ident_col: str, subject: str | None, file: Path, detail: str) -> str:
     who = f"subject {subject}" if subject else "column name"
     return f"{file}: identifier {ident_col} ({who}) found {kind}: {detail}"
@@ -108,13 +145,17 @@ def _dataset_cells_as_text(df: pd.DataFrame) -> pd.DataFrame:
         s = df[c]
         if pd.api.types.is_datetime64_any_dtype(s):
             out[c] = s.dt.strftime("%Y-%m-%d")
-        else:
+        elif s.dtype == object:  # only these can hold bytes (XPT character columns): decoded one by one
             out[c] = s.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v).astype("string")
+        else:  # numbers, strings: converted by pandas at once (a Python call per cell was linear but slow)
+            out[c] = s.astype("string")
     return pd.DataFrame(out)
 
 
-def scan_table(df: pd.DataFrame, file: Path, values: dict[str, Identifier]) -> list[str]:
-    """Identifier columns by name, and identifying values in any cell (exact or as a substring)."""
+def scan_table(df: pd.DataFrame, file: Path, values: dict[str, Identifier],
+               finder: ValueFinder | None = None) -> list[str]:
+    """Identifier columns by name, and identifying values in any cell (exact or as a substring).
+    ``finder``: ValueFinder(values), built once by the caller for many tables."""
     problems = []
     upper = {c.upper(): c for c in map(str, df.columns)}
     for ident in IDENTIFIER_COLUMNS:
@@ -122,26 +163,29 @@ def scan_table(df: pd.DataFrame, file: Path, values: dict[str, Identifier]) -> l
             problems.append(_leak("as a column", ident, None, file, f"column {upper[ident]}"))
     if not values or df.empty:
         return problems
+    finder = finder or ValueFinder(values)
     text = _dataset_cells_as_text(df)
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
     for c in text.columns:
         s = text[c].dropna()
-        hits = s[s.str.contains(pattern, regex=True)]
-        for row, cell in hits.head(5).items():
-            ident = values[pattern.search(cell).group(0)]
+        candidates = s[s.str.contains(finder.any_shape, regex=True)]  # cells with something value-shaped
+        hits = candidates.map(finder.leftmost).dropna()
+        for row, value in hits.head(5).items():
+            ident = values[value]
             problems.append(_leak("as a value", ident.column, ident.subject, file,
                                   f"column {c}, row {row + 1 if isinstance(row, int) else row}"))
     return problems
 
 
-def scan_text(text: str, file: Path, values: dict[str, Identifier], html: bool) -> list[str]:
+def scan_text(text: str, file: Path, values: dict[str, Identifier], html: bool,
+              finder: ValueFinder | None = None) -> list[str]:
     problems = []
     if html:
         for ident in IDENTIFIER_COLUMNS:
             if re.search(rf"<th[^>]*>\s*{ident}\s*</th>", text, flags=re.IGNORECASE):
                 problems.append(_leak("as a table column", ident, None, file, f"<th>{ident}</th>"))
+    first = (finder or ValueFinder(values)).first_positions(text)
     for value, ident in values.items():
-        pos = text.find(value)
+        pos = first.get(value, -1)
         if pos >= 0:
             line = text.count("\n", 0, pos) + 1
             problems.append(_leak("as a value", ident.column, ident.subject, file, f"line {line}"))
@@ -166,17 +210,18 @@ def output_files(cut: str, root: Path | None = None) -> tuple[list[Path], list[P
 def find_leaks(cut: str, root: Path | None = None) -> list[str]:
     """Every place an identifier of the raw export of ``cut`` reached one of its outputs."""
     values = searchable(raw_identifiers(cut, root))
+    finder = ValueFinder(values)
     tables, texts = output_files(cut, root)
     base = root or paths.ROOT
     problems = []
     for p in tables:
         rel = p.relative_to(base) if p.is_relative_to(base) else p
         df = common.read_ard(p) if p.name == common.ARD_FILE else common.read_dataset(p)
-        problems += scan_table(df, rel, values)
+        problems += scan_table(df, rel, values, finder)
     for p in texts:
         rel = p.relative_to(base) if p.is_relative_to(base) else p
         problems += scan_text(p.read_text(encoding="utf-8", errors="replace"), rel, values,
-                              html=p.suffix.lower() in (".html", ".htm"))
+                              html=p.suffix.lower() in (".html", ".htm"), finder=finder)
     return problems
 
 

@@ -1,4 +1,5 @@
-"""Execute a notebook in a fresh IPython kernel (nbclient), one kernel per notebook.
+"""Execute a notebook in a fresh IPython kernel (nbclient). The report itself runs its notebooks
+in warm kernels reset between notebooks (analysis.render.kernels), on the same client code here.
 
 The kernel is this interpreter (the project's .venv), whatever ``python3`` kernelspec a user
 may have installed elsewhere, and its working directory is the repository root so that

@@ -120,12 +120,27 @@ def resolve_crossrefs(markdown: str, targets: dict[str, str], notebook: str) -> 
     return CROSSREF.sub(replace, markdown)
 
 
+def coalesced_streams(outputs: list) -> list:
+    """Consecutive pieces of the same stream joined into one output: the kernel flushes
+    stdout on a timer, so how a print is cut into pieces depends on the machine's load, and the
+    page must not (an ``output: asis`` cell would otherwise become several markdown blocks)."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.output_type == "stream" and prev is not None and prev.output_type == "stream"
+                and prev.name == out.name):
+            merged[-1] = nbformat.v4.new_output("stream", name=out.name, text=prev.text + out.text)
+        else:
+            merged.append(out)
+    return merged
+
+
 def shown_outputs(outputs: list, opts) -> list:
     """The outputs of a cell as the options say they are shown."""
     if opts.output is False:
         return []
     kept = []
-    for out in outputs:
+    for out in coalesced_streams(outputs):
         if out.output_type == "stream" and out.name == "stderr" and not opts.warning:
             continue
         if out.output_type == "stream" and out.name == "stdout" and opts.output == "asis":

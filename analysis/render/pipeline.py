@@ -38,6 +38,7 @@ from analysis.render.html import (
     export_notebook,
     external_references,
 )
+from analysis.render.kernels import KernelPool, WarmKernel, default_workers, prestart, take_prestarted
 from analysis.render.options import load_yaml_mapping
 from analysis.render.params import check_parameters
 from analysis.render.qmd import QmdDocument, read_qmd
@@ -45,7 +46,9 @@ from analysis.render.quarto import PROJECT_FILE, quarto_executable, render_with_
 
 NOTEBOOK_GLOB = "[0-9][0-9]-*.qmd"
 # Files of reports/<cut>/ that this step writes (and may therefore replace or drop).
-OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html)$")
+# tables/ is written by the notebooks during render (present.table.export): render's own too, not
+# "another step's output" to carry over and list on the index (a re-render listed it, a cold one not).
+OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html|tables)$")
 INDEX_PAGE = "index.html"
 ENGINE_ENV = "SAP_RENDER_ENGINE"
 ENGINES = ("quarto", "jupyter")
@@ -81,6 +84,18 @@ def choose_engine(requested: str | None = None) -> str:
     return engine
 
 
+def prestart_kernels() -> None:
+    """Start the fallback engine's kernels now for a render that will follow in this process
+    (``python -m analysis report``); nothing for Quarto, or when the engine setting is wrong
+    (the render step reports that)."""
+    try:
+        engine = choose_engine()
+    except RenderError:
+        return
+    if engine == "jupyter":
+        prestart(paths.REPO_ROOT)
+
+
 def report_params(cut: str, root: Path | None) -> dict:
     """The parameters every notebook receives: the data cut and the project root (None: the default)."""
     return {"cut": cut, "root": str(Path(root).resolve()) if root is not None else None}
@@ -111,14 +126,15 @@ def readable_dir_mode() -> int:
 
 
 def render_one(doc: QmdDocument, out_dir: Path, *, engine: str, params: dict, cut: str,
-               nav: list[NavEntry], project_meta: dict, work_root: Path) -> Path:
+               nav: list[NavEntry], project_meta: dict, work_root: Path,
+               kernel: WarmKernel | None = None) -> Path:
     out = out_dir / html_name(doc.path)
     if engine == "quarto":
         return render_with_quarto(doc.path, out, params, repo_root=paths.REPO_ROOT,
                                   work_root=work_root, nav=nav)
     page = Page(title=doc.title, subtitle=str(doc.front_matter.get("subtitle") or ""), cut=cut,
                 engine=engine_description(), nav=nav, current=out.name, resource_dir=doc.path.parent)
-    return render_document(doc, out, params, page, project_meta, cwd=paths.REPO_ROOT)
+    return render_document(doc, out, params, page, project_meta, cwd=paths.REPO_ROOT, kernel=kernel)
 
 
 def table_text(text: str) -> str:
@@ -187,22 +203,34 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     nav = navigation(docs)
     report_dir = paths.report_dir(cut, root)
     others = carried_over(report_dir)
-    rendered: list[RenderedNotebook] = []
     with atomic_dir(report_dir, keep=others) as scratch, \
             tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
         os.chmod(scratch, readable_dir_mode())
         # notebooks deliver their key tables as RTF too (analysis.present.table.export)
         os.environ[EXPORT_DIR_ENV] = str(scratch / TABLES_DIR)
         try:
-            for doc in docs:
+            def one(doc: QmdDocument, kernel: WarmKernel | None) -> RenderedNotebook:
                 say(f"[render] {cut}: {doc.name} ...")
                 t0 = time.perf_counter()
                 out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
-                                 project_meta=project_meta, work_root=Path(work_root))
+                                 project_meta=project_meta, work_root=Path(work_root), kernel=kernel)
                 seconds = time.perf_counter() - t0
                 say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
-                rendered.append(RenderedNotebook(doc.name, out.name, doc.title, seconds,
-                                                 hashlib.sha256(doc.path.read_bytes()).hexdigest()))
+                return RenderedNotebook(doc.name, out.name, doc.title, seconds,
+                                        hashlib.sha256(doc.path.read_bytes()).hexdigest())
+
+            if engine == "quarto":  # one `quarto render` after another, each with its own kernel
+                rendered = [one(doc, None) for doc in docs]
+            else:  # independent notebooks side by side, each worker with one warm kernel
+                workers = default_workers(len(docs))
+                pool = take_prestarted(workers, paths.REPO_ROOT)
+                say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each"
+                    + (" (started while the earlier steps ran)" if pool else ""))
+                pool = pool or KernelPool(workers, paths.REPO_ROOT)
+                try:
+                    rendered = pool.map(docs, one)
+                finally:
+                    pool.close()
         finally:
             os.environ.pop(EXPORT_DIR_ENV, None)
         write_index(scratch, cut, rendered, others, nav, engine_text)

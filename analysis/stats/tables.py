@@ -22,10 +22,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from tableone import TableOne
+
+if TYPE_CHECKING:  # imported where a table is built: the notebooks and other steps that only
+    from tableone import TableOne  # import this module for its names need not load it (1 s)
 
 TIDY_TABLE1_COLUMNS = ["variable", "label", "var_type", "level", "group", "stat_name", "stat"]
 TIDY_AE_COLUMNS = ["section", "soc", "term", "grade", "group", "stat_name", "stat"]
@@ -205,6 +208,7 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
 
 def _tableone(data: pd.DataFrame, by: str, group_names: list[str], columns: list[str],
               categorical: list[str], nonnormal: list[str], total: bool) -> TableOne:
+    from tableone import TableOne
     continuous = [c for c in columns if c not in categorical]
     with warnings.catch_warnings():
         # tableone 0.9.6 trips pandas-4 deprecation and numpy empty-slice warnings on small

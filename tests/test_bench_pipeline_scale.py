@@ -1,0 +1,22 @@
+"""The pipeline benchmark's arithmetic and formatting (benchmarks.pipeline_scale); the benchmark
+itself is run by `make bench`, not by the tests."""
+
+from __future__ import annotations
+
+import math
+
+from benchmarks.pipeline_scale import exponent, fmt_cell
+
+
+def test_growth_exponent_is_the_slope_on_log_log_axes():
+    assert exponent((1.0, 190, 0), (10.0, 1900, 0)) == "1.00"           # linear
+    assert exponent((1.0, 190, 0), (100.0, 1900, 0)) == "2.00"          # quadratic
+    assert exponent((2.0, 100, 0), (3.0, 1000, 0)) == f"{math.log(1.5) / math.log(10):.2f}"
+    assert exponent((1.0, 190, 0), (5.0, 1900, 3)) == "-", "no exponent from a step that failed"
+    assert exponent((1.0, 190, 0), (900.0, 1900, "timeout")) == "-"
+
+
+def test_cells_say_time_memory_and_failures():
+    assert fmt_cell(12.34, 1536.4, 0) == "12.3 s 1,536 MB"
+    assert fmt_cell(12.34, 1536.4, 3) == "12.3 s 1,536 MB exit 3"
+    assert fmt_cell(900.2, 10.0, "timeout") == ">900 s timeout"
