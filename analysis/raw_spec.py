@@ -87,6 +87,7 @@ CTCAE_TERMS: dict[str, tuple[str, tuple[int, ...]]] = {
     "Hypogammaglobulinemia": ("Immune system disorders", (1, 2, 3, 4, 5)),
     "Headache": ("Nervous system disorders", (1, 2, 3)),
     "Hepatic failure": ("Hepatobiliary disorders", (3, 4, 5)),
+    "Death NOS": ("General disorders and administration site conditions", (5,)),
 }
 
 RESPONSE_CODES = ("CR", "CRi", "NR", "RELAPSE")
@@ -103,7 +104,8 @@ def _form(f: Form) -> Form:
 
 DM = _form(Form("dm", "Demographics and enrollment", ("SUBJID",), (
     Column("STUDYID", "str", "Study identifier", required=True, codes=(STUDYID,)),
-    Column("SITEID", "str", "Study site identifier", required=True, codes=("01", "02", "03")),
+    # A study grows by sites: two-digit site numbers, at most 999 subjects per site (SUBJID SS-NNN).
+    Column("SITEID", "str", "Study site identifier", required=True, pattern=r"^\d{2}$"),
     SUBJID,
     Column("INITIALS", "str", "Subject initials", identifier=True),
     Column("BRTHDTC", "pdate", "Date of birth", identifier=True),
@@ -207,7 +209,7 @@ DS = _form(Form("ds", "Disposition and survival follow-up", ("SUBJID",), (
 # External control: allo-HSCT registry extract, one row per patient, with the registry's own
 # coding (harmonised with the trial's by the derivations).
 EXT = _form(Form("ext", "External control: allo-HSCT registry extract", ("PATID",), (
-    Column("PATID", "str", "Registry patient identifier", required=True, pattern=r"^R\d{4}$"),
+    Column("PATID", "str", "Registry patient identifier", required=True, pattern=r"^R\d{6}$"),
     Column("AGE", "int", "Age at allo-HSCT (years)", required=True, min=14, max=75),
     Column("SEX", "str", "Sex", required=True, codes=("M", "F")),
     Column("PHPOS", "str", "Ph-positive / BCR-ABL1", required=True, codes=("Y", "N")),

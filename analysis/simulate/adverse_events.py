@@ -190,18 +190,20 @@ def _discontinuation(c: _Collector, p: "TrialPatient") -> None:
 
 
 def _fatal(c: _Collector, p: "TrialPatient") -> None:
-    """Grade-5 event of a non-relapse death: ends on the death date."""
-    if not p.death_observed or p.death_cause in (None, "RELAPSE", "OTHER"):
+    """Grade-5 event of every non-relapse death: ends on the death date (CRS or ICANS replace the
+    CAR-T1 event of that term; otherwise sepsis/lung infection, hepatic failure or Death NOS)."""
+    if not p.death_observed or p.death_cause in (None, "RELAPSE"):
         return
     rng, death = c.rng, int(p.death_day)
-    if p.death_cause == "CRS":
-        c.events = [e for e in c.events if not (e.term == CRS and e.phase == "CAR-T1")]
+    if p.death_cause in ("CRS", "ICANS"):
+        term = CRS if p.death_cause == "CRS" else ICANS
+        c.events = [e for e in c.events if not (e.term == term and e.phase == "CAR-T1")]
         start = max(0, death - uniform_int(rng, (1, 5)))
-        c.add(CRS, 5, start, death - start, "CAR-T1", True, serious=True)
+        c.add(term, 5, start, death - start, "CAR-T1", True, serious=True)
         return
     term = {"INFECTION": choice(rng, {"Sepsis": 0.6, "Lung infection": 0.4}),
-            "ORGAN FAILURE": "Hepatic failure"}[p.death_cause]
-    start = max(0, death - uniform_int(rng, (2, 10)))
+            "ORGAN FAILURE": "Hepatic failure", "OTHER": "Death NOS"}[p.death_cause]
+    start = death if term == "Death NOS" else max(0, death - uniform_int(rng, (2, 10)))
     c.add(term, 5, start, death - start, "FATAL", False, serious=True)
 
 
@@ -264,6 +266,7 @@ VERBATIM = {
     "Hypogammaglobulinemia": ("hypogammaglobulinemia", "low IgG", "hypogammaglobulinaemia", "IgG decreased"),
     "Headache": ("headache", "Headache", "cephalgia"),
     "Hepatic failure": ("VOD", "hepatic veno-occlusive disease", "liver failure", "SOS/VOD"),
+    "Death NOS": ("death", "sudden death", "died at home", "death, cause unknown"),
 }
 
 

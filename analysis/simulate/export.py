@@ -125,12 +125,20 @@ class PatientCut:
                 continue
             start = self.date(e.start)
             end = self.date(e.end) if e.end is not None and self.seen(e.end) else None
+            grade = e.grade
+            if grade == 5 and not self.death_seen:
+                # The patient is alive at the cut: the event is ongoing at its worst grade so far
+                # (the highest non-fatal CTCAE grade); a later cut records grade 5 and the death.
+                grade = max(g for g in CTCAE_TERMS[e.term][1] if g < 5) if e.term != "Death NOS" else None
+                end = None
+                if grade is None:
+                    continue
             end_text = end
             if end is not None and e.partial_end and month_end(end) <= last and \
                     (not self.death_seen or month_end(end) < self.date(self.p.death_day)):
                 end_text = end.strftime("%Y-%m")
             rows.append({"SUBJID": self.p.subjid, "AESEQ": seq, "AETERM": e.verbatim, "AEDECOD": e.term,
-                         "AEBODSYS": _soc(e.term), "AETOXGR": e.grade,
+                         "AEBODSYS": _soc(e.term), "AETOXGR": grade,
                          "AESTDTC": start.strftime("%Y-%m") if e.partial_start else start,
                          "AEENDTC": end_text, "AESER": _yes_no(e.serious), "AERELCAR": _yes_no(e.related)})
         return rows

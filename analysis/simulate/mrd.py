@@ -86,11 +86,10 @@ def generate_assessments(rng: np.random.Generator, p: "TrialPatient", day28: int
 def latent_levels(rng: np.random.Generator, p: "TrialPatient", assessments: list[Assessment]) -> list[float]:
     """Leukaemic fraction in marrow on each assessment day."""
     a = P.MRD_ASSAY
-    scale = 1.0 if p.cov.mrd_positive else 0.5
-    u = rng.random()
-    if u < a["day28_fc_persistence"] * scale:
+    # The day-28 class is part of the outcome truth (trial.draw_day28_mrd): it drives relapse (T1.34).
+    if p.mrd_post == "FC":
         level = log_uniform(rng, 1e-4, 5e-3)
-    elif u < (a["day28_fc_persistence"] + a["day28_ngs_only"]) * scale:
+    elif p.mrd_post == "NGS":
         level = log_uniform(rng, 1e-6, 9e-5)
     else:
         level = 0.0

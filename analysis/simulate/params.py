@@ -135,18 +135,27 @@ from dataclasses import dataclass
 from datetime import date
 
 # --- data cuts ------------------------------------------------------------------------------------
-CUTS: tuple[str, ...] = ("cut-2024-06-30", "cut-2025-06-30")
+# Interim cuts 2024-06-30, 2025-06-30 and 2026-09-30 (every patient followed >= 19 months after
+# CAR-T1); the final analysis is last patient's CAR-T1 + 24 months (FINAL_ANALYSIS_DATE).
+CUTS: tuple[str, ...] = ("cut-2024-06-30", "cut-2025-06-30", "cut-2026-09-30")
 ENROLLMENT_START = date(2023, 1, 5)
 ENROLLMENT_END = date(2025, 1, 20)
 N_TRIAL = 40
-SITES = ("01", "02", "03")
+SITES = ("01", "02", "03")           # the sites of the shipped study (about 40 patients)
 SITE_PROBS = (0.45, 0.35, 0.20)
+# A larger study grows by sites, as a real one does: one more site per SITE_CAPACITY patients
+# (sites 04, 05, ... share patients equally with the first three); a site never passes
+# SITE_MAX_SUBJECTS (the SUBJID is SS-NNN, raw_spec). Modelling choice.
+SITE_CAPACITY = 300
+SITE_MAX_SUBJECTS = 999
+MAX_SITES = 99
 
 N_EXTERNAL = 150
 EXTERNAL_HSCT_START = date(2016, 1, 1)
 EXTERNAL_HSCT_END = date(2023, 3, 31)
 EXTERNAL_EXTRACT_DATE = date(2024, 3, 31)   # registry extract: before the interim cut
 EXTERNAL_LOST_TO_FU = 0.08
+REGISTRY_ID_DIGITS = 6                      # registry patient ids R000001 .. R999999 (raw_spec EXT.PATID)
 
 # --- protocol schedule (days) ------------------------------------------------------------------------
 CART_DOSE_PER_KG = 5e6
@@ -204,61 +213,105 @@ PARTIAL_DATE_RATE = {"DIAGDTC": 0.15, "BRTHDTC": 0.40, "AESTDTC": 0.15, "AEENDTC
 
 # --- outcome model -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class UnmeasuredConfounding:
+    """A latent risk factor U (standard normal in the registry, never exported) that raises both
+    cause-specific hazards by ``log_hr_per_sd`` per SD and whose mean among trial entrants is
+    ``trial_shift_sd`` (negative: fitter patients are the ones who enter a CAR-T trial; a
+    "healthy trial entrant" effect). Switch: ``enabled``. Free choices (no literature row)."""
+    enabled: bool
+    trial_shift_sd: float
+    log_hr_per_sd: float
+
+
+UNMEASURED = UnmeasuredConfounding(enabled=True, trial_shift_sd=-0.3, log_hr_per_sd=math.log(1.5))
+UNMEASURED_OFF = UnmeasuredConfounding(enabled=False, trial_shift_sd=0.0, log_hr_per_sd=0.0)
+
+ALLO_NRM_BREAKS = (100.0, 365.25)   # days after allo-HSCT
+SANDWICH_NRM_BREAKS = (30.0, 150.0)  # days after CAR-T1: CAR-T1 toxicity, auto-HSCT period, later
+
+
+@dataclass(frozen=True)
 class OutcomeModel:
-    """LFS hazard h(s | x, cohort) = h0(s) exp(beta'x + gamma 1[sandwich]), s = days since CRDTC."""
-    baseline_per_year: float                  # h0 in year 1 after remission (events / person-year)
-    relative_baseline: tuple[float, ...]      # h0 multipliers for years 1, 2, 3+
-    log_hr: dict                              # covariate log hazard ratios
+    """Cause-specific hazards (analysis.simulate.outcomes): relapse on the time scale since the
+    remission (shared baseline, covariates, cohort effect gamma, MRD-after-CAR-T1 effect delta),
+    NRM on the time scale since treatment start (cohort-specific piecewise rates per day)."""
+    relapse_per_year: float                   # h0_R in year 1 after remission (events / person-year)
+    relapse_relative: tuple[float, ...]       # h0_R multipliers for years 1, 2, 3+
+    relapse_log_hr: dict                      # covariate log hazard ratios of relapse
     age_reference: float
-    log_hr_sandwich: float                    # gamma
-    nrm_share: dict                           # share of LFS events that are deaths in remission
+    log_hr_sandwich: float                    # gamma (relapse, MRD-negative after CAR-T1)
+    log_hr_mrd_post: float                    # delta (trial: MRD-positive after CAR-T1, T1.34)
+    nrm: dict                                 # cohort -> (breaks in days, rates per day)
+    nrm_log_hr_age_per_10y: float
     post_relapse_median_months: float
-    post_relapse_salvaged: float             # share of relapsed patients salvaged long term
+    post_relapse_salvaged: float              # share of relapsed patients salvaged long term
     nonresponse: float
 
 
 OUTCOME_MODEL = OutcomeModel(
-    baseline_per_year=0.20,
-    relative_baseline=(1.0, 0.6, 0.25),
-    log_hr={"age_per_10y": math.log(1.15), "mrd_positive": math.log(2.0), "cr2": math.log(1.8),
-            "ph_positive": math.log(1.2), "high_risk": math.log(1.4)},
+    relapse_per_year=0.060,
+    relapse_relative=(1.0, 0.55, 0.15),
+    relapse_log_hr={"age_per_10y": math.log(1.10), "mrd_positive": math.log(2.5), "cr2": math.log(2.8),
+                    "ph_positive": math.log(1.2), "high_risk": math.log(1.4)},
     age_reference=40.0,
-    log_hr_sandwich=math.log(0.45),
-    nrm_share={"SANDWICH": 0.10, "ALLO_EXT": 0.35},
+    log_hr_sandwich=math.log(1.6),
+    log_hr_mrd_post=math.log(4.87),
+    nrm={"ALLO_EXT": (ALLO_NRM_BREAKS, (6.5e-4, 1.5e-4, 2.0e-5)),
+         "SANDWICH": (SANDWICH_NRM_BREAKS, (1.6e-4, 1.1e-4, 1.8e-5))},
+    nrm_log_hr_age_per_10y=math.log(1.3),
     post_relapse_median_months=7.5,
-    post_relapse_salvaged=0.20,
+    post_relapse_salvaged=0.12,
     nonresponse=0.02,
 )
 
 CRS_DEATH_WINDOW_DAYS = 14
-TRIAL_NRM_CAUSES = {"INFECTION": 0.75, "ORGAN FAILURE": 0.15, "OTHER": 0.10}
+TRIAL_NRM_CAUSES = {"INFECTION": 0.70, "ORGAN FAILURE": 0.15, "ICANS": 0.05, "OTHER": 0.10}
 EXTERNAL_NRM_CAUSES = {"GVHD": 0.40, "INFECTION": 0.40, "ORGAN FAILURE": 0.15, "OTHER": 0.05}
 
-# The known answer that the external-control comparison must recover (a later test relies on it).
+# Day-28 MRD after CAR-T1 (latent class; analysis.simulate.mrd measures it): FC-level
+# persistence (1e-4..5e-3) or NGS-only (1e-6..9e-5); halved when MRD-negative before CAR-T1.
+# T1.6 85 %, T1.21 87 % MRD-negative; T4.6 19 %, T4.7 17 % NGS+/FC-.
+DAY28_MRD = {"FC": 0.12, "NGS": 0.15, "negative_pre_scale": 0.5}
+
+# Relapse site (rs.RELSITE): CNS involvement in a share of relapses, higher after CNS2/CNS3 at
+# diagnosis (T1.33: 12-month CIR in BM 31.1 % vs CNS 11.3 % in CNS-leukaemia patients, i.e. about
+# a quarter of relapses involve the CNS). Values are modelling choices.
+RELAPSE_SITE = {"CNS1": {"BM": 0.88, "CNS": 0.05, "BM+CNS": 0.04, "OTHER-EM": 0.03},
+                "CNS2/3": {"BM": 0.66, "CNS": 0.16, "BM+CNS": 0.12, "OTHER-EM": 0.06}}
+
+# ALL planted truths in one place: what each estimator should recover, or how it is biased.
 PLANTED_TRUTH = {
-    "time_scale": "days since the remission documented before treatment (bl.CRDTC / ext.CRDTC); "
-                  "entry at CAR-T1 (trial) or allo-HSCT (external)",
-    "lfs_log_hr_sandwich_vs_allo": OUTCOME_MODEL.log_hr_sandwich,
-    "lfs_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich),
-    "lfs_covariate_log_hr": dict(OUTCOME_MODEL.log_hr),
-    # Distributed differently between the cohorts and prognostic: the confounders.
+    "time_scale": "relapse: days since the remission documented before treatment (bl.CRDTC / ext.CRDTC), "
+                  "entry at CAR-T1 (trial) or allo-HSCT (external); NRM: days since treatment start",
+    # relapse cause-specific hazard ratio, sandwich (MRD-negative after CAR-T1) vs allo-HSCT,
+    # conditional on the measured covariates and U
+    "relapse_log_hr_sandwich_vs_allo": OUTCOME_MODEL.log_hr_sandwich,
+    "relapse_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich),
+    # trial: relapse HR of MRD-positive vs MRD-negative (latent day-28 class) after CAR-T1 (T1.34)
+    "relapse_log_hr_mrd_post": OUTCOME_MODEL.log_hr_mrd_post,
+    "relapse_hr_mrd_post": math.exp(OUTCOME_MODEL.log_hr_mrd_post),
+    "relapse_covariate_log_hr": dict(OUTCOME_MODEL.relapse_log_hr),
+    "nrm": {cohort: {"breaks_days": b, "rates_per_day": r} for cohort, (b, r) in OUTCOME_MODEL.nrm.items()},
+    "nrm_log_hr_age_per_10y": OUTCOME_MODEL.nrm_log_hr_age_per_10y,
+    # Distributed differently between the cohorts and prognostic: the measured confounders.
     "confounders": ("AGE", "MRDPRE", "DISSTAT"),
     # Prognostic in both cohorts but distributed alike (adjusting for them costs nothing).
     "prognostic_balanced": ("PHSTAT", "CYTORISK"),
     "confounding": "controls are younger, more often MRD-negative and in CR1 than trial patients; "
                    "these lower the hazard, so the naive sandwich-vs-allo hazard ratio is biased "
-                   "upwards (against the sandwich: towards or past 1) and ATT weighting on the "
-                   "confounders moves it down towards the conditional value",
-    "naive_bias_direction": "upward",   # naive log HR > planted conditional log HR
-    # An LFS event is a death in remission with the cohort's NRM share, so the cause-specific
-    # hazard ratios (sandwich vs allo) are exp(gamma) * share ratio; OS has no single planted HR
-    # (death after relapse follows the same law in both cohorts).
-    "relapse_cs_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich)
-    * (1 - OUTCOME_MODEL.nrm_share["SANDWICH"]) / (1 - OUTCOME_MODEL.nrm_share["ALLO_EXT"]),
-    "nrm_cs_hr_sandwich_vs_allo": math.exp(OUTCOME_MODEL.log_hr_sandwich)
-    * OUTCOME_MODEL.nrm_share["SANDWICH"] / OUTCOME_MODEL.nrm_share["ALLO_EXT"],
-    "expected_2y": {"SANDWICH": {"OS": (0.80, 0.85), "LFS": (0.65, 0.75)},
-                    "ALLO_EXT": {"OS": (0.65, 0.75), "LFS": (0.55, 0.65), "NRM": (0.10, 0.15)}},
+                   "upwards (against the sandwich) and adjustment / ATT weighting on the measured "
+                   "confounders moves it down",
+    "naive_bias_direction": "upward",   # naive log HR > measured-covariate-adjusted log HR
+    # Unmeasured confounding: trial entrants have a lower latent risk U, so even the fully
+    # measured-covariate-adjusted log HR lies below the planted one by about
+    # trial_shift_sd * log_hr_per_sd (about -0.12 on the log scale); only an analysis that knew U
+    # (the oracle) recovers the planted value.
+    "unmeasured": {"enabled": UNMEASURED.enabled, "trial_shift_sd": UNMEASURED.trial_shift_sd,
+                   "log_hr_per_sd": UNMEASURED.log_hr_per_sd,
+                   "adjusted_bias_direction": "downward" if UNMEASURED.enabled else "none"},
+    # Literature ranges the simulated truth must fall in (benchmarks/simulator_calibration.py)
+    "expected_2y": {"SANDWICH": {"OS": (0.64, 0.80), "LFS": (0.50, 0.65)},
+                    "ALLO_EXT": {"OS": (0.68, 0.85), "LFS": (0.62, 0.78), "NRM": (0.08, 0.15)}},
 }
 
 # --- drop-outs ---------------------------------------------------------------------------------------
@@ -283,7 +336,6 @@ MRD_ASSAY = {
     "fc_sensitivity": {1e-4: 0.85, 1e-5: 0.15},
     "ngs_sensitivity": {1e-6: 0.92, 1e-5: 0.08},
     "no_trackable_clone": 0.03,
-    "day28_fc_persistence": 0.12, "day28_ngs_only": 0.15,
     "recurrence_before_relapse": 0.70, "recurrence_lead_days": (45, 150),
     "transient_blip": 0.08,
 }
@@ -297,7 +349,7 @@ class Correction:
     key: tuple            # ((column, value), ...) identifying the row in both cuts
     column: str
     error: str            # how the interim value was wrong
-    corrected_in: str = CUTS[-1]
+    corrected_in: str = "cut-2025-06-30"
 
 
 # The first subject enrolled at each site is always enrolled in early 2023 (site activation), so
@@ -308,3 +360,6 @@ CORRECTIONS: tuple[Correction, ...] = (
     Correction("cart", (("SUBJID", "03-001"), ("PHASE", "CAR-T1"), ("PRODUCT", "CD19")), "INFDTC",
                "infusion date entered one day off"),
 )
+
+# Seed of the 3000 + 3000 calibration cohort (benchmarks/simulator_calibration.py).
+DEFAULT_SEED_CALIBRATION = 20221101
