@@ -91,6 +91,10 @@ CTCAE_TERMS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 RESPONSE_CODES = ("CR", "CRi", "NR", "RELAPSE")
+RELAPSE_SITES = ("BM", "CNS", "BM+CNS", "OTHER-EM")   # rs.RELSITE: marrow, CNS, both, other extramedullary
+# AE collection window (registry record: AEs "after CAR-T 1", time frame 2 years): from enrollment
+# to 730 days after CAR-T1 (30 days after stopping for a patient never infused).
+AE_WINDOW_DAYS = 730
 REMISSION_CODES = ("CR", "CRi")
 MRD_METHODS = ("FC", "NGS")
 
@@ -163,6 +167,7 @@ RS = _form(Form("rs", "Disease response assessments", ("SUBJID", "RSDTC"), (
     Column("RSDTC", "date", "Assessment date (bone marrow)", required=True),
     Column("BMBLAST", "float", "Bone-marrow blasts (%)", min=0, max=100),
     Column("RSORRES", "str", "Response category", required=True, codes=RESPONSE_CODES),
+    Column("RELSITE", "str", "Site of relapse (RELAPSE only)", codes=RELAPSE_SITES),
 )))
 
 MRD = _form(Form("mrd", "MRD assessments", ("SUBJID", "MRDDTC", "METHOD"), (
@@ -189,21 +194,39 @@ AE = _form(Form("ae", "Adverse events (CTCAE 5.0)", ("SUBJID", "AESEQ"), (
     Column("AEENDTC", "pdate", "Resolution date (empty if ongoing)"),
     Column("AESER", "str", "Serious", required=True, codes=("Y", "N")),
     Column("AERELCAR", "str", "Related to CAR-T", required=True, codes=("Y", "N")),
+    # CRS and ICANS carry the ASTCT 2019 consensus grade beside the CTCAE grade, and their
+    # treatment; blank for every other term (validation.form_suites.ae_rules).
+    Column("ASTCTGR", "int", "ASTCT 2019 consensus grade (CRS, ICANS only)", codes=(1, 2, 3, 4, 5)),
+    Column("AETOCI", "str", "Tocilizumab given for the event (CRS, ICANS only)", codes=("Y", "N")),
+    Column("AESTER", "str", "Corticosteroids given for the event (CRS, ICANS only)", codes=("Y", "N")),
+    Column("AEACN", "str", "Action taken with study treatment", required=True,
+           codes=("NONE", "TREATMENT DISCONTINUED")),
 )))
+
+# AE terms graded by ASTCT 2019 consensus (ae.ASTCTGR, AETOCI, AESTER present exactly for these).
+ASTCT_TERMS = ("Cytokine release syndrome", "Immune effector cell-associated neurotoxicity syndrome")
 
 DS = _form(Form("ds", "Disposition and survival follow-up", ("SUBJID",), (
     SUBJID,
     Column("EOTSTAT", "str", "End-of-treatment status", required=True,
            codes=("COMPLETED", "DISCONTINUED", "ONGOING")),
     Column("DCREAS", "str", "Reason for stopping before completing the sandwich",
-           codes=("MOBILIZATION FAILURE", "RELAPSE", "DEATH", "ADVERSE EVENT", "WITHDRAWAL",
-                  "PHYSICIAN DECISION")),
+           codes=("MANUFACTURING FAILURE", "MOBILIZATION FAILURE", "RELAPSE", "DEATH", "ADVERSE EVENT",
+                  "WITHDRAWAL", "PHYSICIAN DECISION")),
     Column("DCDTC", "date", "Date treatment stopped"),
     Column("LSTALVDTC", "date", "Date last known alive", required=True),
     Column("DTHFL", "str", "Died", required=True, codes=("Y", "N")),
     Column("DTHDTC", "date", "Date of death"),
     Column("DTHCAUS", "str", "Cause of death",
            codes=("RELAPSE", "INFECTION", "CRS", "ICANS", "ORGAN FAILURE", "OTHER")),
+)))
+
+CT = _form(Form("ct", "Subsequent anti-leukemic therapy", ("SUBJID", "CTSEQ"), (
+    SUBJID,
+    Column("CTSEQ", "int", "Sequence number of the therapy within subject", required=True, min=1),
+    Column("CTTYPE", "str", "Type of subsequent therapy", required=True,
+           codes=("ALLO-HSCT", "CHEMOTHERAPY", "TKI", "OTHER")),
+    Column("CTSTDTC", "date", "Start date", required=True),
 )))
 
 # External control: allo-HSCT registry extract, one row per patient, with the registry's own
@@ -228,7 +251,7 @@ EXT = _form(Form("ext", "External control: allo-HSCT registry extract", ("PATID"
     Column("LSTFUDTC", "date", "Date of last follow-up (alive or death)", required=True),
 ), subject_column="PATID"))
 
-TRIAL_FORMS = ("dm", "bl", "cart", "mob", "hsct", "rs", "mrd", "ae", "ds")
+TRIAL_FORMS = ("dm", "bl", "cart", "mob", "hsct", "rs", "mrd", "ae", "ds", "ct")
 EXTERNAL_FORMS = ("ext",)
 
 # Columns that identify a person: they may be in raw exports but never downstream.

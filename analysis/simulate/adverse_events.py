@@ -39,6 +39,11 @@ class AdverseEvent:
     verbatim: str = ""
     partial_start: bool = False
     partial_end: bool = False
+    astct: int | None = None           # ASTCT 2019 consensus grade (CRS and ICANS only)
+    tocilizumab: bool | None = None    # CRS and ICANS only
+    steroids: bool | None = None       # CRS and ICANS only
+    action: str = "NONE"               # AEACN: NONE or TREATMENT DISCONTINUED
+    reported: int = 0                  # days after onset until the event reached the EDC (late reporting)
 
 
 class _Collector:
@@ -50,13 +55,23 @@ class _Collector:
 
     def add(self, term: str, grade: int, start: int, duration: int | None, phase: str, related: bool,
             serious: bool | None = None) -> AdverseEvent:
+        """``grade`` is the CTCAE 5.0 grade, for CRS and ICANS the ASTCT 2019 grade, whose CTCAE
+        grade is one higher in params.CTCAE_ABOVE_ASTCT of grade 1-3 events (CTCAE also grades
+        the worst organ toxicity); their treatment is drawn from params.CRS_ICANS_TREATMENT."""
+        astct = toci = ster = None
+        if term in (CRS, ICANS):
+            astct = grade
+            if 1 <= grade <= 3 and self.rng.random() < P.CTCAE_ABOVE_ASTCT:
+                grade += 1
+            p_toci, p_ster = P.CRS_ICANS_TREATMENT["CRS" if term == CRS else "ICANS"][min(astct, 4)]
+            toci, ster = bool(self.rng.random() < p_toci), bool(self.rng.random() < p_ster)
         allowed = CTCAE_TERMS[term][1]
         if grade not in allowed:
             raise ValueError(f"simulator bug: {term} grade {grade} not in CTCAE grades {allowed}")
         if serious is None:   # grade >= 3 usually means hospitalisation; a few grade 2 too
             serious = grade >= 4 or (grade == 3 and self.rng.random() < 0.7) or (grade == 2 and self.rng.random() < 0.05)
         ae = AdverseEvent(term, grade, int(start), None if duration is None else int(start + max(0, duration)),
-                          bool(serious), related, phase)
+                          bool(serious), related, phase, astct=astct, tocilizumab=toci, steroids=ster)
         self.events.append(ae)
         return ae
 
@@ -186,7 +201,8 @@ def _discontinuation(c: _Collector, p: "TrialPatient") -> None:
                                         ("Platelet count decreased", 4, True): 0.4,
                                         ("Lung infection", 3, False): 0.3})
     start = max(1, int(p.dc_day) - uniform_int(rng, (2, 10)))
-    c.add(term, grade, start, uniform_int(rng, (10, 40)), "DISCONTINUATION", related, serious=True)
+    ae = c.add(term, grade, start, uniform_int(rng, (10, 40)), "DISCONTINUATION", related, serious=True)
+    c.events[-1] = replace(ae, action="TREATMENT DISCONTINUED")
 
 
 def _fatal(c: _Collector, p: "TrialPatient") -> None:
@@ -203,7 +219,8 @@ def _fatal(c: _Collector, p: "TrialPatient") -> None:
         return
     term = {"INFECTION": choice(rng, {"Sepsis": 0.6, "Lung infection": 0.4}),
             "ORGAN FAILURE": "Hepatic failure", "OTHER": "Death NOS"}[p.death_cause]
-    start = death if term == "Death NOS" else max(0, death - uniform_int(rng, (2, 10)))
+    first = 0 if p.infused else min(death, p.enrollment_day + 1)   # never infused: after enrollment
+    start = death if term == "Death NOS" else max(first, death - uniform_int(rng, (2, 10)))
     c.add(term, 5, start, death - start, "FATAL", False, serious=True)
 
 
@@ -211,12 +228,13 @@ def generate_adverse_events(rng: np.random.Generator, p: "TrialPatient") -> list
     """All recorded AEs of the patient, in onset order (AESEQ order)."""
     c = _Collector(rng)
     _before_cart1(c, p)
-    _after_cart1(c, p)
-    if p.reached["hsct"]:
-        _after_hsct(c, p)
-        _after_cart2(c, p)
-    _late(c, p)
-    _discontinuation(c, p)
+    if p.infused:
+        _after_cart1(c, p)
+        if p.reached["hsct"]:
+            _after_hsct(c, p)
+            _after_cart2(c, p)
+        _late(c, p)
+        _discontinuation(c, p)
     _fatal(c, p)
     events = _within_observation(c.events, p)
     events.sort(key=lambda e: (e.start, e.term, e.grade))
@@ -226,7 +244,11 @@ def generate_adverse_events(rng: np.random.Generator, p: "TrialPatient") -> list
 def _within_observation(events: list[AdverseEvent], p: "TrialPatient") -> list[AdverseEvent]:
     """Drop events after death/withdrawal or after AE collection ended; unresolved at death ->
     ongoing. Grade-5 events end exactly on the death date."""
-    last_onset = min(p.observation_end, p.relapse_day + AE_COLLECTION_AFTER_RELAPSE)
+    # AE window (raw_spec.AE_WINDOW_DAYS, the registry's 2-year time frame): from enrollment to
+    # 2 years after CAR-T1, or 30 days after stopping for a patient never infused; collection
+    # also ends a month after relapse.
+    window_end = P.AE_WINDOW_DAYS if p.infused else p.dc_day + AE_COLLECTION_AFTER_RELAPSE
+    last_onset = min(p.observation_end, p.relapse_day + AE_COLLECTION_AFTER_RELAPSE, window_end)
     kept = []
     for e in events:
         if e.start > last_onset or e.start < p.enrollment_day + 1 and e.phase == "PRE":

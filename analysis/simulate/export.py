@@ -81,6 +81,8 @@ class PatientCut:
 
     def cart(self) -> list[dict]:
         p, s = self.p, self.p.schedule
+        if not p.infused:
+            return []
         infusions = [("CAR-T1", "CD22", 0), ("CAR-T1", "CD19", s.cd19_day)]
         if p.reached["cart2"]:
             infusions += [("CAR-T2", "CD22", s.cart2), ("CAR-T2", "CD19", s.cart2)]
@@ -90,6 +92,8 @@ class PatientCut:
 
     def mob(self) -> list[dict]:
         p, s = self.p, self.p.schedule
+        if not p.infused:
+            return []
         outcome_day = s.collection if p.apheresis_done else s.mobilization + 5
         stopped_by_failure = p.dc_reason == "MOBILIZATION FAILURE"
         if not (stopped_by_failure or p.dc_day > outcome_day) or not self.seen(outcome_day) \
@@ -110,7 +114,14 @@ class PatientCut:
 
     def rs(self) -> list[dict]:
         return [{"SUBJID": self.p.subjid, "VISIT": a.visit, "RSDTC": self.date(a.day), "BMBLAST": a.bmblast,
-                 "RSORRES": a.response} for a in self.p.assessments if self.seen(a.day)]
+                 "RSORRES": a.response, "RELSITE": a.site if a.response == "RELAPSE" else None}
+                for a in self.p.assessments if self.seen(a.day)]
+
+    def ct(self) -> list[dict]:
+        """Subsequent anti-leukaemic therapy started by the cut (and before death)."""
+        end = self.p.observation_end
+        return [{"SUBJID": self.p.subjid, "CTSEQ": k, "CTTYPE": t.kind, "CTSTDTC": self.date(t.day)}
+                for k, t in enumerate((t for t in self.p.therapies if self.seen(t.day) and t.day < end), start=1)]
 
     def mrd(self) -> list[dict]:
         return [{"SUBJID": self.p.subjid, "MRDDTC": self.date(m.day), "METHOD": m.method,
@@ -125,7 +136,7 @@ class PatientCut:
                 continue
             start = self.date(e.start)
             end = self.date(e.end) if e.end is not None and self.seen(e.end) else None
-            grade = e.grade
+            grade, astct = e.grade, e.astct
             if grade == 5 and not self.death_seen:
                 # The patient is alive at the cut: the event is ongoing at its worst grade so far
                 # (the highest non-fatal CTCAE grade); a later cut records grade 5 and the death.
@@ -133,6 +144,7 @@ class PatientCut:
                 end = None
                 if grade is None:
                     continue
+                astct = None if astct is None else min(astct, 4)
             end_text = end
             if end is not None and e.partial_end and month_end(end) <= last and \
                     (not self.death_seen or month_end(end) < self.date(self.p.death_day)):
@@ -140,7 +152,9 @@ class PatientCut:
             rows.append({"SUBJID": self.p.subjid, "AESEQ": seq, "AETERM": e.verbatim, "AEDECOD": e.term,
                          "AEBODSYS": _soc(e.term), "AETOXGR": grade,
                          "AESTDTC": start.strftime("%Y-%m") if e.partial_start else start,
-                         "AEENDTC": end_text, "AESER": _yes_no(e.serious), "AERELCAR": _yes_no(e.related)})
+                         "AEENDTC": end_text, "AESER": _yes_no(e.serious), "AERELCAR": _yes_no(e.related),
+                         "ASTCTGR": astct, "AETOCI": None if e.tocilizumab is None else _yes_no(e.tocilizumab),
+                         "AESTER": None if e.steroids is None else _yes_no(e.steroids), "AEACN": e.action})
         return rows
 
     def ds(self, other_rows: list[dict]) -> list[dict]:
@@ -200,8 +214,8 @@ def trial_tables(patients: list[TrialPatient], cut: date) -> dict[str, list[dict
             continue
         pc = PatientCut(p, cut)
         rows = {"dm": pc.dm(), "bl": pc.bl(), "cart": pc.cart(), "mob": pc.mob(), "hsct": pc.hsct(),
-                "rs": pc.rs(), "mrd": pc.mrd(), "ae": pc.ae()}
-        dated = [r for name in ("cart", "mob", "hsct", "rs", "mrd", "ae") for r in rows[name]]
+                "rs": pc.rs(), "mrd": pc.mrd(), "ae": pc.ae(), "ct": pc.ct()}
+        dated = [r for name in ("cart", "mob", "hsct", "rs", "mrd", "ae", "ct") for r in rows[name]]
         rows["ds"] = pc.ds(dated)
         for name in TRIAL_FORMS:
             tables[name].extend(rows[name])

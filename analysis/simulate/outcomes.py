@@ -97,9 +97,9 @@ def nrm_linear_predictor(cov: Covariates, model: OutcomeModel = OUTCOME_MODEL,
 
 def draw_outcome(rng: np.random.Generator, cov: Covariates, cohort: str, entry_days: int,
                  mrd_post_positive: bool = False, model: OutcomeModel = OUTCOME_MODEL,
-                 unmeasured: UnmeasuredConfounding = UNMEASURED) -> Outcome:
-    """Relapse (delayed entry at ``entry_days`` after the remission), NRM and death after relapse.
-    Always the same number of draws, so later draws do not depend on the outcome."""
+                 unmeasured: UnmeasuredConfounding = UNMEASURED, nrm_hr: float = 1.0) -> Outcome:
+    """Relapse (delayed entry at ``entry_days`` after the remission), NRM (times ``nrm_hr``, the
+    site effect) and death after relapse. Always the same number of draws."""
     scale = math.exp(relapse_linear_predictor(cov, cohort, mrd_post_positive, model, unmeasured))
     per_day = model.relapse_per_year / DAYS_PER_YEAR
     rates = tuple(per_day * rel * scale for rel in model.relapse_relative)
@@ -107,7 +107,7 @@ def draw_outcome(rng: np.random.Generator, cov: Covariates, cohort: str, entry_d
     since_remission = piecewise_exponential_time(rng, float(entry_days), rates, breaks)
     relapse = since_remission - entry_days
     nrm_breaks, nrm_rates = model.nrm[cohort]
-    nrm_scale = math.exp(nrm_linear_predictor(cov, model, unmeasured))
+    nrm_scale = nrm_hr * math.exp(nrm_linear_predictor(cov, model, unmeasured))
     nrm = piecewise_exponential_time(rng, 0.0, tuple(r * nrm_scale for r in nrm_rates), nrm_breaks)
     post_relapse = _survival_after_relapse(rng, model)
     if math.isinf(relapse) and math.isinf(nrm):

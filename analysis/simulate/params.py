@@ -320,6 +320,27 @@ CD34_FAILURE_BELOW = 2.0
 FAILED_MOBILIZATION_WITHOUT_APHERESIS = 0.40
 DROPOUT = {"WITHDRAWAL": 0.03, "ADVERSE EVENT": 0.03, "PHYSICIAN DECISION": 0.02}
 
+# Trial conduct (analysis.simulate.conduct): modelling choices, no literature row.
+# Enrolled but never infused: per patient, between enrollment and the planned CAR-T1.
+PRE_INFUSION = {"MANUFACTURING FAILURE": 0.05, "RELAPSE": 0.03, "DEATH": 0.01}
+SUBSEQUENT_THERAPY = {
+    "manufacturing_failure": {"ALLO-HSCT": 0.6, "CHEMOTHERAPY": 0.4},
+    "salvage": {"CHEMOTHERAPY": 0.6, "OTHER": 0.4},            # OTHER: blinatumomab, inotuzumab, ...
+    "salvage_ph_positive": {"TKI": 0.6, "CHEMOTHERAPY": 0.3, "OTHER": 0.1},
+    "allo_after_salvage": 0.35,
+    "allo_after_stop_in_remission": 0.5,                       # the intercurrent allo-HSCT (SAP 6.3)
+}
+# Site effects: NRM hazard ratio of the trial by site (a smaller centre with less transplant
+# experience) and data quality (missed visits); other sites 1.0 / params.MISSED_VISIT.
+SITE_NRM_HR = {"01": 0.8, "03": 2.0}
+SITE_MISSED_VISIT = {"03": 0.12}
+# Missingness that depends on covariates (missing at random given them, not completely at
+# random): a second remission means a diagnosis years ago, often elsewhere.
+MISSING_IF_CR2 = {"WBCDIAG": 0.15, "CYTORISK": 0.12}
+
+# AE collection window: the registry's 2-year time frame after CAR-T1 (raw_spec.AE_WINDOW_DAYS)
+from analysis.raw_spec import AE_WINDOW_DAYS  # noqa: E402
+
 # --- adverse events -------------------------------------------------------------------------------------
 CRS1_ANY, CRS1_GRADES = 0.80, {1: 0.58, 2: 0.33, 3: 0.07, 4: 0.02}
 CRS2_ANY, CRS2_GRADES = 0.40, {1: 0.75, 2: 0.25}
@@ -328,6 +349,14 @@ ICANS2_ANY, ICANS2_GRADES = 0.04, {1: 0.80, 2: 0.20}
 CRS_ONSET_MEDIAN = {"low": 4.0, "high": 3.0}      # days after the infusion
 CRS_DURATION_MEDIAN = {"low": 4.0, "high": 6.0}
 ICANS_ONSET_MEDIAN = 7.0
+# ASTCT 2019 grades are drawn; the CTCAE 5.0 grade (AETOXGR) is one step higher in this share of
+# grade 1-3 CRS/ICANS (modelling choice: CTCAE grades the worst organ toxicity as well).
+CTCAE_ABOVE_ASTCT = 0.10
+# (P(tocilizumab), P(corticosteroids)) by ASTCT grade 1..4 (5 as 4): modelling choices in line
+# with ASTCT/consensus practice (tocilizumab from grade 2 CRS, steroids from grade 2 ICANS /
+# grade 3 CRS).
+CRS_ICANS_TREATMENT = {"CRS": {1: (0.15, 0.02), 2: (0.80, 0.20), 3: (0.95, 0.70), 4: (1.0, 0.90)},
+                       "ICANS": {1: (0.05, 0.20), 2: (0.10, 0.80), 3: (0.15, 0.95), 4: (0.20, 1.0)}}
 
 
 # --- MRD assays ---------------------------------------------------------------------------------------

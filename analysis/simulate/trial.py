@@ -15,8 +15,9 @@ from datetime import date
 import numpy as np
 
 from analysis.simulate import params as P
+from analysis.simulate import conduct
 from analysis.simulate.adverse_events import AdverseEvent, generate_adverse_events
-from analysis.simulate.mrd import Assessment, MrdSample, generate_assessments
+from analysis.simulate.mrd import Assessment, MrdSample, generate_assessments, pre_infusion_assessments
 from analysis.simulate.outcomes import (
     COHORT_SANDWICH, Covariates, death_after_relapse, draw_covariates, draw_outcome, trial_latent_shift,
 )
@@ -65,6 +66,8 @@ class TrialPatient:
     eot: str                          # "COMPLETED" or "DISCONTINUED" in the full truth
     dc_reason: str | None
     dc_day: float
+    infused: bool = True              # False: enrolled but never received CAR-T1 (conduct.py)
+    therapies: tuple = ()             # subsequent anti-leukaemic therapy (conduct.Therapy), ct.csv
     assessments: list[Assessment] = field(default_factory=list)
     mrd: list[MrdSample] = field(default_factory=list)
     adverse_events: list[AdverseEvent] = field(default_factory=list)
@@ -83,8 +86,8 @@ class TrialPatient:
         return min(self.death_day, self.withdrawal_day)
 
     def crs_grade(self, phase: str) -> int:
-        """Worst CRS grade after ``phase`` (CAR-T1 / CAR-T2); 0 if none (for sanity checks)."""
-        grades = [ae.grade for ae in self.adverse_events
+        """Worst ASTCT CRS grade after ``phase`` (CAR-T1 / CAR-T2); 0 if none (for sanity checks)."""
+        grades = [ae.astct for ae in self.adverse_events
                   if ae.term == "Cytokine release syndrome" and ae.phase == phase]
         return max(grades, default=0)
 
@@ -104,7 +107,7 @@ def draw_schedule(rng: np.random.Generator, cd34: float) -> Schedule:
     return Schedule(cd19, mob, coll, cond, hsct, hsct + P.HSCT_TO_CART2, neut, plt)
 
 
-def draw_baseline(rng: np.random.Generator, cov: Covariates, enrollment_day: int) -> dict:
+def draw_baseline(rng: np.random.Generator, cov: Covariates, enrollment_day: int, siteid: str = "01") -> dict:
     """Disease history and identifiers. Day numbers relative to CAR-T1."""
     cr_day = enrollment_day - uniform_int(rng, (30, 150))
     if cov.cr2:   # diagnosis, first remission, relapse, re-induction: 1-3 years earlier
@@ -126,7 +129,9 @@ def draw_baseline(rng: np.random.Generator, cov: Covariates, enrollment_day: int
         "initials": "ZZ" + "ABCDEFGHJKLMNPRSTW"[int(rng.integers(0, 18))],
         "hosprn": f"FAKE-{int(rng.integers(1000000, 9999999))}",
         # export messiness (params.MISSING_RATE / PARTIAL_DATE_RATE), decided once per patient
-        "missing": {col: bool(rng.random() < P.MISSING_RATE[col])
+        # missing at random given DISSTAT (params.MISSING_IF_CR2), else params.MISSING_RATE
+        "missing": {col: bool(rng.random() < (P.MISSING_IF_CR2.get(col, P.MISSING_RATE[col]) if cov.cr2
+                                              else P.MISSING_RATE[col]))
                     for col in ("WBCDIAG", "CYTORISK", "CD22PCT", "WEIGHTKG")},
         "partial": {col: bool(rng.random() < P.PARTIAL_DATE_RATE[col]) for col in ("DIAGDTC", "BRTHDTC")},
         "contact_lag": uniform_int(rng, P.LAST_CONTACT_LAG),
@@ -175,13 +180,13 @@ def draw_relapse_site(rng: np.random.Generator, cns: str) -> str:
 
 
 def draw_course(rng: np.random.Generator, cov: Covariates, cr_day: int, sched: Schedule, cns: str,
-                unmeasured: UnmeasuredConfounding = P.UNMEASURED) -> Course:
+                unmeasured: UnmeasuredConfounding = P.UNMEASURED, nrm_hr: float = 1.0) -> Course:
     """Day-28 MRD, response, relapse and death: the planted cause-specific hazards (outcomes.py)
     with entry at CAR-T1 on the time scale from the pre-treatment remission; MRD positivity after
     CAR-T1 multiplies the relapse hazard (T1.34); plus rare non-response."""
     mrd_post = draw_day28_mrd(rng, cov)
     outcome = draw_outcome(rng, cov, COHORT_SANDWICH, entry_days=-cr_day, mrd_post_positive=mrd_post != "NEG",
-                           unmeasured=unmeasured)
+                           unmeasured=unmeasured, nrm_hr=nrm_hr)
     site = draw_relapse_site(rng, cns)
     nonresponder = bool(rng.random() < P.OUTCOME_MODEL.nonresponse)
     day28 = uniform_int(rng, P.RESPONSE_DAY28)
@@ -241,11 +246,13 @@ def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollm
     cov = draw_covariates(rng, P.TRIAL_COVARIATES, trial_latent_shift(unmeasured))
     enroll_to_cart1 = uniform_int(rng, P.ENROLL_TO_CART1)
     cart1 = add_days(enrollment, enroll_to_cart1)
-    baseline = draw_baseline(rng, cov, -enroll_to_cart1)
+    baseline = draw_baseline(rng, cov, -enroll_to_cart1, siteid)
     cd34 = float(P.CD34_MEDIAN * math.exp(P.CD34_SIGMA * rng.standard_normal()))
     sched = draw_schedule(rng, cd34)
-    course = draw_course(rng, cov, baseline["cr_day"], sched, baseline["cns"], unmeasured)
+    course = draw_course(rng, cov, baseline["cr_day"], sched, baseline["cns"], unmeasured,
+                         nrm_hr=P.SITE_NRM_HR.get(siteid, 1.0))
     disp = draw_disposition(rng, sched, cd34, course)
+    pre_stop = conduct.draw_pre_infusion(rng, -enroll_to_cart1)
     # After withdrawal of consent nothing more is observed (observation_end); relapse and death
     # stay in the truth for sanity checks, the export hides them.
     withdrawal = disp.dc_day if disp.dc_reason == "WITHDRAWAL" else INF
@@ -263,9 +270,42 @@ def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollm
         reached={"hsct": completed, "cart2": completed}, mobilization_failed=disp.mobilization_failed,
         apheresis_done=disp.apheresis_done, eot=disp.eot, dc_reason=disp.dc_reason, dc_day=disp.dc_day,
     )
-    patient.assessments, patient.mrd = generate_assessments(rng, patient, course.day28)
+    if pre_stop is not None:
+        _never_infused(rng, patient, pre_stop, unmeasured)
+        patient.assessments, patient.mrd = pre_infusion_assessments(rng, patient)
+    else:
+        _subsequent_therapy(rng, patient, unmeasured)
+        patient.assessments, patient.mrd = generate_assessments(rng, patient, course.day28)
     patient.adverse_events = generate_adverse_events(rng, patient)
     return patient
+
+
+def _never_infused(rng: np.random.Generator, p: TrialPatient, stop: conduct.PreInfusionStop, unmeasured) -> None:
+    """Enrolled, never infused: the sandwich course is replaced by the off-study course."""
+    off = conduct.pre_infusion_course(rng, p.cov, p.baseline["cr_day"], stop, unmeasured)
+    p.infused, p.nonresponder, p.mrd_post = False, False, "NEG"
+    p.reached = {"hsct": False, "cart2": False}
+    p.mobilization_failed, p.apheresis_done = False, False
+    p.eot, p.dc_reason, p.dc_day, p.withdrawal_day = "DISCONTINUED", stop.reason, float(stop.day), INF
+    p.relapse_day, p.death_day, p.death_cause = off.relapse, off.death, off.death_cause
+    p.relapse_site = draw_relapse_site(rng, p.baseline["cns"]) if math.isfinite(off.relapse) else None
+    p.therapies = off.therapies
+
+
+def _subsequent_therapy(rng: np.random.Generator, p: TrialPatient, unmeasured) -> None:
+    """Salvage after relapse; allo-HSCT in remission after the sandwich stopped (intercurrent)."""
+    allo_day = conduct.switch_to_allo(rng, p.dc_reason, p.dc_day)
+    therapies: list = []
+    if allo_day is not None and min(p.relapse_day, p.death_day, p.withdrawal_day) > allo_day:
+        therapies.append(conduct.Therapy("ALLO-HSCT", allo_day))
+        cause = p.death_cause
+        p.relapse_day, p.death_day, p.death_cause = conduct.after_allo(
+            rng, p.cov, p.baseline["cr_day"], allo_day, p.relapse_day, INF, cause, unmeasured)
+        if p.relapse_site is None and math.isfinite(p.relapse_day):
+            p.relapse_site = draw_relapse_site(rng, p.baseline["cns"])
+    if math.isfinite(p.relapse_day):
+        therapies += conduct.salvage(rng, p.cov, p.relapse_day, p.death_day)
+    p.therapies = tuple(t for t in therapies if t.day <= p.withdrawal_day)
 
 
 def site_list(n: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
