@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("lock", "freeze an official cut: derived data, ARD, define.xml and provenance -> data/locked/<cut>/",
              cmd_extra)
     sp.add_argument("--force", action="store_true", help="replace an existing lock whose outputs changed")
+    sp.add_argument("--reason", default=None,
+                    help="why an existing lock is replaced (implies --force); recorded in lock.json with the "
+                         "previous lock's sha256 and git commit")
     sp = add("reproduce", "rebuild a locked cut from raw in a scratch tree and compare with the lock "
                           "(exit 4 on any difference)", cmd_extra)
     sp.add_argument("--keep", action="store_true", help="keep the scratch tree and print where it is")

@@ -91,6 +91,11 @@ CTCAE_TERMS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 RESPONSE_CODES = ("CR", "CRi", "NR", "RELAPSE")
+# WBC at diagnosis: plausible range per unit (1 x 10^9/L = 1000 cells/uL). A value outside the
+# range of its stated unit (e.g. 15000 recorded as 10^9/L: a cells/uL value with the wrong unit)
+# stops validation (exit 3); values in cells/uL are converted to 10^9/L by the derivation.
+WBC_RANGE = {"10^9/L": (0.1, 1000.0), "cells/uL": (100.0, 1e6)}
+WBC_PER_1E9_L = {"10^9/L": 1.0, "cells/uL": 1000.0}
 RELAPSE_SITES = ("BM", "CNS", "BM+CNS", "OTHER-EM")   # rs.RELSITE: marrow, CNS, both, other extramedullary
 # AE collection window (registry record: AEs "after CAR-T 1", time frame 2 years): from enrollment
 # to 730 days after CAR-T1 (30 days after stopping for a patient never infused).
@@ -125,7 +130,10 @@ BL = _form(Form("bl", "Baseline disease characteristics", ("SUBJID",), (
     Column("DIAGDTC", "pdate", "Date of B-ALL diagnosis", required=True),
     Column("PHSTAT", "str", "Ph chromosome / BCR-ABL1 status", required=True, codes=("POS", "NEG")),
     Column("CYTORISK", "str", "Cytogenetic risk group", codes=("STANDARD", "HIGH")),
-    Column("WBCDIAG", "float", "WBC at diagnosis (10^9/L)", min=0.1, max=1000),
+    # WBC as recorded, in the unit WBCDIAGU states (one site records cells/uL; the derivation
+    # converts to 10^9/L). Range per unit: validation.form_suites.bl_rules (WBC_RANGE).
+    Column("WBCDIAG", "float", "WBC at diagnosis (unit: WBCDIAGU)", min=0.1, max=1e6),
+    Column("WBCDIAGU", "str", "Unit of WBCDIAG", codes=("10^9/L", "cells/uL")),
     Column("CNSSTAT", "str", "CNS status at diagnosis", required=True, codes=("CNS1", "CNS2", "CNS3")),
     Column("CD19PCT", "float", "CD19 expression on blasts at diagnosis (%)", min=0, max=100),
     Column("CD22PCT", "float", "CD22 expression on blasts at diagnosis (%)", min=0, max=100),

@@ -20,7 +20,7 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
 from analysis.conventions import MRD_THRESHOLD
-from analysis.raw_spec import ASTCT_TERMS, CTCAE_TERMS, REMISSION_CODES, Form
+from analysis.raw_spec import ASTCT_TERMS, CTCAE_TERMS, REMISSION_CODES, WBC_RANGE, Form
 from validation.frames import DATE_TYPES, NUMBER_PATTERN, check_frame, num
 from validation.rules import (
     DateRef, Rule, Suite, codes_text, date_text, empty_when, in_codes, in_range, matches,
@@ -176,7 +176,13 @@ def bl_rules(f: str) -> list[Rule]:
     """Besides the date order: a stated pre-CAR-T1 MRD level agrees with the POS/NEG call under
     the registry record's thresholds (analysis.conventions.MRD_THRESHOLD: FC < 1e-4, NGS < 1e-6
     is negative). The level itself is optional."""
-    rules = [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC"))]
+    rules = [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC")),
+             present_when(f, "WBCDIAGU", Col("WBCDIAG").is_not_null(), "WBCDIAG is given (the unit is stated)")]
+    # The unit rule: a value outside the plausible range of its stated unit is a unit mix-up.
+    for unit, (low, high) in WBC_RANGE.items():
+        rules.append(in_range(f, "WBCDIAG", low, high, where=Col("WBCDIAGU") == unit,
+                              why=f" when WBCDIAGU={unit} (plausible range of the unit; outside it the value "
+                                  f"is in another unit: a unit mix-up)"))
     for method, threshold in MRD_THRESHOLD.items():
         pos = (Col("MRDPRE") == "POS") & (Col("MRDPREMT") == method)
         neg = (Col("MRDPRE") == "NEG") & (Col("MRDPREMT") == method)

@@ -321,5 +321,9 @@ def _with_reporting_noise(rng: np.random.Generator, e: AdverseEvent) -> AdverseE
     the SAP's first-of-month imputation cannot move an event across CAR-T1 or enrollment."""
     partial_start = e.grade < 5 and e.start >= 60 and rng.random() < P.PARTIAL_DATE_RATE["AESTDTC"]
     partial_end = e.grade < 5 and e.end is not None and rng.random() < P.PARTIAL_DATE_RATE["AEENDTC"]
+    # Late reporting (an event from another hospital, found at a monitoring visit): it reaches the
+    # EDC months after its onset, so a later cut holds it with a date before the earlier cut.
+    late = e.grade < 5 and e.start >= 60 and rng.random() < P.LATE_REPORTED_AE
+    lag = uniform_int(rng, P.LATE_REPORT_LAG_DAYS)
     return replace(e, verbatim=verbatim_term(rng, e.term, e.grade), partial_start=bool(partial_start),
-                   partial_end=bool(partial_end))
+                   partial_end=bool(partial_end), reported=lag if late else 0)

@@ -18,7 +18,7 @@ from analysis.simulate import params as P
 from analysis.simulate.trial import TrialPatient
 
 # Number formats per column (default for floats: one decimal).
-FLOAT_FORMATS = {"DOSE": "{:.3g}", "CD34": "{:.2f}", "MRDLEVEL": "{:.2g}", "MRDPRELV": "{:.2g}",
+FLOAT_FORMATS = {"DOSE": "{:.3g}", "WBCDIAG": "{:g}", "CD34": "{:.2f}", "MRDLEVEL": "{:.2g}", "MRDPRELV": "{:.2g}",
                  "MRDSENS": "{:.0e}"}
 
 
@@ -67,12 +67,16 @@ class PatientCut:
     def bl(self) -> list[dict]:
         p, b = self.p, self.p.baseline
         diag = self.date(b["diag_day"])
+        cells_per_ul = p.siteid == P.WBC_CELLS_PER_UL_SITE
         return [{
             "SUBJID": p.subjid,
             "DIAGDTC": diag.strftime("%Y-%m") if b["partial"]["DIAGDTC"] else diag.isoformat(),
             "PHSTAT": "POS" if p.cov.ph_positive else "NEG",
             "CYTORISK": None if b["missing"]["CYTORISK"] else ("HIGH" if p.cov.high_risk else "STANDARD"),
-            "WBCDIAG": None if b["missing"]["WBCDIAG"] else b["wbc"], "CNSSTAT": b["cns"],
+            "WBCDIAG": None if b["missing"]["WBCDIAG"] else (round(b["wbc"] * 1000, -1) if cells_per_ul
+                                                             else round(b["wbc"], 1)),
+            "WBCDIAGU": None if b["missing"]["WBCDIAG"] else ("cells/uL" if cells_per_ul else "10^9/L"),
+            "CNSSTAT": b["cns"],
             "CD19PCT": b["cd19pct"], "CD22PCT": None if b["missing"]["CD22PCT"] else b["cd22pct"],
             "DISSTAT": "CR2" if p.cov.cr2 else "CR1", "CRDTC": self.date(b["cr_day"]),
             "MRDPRE": "POS" if p.cov.mrd_positive else "NEG", "MRDPRELV": b["mrd_level"],
@@ -132,7 +136,7 @@ class PatientCut:
         rows = []
         last = self.observation_end()
         for seq, e in enumerate(self.p.adverse_events, start=1):
-            if not self.seen(e.start):
+            if not self.seen(e.start + e.reported):   # in the EDC only once reported (late reports)
                 continue
             start = self.date(e.start)
             end = self.date(e.end) if e.end is not None and self.seen(e.end) else None
@@ -169,7 +173,7 @@ class PatientCut:
             last_alive = self.date(p.death_day)
         else:
             # True onset dates count too: a partial YYYY-MM onset hides the day the patient was seen.
-            onsets = [self.date(e.start) for e in p.adverse_events if self.seen(e.start)]
+            onsets = [self.date(e.start) for e in p.adverse_events if self.seen(e.start + e.reported)]
             last_alive = max(_record_dates(other_rows) + onsets + [p.enrollment] + ([dc] if dc else []))
             if not (math.isfinite(p.withdrawal_day) and self.seen(p.withdrawal_day)):
                 contact = self.cut - timedelta(days=p.baseline["contact_lag"])
@@ -242,6 +246,12 @@ def _erroneous(c: P.Correction, row: dict, tables: dict[str, list[dict]]):
     value = row[c.column]
     if c.column == "WBCDIAG":
         return round(value / 10, 1) if value > 100 else round(value * 10, 1)
+    if c.column == "WEIGHTKG":
+        text = f"{value:.1f}"
+        swapped = float(text[1] + text[0] + text[2:]) if len(text) >= 4 and text[0] != text[1] else value + 10
+        return swapped if 30 <= swapped <= 150 else value - 10
+    if c.column == "CD19PCT":
+        return round(max(0.0, value - 10), 1)
     if c.column == "AETOXGR":
         allowed = [g for g in CTCAE_TERMS[row["AEDECOD"]][1] if g < 5]
         return value + 1 if value + 1 in allowed else value - 1

@@ -388,7 +388,15 @@ CORRECTIONS: tuple[Correction, ...] = (
     Correction("ae", (("SUBJID", "02-001"), ("AESEQ", 1)), "AETOXGR", "grade entered one step off"),
     Correction("cart", (("SUBJID", "03-001"), ("PHASE", "CAR-T1"), ("PRODUCT", "CD19")), "INFDTC",
                "infusion date entered one day off"),
+    Correction("dm", (("SUBJID", "02-001"),), "WEIGHTKG", "digits transposed (e.g. 68.5 -> 86.5)"),
+    Correction("bl", (("SUBJID", "03-001"),), "CD19PCT", "expression entered 10 points low"),
 )
+# Late-reported AEs: share of events (grade < 5, onset >= day 60) entered months late, and the lag.
+LATE_REPORTED_AE = 0.05
+LATE_REPORT_LAG_DAYS = (200, 450)
+# Unit mix-up: this site records WBC at diagnosis in cells/uL (bl.WBCDIAGU says so); the
+# derivation converts to 10^9/L (SAP 6.1); a value impossible for its stated unit stops validation.
+WBC_CELLS_PER_UL_SITE = "02"
 
 # Seed of the 3000 + 3000 calibration cohort (benchmarks/simulator_calibration.py).
 DEFAULT_SEED_CALIBRATION = 20221101
