@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             rel = np.max(np.abs(result - r_result) / np.maximum(np.abs(r_result), 1e-300))
             print(f"{n:>9} {seconds:>9.3f} {r_seconds:>9.3f} {seconds / r_seconds:>7.2f} {memory:>8.1f} {rel:>18.2e}",
                   flush=True)
+    __import__("benchmarks.simulator_calibration", fromlist=["main"]).main([])  # simulator vs literature (issue 10)
     return 0
 
 

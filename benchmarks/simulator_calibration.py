@@ -75,6 +75,7 @@ def external_figures(ext) -> list[Figure]:
 
 
 def trial_figures(trial) -> list[Figure]:
+    trial = [p for p in trial if p.infused]   # the literature figures are of treated patients
     resp = [p for p in trial if not p.nonresponder]
     rel = np.array([p.relapse_day for p in trial])
     dth = np.array([p.death_day for p in trial])
@@ -93,7 +94,7 @@ def trial_figures(trial) -> list[Figure]:
     fc28 = [m for p in resp for m in p.mrd if m.method == "FC" and any(
         a.day == m.day and a.visit == "CAR-T1 D28" for a in p.assessments)]
     crs = np.array([p.crs_grade("CAR-T1") for p in trial])
-    icans = np.array([max([e.grade for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Immune")],
+    icans = np.array([max([e.astct for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Immune")],
                           default=0) for p in trial])
     onsets = [e.start for p in trial for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Cytokine")]
     cns_involved = [p.relapse_site in ("CNS", "BM+CNS") for p in trial

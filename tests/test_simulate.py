@@ -417,8 +417,9 @@ def _within_binomial(observed: float, low: float, high: float, n: int, z: float 
 def test_crs_rates_match_parameters(big_study):
     """CRS after CAR-T1: any grade params.CRS1_ANY, grade >= 3 CRS1_ANY * P(grade >= 3 | CRS).
     Tolerance: 3.5 binomial SE (n = 3000: about +-0.025 and +-0.016)."""
-    n = len(big_study.trial)
-    grades = np.array([p.crs_grade("CAR-T1") for p in big_study.trial])
+    infused = [p for p in big_study.trial if p.infused]
+    n = len(infused)
+    grades = np.array([p.crs_grade("CAR-T1") for p in infused])
     expected_any = params.CRS1_ANY
     expected_severe = params.CRS1_ANY * sum(v for g, v in params.CRS1_GRADES.items() if g >= 3)
     assert _within_binomial((grades >= 1).mean(), expected_any, expected_any, n)
@@ -433,7 +434,7 @@ def test_icans_rate_onsets_and_day28_mrd_match_parameters(big_study):
     """ICANS after CAR-T1 at params.ICANS1_ANY (3.5 binomial SE); CRS onset median in days 3-5
     and ICANS onset median in days 6-9 (T1.24: 5 and 7); day-28 FC MRD negativity (< 1e-4) in
     0.80-0.95 (T1.6 85 %, T1.21 87 %; no FC sample is taken in some patients)."""
-    trial = big_study.trial
+    trial = [p for p in big_study.trial if p.infused]
     icans = np.array([max([e.grade for e in p.adverse_events if e.phase == "CAR-T1" and e.term.startswith("Immune effector")],
                           default=0) for p in trial])
     assert _within_binomial((icans >= 1).mean(), params.ICANS1_ANY, params.ICANS1_ANY, len(trial))
@@ -451,7 +452,7 @@ def test_two_year_os_lfs_and_completion_match_targets(big_study):
     """Truth (no censoring) 2-year proportions vs the ranges of PLANTED_TRUTH['expected_2y'],
     widened by 3.5 binomial SE. OS from CAR-T1 / allo-HSCT; LFS here from the same origin."""
     t2y = 730.5
-    trial = big_study.trial
+    trial = [p for p in big_study.trial if p.infused]   # outcomes from CAR-T1
     os_trial = np.mean([p.death_day > t2y for p in trial])
     lfs_trial = np.mean([min(p.relapse_day, p.death_day) > t2y for p in trial])
     exp = PLANTED_TRUTH["expected_2y"]
@@ -465,8 +466,8 @@ def test_two_year_os_lfs_and_completion_match_targets(big_study):
     assert _within_binomial(os_ext, *exp["ALLO_EXT"]["OS"], len(ext)), os_ext
     assert _within_binomial(lfs_ext, *exp["ALLO_EXT"]["LFS"], len(ext)), lfs_ext
     assert _within_binomial(nrm_ext, *exp["ALLO_EXT"]["NRM"], len(ext)), nrm_ext
-    completion = np.mean([p.eot == "COMPLETED" for p in trial])
-    assert _within_binomial(completion, 0.70, 0.80, len(trial)), completion
+    completion = np.mean([p.eot == "COMPLETED" for p in trial])   # free choice: 65-80 % of the infused
+    assert _within_binomial(completion, 0.65, 0.80, len(trial)), completion
 
 
 def test_planted_confounding_direction(big_study):

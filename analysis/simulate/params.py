@@ -40,26 +40,34 @@ External control covariates (``EXTERNAL_COVARIATES``): allo-HSCT in CR1/CR2, 201
 - Donor HAPLO 0.55 / MSD 0.30 / MUD 0.15: T3.4 (Peking, haplo-dominant), modelling choice.
 - Remission -> allo-HSCT 60-150 days (2-5 months): brief; modelling choice.
 
-Outcome model (``OUTCOME_MODEL``, ``PLANTED_TRUTH``): one leukaemia-free-survival (LFS) hazard for
-both cohorts on the time scale "days since the remission documented before treatment" (CRDTC),
-with delayed entry at treatment start (CAR-T1 or allo-HSCT).
-- Piecewise-constant baseline, relative levels 1 / 0.6 / 0.25 in years 1 / 2 / 3+: modelling choice
-  (relapse concentrates early, T1.35 median 5.5 months to progression; T1.19/T1.20).
-- Covariate log-hazard ratios: MRD+ log(2.0) (T3.5 relapse HR 3.56, diluted for LFS); CR2 log(1.8)
-  (T3.6 5-yr OS 70 % CR1 vs 44 % later CR); age per 10 years log(1.15) (T3.13); Ph+ log(1.2) (T3.8);
+Outcome model (``OUTCOME_MODEL``, ``PLANTED_TRUTH``; analysis.simulate.outcomes): cause-specific hazards.
+- Relapse, time scale "days since the remission documented before treatment" (CRDTC), delayed entry
+  at CAR-T1 / allo-HSCT. Baseline 0.060 per year in year 1, relative 1 / 0.55 / 0.15 in years 1 / 2 /
+  3+ (modelling choice: relapse concentrates early, T1.35, T1.19/T1.20), shared by both cohorts.
+- Covariate log HRs of relapse: MRD+ before therapy log(2.5) (T3.5 HR 3.56, 1.39-9.15); CR2 log(2.8)
+  (T3.6 5-yr OS 70 % CR1 vs 44 % later CR); age per 10 years log(1.10) (T3.13); Ph+ log(1.2) (T3.8);
   high risk log(1.4) (T5.4): modelling choices with those rows as anchors.
-- Baseline hazard calibrated so that the external cohort has 2-year LFS ~0.60 (T3.2 5-yr LFS 65.6 %,
-  T3.6; the brief's 0.55-0.65) and 2-year OS ~0.70 (T3.2 5-yr OS 70.4 %, T3.6, T3.14 not found).
-- Cohort effect: conditional LFS hazard ratio sandwich vs allo = ``PLANTED_TRUTH["lfs_hr_sandwich_vs_allo"]``
-  chosen so the sandwich cohort has 2-year LFS ~0.70 and OS ~0.82 (brief 0.65-0.75 / 0.80-0.85;
-  T1.14 median LFS 20.8 mo is the floor, T1.22 77 % with allo consolidation the ceiling, T2.5/T2.8).
-- Share of LFS events that are non-relapse deaths: allo 0.35 (T3.2 NRM 13.9 % vs CIR 20.7 %;
-  T3.4 NRM 10-11 %; T3.11 TRM 8 %); sandwich 0.10 (T2.15 not found; T2.8/T2.12 no treatment-related
-  deaths; must stay below allo TRM, T3.11): modelling choice.
-- Survival after relapse exponential, median 7.5 months (T1.35), both cohorts; 20 % of relapsed
-  patients are salvaged long term (T1.22: 32 % OS without consolidation; modelling choice).
+- MRD positivity after CAR-T1 (latent day-28 class, ``DAY28_MRD``: T1.6, T1.21, T4.6, T4.7) multiplies
+  the sandwich relapse hazard by 4.87 (T1.34: NGS-MRD > 0 at day 28, HR 4.87, 2.18-10.8).
+- Sandwich effect gamma = log(1.6) on relapse (MRD-negative after CAR-T1 vs allo-HSCT): modelling
+  choice calibrated so the sandwich lies inside its literature ranges and not above them: 1-year LFS
+  0.58-0.77 (T1.21, T1.22), 2-year LFS 0.50-0.65 (T1.23, T1.14, T2.5/T2.8), 2-year OS 0.64-0.80 (T1.23,
+  T1.22). The sandwich trades a higher relapse hazard for a much lower NRM than allo-HSCT.
+- NRM, time scale "days since treatment start", per day: allo-HSCT 6.5e-4 (days 0-100), 1.5e-4
+  (100-365), 2.0e-5 after: concentrated in the first 100 days then a plateau; 5-year NRM 8-15 %
+  (T3.2 13.9 %, T3.4 10-11 %, T3.11 8 %); the day-100 shape is a modelling choice. Sandwich 1.6e-4
+  (days 0-30, CAR-T1 toxicity), 1.1e-4 (30-150, auto-HSCT), 1.8e-5 after: 2-year NRM about 2 %, below
+  the allo TRM of T3.11 (T2.15 not found; T2.8/T2.12 no treatment-related death). Age log HR 1.3 per
+  10 years (modelling choice). Site effect (``SITE_NRM_HR``): modelling choice.
+- Calibrated together so that allo-HSCT 5-year CIR in CR1 is 16-21 % (T3.6 15.9 %, T3.2 20.7 %),
+  5-year LFS about 0.65 (T3.2 65.6 %), 5-year OS in CR1 about 0.70 (T3.6, T3.2).
+- Unmeasured confounding (``UNMEASURED``): latent U, N(0, 1) in the registry, mean -0.3 among trial
+  entrants, log HR 0.405 per SD on relapse and NRM: modelling choice (switch and strength).
+- Survival after relapse exponential, median 7.5 months (T1.35), both cohorts; 12 % of relapsed
+  patients are salvaged long term (modelling choice; T1.22 32 % OS without consolidation).
 - Non-response to CAR-T1 (marrow blasts >= 5 % at day 28) 0.02: T1.1 (90 % CR in r/r disease, so
   ~10 % is a ceiling for patients already in CR): modelling choice.
+- Benchmark of every cited figure: benchmarks/simulator_calibration.py.
 
 Drop-outs along the sandwich
 - CD34+ yield lognormal median 3.8e6/kg, sigma 0.5 (T2.4 2.41-3.05, T2.6 4.14, range 0.7-13);
@@ -103,8 +111,8 @@ Further modelling choices (no literature row; values in this module or the named
   within +-4..14 days; 5 % of visits missed; patients who stop without relapse keep visits at months
   3-24 after CAR-T1. CRi instead of CR in 25 % of early (day 28, HSCT month 1) and 5 % of later
   remission visits; blasts in remission 0-4.5 %, at relapse 5-85 %, in non-response 5-40 %.
-- Non-relapse deaths of the trial: within 14 days of CAR-T1 from CRS; otherwise infection 0.75,
-  organ failure 0.15, other 0.10 (``TRIAL_NRM_CAUSES``). Registry non-relapse deaths: GVHD 0.40,
+- Non-relapse deaths of the trial: within 14 days of CAR-T1 from CRS; otherwise infection 0.70,
+  organ failure 0.15, ICANS 0.05, other 0.10 (``TRIAL_NRM_CAUSES``); each has a grade 5 AE. Registry non-relapse deaths: GVHD 0.40,
   infection 0.40, organ failure 0.15, other 0.05 (``EXTERNAL_NRM_CAUSES``; T3.1, T3.9, T3.10 for GVHD
   incidence).
 - Withdrawal / AE / physician-decision stops fall uniformly between day 21 and 3 days before
@@ -339,7 +347,7 @@ SITE_MISSED_VISIT = {"03": 0.12}
 MISSING_IF_CR2 = {"WBCDIAG": 0.15, "CYTORISK": 0.12}
 
 # AE collection window: the registry's 2-year time frame after CAR-T1 (raw_spec.AE_WINDOW_DAYS)
-from analysis.raw_spec import AE_WINDOW_DAYS  # noqa: E402
+from analysis.raw_spec import AE_WINDOW_DAYS  # noqa: E402,F401  (re-exported for the simulator)
 
 # --- adverse events -------------------------------------------------------------------------------------
 CRS1_ANY, CRS1_GRADES = 0.80, {1: 0.58, 2: 0.33, 3: 0.07, 4: 0.02}

@@ -241,8 +241,9 @@ def draw_disposition(rng: np.random.Generator, sched: Schedule, cd34: float, cou
 
 
 def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollment: date,
-                     unmeasured: UnmeasuredConfounding = P.UNMEASURED) -> TrialPatient:
-    """One patient's complete course (the truth, before any data cut)."""
+                     unmeasured: UnmeasuredConfounding = P.UNMEASURED, always_infused: bool = False) -> TrialPatient:
+    """One patient's complete course (the truth, before any data cut). ``always_infused``: a
+    target of params.CORRECTIONS (its infusion record must exist in every cut)."""
     cov = draw_covariates(rng, P.TRIAL_COVARIATES, trial_latent_shift(unmeasured))
     enroll_to_cart1 = uniform_int(rng, P.ENROLL_TO_CART1)
     cart1 = add_days(enrollment, enroll_to_cart1)
@@ -270,7 +271,7 @@ def simulate_patient(rng: np.random.Generator, subjid: str, siteid: str, enrollm
         reached={"hsct": completed, "cart2": completed}, mobilization_failed=disp.mobilization_failed,
         apheresis_done=disp.apheresis_done, eot=disp.eot, dc_reason=disp.dc_reason, dc_day=disp.dc_day,
     )
-    if pre_stop is not None:
+    if pre_stop is not None and not always_infused:
         _never_infused(rng, patient, pre_stop, unmeasured)
         patient.assessments, patient.mrd = pre_infusion_assessments(rng, patient)
     else:
@@ -347,7 +348,8 @@ def simulate_trial(seed_sequence: np.random.SeedSequence, n: int = P.N_TRIAL,
     plan_seq, patients_seq = seed_sequence.spawn(2)
     plan = enrollment_plan(np.random.default_rng(plan_seq), n, start, end)
     streams = patients_seq.spawn(n)
-    patients = [simulate_patient(np.random.default_rng(s), subjid, site, enr, unmeasured)
+    targets = {dict(c.key)["SUBJID"] for c in P.CORRECTIONS}
+    patients = [simulate_patient(np.random.default_rng(s), subjid, site, enr, unmeasured, subjid in targets)
                 for s, (subjid, site, enr) in zip(streams, plan)]
     _keep_correction_targets(patients)
     return patients
