@@ -72,6 +72,7 @@ def manifest_bytes(study: Study, cut: str, files: dict[str, bytes]) -> bytes:
         "study": STUDYID, "cut": cut, "cut_date": _cut_date(cut).isoformat(), "synthetic": True,
         "generator": "analysis.simulate", "seed": study.seed,
         "n_trial": len(study.trial), "n_external": len(study.external),
+        "analysis": params.CUT_KIND.get(cut, "interim"), "final_analysis": params.FINAL_ANALYSIS,
         "files": {name: {"sha256": hashlib.sha256(data).hexdigest(),
                          "rows": data.count(b"\n") - 1}
                   for name, data in sorted(files.items())},

@@ -146,6 +146,8 @@ from datetime import date
 # Interim cuts 2024-06-30, 2025-06-30 and 2026-09-30 (every patient followed >= 19 months after
 # CAR-T1); the final analysis is last patient's CAR-T1 + 24 months (FINAL_ANALYSIS_DATE).
 CUTS: tuple[str, ...] = ("cut-2024-06-30", "cut-2025-06-30", "cut-2026-09-30")
+CUT_KIND = dict.fromkeys(CUTS, "interim")          # recorded in each cut's manifest.json
+FINAL_ANALYSIS = "last patient's CAR-T1 + 24 months (the registry's 2-year time frame)"
 ENROLLMENT_START = date(2023, 1, 5)
 ENROLLMENT_END = date(2025, 1, 20)
 N_TRIAL = 40
