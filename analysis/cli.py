@@ -139,13 +139,15 @@ def _cut_of(args) -> str:
 
 def cmd_simulate(args) -> int:
     from analysis.simulate import write_cuts  # the only place that imports the simulator
+    out = args.out if args.out is not None else paths.raw_root(args.root)
     try:
-        written = write_cuts(paths.raw_root(args.root), seed=args.seed, force=args.force)
-    except FileExistsError as exc:  # raw data are read-only: a usage error, not a defect
+        written = write_cuts(out, seed=args.seed, force=args.force, n_trial=args.n_trial,
+                             n_external=args.n_external)
+    except (FileExistsError, ValueError) as exc:  # read-only raw data, impossible size: usage errors
         _say(f"simulate: {exc}")
         return EXIT_USAGE
     for cut in written:
-        _say(f"[simulate] wrote {paths.raw_dir(cut, args.root)}")
+        _say(f"[simulate] wrote {Path(out) / cut}")
     return EXIT_OK
 
 
@@ -228,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("simulate", "write the SYNTHETIC raw exports of every data cut into data/raw/", cmd_simulate, cut=False)
     sp.add_argument("--seed", type=int, default=20221101, help="random seed (default: %(default)s)")
     sp.add_argument("--force", action="store_true", help="overwrite existing raw cuts")
+    sp.add_argument("--n-trial", type=int, default=40, help="trial patients (default: %(default)s, the shipped study)")
+    sp.add_argument("--n-external", type=int, default=150,
+                    help="external-control registry patients (default: %(default)s)")
+    sp.add_argument("--out", type=Path, default=None,
+                    help="folder that receives the cut folders (default: data/raw/ of --root); "
+                         "e.g. --out /tmp/big/data/raw, then --root /tmp/big for the other commands")
     for name, (_, _, desc) in STEPS.items():
         sp = add(name, desc + " (and bring the steps it needs up to date)", cmd_step)
         sp.add_argument("--force", action="store_true", help="re-run this step even if it is up to date")
@@ -238,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("lock", "freeze an official cut: derived data, ARD, define.xml and provenance -> data/locked/<cut>/",
              cmd_extra)
     sp.add_argument("--force", action="store_true", help="replace an existing lock whose outputs changed")
+    sp.add_argument("--reason", default=None,
+                    help="why an existing lock is replaced (implies --force); recorded in lock.json with the "
+                         "previous lock's sha256 and git commit")
     sp = add("reproduce", "rebuild a locked cut from raw in a scratch tree and compare with the lock "
                           "(exit 4 on any difference)", cmd_extra)
     sp.add_argument("--keep", action="store_true", help="keep the scratch tree and print where it is")

@@ -87,9 +87,19 @@ CTCAE_TERMS: dict[str, tuple[str, tuple[int, ...]]] = {
     "Hypogammaglobulinemia": ("Immune system disorders", (1, 2, 3, 4, 5)),
     "Headache": ("Nervous system disorders", (1, 2, 3)),
     "Hepatic failure": ("Hepatobiliary disorders", (3, 4, 5)),
+    "Death NOS": ("General disorders and administration site conditions", (5,)),
 }
 
 RESPONSE_CODES = ("CR", "CRi", "NR", "RELAPSE")
+# WBC at diagnosis: plausible range per unit (1 x 10^9/L = 1000 cells/uL). A value outside the
+# range of its stated unit (e.g. 15000 recorded as 10^9/L: a cells/uL value with the wrong unit)
+# stops validation (exit 3); values in cells/uL are converted to 10^9/L by the derivation.
+WBC_RANGE = {"10^9/L": (0.1, 1000.0), "cells/uL": (100.0, 1e6)}
+WBC_PER_1E9_L = {"10^9/L": 1.0, "cells/uL": 1000.0}
+RELAPSE_SITES = ("BM", "CNS", "BM+CNS", "OTHER-EM")   # rs.RELSITE: marrow, CNS, both, other extramedullary
+# AE collection window (registry record: AEs "after CAR-T 1", time frame 2 years): from enrollment
+# to 730 days after CAR-T1 (30 days after stopping for a patient never infused).
+AE_WINDOW_DAYS = 730
 REMISSION_CODES = ("CR", "CRi")
 MRD_METHODS = ("FC", "NGS")
 
@@ -103,7 +113,8 @@ def _form(f: Form) -> Form:
 
 DM = _form(Form("dm", "Demographics and enrollment", ("SUBJID",), (
     Column("STUDYID", "str", "Study identifier", required=True, codes=(STUDYID,)),
-    Column("SITEID", "str", "Study site identifier", required=True, codes=("01", "02", "03")),
+    # A study grows by sites: two-digit site numbers, at most 999 subjects per site (SUBJID SS-NNN).
+    Column("SITEID", "str", "Study site identifier", required=True, pattern=r"^\d{2}$"),
     SUBJID,
     Column("INITIALS", "str", "Subject initials", identifier=True),
     Column("BRTHDTC", "pdate", "Date of birth", identifier=True),
@@ -119,7 +130,10 @@ BL = _form(Form("bl", "Baseline disease characteristics", ("SUBJID",), (
     Column("DIAGDTC", "pdate", "Date of B-ALL diagnosis", required=True),
     Column("PHSTAT", "str", "Ph chromosome / BCR-ABL1 status", required=True, codes=("POS", "NEG")),
     Column("CYTORISK", "str", "Cytogenetic risk group", codes=("STANDARD", "HIGH")),
-    Column("WBCDIAG", "float", "WBC at diagnosis (10^9/L)", min=0.1, max=1000),
+    # WBC as recorded, in the unit WBCDIAGU states (one site records cells/uL; the derivation
+    # converts to 10^9/L). Range per unit: validation.form_suites.bl_rules (WBC_RANGE).
+    Column("WBCDIAG", "float", "WBC at diagnosis (unit: WBCDIAGU)", min=0.1, max=1e6),
+    Column("WBCDIAGU", "str", "Unit of WBCDIAG", codes=("10^9/L", "cells/uL")),
     Column("CNSSTAT", "str", "CNS status at diagnosis", required=True, codes=("CNS1", "CNS2", "CNS3")),
     Column("CD19PCT", "float", "CD19 expression on blasts at diagnosis (%)", min=0, max=100),
     Column("CD22PCT", "float", "CD22 expression on blasts at diagnosis (%)", min=0, max=100),
@@ -161,6 +175,7 @@ RS = _form(Form("rs", "Disease response assessments", ("SUBJID", "RSDTC"), (
     Column("RSDTC", "date", "Assessment date (bone marrow)", required=True),
     Column("BMBLAST", "float", "Bone-marrow blasts (%)", min=0, max=100),
     Column("RSORRES", "str", "Response category", required=True, codes=RESPONSE_CODES),
+    Column("RELSITE", "str", "Site of relapse (RELAPSE only)", codes=RELAPSE_SITES),
 )))
 
 MRD = _form(Form("mrd", "MRD assessments", ("SUBJID", "MRDDTC", "METHOD"), (
@@ -187,15 +202,25 @@ AE = _form(Form("ae", "Adverse events (CTCAE 5.0)", ("SUBJID", "AESEQ"), (
     Column("AEENDTC", "pdate", "Resolution date (empty if ongoing)"),
     Column("AESER", "str", "Serious", required=True, codes=("Y", "N")),
     Column("AERELCAR", "str", "Related to CAR-T", required=True, codes=("Y", "N")),
+    # CRS and ICANS carry the ASTCT 2019 consensus grade beside the CTCAE grade, and their
+    # treatment; blank for every other term (validation.form_suites.ae_rules).
+    Column("ASTCTGR", "int", "ASTCT 2019 consensus grade (CRS, ICANS only)", codes=(1, 2, 3, 4, 5)),
+    Column("AETOCI", "str", "Tocilizumab given for the event (CRS, ICANS only)", codes=("Y", "N")),
+    Column("AESTER", "str", "Corticosteroids given for the event (CRS, ICANS only)", codes=("Y", "N")),
+    Column("AEACN", "str", "Action taken with study treatment", required=True,
+           codes=("NONE", "TREATMENT DISCONTINUED")),
 )))
+
+# AE terms graded by ASTCT 2019 consensus (ae.ASTCTGR, AETOCI, AESTER present exactly for these).
+ASTCT_TERMS = ("Cytokine release syndrome", "Immune effector cell-associated neurotoxicity syndrome")
 
 DS = _form(Form("ds", "Disposition and survival follow-up", ("SUBJID",), (
     SUBJID,
     Column("EOTSTAT", "str", "End-of-treatment status", required=True,
            codes=("COMPLETED", "DISCONTINUED", "ONGOING")),
     Column("DCREAS", "str", "Reason for stopping before completing the sandwich",
-           codes=("MOBILIZATION FAILURE", "RELAPSE", "DEATH", "ADVERSE EVENT", "WITHDRAWAL",
-                  "PHYSICIAN DECISION")),
+           codes=("MANUFACTURING FAILURE", "MOBILIZATION FAILURE", "RELAPSE", "DEATH", "ADVERSE EVENT",
+                  "WITHDRAWAL", "PHYSICIAN DECISION")),
     Column("DCDTC", "date", "Date treatment stopped"),
     Column("LSTALVDTC", "date", "Date last known alive", required=True),
     Column("DTHFL", "str", "Died", required=True, codes=("Y", "N")),
@@ -204,10 +229,18 @@ DS = _form(Form("ds", "Disposition and survival follow-up", ("SUBJID",), (
            codes=("RELAPSE", "INFECTION", "CRS", "ICANS", "ORGAN FAILURE", "OTHER")),
 )))
 
+CT = _form(Form("ct", "Subsequent anti-leukemic therapy", ("SUBJID", "CTSEQ"), (
+    SUBJID,
+    Column("CTSEQ", "int", "Sequence number of the therapy within subject", required=True, min=1),
+    Column("CTTYPE", "str", "Type of subsequent therapy", required=True,
+           codes=("ALLO-HSCT", "CHEMOTHERAPY", "TKI", "OTHER")),
+    Column("CTSTDTC", "date", "Start date", required=True),
+)))
+
 # External control: allo-HSCT registry extract, one row per patient, with the registry's own
 # coding (harmonised with the trial's by the derivations).
 EXT = _form(Form("ext", "External control: allo-HSCT registry extract", ("PATID",), (
-    Column("PATID", "str", "Registry patient identifier", required=True, pattern=r"^R\d{4}$"),
+    Column("PATID", "str", "Registry patient identifier", required=True, pattern=r"^R\d{6}$"),
     Column("AGE", "int", "Age at allo-HSCT (years)", required=True, min=14, max=75),
     Column("SEX", "str", "Sex", required=True, codes=("M", "F")),
     Column("PHPOS", "str", "Ph-positive / BCR-ABL1", required=True, codes=("Y", "N")),
@@ -226,7 +259,7 @@ EXT = _form(Form("ext", "External control: allo-HSCT registry extract", ("PATID"
     Column("LSTFUDTC", "date", "Date of last follow-up (alive or death)", required=True),
 ), subject_column="PATID"))
 
-TRIAL_FORMS = ("dm", "bl", "cart", "mob", "hsct", "rs", "mrd", "ae", "ds")
+TRIAL_FORMS = ("dm", "bl", "cart", "mob", "hsct", "rs", "mrd", "ae", "ds", "ct")
 EXTERNAL_FORMS = ("ext",)
 
 # Columns that identify a person: they may be in raw exports but never downstream.

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.survival import cox, km_estimates, logrank
-from benchmarks import competing, pipeline_scale
+from benchmarks import competing, pipeline_scale, simulator_calibration
 
 from analysis.conventions import DAYS_PER_MONTH, DAYS_PER_YEAR, TIMEPOINT_2Y_DAYS  # SAP 2.1
 
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\ncompeting risks against cmprsk (R timed inside R; peak memory: ours traced, R gc max used)")
             competing.run(args.competing_sizes, Path(tmp), args.r_timeout)
     pipeline_scale.main([])  # cold report, each step at x1..x1000, bootstrap share (issue 15)
+    simulator_calibration.main([])  # simulator vs literature (issue 10)
     return 0
 
 

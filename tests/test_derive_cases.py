@@ -135,6 +135,7 @@ def case_text_forms() -> dict[str, pd.DataFrame]:
                _ds("01-005", "DISCONTINUED", "2025-08-01", reas="WITHDRAWAL", dcdt="2024-02-20",
                    dth="2025-08-01", caus="OTHER"),
                _ds("01-006", "DISCONTINUED", "2023-12-20", reas="WITHDRAWAL", dcdt="2023-12-20")],
+        "ct": [dict(SUBJID="01-001", CTSEQ=1, CTTYPE="CHEMOTHERAPY", CTSTDTC="2024-09-20")],
         "ext": [dict(PATID="R0001", AGE=40, SEX="F", PHPOS="Y", CYTORISK="high", WBCDIAG=30.0, CNSSTAT="CNS1",
                      DISSTAT="CR1", MRDPRE="positive", DONOR="MSD", DIAGDTC="2023-05", CRDTC="2023-08-01",
                      HSCTDTC="2024-02-01", RELDTC="2024-08-01", DTHDTC="2024-10-01", DTHCAUS="GVHD",

@@ -157,7 +157,7 @@ COLUMN_RULE_CASES = [  # form, column, bad value, expected detail, expectation
     ("dm", "WEIGHTKG", "70,5", "70,5 is not a finite number", "expect_column_values_to_not_be_null"),
     ("dm", "SEX", "", "empty, a value is required", "expect_column_values_to_not_be_null"),
     ("dm", "SEX", "3", "3 not in {1, 2}", "expect_column_values_to_be_in_set"),
-    ("dm", "SITEID", "09", "09 not in {01, 02, 03}", "expect_column_values_to_be_in_set"),
+    ("dm", "SITEID", "9", "9 does not match ^\\d{2}$", "expect_column_values_to_match_regex"),
     ("dm", "ENRLDTC", "2021-02-30", "2021-02-30 is not a valid date YYYY-MM-DD",
      "expect_column_values_to_not_be_null"),
     ("dm", "ENRLDTC", "2021-03", "2021-03 is not a valid date YYYY-MM-DD", "expect_column_values_to_not_be_null"),
@@ -193,7 +193,7 @@ def test_tiny_handmade_cut_passes(tmp_path):
 def test_pattern_rule_on_external_control(work):
     set_cell(work, "ext", 1, "PATID", "X12")
     lines = lines_of(work, "raw.ext")
-    assert "ext.csv row 1 (PATID X12) PATID: X12 does not match ^R\\d{4}$ [expect_column_values_to_match_regex]" in lines
+    assert "ext.csv row 1 (PATID X12) PATID: X12 does not match ^R\\d{6}$ [expect_column_values_to_match_regex]" in lines
 
 
 def test_valid_partial_date_is_accepted_in_pdate_column(work):

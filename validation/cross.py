@@ -12,7 +12,10 @@ on SUBJID, so each failure is still reported against that form's CSV row. The ru
 - nothing after death: infusions, mobilization, collection, conditioning, HSCT, engraftment,
   response and MRD assessments, AE onset and resolution, treatment stop, last known alive;
 - nothing before enrollment: infusions, assessments, MRD samples, AE onset, disposition dates;
-- a grade 5 AE means the subject died;
+- a grade 5 AE means the subject died; and (death <-> fatal AE reconciliation) every death not
+  caused by relapse inside the AE window (raw_spec.AE_WINDOW_DAYS after CAR-T1; 30 days after
+  stopping for a subject never infused) has a grade 5 AE in ae.csv;
+- subsequent therapy (ct.csv) neither before enrollment nor after death;
 - disposition agrees with treatment: COMPLETED only with a CAR-T2 infusion, MOBILIZATION FAILURE
   only with a failed mobilization.
 
@@ -27,7 +30,7 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
-from analysis.raw_spec import TRIAL_FORMS
+from analysis.raw_spec import AE_WINDOW_DAYS, TRIAL_FORMS
 from validation.frames import hi, lo
 from validation.rules import DateRef, Rule, Suite, equals, flag_true, on_or_after, shown
 
@@ -66,8 +69,25 @@ ENRL, CART1_CD22, CART1_LAST, COLL, HSCT, DTH = (k.ref for k in KEY_DATES)
 SUBJECT_TABLE_COLUMNS = {
     "dm": ("SUBJID", "ENRLDTC"), "bl": ("SUBJID", "CRDTC"), "cart": ("SUBJID", "PHASE", "PRODUCT", "INFDTC"),
     "mob": ("SUBJID", "MOBSTAT", "COLLDTC"), "hsct": ("SUBJID", "HSCTDTC"), "ds": ("SUBJID", "DTHDTC", "DTHFL"),
-    "rs": ("SUBJID",), "mrd": ("SUBJID",), "ae": ("SUBJID",),
+    "rs": ("SUBJID",), "mrd": ("SUBJID",), "ae": ("SUBJID", "AETOXGR"), "ct": ("SUBJID",),
 }
+NOT_AFTER_STOP_DAYS = 30   # AE collection of a subject never infused ends 30 days after stopping
+
+
+def fatal_ae_reconciled(frames: dict[str, pd.DataFrame], table: pd.DataFrame) -> pd.Series:
+    """Per subject: False when a death that must have its grade 5 AE has none (SAP 5; the AE
+    window of raw_spec.AE_WINDOW_DAYS). Deaths from relapse, and deaths after the window, need none."""
+    ae = frames["ae"]
+    fatal = set(ae.loc[ae["AETOXGR"].astype("string").str.strip() == "5", SUBJ].dropna())
+    ds = frames["ds"].dropna(subset=[SUBJ]).drop_duplicates(SUBJ).set_index(SUBJ)
+    died = ds["DTHFL"].reindex(table.index).eq("Y").fillna(False).astype(bool)
+    cause = ds["DTHCAUS"].reindex(table.index)
+    death, cart1 = table[lo(DTH.base)], table[lo(CART1_CD22.base)]
+    stop = pd.to_datetime(ds["DCDTC"].reindex(table.index), errors="coerce")
+    window_end = cart1 + pd.Timedelta(days=AE_WINDOW_DAYS)
+    window_end = window_end.where(cart1.notna(), stop + pd.Timedelta(days=NOT_AFTER_STOP_DAYS))
+    due = died & cause.ne("RELAPSE").fillna(True).astype(bool) & (death <= window_end).fillna(False).astype(bool)
+    return ~due | pd.Series(table.index.isin(fatal), index=table.index)
 
 
 def _key_date(frames: dict[str, pd.DataFrame], kd: KeyDate) -> pd.DataFrame:
@@ -101,10 +121,11 @@ def subject_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         table[name] = table.index.isin(set(members.dropna()))
     ds = frames["ds"].dropna(subset=[SUBJ]).drop_duplicates(SUBJ).set_index(SUBJ)
     table["DS_DTHFL"] = ds["DTHFL"].reindex(table.index)
+    table["FATAL_AE_RECONCILED"] = fatal_ae_reconciled(frames, table)
     return table.reset_index()
 
 
-FLAGS = ("HAS_BL", "HAS_DS", "HAS_HSCT", "HAS_CART1", "COLLECTED", "HAS_CART2", "MOB_FAILED")
+FLAGS = ("HAS_BL", "HAS_DS", "HAS_HSCT", "HAS_CART1", "COLLECTED", "HAS_CART2", "MOB_FAILED", "FATAL_AE_RECONCILED")
 
 
 def joined(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
@@ -208,11 +229,17 @@ def ds_rules(f):
         flag_true(f, "DCREAS", "MOB_FAILED", "DCREAS=MOBILIZATION FAILURE only when mob.MOBSTAT=FAILED",
                   lambda r: "MOBILIZATION FAILURE but mob.csv has no failed mobilization for the subject",
                   where=Col("DCREAS") == "MOBILIZATION FAILURE"),
+        flag_true(f, "DTHCAUS", "FATAL_AE_RECONCILED",
+                  f"a death not caused by relapse within the AE window ({AE_WINDOW_DAYS} days after CAR-T1) "
+                  "has a grade 5 AE in ae.csv (death <-> fatal AE reconciliation)",
+                  lambda r: f"died ({shown(r, 'DTHDTC')}, cause {shown(r, 'DTHCAUS')}) within the AE window "
+                            "but ae.csv has no grade 5 AE for the subject", where=Col("DTHFL") == "Y"),
     ]
 
 
 CROSS_RULES = {"dm": dm_rules, "bl": bl_rules, "cart": cart_rules, "mob": mob_rules, "hsct": hsct_rules,
-               "rs": assessment_rules("RSDTC"), "mrd": assessment_rules("MRDDTC"), "ae": ae_rules, "ds": ds_rules}
+               "rs": assessment_rules("RSDTC"), "mrd": assessment_rules("MRDDTC"), "ae": ae_rules, "ds": ds_rules,
+               "ct": assessment_rules("CTSTDTC")}
 
 
 def cross_suites(frames: dict[str, pd.DataFrame | None], missing_columns: dict[str, tuple[str, ...]]) -> list[Suite]:

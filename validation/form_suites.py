@@ -22,7 +22,7 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
 from analysis.conventions import MRD_THRESHOLD
-from analysis.raw_spec import CTCAE_TERMS, REMISSION_CODES, Form
+from analysis.raw_spec import ASTCT_TERMS, CTCAE_TERMS, REMISSION_CODES, WBC_RANGE, Form
 from validation.frames import DATE_TYPES, NUMBER_PATTERN, check_frame, num
 from validation.rules import (
     DateRef, Rule, Suite, codes_text, date_text, empty_when, in_codes, in_range, matches,
@@ -110,7 +110,17 @@ def ae_rules(f: str) -> list[Rule]:
         grades = CTCAE_TERMS.get(r["AEDECOD"], (None, ()))[1]
         return f"grade {shown(r, 'AETOXGR')} not allowed for '{shown(r, 'AEDECOD')}' (CTCAE 5.0 grades {codes_text(grades)})"
 
+    astct, other = Col("AEDECOD").is_in(list(ASTCT_TERMS)), Col("AEDECOD").is_not_in(list(ASTCT_TERMS))
+    fatal_pairs = [(a, c) for a in range(1, 6) for c in range(1, 6) if (a == 5) == (c == 5)]
+    astct_rules = [rule for col in ("ASTCTGR", "AETOCI", "AESTER") for rule in (
+        present_when(f, col, astct, "AEDECOD is CRS or ICANS (ASTCT 2019)"),
+        empty_when(f, col, other, "AEDECOD is not CRS or ICANS"))]
     return [
+        *astct_rules,
+        pair_in_set(f, "AETOXGR", "ASTCTGR", [(str(c), a) for a, c in fatal_pairs],
+                    "ASTCTGR is 5 exactly when AETOXGR is 5 (a fatal event is fatal on both scales)",
+                    lambda r: f"{shown(r, 'ASTCTGR')} with CTCAE grade {shown(r, 'AETOXGR')} "
+                              f"(grade 5 on one scale only)", numeric_b=True),
         pair_in_set(f, "AEDECOD", "AEBODSYS", soc_pairs, "AEBODSYS is the CTCAE 5.0 SOC of AEDECOD", soc_detail),
         pair_in_set(f, "AEDECOD", "AETOXGR", grade_pairs, "AETOXGR is a CTCAE 5.0 grade of AEDECOD",
                     grade_detail, numeric_b=True),
@@ -169,7 +179,13 @@ def bl_rules(f: str) -> list[Rule]:
     """Besides the date order: a stated pre-CAR-T1 MRD level agrees with the POS/NEG call under
     the registry record's thresholds (analysis.conventions.MRD_THRESHOLD: FC < 1e-4, NGS < 1e-6
     is negative). The level itself is optional."""
-    rules = [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC"))]
+    rules = [on_or_after(f, "CRDTC", _date("CRDTC"), _date("DIAGDTC"), needs=("CRDTC", "DIAGDTC")),
+             present_when(f, "WBCDIAGU", Col("WBCDIAG").is_not_null(), "WBCDIAG is given (the unit is stated)")]
+    # The unit rule: a value outside the plausible range of its stated unit is a unit mix-up.
+    for unit, (low, high) in WBC_RANGE.items():
+        rules.append(in_range(f, "WBCDIAG", low, high, where=Col("WBCDIAGU") == unit,
+                              why=f" when WBCDIAGU={unit} (plausible range of the unit; outside it the value "
+                                  f"is in another unit: a unit mix-up)"))
     for method, threshold in MRD_THRESHOLD.items():
         pos = (Col("MRDPRE") == "POS") & (Col("MRDPREMT") == method)
         neg = (Col("MRDPRE") == "NEG") & (Col("MRDPREMT") == method)

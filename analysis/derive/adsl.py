@@ -18,7 +18,7 @@ from analysis.derive.common import (
 from analysis.derive.dates import DATE_DTYPE
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
 from analysis.errors import BadDataError
-from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES
+from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES, WBC_PER_1E9_L
 
 LOSS_OF_REMISSION = tuple(c for c in RESPONSE_CODES if c not in REMISSION_CODES)  # NR, RELAPSE
 TREATMENT = {conventions.COHORT_TRIAL: "CAR-T/AUTO-HSCT SANDWICH",
@@ -54,7 +54,8 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
          "POS/NEG; registry Y->POS, N->NEG."),
     char("CYTORISK", "Cytogenetic Risk Group", "Derived", "bl.CYTORISK; ext.CYTORISK",
          "STANDARD/HIGH; registry lower case -> upper case."),
-    num("WBCDIAG", "WBC at Diagnosis (10^9/L)", "Collected", "bl.WBCDIAG; ext.WBCDIAG"),
+    num("WBCDIAG", "WBC at Diagnosis (10^9/L)", "Derived", "bl.WBCDIAG; bl.WBCDIAGU; ext.WBCDIAG",
+        "In 10^9/L: trial values recorded in cells/uL (bl.WBCDIAGU) divided by 1000."),
     char("CNSSTAT", "CNS Status at Diagnosis", "Collected", "bl.CNSSTAT; ext.CNSSTAT"),
     char("DISSTAT", "Disease Status Before Therapy", "Collected", "bl.DISSTAT; ext.DISSTAT",
          "CR1/CR2: before CAR-T1 (trial), at allo-HSCT (controls)."),
@@ -114,6 +115,14 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
     char("LFSFL", "LFS Population Flag", "Derived", "REMDT",
          "Y if REMDT is not missing (remission after therapy), else N."),
 ))
+
+
+def wbc_in_1e9_per_l(bl: pd.DataFrame) -> pd.Series:
+    """bl.WBCDIAG converted to 10^9/L from the unit bl.WBCDIAGU states (cells/uL / 1000;
+    raw_spec.WBC_PER_1E9_L). A missing unit is read as 10^9/L (older exports). SAP 6.1."""
+    unit = bl["WBCDIAGU"] if "WBCDIAGU" in bl else pd.Series("10^9/L", index=bl.index)
+    factor = unit.map(WBC_PER_1E9_L).fillna(1.0).astype(float)
+    return (bl["WBCDIAG"].astype("Float64") / factor).astype("Float64")
 
 
 def _first_by_subject(df: pd.DataFrame, key: str, date_col: str, name: str, how: str) -> pd.DataFrame:
@@ -239,7 +248,7 @@ def derive_trial_adsl(forms: dict[str, pd.DataFrame], cut_date: pd.Timestamp) ->
     })
     baseline = pd.DataFrame({
         "SUBJID": bl["SUBJID"], "PHSTAT": bl["PHSTAT"], "CYTORISK": bl["CYTORISK"],
-        "WBCDIAG": bl["WBCDIAG"].astype("Float64"), "CNSSTAT": bl["CNSSTAT"], "DISSTAT": bl["DISSTAT"],
+        "WBCDIAG": wbc_in_1e9_per_l(bl), "CNSSTAT": bl["CNSSTAT"], "DISSTAT": bl["DISSTAT"],
         "MRDPRE": bl["MRDPRE"], "MRDPRELV": bl["MRDPRELV"].astype("Float64"), "MRDPREMT": bl["MRDPREMT"],
         "DIAGDT": diagdt, "DIAGDTF": diagdtf, "CRDT": raw_dates(bl, "bl", "CRDTC"),
     })

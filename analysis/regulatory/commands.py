@@ -15,8 +15,12 @@ def cmd_lock(args) -> int:
     cut = cli._cut_of(args)
     if not args.force:   # --force is the deliberate re-lock of changed raw data
         cli.prepare_build(cut, cli._root(args))
+    reason = getattr(args, "reason", None)
     build.build(cli.PIPELINE, cut, cli._runner, root=cli._root(args), say=_say)
-    manifest = lock_cut(cut, args.root, force=args.force)
+    manifest = lock_cut(cut, args.root, force=args.force, reason=reason)
+    if "relock" in manifest:
+        _say(f"re-locked {cut}: reason {manifest['relock']['reason']!r}; previous lock.json sha256 "
+             f"{manifest['relock']['previous_lock_sha256']} (git commit {manifest['relock']['previous_git_commit']})")
     target = paths.ROOT if args.root is None else args.root
     _say(f"locked {cut} at {manifest['locked_utc']}: {len(manifest['outputs'])} outputs, {len(manifest['raw'])} raw files -> "
          f"{(target / 'data' / 'locked' / cut).as_posix()} (commit it); git commit "

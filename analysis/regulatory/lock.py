@@ -12,6 +12,11 @@ the SHA-256 of requirements.lock with the pinned versions, the Python version an
 git commit and whether the work tree was dirty, per-step code fingerprints (analysis.build), and
 the UTC time of locking. ``python -m analysis reproduce --cut <cut>`` checks a lock.
 
+A re-lock (replacing a lock whose outputs or raw inputs changed) is deliberate and recorded:
+``python -m analysis lock --cut <cut> --reason "..."`` stores in lock.json ``relock`` = the reason,
+the SHA-256 of the previous lock.json, its git commit and lock time, and appends the previous
+lock's identity to ``history`` (oldest first), so the chain of locks can be followed.
+
 Why data/locked/ and not data/derived/<cut>/: the derive step rebuilds data/derived/<cut>/
 atomically on every run, which would delete or silently replace committed evidence.
 """
@@ -111,12 +116,30 @@ def make_manifest(cut: str, outputs: dict[str, str], root: Path | None, code_roo
     }
 
 
-def lock_cut(cut: str, root: Path | None = None, force: bool = False, code_root: Path | None = None) -> dict:
+def previous_lock(cut: str, root: Path | None, reason: str | None) -> dict | None:
+    """The identity of the lock about to be replaced (None when the cut was never locked)."""
+    path = common.locked_dir(cut, root) / common.LOCK_MANIFEST
+    if not path.exists():
+        return None
+    old = json.loads(path.read_text(encoding="utf-8"))
+    return {"reason": reason, "previous_lock_sha256": build.sha256_file(path),
+            "previous_git_commit": (old.get("code") or {}).get("commit"),
+            "previous_locked_utc": old.get("locked_utc"),
+            "previous_reason": (old.get("relock") or {}).get("reason"),
+            "history": list(old.get("history") or [])}
+
+
+def lock_cut(cut: str, root: Path | None = None, force: bool = False, code_root: Path | None = None,
+             reason: str | None = None) -> dict:
     """Copy the built outputs of ``cut`` to data/locked/<cut>/ with lock.json; return the manifest.
 
     A lock is an event: locking again when the outputs and raw files are those already locked
     changes nothing (the existing manifest is returned). An existing lock whose outputs would
-    change is replaced only with ``force``."""
+    change is replaced only with ``force`` or a ``reason`` (which implies force); the replaced
+    lock's identity and the reason are recorded (``relock``, ``history``)."""
+    if reason is not None and not reason.strip():
+        raise BadDataError(f"re-lock of {cut}: the reason must not be empty")
+    force = force or reason is not None
     code_root = code_root or paths.REPO_ROOT
     sources = lock_sources(cut, root)
     define = build_define(read_spec_json(sources[f"derived/{common.SPEC_FILE}"]), cut, href_prefix="derived/")
@@ -133,6 +156,14 @@ def lock_cut(cut: str, root: Path | None = None, force: bool = False, code_root:
             raise BadDataError(f"{cut} is already locked and these outputs would change: {changed or 'raw inputs'}; "
                                f"re-lock deliberately with `python -m analysis lock --cut {cut} --force`")
     manifest = make_manifest(cut, outputs, root, code_root)
+    prev = previous_lock(cut, root, reason)
+    if prev is not None:
+        history = prev.pop("history")
+        manifest["relock"] = prev
+        manifest["history"] = history + [{"lock_sha256": prev["previous_lock_sha256"],
+                                          "git_commit": prev["previous_git_commit"],
+                                          "locked_utc": prev["previous_locked_utc"],
+                                          "reason": prev["previous_reason"]}]
     with atomic_dir(common.locked_dir(cut, root)) as tmp:
         for rel, src in sources.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)

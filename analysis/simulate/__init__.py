@@ -40,10 +40,16 @@ class Study:
 
 
 def simulate_study(seed: int = DEFAULT_SEED, n_trial: int = params.N_TRIAL,
-                   n_external: int = params.N_EXTERNAL) -> Study:
-    """Full courses of ``n_trial`` trial and ``n_external`` registry patients from one seed."""
+                   n_external: int = params.N_EXTERNAL,
+                   unmeasured: params.UnmeasuredConfounding = params.UNMEASURED) -> Study:
+    """Full courses of ``n_trial`` trial and ``n_external`` registry patients from one seed;
+    ``unmeasured`` switches the latent confounder (params.UNMEASURED / UNMEASURED_OFF)."""
+    for name, n in (("n_trial", n_trial), ("n_external", n_external)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
     trial_seq, external_seq = np.random.SeedSequence(seed).spawn(2)
-    return Study(seed, simulate_trial(trial_seq, n_trial), simulate_external(external_seq, n_external))
+    return Study(seed, simulate_trial(trial_seq, n_trial, unmeasured=unmeasured),
+                 simulate_external(external_seq, n_external, unmeasured=unmeasured))
 
 
 def _cut_date(cut: str) -> date:
@@ -65,6 +71,8 @@ def manifest_bytes(study: Study, cut: str, files: dict[str, bytes]) -> bytes:
     manifest = {
         "study": STUDYID, "cut": cut, "cut_date": _cut_date(cut).isoformat(), "synthetic": True,
         "generator": "analysis.simulate", "seed": study.seed,
+        "n_trial": len(study.trial), "n_external": len(study.external),
+        "analysis": params.CUT_KIND.get(cut, "interim"), "final_analysis": params.FINAL_ANALYSIS,
         "files": {name: {"sha256": hashlib.sha256(data).hexdigest(),
                          "rows": data.count(b"\n") - 1}
                   for name, data in sorted(files.items())},
@@ -72,8 +80,10 @@ def manifest_bytes(study: Study, cut: str, files: dict[str, bytes]) -> bytes:
     return (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode("utf-8")
 
 
-def write_cuts(raw_root: Path, seed: int = DEFAULT_SEED, force: bool = False) -> list[str]:
-    """Write every data cut into ``raw_root/<cut>/``; return the cut names written.
+def write_cuts(raw_root: Path, seed: int = DEFAULT_SEED, force: bool = False, n_trial: int = params.N_TRIAL,
+               n_external: int = params.N_EXTERNAL) -> list[str]:
+    """Write every data cut of a study of ``n_trial`` + ``n_external`` patients into
+    ``raw_root/<cut>/``; return the cut names written.
 
     Raw data are read-only: an existing cut folder is an error unless ``force``. Each cut folder
     is built in a scratch directory and swapped in whole (analysis.atomic.atomic_dir).
@@ -85,7 +95,7 @@ def write_cuts(raw_root: Path, seed: int = DEFAULT_SEED, force: bool = False) ->
     if existing and not force:
         raise FileExistsError(f"raw data cut(s) already exist in {raw_root}: {', '.join(existing)}; raw data "
                               "are read-only (pass force=True / --force to regenerate them)")
-    study = simulate_study(seed)
+    study = simulate_study(seed, n_trial=n_trial, n_external=n_external)
     for cut in CUTS:
         files = cut_files(study, cut)
         with atomic_dir(raw_root / cut) as scratch:

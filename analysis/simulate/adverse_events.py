@@ -39,6 +39,11 @@ class AdverseEvent:
     verbatim: str = ""
     partial_start: bool = False
     partial_end: bool = False
+    astct: int | None = None           # ASTCT 2019 consensus grade (CRS and ICANS only)
+    tocilizumab: bool | None = None    # CRS and ICANS only
+    steroids: bool | None = None       # CRS and ICANS only
+    action: str = "NONE"               # AEACN: NONE or TREATMENT DISCONTINUED
+    reported: int = 0                  # days after onset until the event reached the EDC (late reporting)
 
 
 class _Collector:
@@ -50,13 +55,23 @@ class _Collector:
 
     def add(self, term: str, grade: int, start: int, duration: int | None, phase: str, related: bool,
             serious: bool | None = None) -> AdverseEvent:
+        """``grade`` is the CTCAE 5.0 grade, for CRS and ICANS the ASTCT 2019 grade, whose CTCAE
+        grade is one higher in params.CTCAE_ABOVE_ASTCT of grade 1-3 events (CTCAE also grades
+        the worst organ toxicity); their treatment is drawn from params.CRS_ICANS_TREATMENT."""
+        astct = toci = ster = None
+        if term in (CRS, ICANS):
+            astct = grade
+            if 1 <= grade <= 3 and self.rng.random() < P.CTCAE_ABOVE_ASTCT:
+                grade += 1
+            p_toci, p_ster = P.CRS_ICANS_TREATMENT["CRS" if term == CRS else "ICANS"][min(astct, 4)]
+            toci, ster = bool(self.rng.random() < p_toci), bool(self.rng.random() < p_ster)
         allowed = CTCAE_TERMS[term][1]
         if grade not in allowed:
             raise ValueError(f"simulator bug: {term} grade {grade} not in CTCAE grades {allowed}")
         if serious is None:   # grade >= 3 usually means hospitalisation; a few grade 2 too
             serious = grade >= 4 or (grade == 3 and self.rng.random() < 0.7) or (grade == 2 and self.rng.random() < 0.05)
         ae = AdverseEvent(term, grade, int(start), None if duration is None else int(start + max(0, duration)),
-                          bool(serious), related, phase)
+                          bool(serious), related, phase, astct=astct, tocilizumab=toci, steroids=ster)
         self.events.append(ae)
         return ae
 
@@ -186,22 +201,26 @@ def _discontinuation(c: _Collector, p: "TrialPatient") -> None:
                                         ("Platelet count decreased", 4, True): 0.4,
                                         ("Lung infection", 3, False): 0.3})
     start = max(1, int(p.dc_day) - uniform_int(rng, (2, 10)))
-    c.add(term, grade, start, uniform_int(rng, (10, 40)), "DISCONTINUATION", related, serious=True)
+    ae = c.add(term, grade, start, uniform_int(rng, (10, 40)), "DISCONTINUATION", related, serious=True)
+    c.events[-1] = replace(ae, action="TREATMENT DISCONTINUED")
 
 
 def _fatal(c: _Collector, p: "TrialPatient") -> None:
-    """Grade-5 event of a non-relapse death: ends on the death date."""
-    if not p.death_observed or p.death_cause in (None, "RELAPSE", "OTHER"):
+    """Grade-5 event of every non-relapse death: ends on the death date (CRS or ICANS replace the
+    CAR-T1 event of that term; otherwise sepsis/lung infection, hepatic failure or Death NOS)."""
+    if not p.death_observed or p.death_cause in (None, "RELAPSE"):
         return
     rng, death = c.rng, int(p.death_day)
-    if p.death_cause == "CRS":
-        c.events = [e for e in c.events if not (e.term == CRS and e.phase == "CAR-T1")]
+    if p.death_cause in ("CRS", "ICANS"):
+        term = CRS if p.death_cause == "CRS" else ICANS
+        c.events = [e for e in c.events if not (e.term == term and e.phase == "CAR-T1")]
         start = max(0, death - uniform_int(rng, (1, 5)))
-        c.add(CRS, 5, start, death - start, "CAR-T1", True, serious=True)
+        c.add(term, 5, start, death - start, "CAR-T1", True, serious=True)
         return
     term = {"INFECTION": choice(rng, {"Sepsis": 0.6, "Lung infection": 0.4}),
-            "ORGAN FAILURE": "Hepatic failure"}[p.death_cause]
-    start = max(0, death - uniform_int(rng, (2, 10)))
+            "ORGAN FAILURE": "Hepatic failure", "OTHER": "Death NOS"}[p.death_cause]
+    first = 0 if p.infused else min(death, p.enrollment_day + 1)   # never infused: after enrollment
+    start = death if term == "Death NOS" else max(first, death - uniform_int(rng, (2, 10)))
     c.add(term, 5, start, death - start, "FATAL", False, serious=True)
 
 
@@ -209,12 +228,13 @@ def generate_adverse_events(rng: np.random.Generator, p: "TrialPatient") -> list
     """All recorded AEs of the patient, in onset order (AESEQ order)."""
     c = _Collector(rng)
     _before_cart1(c, p)
-    _after_cart1(c, p)
-    if p.reached["hsct"]:
-        _after_hsct(c, p)
-        _after_cart2(c, p)
-    _late(c, p)
-    _discontinuation(c, p)
+    if p.infused:
+        _after_cart1(c, p)
+        if p.reached["hsct"]:
+            _after_hsct(c, p)
+            _after_cart2(c, p)
+        _late(c, p)
+        _discontinuation(c, p)
     _fatal(c, p)
     events = _within_observation(c.events, p)
     events.sort(key=lambda e: (e.start, e.term, e.grade))
@@ -224,7 +244,11 @@ def generate_adverse_events(rng: np.random.Generator, p: "TrialPatient") -> list
 def _within_observation(events: list[AdverseEvent], p: "TrialPatient") -> list[AdverseEvent]:
     """Drop events after death/withdrawal or after AE collection ended; unresolved at death ->
     ongoing. Grade-5 events end exactly on the death date."""
-    last_onset = min(p.observation_end, p.relapse_day + AE_COLLECTION_AFTER_RELAPSE)
+    # AE window (raw_spec.AE_WINDOW_DAYS, the registry's 2-year time frame): from enrollment to
+    # 2 years after CAR-T1, or 30 days after stopping for a patient never infused; collection
+    # also ends a month after relapse.
+    window_end = P.AE_WINDOW_DAYS if p.infused else p.dc_day + AE_COLLECTION_AFTER_RELAPSE
+    last_onset = min(p.observation_end, p.relapse_day + AE_COLLECTION_AFTER_RELAPSE, window_end)
     kept = []
     for e in events:
         if e.start > last_onset or e.start < p.enrollment_day + 1 and e.phase == "PRE":
@@ -264,6 +288,7 @@ VERBATIM = {
     "Hypogammaglobulinemia": ("hypogammaglobulinemia", "low IgG", "hypogammaglobulinaemia", "IgG decreased"),
     "Headache": ("headache", "Headache", "cephalgia"),
     "Hepatic failure": ("VOD", "hepatic veno-occlusive disease", "liver failure", "SOS/VOD"),
+    "Death NOS": ("death", "sudden death", "died at home", "death, cause unknown"),
 }
 
 
@@ -296,5 +321,9 @@ def _with_reporting_noise(rng: np.random.Generator, e: AdverseEvent) -> AdverseE
     the SAP's first-of-month imputation cannot move an event across CAR-T1 or enrollment."""
     partial_start = e.grade < 5 and e.start >= 60 and rng.random() < P.PARTIAL_DATE_RATE["AESTDTC"]
     partial_end = e.grade < 5 and e.end is not None and rng.random() < P.PARTIAL_DATE_RATE["AEENDTC"]
+    # Late reporting (an event from another hospital, found at a monitoring visit): it reaches the
+    # EDC months after its onset, so a later cut holds it with a date before the earlier cut.
+    late = e.grade < 5 and e.start >= 60 and rng.random() < P.LATE_REPORTED_AE
+    lag = uniform_int(rng, P.LATE_REPORT_LAG_DAYS)
     return replace(e, verbatim=verbatim_term(rng, e.term, e.grade), partial_start=bool(partial_start),
-                   partial_end=bool(partial_end))
+                   partial_end=bool(partial_end), reported=lag if late else 0)

@@ -18,7 +18,7 @@ from analysis.simulate import params as P
 from analysis.simulate.trial import TrialPatient
 
 # Number formats per column (default for floats: one decimal).
-FLOAT_FORMATS = {"DOSE": "{:.3g}", "CD34": "{:.2f}", "MRDLEVEL": "{:.2g}", "MRDPRELV": "{:.2g}",
+FLOAT_FORMATS = {"DOSE": "{:.3g}", "WBCDIAG": "{:g}", "CD34": "{:.2f}", "MRDLEVEL": "{:.2g}", "MRDPRELV": "{:.2g}",
                  "MRDSENS": "{:.0e}"}
 
 
@@ -67,12 +67,16 @@ class PatientCut:
     def bl(self) -> list[dict]:
         p, b = self.p, self.p.baseline
         diag = self.date(b["diag_day"])
+        cells_per_ul = p.siteid == P.WBC_CELLS_PER_UL_SITE
         return [{
             "SUBJID": p.subjid,
             "DIAGDTC": diag.strftime("%Y-%m") if b["partial"]["DIAGDTC"] else diag.isoformat(),
             "PHSTAT": "POS" if p.cov.ph_positive else "NEG",
             "CYTORISK": None if b["missing"]["CYTORISK"] else ("HIGH" if p.cov.high_risk else "STANDARD"),
-            "WBCDIAG": None if b["missing"]["WBCDIAG"] else b["wbc"], "CNSSTAT": b["cns"],
+            "WBCDIAG": None if b["missing"]["WBCDIAG"] else (round(b["wbc"] * 1000, -1) if cells_per_ul
+                                                             else round(b["wbc"], 1)),
+            "WBCDIAGU": None if b["missing"]["WBCDIAG"] else ("cells/uL" if cells_per_ul else "10^9/L"),
+            "CNSSTAT": b["cns"],
             "CD19PCT": b["cd19pct"], "CD22PCT": None if b["missing"]["CD22PCT"] else b["cd22pct"],
             "DISSTAT": "CR2" if p.cov.cr2 else "CR1", "CRDTC": self.date(b["cr_day"]),
             "MRDPRE": "POS" if p.cov.mrd_positive else "NEG", "MRDPRELV": b["mrd_level"],
@@ -81,6 +85,8 @@ class PatientCut:
 
     def cart(self) -> list[dict]:
         p, s = self.p, self.p.schedule
+        if not p.infused:
+            return []
         infusions = [("CAR-T1", "CD22", 0), ("CAR-T1", "CD19", s.cd19_day)]
         if p.reached["cart2"]:
             infusions += [("CAR-T2", "CD22", s.cart2), ("CAR-T2", "CD19", s.cart2)]
@@ -90,6 +96,8 @@ class PatientCut:
 
     def mob(self) -> list[dict]:
         p, s = self.p, self.p.schedule
+        if not p.infused:
+            return []
         outcome_day = s.collection if p.apheresis_done else s.mobilization + 5
         stopped_by_failure = p.dc_reason == "MOBILIZATION FAILURE"
         if not (stopped_by_failure or p.dc_day > outcome_day) or not self.seen(outcome_day) \
@@ -110,7 +118,14 @@ class PatientCut:
 
     def rs(self) -> list[dict]:
         return [{"SUBJID": self.p.subjid, "VISIT": a.visit, "RSDTC": self.date(a.day), "BMBLAST": a.bmblast,
-                 "RSORRES": a.response} for a in self.p.assessments if self.seen(a.day)]
+                 "RSORRES": a.response, "RELSITE": a.site if a.response == "RELAPSE" else None}
+                for a in self.p.assessments if self.seen(a.day)]
+
+    def ct(self) -> list[dict]:
+        """Subsequent anti-leukaemic therapy started by the cut (and before death)."""
+        end = self.p.observation_end
+        return [{"SUBJID": self.p.subjid, "CTSEQ": k, "CTTYPE": t.kind, "CTSTDTC": self.date(t.day)}
+                for k, t in enumerate((t for t in self.p.therapies if self.seen(t.day) and t.day < end), start=1)]
 
     def mrd(self) -> list[dict]:
         return [{"SUBJID": self.p.subjid, "MRDDTC": self.date(m.day), "METHOD": m.method,
@@ -121,18 +136,29 @@ class PatientCut:
         rows = []
         last = self.observation_end()
         for seq, e in enumerate(self.p.adverse_events, start=1):
-            if not self.seen(e.start):
+            if not self.seen(e.start + e.reported):   # in the EDC only once reported (late reports)
                 continue
             start = self.date(e.start)
             end = self.date(e.end) if e.end is not None and self.seen(e.end) else None
+            grade, astct = e.grade, e.astct
+            if grade == 5 and not self.death_seen:
+                # The patient is alive at the cut: the event is ongoing at its worst grade so far
+                # (the highest non-fatal CTCAE grade); a later cut records grade 5 and the death.
+                grade = max(g for g in CTCAE_TERMS[e.term][1] if g < 5) if e.term != "Death NOS" else None
+                end = None
+                if grade is None:
+                    continue
+                astct = None if astct is None else min(astct, 4)
             end_text = end
             if end is not None and e.partial_end and month_end(end) <= last and \
                     (not self.death_seen or month_end(end) < self.date(self.p.death_day)):
                 end_text = end.strftime("%Y-%m")
             rows.append({"SUBJID": self.p.subjid, "AESEQ": seq, "AETERM": e.verbatim, "AEDECOD": e.term,
-                         "AEBODSYS": _soc(e.term), "AETOXGR": e.grade,
+                         "AEBODSYS": _soc(e.term), "AETOXGR": grade,
                          "AESTDTC": start.strftime("%Y-%m") if e.partial_start else start,
-                         "AEENDTC": end_text, "AESER": _yes_no(e.serious), "AERELCAR": _yes_no(e.related)})
+                         "AEENDTC": end_text, "AESER": _yes_no(e.serious), "AERELCAR": _yes_no(e.related),
+                         "ASTCTGR": astct, "AETOCI": None if e.tocilizumab is None else _yes_no(e.tocilizumab),
+                         "AESTER": None if e.steroids is None else _yes_no(e.steroids), "AEACN": e.action})
         return rows
 
     def ds(self, other_rows: list[dict]) -> list[dict]:
@@ -147,7 +173,7 @@ class PatientCut:
             last_alive = self.date(p.death_day)
         else:
             # True onset dates count too: a partial YYYY-MM onset hides the day the patient was seen.
-            onsets = [self.date(e.start) for e in p.adverse_events if self.seen(e.start)]
+            onsets = [self.date(e.start) for e in p.adverse_events if self.seen(e.start + e.reported)]
             last_alive = max(_record_dates(other_rows) + onsets + [p.enrollment] + ([dc] if dc else []))
             if not (math.isfinite(p.withdrawal_day) and self.seen(p.withdrawal_day)):
                 contact = self.cut - timedelta(days=p.baseline["contact_lag"])
@@ -192,8 +218,8 @@ def trial_tables(patients: list[TrialPatient], cut: date) -> dict[str, list[dict
             continue
         pc = PatientCut(p, cut)
         rows = {"dm": pc.dm(), "bl": pc.bl(), "cart": pc.cart(), "mob": pc.mob(), "hsct": pc.hsct(),
-                "rs": pc.rs(), "mrd": pc.mrd(), "ae": pc.ae()}
-        dated = [r for name in ("cart", "mob", "hsct", "rs", "mrd", "ae") for r in rows[name]]
+                "rs": pc.rs(), "mrd": pc.mrd(), "ae": pc.ae(), "ct": pc.ct()}
+        dated = [r for name in ("cart", "mob", "hsct", "rs", "mrd", "ae", "ct") for r in rows[name]]
         rows["ds"] = pc.ds(dated)
         for name in TRIAL_FORMS:
             tables[name].extend(rows[name])
@@ -220,6 +246,12 @@ def _erroneous(c: P.Correction, row: dict, tables: dict[str, list[dict]]):
     value = row[c.column]
     if c.column == "WBCDIAG":
         return round(value / 10, 1) if value > 100 else round(value * 10, 1)
+    if c.column == "WEIGHTKG":
+        text = f"{value:.1f}"
+        swapped = float(text[1] + text[0] + text[2:]) if len(text) >= 4 and text[0] != text[1] else value + 10
+        return swapped if 30 <= swapped <= 150 else value - 10
+    if c.column == "CD19PCT":
+        return round(max(0.0, value - 10), 1)
     if c.column == "AETOXGR":
         allowed = [g for g in CTCAE_TERMS[row["AEDECOD"]][1] if g < 5]
         return value + 1 if value + 1 in allowed else value - 1

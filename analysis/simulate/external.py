@@ -16,6 +16,7 @@ import numpy as np
 
 from analysis.simulate import params as P
 from analysis.simulate.outcomes import COHORT_ALLO, Covariates, draw_covariates, draw_outcome
+from analysis.simulate.params import UnmeasuredConfounding
 from analysis.simulate.randomness import add_days, choice, date_between, uniform_int
 
 
@@ -37,12 +38,13 @@ class ExternalPatient:
     censor: date                # end of registry follow-up if alive
 
 
-def simulate_external_patient(rng: np.random.Generator, patid: str) -> ExternalPatient:
-    cov = draw_covariates(rng, P.EXTERNAL_COVARIATES)
+def simulate_external_patient(rng: np.random.Generator, patid: str,
+                              unmeasured: UnmeasuredConfounding = P.UNMEASURED) -> ExternalPatient:
+    cov = draw_covariates(rng, P.EXTERNAL_COVARIATES)   # U ~ N(0, 1): the registry is the reference
     hsct = date_between(rng, P.EXTERNAL_HSCT_START, P.EXTERNAL_HSCT_END)
     remission = add_days(hsct, -uniform_int(rng, (60, 150)))        # CR -> allo-HSCT 2-5 months
     diagnosis = add_days(remission, -(uniform_int(rng, (365, 1100)) if cov.cr2 else uniform_int(rng, (25, 45))))
-    outcome = draw_outcome(rng, cov, COHORT_ALLO, entry_days=(hsct - remission).days)
+    outcome = draw_outcome(rng, cov, COHORT_ALLO, entry_days=(hsct - remission).days, unmeasured=unmeasured)
     nrm_cause = choice(rng, P.EXTERNAL_NRM_CAUSES)
 
     def to_date(days: float) -> date | None:
@@ -70,9 +72,14 @@ def simulate_external_patient(rng: np.random.Generator, patid: str) -> ExternalP
     )
 
 
-def simulate_external(seed_sequence: np.random.SeedSequence, n: int = P.N_EXTERNAL) -> list[ExternalPatient]:
+def simulate_external(seed_sequence: np.random.SeedSequence, n: int = P.N_EXTERNAL,
+                      unmeasured: UnmeasuredConfounding = P.UNMEASURED) -> list[ExternalPatient]:
+    if n >= 10 ** P.REGISTRY_ID_DIGITS:
+        raise ValueError(f"at most {10 ** P.REGISTRY_ID_DIGITS - 1} registry patients (PATID R + "
+                         f"{P.REGISTRY_ID_DIGITS} digits)")
     streams = seed_sequence.spawn(n)
-    return [simulate_external_patient(np.random.default_rng(s), f"R{k + 1:04d}") for k, s in enumerate(streams)]
+    return [simulate_external_patient(np.random.default_rng(s), f"R{k + 1:0{P.REGISTRY_ID_DIGITS}d}", unmeasured)
+            for k, s in enumerate(streams)]
 
 
 def external_row(x: ExternalPatient) -> dict:

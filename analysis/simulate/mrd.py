@@ -30,6 +30,7 @@ class Assessment:
     visit: str
     bmblast: float
     response: str          # CR, CRi, NR, RELAPSE
+    site: str | None = None  # relapse site (rs.RELSITE) for RELAPSE
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def generate_assessments(rng: np.random.Generator, p: "TrialPatient", day28: int
                          ) -> tuple[list[Assessment], list[MrdSample]]:
     """All marrow assessments and their MRD samples, up to relapse, death or withdrawal."""
     end = p.observation_end
-    visits = [(v, d) for v, d in scheduled_visits(rng, p, day28) if rng.random() >= P.MISSED_VISIT or v == "CAR-T1 D28"]
+    missed = P.SITE_MISSED_VISIT.get(p.siteid, P.MISSED_VISIT)   # site effect on data quality
+    visits = [(v, d) for v, d in scheduled_visits(rng, p, day28) if rng.random() >= missed or v == "CAR-T1 D28"]
     assessments: list[Assessment] = []
     if p.nonresponder:
         if day28 < end:
@@ -75,22 +77,37 @@ def generate_assessments(rng: np.random.Generator, p: "TrialPatient", day28: int
             if day < p.relapse_day and day < end:
                 assessments.append(_remission_assessment(rng, day, visit))
         if math.isfinite(p.relapse_day) and p.relapse_day <= end:
-            assessments.append(Assessment(int(p.relapse_day), "UNSCHEDULED",
-                                          round(float(rng.uniform(5, 85)), 1), "RELAPSE"))
+            assessments.append(relapse_assessment(rng, p))
     levels = latent_levels(rng, p, assessments)
     trackable = bool(rng.random() >= P.MRD_ASSAY["no_trackable_clone"])   # IgH clone for NGS (T4.8)
     samples = [s for a, level in zip(assessments, levels) for s in measure(rng, a.day, level, trackable)]
     return assessments, samples
 
 
+def relapse_assessment(rng: np.random.Generator, p: "TrialPatient") -> Assessment:
+    """The marrow assessment that documents the relapse; an isolated CNS or other extramedullary
+    relapse leaves the marrow below 5 % blasts."""
+    marrow = p.relapse_site in ("BM", "BM+CNS")
+    blasts = float(rng.uniform(5, 85)) if marrow else 4.5 * float(rng.random())
+    return Assessment(int(p.relapse_day), "UNSCHEDULED", round(blasts, 1), "RELAPSE", p.relapse_site)
+
+
+def pre_infusion_assessments(rng: np.random.Generator, p: "TrialPatient") -> tuple[list[Assessment], list[MrdSample]]:
+    """A patient never infused has a marrow assessment only if relapsing before CAR-T1."""
+    if p.dc_reason != "RELAPSE":
+        return [], []
+    a = relapse_assessment(rng, p)
+    trackable = bool(rng.random() >= P.MRD_ASSAY["no_trackable_clone"])
+    return [a], measure(rng, a.day, max(a.bmblast, 0.1) / 100, trackable)
+
+
 def latent_levels(rng: np.random.Generator, p: "TrialPatient", assessments: list[Assessment]) -> list[float]:
     """Leukaemic fraction in marrow on each assessment day."""
     a = P.MRD_ASSAY
-    scale = 1.0 if p.cov.mrd_positive else 0.5
-    u = rng.random()
-    if u < a["day28_fc_persistence"] * scale:
+    # The day-28 class is part of the outcome truth (trial.draw_day28_mrd): it drives relapse (T1.34).
+    if p.mrd_post == "FC":
         level = log_uniform(rng, 1e-4, 5e-3)
-    elif u < (a["day28_fc_persistence"] + a["day28_ngs_only"]) * scale:
+    elif p.mrd_post == "NGS":
         level = log_uniform(rng, 1e-6, 9e-5)
     else:
         level = 0.0

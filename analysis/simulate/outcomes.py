@@ -1,14 +1,21 @@
-"""Baseline covariates and the common outcome model of both cohorts (the planted truth).
+"""Baseline covariates and the outcome model of both cohorts (the planted truth).
 
-One leukaemia-free-survival hazard on the time scale "days since the documented remission" with
-delayed entry at treatment start:
+Two cause-specific hazards after treatment start (CAR-T1 or allo-HSCT), params.OUTCOME_MODEL:
 
-    h(s | x, cohort) = h0(s) * exp(beta' x + gamma * 1[cohort == SANDWICH])
+- relapse, on the time scale "days since the documented remission" s, with delayed entry at
+  treatment start: h_R(s) = h0_R(s) exp(beta'x + beta_U U + gamma 1[sandwich]
+  + delta 1[sandwich and MRD-positive after CAR-T1]); h0_R piecewise constant by year since the
+  remission, shared by both cohorts. delta = log 4.87 (literature T1.34: NGS-MRD > 0 at day 28
+  after CD19 CAR-T, relapse HR 4.87, 2.18-10.8).
+- non-relapse mortality (NRM), on the time scale "days since treatment start" t: piecewise
+  constant and cohort-specific (allo-HSCT: concentrated in the first 100 days, then a plateau,
+  T3.2/T3.4/T3.11; sandwich: low, T2.15 not found, below allo TRM 8 % of T3.11), times
+  exp(beta_age (age - 40)/10 + beta_U U).
 
-h0 piecewise constant by year since remission (params.OUTCOME_MODEL). An LFS event is a death in
-remission with the cohort's NRM share, otherwise a relapse; death after relapse is exponential
-(median params.OUTCOME_MODEL.post_relapse_median_months). Because both cohorts share beta and h0,
-the conditional sandwich-vs-allo hazard ratio is exactly exp(gamma) (params.PLANTED_TRUTH).
+U is the latent (unmeasured) risk factor, standard normal in the registry and shifted in the
+trial when unmeasured confounding is switched on (params.UNMEASURED). The LFS event is the
+earlier of the two; death after relapse is drawn from params.OUTCOME_MODEL (T1.35). The planted
+values are collected in params.PLANTED_TRUTH.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.simulate.params import OUTCOME_MODEL, CovariateModel, OutcomeModel
+from analysis.simulate.params import (
+    OUTCOME_MODEL, UNMEASURED, CovariateModel, OutcomeModel, UnmeasuredConfounding,
+)
 from analysis.simulate.randomness import DAYS_PER_YEAR, piecewise_exponential_time, truncated_normal
 
 COHORT_SANDWICH = "SANDWICH"
@@ -33,6 +42,7 @@ class Covariates:
     high_risk: bool
     cr2: bool
     mrd_positive: bool
+    latent: float = 0.0     # U: unmeasured risk factor (never exported)
 
 
 @dataclass(frozen=True)
@@ -44,46 +54,67 @@ class Outcome:
     death_cause: str | None         # "RELAPSE" for deaths after relapse, else "NRM" (cause drawn later)
 
 
-def draw_covariates(rng: np.random.Generator, model: CovariateModel) -> Covariates:
+def draw_covariates(rng: np.random.Generator, model: CovariateModel, latent_shift: float = 0.0) -> Covariates:
     age = int(round(truncated_normal(rng, model.age_mean, model.age_sd, *model.age_range)))
     ph = bool(rng.random() < model.ph_positive)
     # Ph+ (BCR-ABL1) is a high-risk lesion by definition; Ph-negative patients carry other
     # high-risk lesions with the stated probability.
     high = ph or bool(rng.random() < model.high_risk_if_ph_negative)
-    return Covariates(age=age, male=bool(rng.random() < model.male), ph_positive=ph, high_risk=high,
-                      cr2=bool(rng.random() < model.cr2), mrd_positive=bool(rng.random() < model.mrd_positive))
+    male = bool(rng.random() < model.male)
+    cr2 = bool(rng.random() < model.cr2)
+    mrd = bool(rng.random() < model.mrd_positive)
+    latent = float(rng.standard_normal()) + latent_shift
+    return Covariates(age=age, male=male, ph_positive=ph, high_risk=high, cr2=cr2, mrd_positive=mrd, latent=latent)
 
 
-def linear_predictor(cov: Covariates, cohort: str, model: OutcomeModel = OUTCOME_MODEL) -> float:
-    """beta' x + gamma * 1[sandwich] of the planted LFS hazard."""
-    b = model.log_hr
+def trial_latent_shift(unmeasured: UnmeasuredConfounding = UNMEASURED) -> float:
+    """Mean of U among trial entrants (0 in the registry): the selection into the trial."""
+    return unmeasured.trial_shift_sd if unmeasured.enabled else 0.0
+
+
+def relapse_linear_predictor(cov: Covariates, cohort: str, mrd_post_positive: bool = False,
+                             model: OutcomeModel = OUTCOME_MODEL,
+                             unmeasured: UnmeasuredConfounding = UNMEASURED) -> float:
+    """beta'x + beta_U U + gamma 1[sandwich] + delta 1[MRD+ after CAR-T1] of the relapse hazard."""
+    b = model.relapse_log_hr
     lp = (b["age_per_10y"] * (cov.age - model.age_reference) / 10
           + b["mrd_positive"] * cov.mrd_positive + b["cr2"] * cov.cr2
           + b["ph_positive"] * cov.ph_positive + b["high_risk"] * cov.high_risk)
+    if unmeasured.enabled:
+        lp += unmeasured.log_hr_per_sd * cov.latent
     if cohort == COHORT_SANDWICH:
-        lp += model.log_hr_sandwich
+        lp += model.log_hr_sandwich + (model.log_hr_mrd_post if mrd_post_positive else 0.0)
+    return lp
+
+
+def nrm_linear_predictor(cov: Covariates, model: OutcomeModel = OUTCOME_MODEL,
+                         unmeasured: UnmeasuredConfounding = UNMEASURED) -> float:
+    lp = model.nrm_log_hr_age_per_10y * (cov.age - model.age_reference) / 10
+    if unmeasured.enabled:
+        lp += unmeasured.log_hr_per_sd * cov.latent
     return lp
 
 
 def draw_outcome(rng: np.random.Generator, cov: Covariates, cohort: str, entry_days: int,
-                 model: OutcomeModel = OUTCOME_MODEL) -> Outcome:
-    """Draw LFS event, its type and death, given event-free survival to ``entry_days`` after
-    the remission (delayed entry)."""
-    scale = math.exp(linear_predictor(cov, cohort, model))
-    per_day = model.baseline_per_year / DAYS_PER_YEAR
-    rates = tuple(per_day * rel * scale for rel in model.relative_baseline)
-    breaks = tuple(DAYS_PER_YEAR * k for k in range(1, len(model.relative_baseline)))
+                 mrd_post_positive: bool = False, model: OutcomeModel = OUTCOME_MODEL,
+                 unmeasured: UnmeasuredConfounding = UNMEASURED, nrm_hr: float = 1.0) -> Outcome:
+    """Relapse (delayed entry at ``entry_days`` after the remission), NRM (times ``nrm_hr``, the
+    site effect) and death after relapse. Always the same number of draws."""
+    scale = math.exp(relapse_linear_predictor(cov, cohort, mrd_post_positive, model, unmeasured))
+    per_day = model.relapse_per_year / DAYS_PER_YEAR
+    rates = tuple(per_day * rel * scale for rel in model.relapse_relative)
+    breaks = tuple(DAYS_PER_YEAR * k for k in range(1, len(model.relapse_relative)))
     since_remission = piecewise_exponential_time(rng, float(entry_days), rates, breaks)
-    # Draw the event type and post-relapse survival even without an event, so that the number
-    # of draws (and hence every later draw) does not depend on the outcome.
-    is_nrm = bool(rng.random() < model.nrm_share[cohort])
+    relapse = since_remission - entry_days
+    nrm_breaks, nrm_rates = model.nrm[cohort]
+    nrm_scale = nrm_hr * math.exp(nrm_linear_predictor(cov, model, unmeasured))
+    nrm = piecewise_exponential_time(rng, 0.0, tuple(r * nrm_scale for r in nrm_rates), nrm_breaks)
     post_relapse = _survival_after_relapse(rng, model)
-    if math.isinf(since_remission):
+    if math.isinf(relapse) and math.isinf(nrm):
         return Outcome(math.inf, None, math.inf, None)
-    lfs = since_remission - entry_days
-    if is_nrm:
-        return Outcome(lfs, "DEATH", lfs, "NRM")
-    return Outcome(lfs, "RELAPSE", lfs + post_relapse, "RELAPSE")
+    if nrm < relapse:
+        return Outcome(nrm, "DEATH", nrm, "NRM")
+    return Outcome(relapse, "RELAPSE", relapse + post_relapse, "RELAPSE")
 
 
 def _survival_after_relapse(rng: np.random.Generator, model: OutcomeModel) -> float:
