@@ -24,6 +24,7 @@ from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES
 LOSS_OF_REMISSION = tuple(c for c in RESPONSE_CODES if c not in REMISSION_CODES)  # NR, RELAPSE
 TREATMENT = {conventions.COHORT_TRIAL: "CAR-T/AUTO-HSCT SANDWICH",
              conventions.COHORT_EXTERNAL: "ALLO-HSCT (EXTERNAL CONTROL)"}
+DOSE_PRODUCTS = ("CD22", "CD19")  # CAR-T products, each dosed per kg (registry: 5 x 10^6/kg each)
 AGE_GROUP_CUTOFF = 40  # AGEGR1: "<40" / ">=40" years (adolescent/young adult vs older adult)
 
 # SAP 6: harmonisation of the registry's coding to the trial's.
@@ -72,6 +73,9 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
          "Earliest CAR-T1 infusion date (the CD22 product is given first)."),
     date("CART1EDT", "Date of Last CAR-T1 Infusion", "Derived", "cart.INFDTC",
          "Latest CAR-T1 infusion date."),
+    *[num(f"DOS{k}{prod}", f"CAR-T{k} {prod} Dose (cells/kg)", "Collected", "cart.DOSE",
+          f"Dose of the {prod} product at CAR-T{k} (first infusion of that product).")
+      for k in (1, 2) for prod in DOSE_PRODUCTS],
     date("MOBSTDT", "Mobilization Start Date", "Derived", "mob.MOBSTDTC"),
     char("MOBSTAT", "Mobilization Outcome", "Collected", "mob.MOBSTAT"),
     date("COLLDT", "Stem-Cell Collection Date", "Derived", "mob.COLLDTC"),
@@ -140,7 +144,18 @@ def infusion_dates(cart: pd.DataFrame) -> pd.DataFrame:
     t2 = cart.loc[cart["PHASE"] == "CAR-T2"]
     out = _first_by_subject(t1, "SUBJID", "INFDT", "TRTSDT", "min")
     out = out.merge(_first_by_subject(t1, "SUBJID", "INFDT", "CART1EDT", "max"), on="SUBJID")
-    return out.merge(_first_by_subject(t2, "SUBJID", "INFDT", "CART2DT", "min"), on="SUBJID", how="outer")
+    out = out.merge(_first_by_subject(t2, "SUBJID", "INFDT", "CART2DT", "min"), on="SUBJID", how="outer")
+    return out.merge(infusion_doses(cart), on="SUBJID", how="left")
+
+
+def infusion_doses(cart: pd.DataFrame) -> pd.DataFrame:
+    """Per SUBJID: DOS1CD22, DOS1CD19, DOS2CD22, DOS2CD19 (cells/kg of the first infusion of each
+    product at CAR-T1 / CAR-T2)."""
+    first = cart.sort_values(["SUBJID", "INFDT"], kind="mergesort").drop_duplicates(["SUBJID", "PHASE", "PRODUCT"])
+    first = first.assign(NAME="DOS" + first["PHASE"].str[-1] + first["PRODUCT"])
+    wide = first.pivot(index="SUBJID", columns="NAME", values="DOSE").astype("Float64")
+    names = [f"DOS{k}{p}" for k in (1, 2) for p in DOSE_PRODUCTS]
+    return wide.reindex(columns=names).reset_index()
 
 
 def procedure_dates(mob: pd.DataFrame, hsct: pd.DataFrame) -> pd.DataFrame:
