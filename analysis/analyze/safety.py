@@ -183,7 +183,7 @@ def discontinuation_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame
     action = te["AEACN"] if "AEACN" in te.columns else pd.Series(pd.NA, index=te.index)
     led = te[action.eq("TREATMENT DISCONTINUED").fillna(False).astype(bool)]
     stats = {"n_subj": led["USUBJID"].nunique(), "pct": 100 * led["USUBJID"].nunique() / len(safety) if len(safety) else np.nan,
-             "n_events": len(led), "N": len(safety), "n_recorded": int(action.notna().sum())}
+             "n_events": len(led), "n_recorded": int(action.notna().sum())}   # N: the ae_overview N row
     if stats["n_recorded"] == 0:
         stats.update(n_subj=np.nan, pct=np.nan, n_events=np.nan)
     return ard.rows("ae_overview", "TEAE", GROUP, "category", "Any TEAE leading to discontinuation", stats)

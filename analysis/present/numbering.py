@@ -80,11 +80,11 @@ def footer(key: str, cut: str) -> str:
     return f"Program: {output(key).program}; data cut: {cut}; commit: {commit_id()}."
 
 
-def number(table, key: str, cut: str):
+def number(table, key: str, cut: str, subtitles=()):
     """``table`` with its number in the title, its population as first subtitle (when not already
-    stated) and the program / cut / commit footer as its source line."""
+    stated), extra ``subtitles`` after its own, and the program / cut / commit footer as its source line."""
     entry = output(key)
-    subtitles = list(table.subtitles)
+    subtitles = [*table.subtitles, *subtitles]
     if not any(entry.population.lower() in s.lower() for s in subtitles):
         subtitles = [entry.population, *subtitles]
     return replace(table, title=numbered_title(key, table.title), subtitles=subtitles,
