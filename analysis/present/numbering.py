@@ -89,3 +89,19 @@ def number(table, key: str, cut: str, subtitles=()):
         subtitles = [entry.population, *subtitles]
     return replace(table, title=numbered_title(key, table.title), subtitles=subtitles,
                    source=footer(key, cut))
+
+
+def rtf_index_markdown(names, folder: str = "tables") -> str:
+    """Markdown section of the report index: every RTF table (``names`` = file stems) as a link,
+    under its number when registered, in number order."""
+    def order(name):
+        entry = BY_KEY.get(name)
+        return (0, [int(x) for x in entry.number.split(".")], entry.kind) if entry else (1, [], name)
+    rows = []
+    for name in sorted(names, key=order):
+        entry = BY_KEY.get(name)
+        label = f"{entry.label}" if entry else "(not numbered)"
+        population = entry.population if entry else ""
+        rows.append(f"| {label} | [{name}.rtf]({folder}/{name}.rtf) | {population} |")
+    return ("## Tables and listings as RTF\n\n| number | file | population |\n|---|---|---|\n"
+            + "\n".join(rows) + "\n")

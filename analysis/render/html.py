@@ -192,6 +192,9 @@ def add_figure_alt_text(doc) -> None:
         img.set("alt", alt)
 
 
+_CSR_NUMBER = re.compile(r"^(Table|Listing|Figure) \d+(\.\d+)+: ")
+
+
 def number_table_captions(doc) -> None:
     """A ``tbl-`` labelled cell without ``tbl-cap`` whose HTML table brings its own <caption>
     (analysis/present tables do): put the number into that caption instead of a separate one."""
@@ -202,6 +205,11 @@ def number_table_captions(doc) -> None:
             continue
         number = figcaption.find_class("float-number")
         own_text = figcaption.text_content().strip()
+        if _CSR_NUMBER.match(table_caption.text_content().strip()):
+            # the table carries its registered CSR number (analysis/present/numbering.py), the same
+            # as its RTF: no second, page-local number
+            figure.remove(figcaption)
+            continue
         if number and own_text == number[0].text_content().strip():
             label = etree.Element("span", attrib={"class": "float-number"})
             label.text = number[0].text_content().strip() + ": "

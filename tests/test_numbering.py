@@ -1,0 +1,69 @@
+"""Issue 11: every table / figure / listing numbered once (registry), the same number in HTML and
+RTF, an RTF footer with program, cut and commit and "Page x of y", the index linking every RTF,
+and the reviewer's checklist listing exactly the registry."""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import pandas as pd
+
+from analysis.paths import REPO_ROOT
+from analysis.present import numbering as NB
+from analysis.present.table import Table, rtf_string, to_html
+from analysis.render.html import number_table_captions
+
+
+def _table() -> Table:
+    return Table(title="Treatment-emergent adverse events by period at onset",
+                 frame=pd.DataFrame({"Period": ["CAR-T1"], "n": ["3 (75.0)"]}), headers=["Period", "n"])
+
+
+def test_numbers_are_unique_and_well_formed():
+    labels = [o.label for o in NB.OUTPUTS]
+    assert len(labels) == len(set(labels))
+    assert all(re.fullmatch(r"\d+(\.\d+)+", o.number) for o in NB.OUTPUTS)
+
+
+def test_the_same_number_in_html_and_rtf_with_program_cut_and_commit(monkeypatch):
+    monkeypatch.setenv(NB.COMMIT_ENV, "abc123def456")
+    t = NB.number(_table(), "ae_period", "cut-2025-06-30", ["Data cut cut-2025-06-30."])
+    assert t.title == "Table 14.3.1.4: Treatment-emergent adverse events by period at onset"
+    html, rtf = to_html(t), rtf_string(t)
+    assert "Table 14.3.1.4: Treatment-emergent" in html and "Table 14.3.1.4: Treatment-emergent" in rtf
+    footer = "Program: analysis/notebooks/05-safety.qmd; data cut: cut-2025-06-30; commit: abc123def456."
+    assert footer in html and footer in rtf
+    assert "NUMPAGES" in rtf and "PAGE" in rtf    # "Page x of y" fields
+    assert "Subjects who entered each period" in t.subtitles   # the population
+
+
+def test_unregistered_output_is_an_error():
+    try:
+        NB.number(_table(), "no_such_table", "cut-2025-06-30")
+    except KeyError as exc:
+        assert "numbering registry" in str(exc)
+    else:
+        raise AssertionError("an unregistered output must not get a number")
+
+
+def test_index_links_every_rtf_in_number_order():
+    text = NB.rtf_index_markdown(["deaths", "ae_overview", "extra_table"])
+    links = re.findall(r"\]\(tables/([a-z_]+)\.rtf\)", text)
+    assert links == ["ae_overview", "deaths", "extra_table"]
+    assert "| Table 14.3.1.1 |" in text and "(not numbered)" in text
+
+
+def test_html_page_does_not_add_a_second_number_to_a_numbered_table():
+    page = lxml.html.fromstring(
+        '<div><figure class="report-tbl"><figcaption><span class="float-number">Table 3</span></figcaption>'
+        '<table><caption>Table 14.3.1.4: AEs by period</caption></table></figure></div>')
+    number_table_captions(page)
+    assert page.find(".//figcaption") is None
+    assert page.find(".//caption").text_content() == "Table 14.3.1.4: AEs by period"
+
+
+def test_reviewers_checklist_lists_every_registered_output():
+    guide = (REPO_ROOT / "docs" / "reviewers-guide.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ((?:Table|Figure|Listing) [\d.]+) \| [^|]+ \| ([^|]+) \| `([^`]+)` \|", guide, re.M)
+    assert rows == [(o.label, o.population, o.program) for o in NB.OUTPUTS]
