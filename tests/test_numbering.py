@@ -29,9 +29,9 @@ def test_numbers_are_unique_and_well_formed():
 def test_the_same_number_in_html_and_rtf_with_program_cut_and_commit(monkeypatch):
     monkeypatch.setenv(NB.COMMIT_ENV, "abc123def456")
     t = NB.number(_table(), "ae_period", "cut-2025-06-30", ["Data cut cut-2025-06-30."])
-    assert t.title == "Table 14.3.1.4: Treatment-emergent adverse events by period at onset"
+    assert t.title == "Table 14.3.1.5: Treatment-emergent adverse events by period at onset"
     html, rtf = to_html(t), rtf_string(t)
-    assert "Table 14.3.1.4: Treatment-emergent" in html and "Table 14.3.1.4: Treatment-emergent" in rtf
+    assert "Table 14.3.1.5: Treatment-emergent" in html and "Table 14.3.1.5: Treatment-emergent" in rtf
     footer = "Program: analysis/notebooks/05-safety.qmd; data cut: cut-2025-06-30; commit: abc123def456."
     assert footer in html and footer in rtf
     assert "NUMPAGES" in rtf and "PAGE" in rtf    # "Page x of y" fields
@@ -57,13 +57,24 @@ def test_index_links_every_rtf_in_number_order():
 def test_html_page_does_not_add_a_second_number_to_a_numbered_table():
     page = lxml.html.fromstring(
         '<div><figure class="report-tbl"><figcaption><span class="float-number">Table 3</span></figcaption>'
-        '<table><caption>Table 14.3.1.4: AEs by period</caption></table></figure></div>')
+        '<table><caption>Table 14.3.1.5: AEs by period</caption></table></figure></div>')
     number_table_captions(page)
     assert page.find(".//figcaption") is None
-    assert page.find(".//caption").text_content() == "Table 14.3.1.4: AEs by period"
+    assert page.find(".//caption").text_content() == "Table 14.3.1.5: AEs by period"
 
 
 def test_reviewers_checklist_lists_every_registered_output():
     guide = (REPO_ROOT / "docs" / "reviewers-guide.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| ((?:Table|Figure|Listing) [\d.]+) \| [^|]+ \| ([^|]+) \| `([^`]+)` \|", guide, re.M)
     assert rows == [(o.label, o.population, o.program) for o in NB.OUTPUTS]
+
+
+def test_html_page_does_not_add_a_second_number_to_a_numbered_figure():
+    from analysis.render.html import drop_numbers_of_csr_figures
+    page = lxml.html.fromstring('<div><figure><figcaption><span class="float-number">Figure 1:</span> '
+                                '<p>Figure 14.1.1: CONSORT flow</p></figcaption></figure>'
+                                '<figure><figcaption><span class="float-number">Figure 2:</span> '
+                                '<p>KM curves</p></figcaption></figure></div>')
+    drop_numbers_of_csr_figures(page)
+    captions = [" ".join(f.text_content().split()) for f in page.iter("figcaption")]
+    assert captions == ["Figure 14.1.1: CONSORT flow", "Figure 2: KM curves"]
