@@ -65,7 +65,7 @@ def test_html_page_does_not_add_a_second_number_to_a_numbered_table():
 
 def test_reviewers_checklist_lists_every_registered_output():
     guide = (REPO_ROOT / "docs" / "reviewers-guide.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| ((?:Table|Figure|Listing) [\d.]+) \| [^|]+ \| ([^|]+) \| `([^`]+)` \|", guide, re.M)
+    rows = re.findall(r"^\| ((?:Table|Figure|Listing) [\d.]+) \| [^|]+ \| ([^|]+) \| `([^`]+)` \|", guide, re.MULTILINE)
     assert rows == [(o.label, o.population, o.program) for o in NB.OUTPUTS]
 
 

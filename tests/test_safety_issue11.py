@@ -234,3 +234,13 @@ def test_adherence_windows_count_out_of_window_subjects():
     rows = safety.adherence_rows(adsl_rows(COMPLETER, late))
     assert A.lookup(rows, variable="CAR-T1 to collection", stat_name="n_late") == 1
     assert A.lookup(rows, variable="Auto-HSCT to CAR-T2", stat_name="n_outside") == 0
+
+
+# --- presentation: one name for the same row -----------------------------------------------------------
+
+def test_rate_at_one_year_has_one_name_in_every_survival_table():
+    from analysis import conventions as C
+    from analysis.present.layouts import _time_label
+    assert _time_label(C.TIMEPOINT_1Y_DAYS, C.DAYS_PER_MONTH, "months") == "1 year"
+    assert _time_label(C.TIMEPOINT_2Y_DAYS, C.DAYS_PER_MONTH, "months") == "2 years"
+    assert _time_label(180, C.DAYS_PER_MONTH, "months") == "5.9 months"
