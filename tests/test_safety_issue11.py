@@ -101,8 +101,12 @@ def test_failed_mobilization_closes_28_days_after_collection():
     assert _periods_of(adsl, "S2", ["2024-04-02", "2024-04-03"], [False, False]) == ["MOBILIZATION", "POST-TREATMENT"]
 
 
-def test_shipped_cut_aplasia_toxicity_is_not_car_t2_and_every_teae_has_a_closed_period():
-    data = derive_datasets(read_raw_forms(raw_dir("cut-2025-06-30")), "2025-06-30")
+SHIPPED = ("cut-2024-06-30", "cut-2025-06-30")
+
+
+@pytest.mark.parametrize("cut", SHIPPED)
+def test_shipped_cut_aplasia_toxicity_is_not_car_t2_and_every_teae_has_a_closed_period(cut):
+    data = derive_datasets(read_raw_forms(raw_dir(cut)), cut.removeprefix("cut-"))
     adae, adsl = data["adae"], data["adsl"]
     te = adae[adae["TRTEMFL"] == "Y"]
     assert set(te["APHASE"]) <= set(periods.PERIODS)
@@ -130,12 +134,21 @@ def test_ae_by_period_denominator_is_subjects_who_entered():
     assert stat("POST-TREATMENT", "N") == 2     # S3 died on day 21, before the post-treatment period
 
 
-def test_shipped_cut_period_denominators():
-    data = derive_datasets(read_raw_forms(raw_dir("cut-2025-06-30")), "2025-06-30")
+@pytest.mark.parametrize("cut", SHIPPED)
+def test_shipped_cut_period_denominators_and_disposition(cut):
+    data = derive_datasets(read_raw_forms(raw_dir(cut)), cut.removeprefix("cut-"))
     rows = safety.ae_period_rows(data["adae"], data["adsl"])
     trial = data["adsl"][data["adsl"]["COHORT"] == "SANDWICH"]
-    assert A.lookup(rows, level="CAR-T2", stat_name="N") == trial["CART2DT"].notna().sum() == 32
-    assert A.lookup(rows, level="MOBILIZATION", stat_name="N") == trial["MOBSTDT"].notna().sum() == 37
+    assert A.lookup(rows, level="CAR-T2", stat_name="N") == trial["CART2DT"].notna().sum()
+    assert A.lookup(rows, level="MOBILIZATION", stat_name="N") == trial["MOBSTDT"].notna().sum()
+    assert rows.loc[rows["stat_name"] == "n_events_outside", "stat"].sum() == 0
+    if cut == "cut-2025-06-30":   # the counts of the issue
+        assert (A.lookup(rows, level="CAR-T2", stat_name="N"), A.lookup(rows, level="MOBILIZATION", stat_name="N")) == (32, 37)
+    flow = _flow(safety.disposition_rows(data["adsl"]))
+    failed = trial[trial["MOBSTAT"].eq("FAILED") & trial["COLLDT"].notna()]
+    assert flow["Successful stem-cell collection"] == trial["COLLDT"].notna().sum() - len(failed)
+    if cut == "cut-2025-06-30":   # 01-012 and 02-006: FAILED with a collection date
+        assert sorted(failed["SUBJID"]) == ["01-012", "02-006"] and flow["Successful stem-cell collection"] == 34
 
 
 # --- defect 4: partial onsets bounded by every period-opening event of the month ---------------------
