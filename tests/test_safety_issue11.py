@@ -257,3 +257,11 @@ def test_rate_at_one_year_has_one_name_in_every_survival_table():
     assert _time_label(C.TIMEPOINT_1Y_DAYS, C.DAYS_PER_MONTH, "months") == "1 year"
     assert _time_label(C.TIMEPOINT_2Y_DAYS, C.DAYS_PER_MONTH, "months") == "2 years"
     assert _time_label(180, C.DAYS_PER_MONTH, "months") == "5.9 months"
+
+
+def test_deaths_with_and_without_a_grade_5_ae():
+    died = dict(NO_MOBILIZATION)
+    adae = pd.DataFrame({"USUBJID": ["S3", "S1"], "ATOXGR": [4.0, 5.0]})   # S3 died without a grade 5 AE
+    rows = safety.death_rows(adsl_rows(COMPLETER, died), adae)
+    assert A.lookup(rows, variable="FATALAE", level="Without a grade 5 AE", stat_name="n_subj") == 1
+    assert A.lookup(rows, variable="FATALAE", level="With a grade 5 AE", stat_name="n_subj") == 0

@@ -118,14 +118,21 @@ def imputation_rows(adae: pd.DataFrame) -> pd.DataFrame:
         "n_end_imputed": int(adae["AENDTF"].eq("D").fillna(False).sum())})
 
 
-def death_rows(adsl: pd.DataFrame) -> pd.DataFrame:
-    """Deaths of the trial cohort: overall, by cause, relapse-related or not, and within 30 / 100
-    days of CAR-T1 (N = safety population) and of auto-HSCT (N = transplanted)."""
+def death_rows(adsl: pd.DataFrame, adae: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Deaths of the trial cohort: overall, by cause, relapse-related or not, within 30 / 100
+    days of CAR-T1 (N = safety population) and of auto-HSCT (N = transplanted), and (output side
+    of the death / fatal-AE reconciliation) deaths with and without a grade 5 AE."""
     trial = _trial(adsl)
     safety = trial[trial["SAFFL"] == "Y"]
     dead = safety[safety["DTHFL"] == "Y"]
     n = len(safety)
     parts = [ard.rows("deaths", "DEATHS", GROUP, "ALL", "Died", _n_pct(len(dead), n))]
+    if adae is not None:
+        fatal = set(adae.loc[adae["ATOXGR"].astype(float) == 5, "USUBJID"])
+        with_fatal = int(dead["USUBJID"].isin(fatal).sum())
+        parts.append(ard.rows("deaths", "DEATHS", GROUP, "FATALAE", "With a grade 5 AE", _n_pct(with_fatal, n)))
+        parts.append(ard.rows("deaths", "DEATHS", GROUP, "FATALAE", "Without a grade 5 AE",
+                              _n_pct(len(dead) - with_fatal, n)))
     for cause, k in dead["DTHCAUS"].fillna("NOT RECORDED").value_counts().sort_index().items():
         parts.append(ard.rows("deaths", "DEATHS", GROUP, "DTHCAUS", cause, _n_pct(int(k), n)))
     relapse = dead["RELDT"].notna() & (dead["RELDT"] <= dead["DTHDT"])
@@ -266,5 +273,5 @@ def followup_rows(adsl: pd.DataFrame) -> pd.DataFrame:
 def safety_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Every ARD row of this module."""
     return ard.concat([disposition_rows(adsl), ae_period_rows(adae, adsl), imputation_rows(adae),
-                       death_rows(adsl), crs_icans_grade_rows(adae, adsl), discontinuation_rows(adae, adsl),
+                       death_rows(adsl, adae), crs_icans_grade_rows(adae, adsl), discontinuation_rows(adae, adsl),
                        sae_rows(adae, adsl), exposure_rows(adsl), adherence_rows(adsl), followup_rows(adsl)])

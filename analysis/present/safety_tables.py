@@ -105,6 +105,9 @@ def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     rows += [(1, lv.capitalize(), "", cell("DTHCAUS", lv)) for lv in sel.loc[sel["variable"] == "DTHCAUS", "level"].unique()]
     rows += [(0, "By relapse", "", "")]
     rows += [(1, lv, "", cell("RELAPSE", lv)) for lv in sel.loc[sel["variable"] == "RELAPSE", "level"].unique()]
+    if (sel["variable"] == "FATALAE").any():
+        rows += [(0, "By grade 5 AE", "", "")]
+        rows += [(1, lv, "", cell("FATALAE", lv)) for lv in sel.loc[sel["variable"] == "FATALAE", "level"].unique()]
     for anchor in ("CAR-T1", "auto-HSCT"):
         var = f"WITHIN_{anchor}"
         for window in ("30", "100"):
@@ -112,7 +115,8 @@ def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     return _table("Deaths of the trial cohort", rows, ["", "N", "n (%)"],
                   footnotes=["Within X days: death date minus the CAR-T1 (or auto-HSCT) date <= X (event day = day 0); "
                              "N for auto-HSCT = subjects transplanted.",
-                             "Relapse: a relapse recorded on or before the death date.",
+                             "Relapse: a relapse recorded on or before the death date. Grade 5 AE: a CTCAE grade 5 "
+                             "AE of the subject (a death without one is queried by the validation rule of issue 10).",
                              *([f"Method: {method}."] if method else [])])
 
 
