@@ -78,3 +78,21 @@ def test_html_page_does_not_add_a_second_number_to_a_numbered_figure():
     drop_numbers_of_csr_figures(page)
     captions = [" ".join(f.text_content().split()) for f in page.iter("figcaption")]
     assert captions == ["Figure 14.1.1: CONSORT flow", "Figure 2: KM curves"]
+
+
+def test_rtf_columns_are_wide_enough_for_every_header_word():
+    """Issue 11: a wide AE table (long SOC/term labels, seven count columns) must not break a header
+    word: the label column gives way, every other column keeps at least its longest line."""
+    import rtflite as rtf
+
+    from analysis.present.table import _column_widths, _page_capacity
+    headers = ["System organ class / preferred term"] + [f"Worst grade {g}\nSandwich (trial)\nN = 40" for g in range(7)]
+    frame = pd.DataFrame([["Blood and lymphatic system disorders / Febrile neutropenia " * 2] + ["40 (100.0)"] * 7])
+    t = Table(title="AEs", frame=frame, headers=headers)
+    capacity = _page_capacity(rtf.RTFPage(orientation="landscape"))
+    widths = _column_widths(t, capacity)
+    scale = capacity / sum(widths)
+    for width, header in zip(widths[1:], headers[1:]):
+        longest_line = max(len(line) for line in header.split("\n"))
+        assert width * scale >= longest_line, (width * scale, header)
+    assert widths[0] < 60   # the label column wrapped instead
