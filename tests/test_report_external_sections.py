@@ -166,3 +166,12 @@ def test_safety_page_quotes_the_ard_with_period_denominators(pages, rendered):
     assert ("ASTCT grade not recorded in this cut" in text) == (recorded == 0)
     imputed = ard_io.lookup(ard, analysis="ae_imputation", stat_name="n_onset_imputed")
     assert f"{F.fmt_int(imputed)} had an onset date without the day" in text
+
+
+def test_index_links_every_rtf_table(rendered):
+    """Issue 11: the report index links every RTF file of tables/, under its registered number."""
+    out = rendered[0]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    rtfs = sorted(p.name for p in (out / "tables").glob("*.rtf"))
+    assert rtfs and all(f'href="tables/{name}"' in index for name in rtfs)
+    assert "Table 14.3.1.5" in index
