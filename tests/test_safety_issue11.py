@@ -32,6 +32,8 @@ def adsl_rows(*rows: dict) -> pd.DataFrame:
     df["SAFFL"] = np.where(df["TRTSDT"].notna(), "Y", "N")
     df["MOBFL"] = np.where(df["MOBSTDT"].notna(), "Y", "N")
     df["COLLSFL"] = np.where(df["MOBSTAT"].eq("SUCCESS") & (df["CD34YLD"] >= 2), "Y", "N")
+    df["COMPLFL"] = np.where(df["CART2DT"].notna(), "Y", "N")
+    df["LFSFL"] = "Y"
     bounds = periods.period_bounds(df)
     return pd.concat([df, bounds, periods.entered_flags(df, bounds)], axis=1)
 
@@ -265,3 +267,10 @@ def test_deaths_with_and_without_a_grade_5_ae():
     rows = safety.death_rows(adsl_rows(COMPLETER, died), adae)
     assert A.lookup(rows, variable="FATALAE", level="Without a grade 5 AE", stat_name="n_subj") == 1
     assert A.lookup(rows, variable="FATALAE", level="With a grade 5 AE", stat_name="n_subj") == 0
+
+
+def test_disposition_lists_the_analysis_populations():
+    adsl = adsl_rows(COMPLETER, FAILED_COLLECTION, NO_MOBILIZATION).assign(COMPLFL=["Y", "N", "N"], LFSFL=["Y", "Y", "N"])
+    rows = safety.disposition_rows(adsl)
+    pops = rows[rows["param"] == "POPULATION"]
+    assert dict(zip(pops["variable"], pops["stat"].astype(int))) == {"SAFFL": 3, "COMPLFL": 1, "LFSFL": 2}

@@ -22,6 +22,8 @@ PERIODS = ("CAR-T1", "MOBILIZATION", "AUTO-HSCT", "CAR-T2", "POST-TREATMENT")  #
 FLOW_STEPS = (("Enrolled", "ENRLFL"), ("Received CAR-T1", "SAFFL"), ("Mobilized", "MOBFL"),
               ("Successful stem-cell collection", "COLLSFL"), ("Auto-HSCT", "AHSCTDT"),
               ("Received CAR-T2", "CART2DT"))
+POPULATIONS = {"SAFFL": "Safety population (received CAR-T1)", "COMPLFL": "Completed the sandwich (received CAR-T2)",
+               "LFSFL": "LFS population (remission after CAR-T1)"}   # SAP 1
 DEATH_WINDOWS = (30, 100)   # SAP 5.5: deaths within 30 and 100 days of CAR-T1 and of auto-HSCT
 SYNDROMES = {"CRS": "CRSFL", "ICANS": "ICANSFL"}
 
@@ -82,6 +84,8 @@ def disposition_rows(adsl: pd.DataFrame) -> pd.DataFrame:
         left = trial[reached[before] & ~reached[after]]
         for reason, n in _stop_reason(left).value_counts().sort_index().items():
             parts.append(ard.rows("disposition", "EXIT", GROUP, before, reason, {"n": int(n)}))
+    for flag, label in POPULATIONS.items():
+        parts.append(ard.rows("disposition", "POPULATION", GROUP, flag, label, {"n": int((trial[flag] == "Y").sum())}))
     for cohort, sub in adsl.groupby("COHORT", observed=True):
         parts.append(ard.rows("disposition", "DEATHS", str(cohort), "DTHFL", "Y",
                               {"n": int((sub["DTHFL"] == "Y").sum()), "N": len(sub)}))

@@ -57,6 +57,10 @@ def disposition_table(ard: pd.DataFrame, method: str = "") -> Table:
         rows.append((0, step, F.fmt_int(n)))
         for reason, k in zip(exits.loc[exits["variable"] == step, "level"], exits.loc[exits["variable"] == step, "stat"]):
             rows.append((1, f"Stopped after this step: {reason.capitalize()}", F.fmt_int(k)))
+    pops = _sel(ard, "disposition", param="POPULATION")
+    if len(pops):
+        rows.append((0, "Analysis populations", ""))
+        rows += [(1, label, F.fmt_int(k)) for label, k in zip(pops["level"], pops["stat"])]
     deaths = _stat(ard, "disposition", param="DEATHS", group=C.COHORT_TRIAL, stat_name="n")
     rows.append((0, "Died during follow-up (any time up to the cut)", F.fmt_int(deaths)))
     n = _stat(ard, "disposition", param="FLOW", level="Enrolled", stat_name="n")
