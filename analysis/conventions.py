@@ -44,3 +44,14 @@ BALANCE_THRESHOLD = 0.1             # SAP 6.5: |SMD| < 0.1 is balanced
 BOOTSTRAP_REPLICATES = 1000         # SAP 6.5: percentile bootstrap of the weighted KM difference
 BOOTSTRAP_SEED = 20221101
 CR_CAUSES = {1: "Relapse (CIR)", 2: "Non-relapse mortality (NRM)"}  # SAP 6.4: EVNTTYPE coding
+
+# --- protocol of the sandwich: targets and windows (SAP 7, exposure and adherence; issue 11) -------
+CD34_MIN_YIELD = 2.0                # SAP 1.1: successful collection = MOBSTAT SUCCESS and >= 2 x 10^6 CD34+/kg
+CART_TARGET_DOSE = 5e6              # SAP 7.1: CAR-T cells/kg per product (registry: 5 x 10^6/kg each)
+CART_DOSE_RANGE = (4e6, 6e6)        # SAP 7.1: an infusion outside [4, 6] x 10^6/kg is off target
+# SAP 7.2: protocol windows, days between two steps (inclusive bounds)
+PROTOCOL_WINDOWS = {
+    "CAR-T1 to collection": ("TRTSDT", "COLLDT", 42, 56),       # 6-8 weeks
+    "Collection to auto-HSCT": ("COLLDT", "AHSCTDT", 21, 35),   # about 4 weeks (4 +/- 1 week)
+    "Auto-HSCT to CAR-T2": ("AHSCTDT", "CART2DT", 2, 2),        # 2 days
+}

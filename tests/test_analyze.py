@@ -413,20 +413,25 @@ def test_table1_n_mean_and_smd_recounted(run):
 
 
 def test_disposition_recounted_from_adsl(run):
-    """Flow through the sandwich recounted from ADSL dates/flags; steps can only shrink; the stop
-    reasons account for every non-completer; deaths recounted from DTHDT (not DTHFL)."""
+    """Flow through the sandwich recounted from ADSL dates/flags (issue 11: a collection counts
+    only when mobilization SUCCESS with CD34+ >= 2 x 10^6/kg); steps can only shrink; the exits
+    after each step, by reason, add up to the drop to the next step and account for every subject
+    who did not receive CAR-T2; deaths recounted from DTHDT (not DTHFL)."""
     adsl = run.data["adsl"]
     trial = adsl[adsl["COHORT"] == TRIAL]
     expected = {"Enrolled": len(trial), "Received CAR-T1": trial["TRTSDT"].notna().sum(),
-                "Stem cells collected": trial["COLLDT"].notna().sum(), "Auto-HSCT": trial["AHSCTDT"].notna().sum(),
-                "Received CAR-T2": trial["CART2DT"].notna().sum(),
-                "Completed the sandwich": (trial["COMPLFL"] == "Y").sum()}
+                "Mobilized": trial["MOBSTDT"].notna().sum(),
+                "Successful stem-cell collection": (trial["MOBSTAT"].eq("SUCCESS") & (trial["CD34YLD"] >= 2)).sum(),
+                "Auto-HSCT": trial["AHSCTDT"].notna().sum(), "Received CAR-T2": trial["CART2DT"].notna().sum()}
     got = {step: stat(run, analysis="disposition", param="FLOW", level=step, stat_name="n") for step in expected}
     assert got == {k: float(v) for k, v in expected.items()}
     counts = list(got.values())
     assert all(a >= b for a, b in zip(counts, counts[1:])), got
-    reasons = run.ard[(run.ard["analysis"] == "disposition") & (run.ard["param"] == "STOP_REASON")]
-    assert reasons["stat"].sum() == got["Enrolled"] - got["Completed the sandwich"]
+    exits = run.ard[(run.ard["analysis"] == "disposition") & (run.ard["param"] == "EXIT")]
+    steps = list(got)
+    for before, after in zip(steps[:-1], steps[1:]):
+        assert exits.loc[exits["variable"] == before, "stat"].sum() == got[before] - got[after], before
+    assert exits["stat"].sum() == got["Enrolled"] - got["Received CAR-T2"] == (trial["COMPLFL"] != "Y").sum()
     for cohort, sub in adsl.groupby("COHORT"):
         assert stat(run, analysis="disposition", param="DEATHS", group=str(cohort), stat_name="n") == sub["DTHDT"].notna().sum()
         assert stat(run, analysis="disposition", param="DEATHS", group=str(cohort), stat_name="N") == len(sub)

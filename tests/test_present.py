@@ -165,15 +165,15 @@ def test_format_survival_summary(km_frames):
                          "method": ["difference of Kaplan-Meier estimates, Greenwood variance"]})
     t = P.format_survival_summary(q, "COHORT", estimates=e, timepoints=[730.5], logrank=lr, cox=cox,
                                   difference=diff, groups=["SANDWICH", "ALLO_EXT"])
-    assert t.cell("Difference in rate at 24 months (SANDWICH - ALLO_EXT), percentage points (95% CI)",
+    assert t.cell("Difference in rate at 2 years (SANDWICH - ALLO_EXT), percentage points (95% CI)",
                   "Comparison") == "20.0 (-0.5, 40.5)"
     assert "Difference in KM rates: difference of Kaplan-Meier estimates, Greenwood variance." in t.footnotes
     # 700 d / 30.4375 = 22.998 -> 23.0; 500 d -> 16.4; upper limit not reached -> NE
     assert t.cell("Median, months (95% CI)", "SANDWICH") == "23.0 (16.4, NE)"
     assert t.cell("25th percentile, months (95% CI)", "ALLO_EXT") == "4.9 (3.0, 8.2)"
     # at 730.5 d the step in effect is the row at 500 d (SANDWICH) / 700 d (ALLO_EXT)
-    assert t.cell("Rate at 24 months, % (95% CI)", "SANDWICH") == "80.0 (70.0, 90.0)"
-    assert t.cell("Rate at 24 months, % (95% CI)", "ALLO_EXT") == "60.0 (50.0, 70.0)"
+    assert t.cell("Rate at 2 years, % (95% CI)", "SANDWICH") == "80.0 (70.0, 90.0)"
+    assert t.cell("Rate at 2 years, % (95% CI)", "ALLO_EXT") == "60.0 (50.0, 70.0)"
     assert t.cell("Events, n (%)", "ALLO_EXT") == "14 (35.0)"
     assert t.cell("Hazard ratio (SANDWICH) (95% CI)", "Comparison") == "0.65 (0.30, 1.40)"
     assert t.cell("Cox Wald P (SANDWICH)", "Comparison") == "<0.001"

@@ -24,18 +24,22 @@ pytestmark = pytest.mark.needs_chromium
 
 NOTEBOOKS = ("05-safety.qmd", "06-external-control.qmd", "07-external-sensitivity.qmd", "08-changes.qmd")
 EXPECTED = {
-    "05-safety.html": {
-        "headings": ["Overview of adverse events", "Adverse events by system organ class, preferred term and worst grade",
-                     "Adverse events of grade 3 or higher", "Adverse events by treatment phase",
-                     "Cytokine release syndrome and ICANS", "Listings"],
-        "tables": ["Overview of treatment-emergent adverse events",
-                   "Treatment-emergent adverse events by system organ class, preferred term and worst grade",
-                   "Treatment-emergent adverse events of CTCAE grade 3 or higher",
-                   "Treatment-emergent adverse events by treatment phase at onset",
-                   "Cytokine release syndrome (CRS) by worst grade",
-                   "Immune effector cell-associated neurotoxicity syndrome (ICANS) by worst grade",
-                   FX.TIMING_TITLE, "Listing of serious treatment-emergent adverse events",
-                   "Listing of deaths, sandwich cohort"],
+    "05-safety.html": {   # issue 11: numbered tables (analysis/present/numbering.py)
+        "headings": ["Exposure, adherence and follow-up", "Overview of adverse events",
+                     "Adverse events by system organ class, preferred term and worst grade",
+                     "Adverse events of grade 3 or higher", "Serious adverse events", "Adverse events by period",
+                     "Cytokine release syndrome and ICANS", "Deaths", "Listings"],
+        "tables": ["Table 14.1.3: Exposure: CAR-T dose, CD34+ yield and engraftment",
+                   "Table 14.1.4: Protocol adherence", "Table 14.1.5: Follow-up of the trial cohort",
+                   "Table 14.3.1.1: Overview of treatment-emergent adverse events",
+                   "Table 14.3.1.2: Treatment-emergent adverse events by system organ class, preferred term and worst grade",
+                   "Table 14.3.1.3: Treatment-emergent adverse events of CTCAE grade 3 or higher",
+                   "Table 14.3.1.4: Serious treatment-emergent adverse events by system organ class",
+                   "Table 14.3.1.5: Treatment-emergent adverse events by period at onset",
+                   "Table 14.3.1.6: Cytokine release syndrome and ICANS by ASTCT 2019 grade and infusion",
+                   f"Table 14.3.1.7: {FX.TIMING_TITLE}", "Table 14.3.2.1: Deaths of the trial cohort",
+                   "Listing 16.2.7.1: Serious treatment-emergent adverse events",
+                   "Listing 16.2.7.2: Deaths, sandwich cohort"],
         "figures": 0,
     },
     "06-external-control.html": {
@@ -144,3 +148,30 @@ def test_changes_page_names_both_cuts(pages, rendered):
     _, cut, previous, _ = rendered
     text = pages["08-changes.html"]["text"]
     assert f"Compared: {cut} (this cut) with {previous} (previous cut" in text
+
+
+def test_safety_page_quotes_the_ard_with_period_denominators(pages, rendered):
+    """Issue 11: the AE-by-period row of CAR-T2 is n (%) of the subjects who entered CAR-T2 (ARD N),
+    not of the safety population; the CTCAE grade is never labelled ASTCT when the cut lacks it."""
+    out, _, _, ard = rendered
+    text = pages["05-safety.html"]["text"]
+    import lxml.html
+    table = lxml.html.parse(str(out / "tables" / "ae_period.html")).getroot()
+    cells = {tr[0].text_content().strip(): [td.text_content().strip() for td in tr[1:]] for tr in table.iter("tr")
+             if len(tr) == 4 and tr[0].tag == "td"}
+    get = lambda name: ard_io.lookup(ard, analysis="ae_by", variable="APHASE", level="CAR-T2", stat_name=name)  # noqa: E731
+    assert get("N") == 32 and get("N") < ard_io.lookup(ard, analysis="ae_overview", level="N", stat_name="N")
+    assert cells["CAR-T2"][:2] == [F.fmt_int(get("N")), F.fmt_n_pct(get("n_subj"), get("pct"))]
+    recorded = ard[(ard["analysis"] == "crs_icans_grade") & (ard["stat_name"] == "n_recorded")]["stat"].sum()
+    assert ("ASTCT grade not recorded in this cut" in text) == (recorded == 0)
+    imputed = ard_io.lookup(ard, analysis="ae_imputation", stat_name="n_onset_imputed")
+    assert f"{F.fmt_int(imputed)} had an onset date without the day" in text
+
+
+def test_index_links_every_rtf_table(rendered):
+    """Issue 11: the report index links every RTF file of tables/, under its registered number."""
+    out = rendered[0]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    rtfs = sorted(p.name for p in (out / "tables").glob("*.rtf"))
+    assert rtfs and all(f'href="tables/{name}"' in index for name in rtfs)
+    assert "Table 14.3.1.5" in index

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, safety_extra, sap
+from analysis.analyze import ard, external, safety, safety_extra, sap
 from analysis.atomic import atomic_write_bytes
 
 ARD_CSV = "ard.csv"
@@ -46,9 +46,10 @@ def methods_table() -> pd.DataFrame:
         "table1": "n (%) for categorical; mean, SD, median, quartiles, range for continuous; absolute standardized mean difference (tableone)",
         "ae": "subjects with >= 1 treatment-emergent AE, n (%) of the safety population, and number of events; CTCAE 5.0",
         "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
-        "ae_by": "treatment-emergent AEs by treatment phase at onset / CRS / ICANS",
+        "ae_by": "treatment-emergent AEs with CRS / ICANS (n (%) of the safety population) and by period at onset: "
+                 + safety.METHODS["ae_by"],
         "crs_icans_timing": safety_extra.METHOD,
-        "disposition": "subjects reaching each step of the sandwich; reasons for stopping",
+        **{k: v for k, v in safety.METHODS.items() if k != "ae_by"},
         "cif": f"cumulative incidence (Aalen-Johansen), Gray's variance (cmprsk::cuminc); {ci} on the {C.KM_CONF_TYPE} scale; EVNTTYPE 1 relapse, 2 death without relapse",
         "gray": "Gray's test (rho = 0) of equal cumulative incidence",
         "finegray": f"Fine-Gray subdistribution hazard ratio (cmprsk::crr), sandwich variance, Wald {ci}",
@@ -76,7 +77,7 @@ def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     adsl, adtte, admrd, adae = (data[d] for d in DATASETS)
     admrd_best = admrd[admrd.get("BESTFL", pd.Series("", index=admrd.index)) == "Y"] if "BESTFL" in admrd else admrd
     parts = [
-        sap.disposition_rows(adsl),
+        safety.safety_rows(adae, adsl),
         sap.table1_rows(adsl),
         sap.primary_survival(adtte),
         sap.mrd_rates(admrd_best, adsl),

@@ -5,8 +5,9 @@ Definitions (stated once, printed in the report footnote through ``METHOD``):
 
 * an *episode* is one ADAE record flagged CRSFL = "Y" (or ICANSFL = "Y"), treatment-emergent
   (TRTEMFL = "Y") in the trial cohort;
-* *onset day* = ASTDT - date of the most recent CAR-T infusion on or before ASTDT (ADSL TRTSDT
-  for CAR-T1, CART2DT for CAR-T2), the infusion day being day 0 -- the convention of CAR-T
+* *onset day* = ASTDT - date of the most recent CAR-T infusion on or before ASTDT (ADAE AINFDY,
+  derived once in analysis/derive/periods.py: CART2DT for CAR-T2; for CAR-T1 the last CAR-T1
+  infusion, CART1EDT, when on or before onset, else TRTSDT), the infusion day being day 0 -- the convention of CAR-T
   toxicity reports (Lee et al. 2019, ASTCT consensus grading). An episode starting before
   CAR-T1 has no infusion and is left out (counted in ``n_no_infusion``);
 * *duration* = ADURN (AENDT - ASTDT + 1 days); episodes still ongoing at the cut (no AENDT) are
@@ -40,6 +41,13 @@ def episodes(adae: pd.DataFrame, adsl: pd.DataFrame, flag: str) -> pd.DataFrame:
         raise ValueError(f"ADAE lacks column(s) {missing} needed for the {flag} timing summary")
     trial = adsl.loc[adsl["COHORT"] == C.COHORT_TRIAL, ["USUBJID", "TRTSDT", "CART2DT"]]
     ev = adae[(adae[flag] == "Y") & (adae["TRTEMFL"] == "Y")]
+    if {"AINFUS", "AINFDY"} <= set(ev.columns):
+        # ADAE states the causing infusion and the days since it (SAP 5.2, analysis/derive/periods.py)
+        ev = ev.merge(trial[["USUBJID"]], on="USUBJID", how="inner")
+        return pd.DataFrame({
+            "USUBJID": ev["USUBJID"].to_numpy(), "ATOXGR": ev["ATOXGR"].astype(float).to_numpy(),
+            "INFUSION": ev["AINFUS"].astype(object).where(ev["AINFUS"].notna(), None).to_numpy(),
+            "ONSETDY": ev["AINFDY"].astype(float).to_numpy(), "ADURN": ev["ADURN"].astype(float).to_numpy()})
     ev = ev[["USUBJID", "ASTDT", "ADURN", "ATOXGR"]].merge(trial, on="USUBJID", how="inner")
     after_cart2 = ev["CART2DT"].notna() & (ev["ASTDT"] >= ev["CART2DT"])
     after_cart1 = ev["TRTSDT"].notna() & (ev["ASTDT"] >= ev["TRTSDT"])

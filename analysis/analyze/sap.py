@@ -186,30 +186,11 @@ def ae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     parts.append(pd.DataFrame({"analysis": "ae_overview", "param": "TEAE", "group": overview["group"].astype(str),
                                "variable": "category", "level": overview["category"],
                                "stat_name": overview["stat_name"].map(rename), "stat": overview["stat"].astype(float)}))
-    for var in ("APHASE", "CRSFL", "ICANSFL"):
+    for var in ("CRSFL", "ICANSFL"):  # by period (APHASE): analysis.analyze.safety, denominators per period
         if var in adae.columns:
             by_var = tables.ae_by(adae, trial, COHORT, var)
             parts.append(pd.DataFrame({"analysis": "ae_by", "param": "TEAE", "group": by_var["group"].astype(str),
                                        "variable": var, "level": by_var["level"].astype(str),
                                        "stat_name": by_var["stat_name"].map(rename),
                                        "stat": by_var["stat"].astype(float)}))
-    return ard.concat(parts)
-
-
-def disposition_rows(adsl: pd.DataFrame) -> pd.DataFrame:
-    """CONSORT-style flow through the sandwich (trial cohort): subjects reaching each step, and
-    the reasons for stopping."""
-    trial = adsl[adsl[COHORT] == C.COHORT_TRIAL]
-    steps = {"Enrolled": trial["ENRLFL"] == "Y", "Received CAR-T1": trial["SAFFL"] == "Y",
-             "Stem cells collected": trial["COLLDT"].notna(), "Auto-HSCT": trial["AHSCTDT"].notna(),
-             "Received CAR-T2": trial["CART2DT"].notna(), "Completed the sandwich": trial["COMPLFL"] == "Y",
-             "In LFS population": trial["LFSFL"] == "Y"}
-    parts = [ard.rows("disposition", "FLOW", C.COHORT_TRIAL, "step", step, {"n": int(mask.sum())})
-             for step, mask in steps.items()]
-    reasons = trial.loc[trial["COMPLFL"] != "Y", "DCSREAS"].fillna("ONGOING").value_counts().sort_index()
-    parts += [ard.rows("disposition", "STOP_REASON", C.COHORT_TRIAL, "DCSREAS", r, {"n": int(k)})
-              for r, k in reasons.items()]
-    for cohort, sub in adsl.groupby(COHORT, observed=True):
-        parts.append(ard.rows("disposition", "DEATHS", str(cohort), "DTHFL", "Y",
-                              {"n": int((sub["DTHFL"] == "Y").sum()), "N": len(sub)}))
     return ard.concat(parts)

@@ -16,6 +16,7 @@ from analysis.derive.common import (
     require_unique, trial_usubjid, yn,
 )
 from analysis.derive.dates import DATE_DTYPE
+from analysis.derive.periods import PERIODS, entered_flags, period_bounds, period_columns
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
 from analysis.errors import BadDataError
 from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES, WBC_PER_1E9_L
@@ -23,6 +24,7 @@ from analysis.raw_spec import REMISSION_CODES, RESPONSE_CODES, WBC_PER_1E9_L
 LOSS_OF_REMISSION = tuple(c for c in RESPONSE_CODES if c not in REMISSION_CODES)  # NR, RELAPSE
 TREATMENT = {conventions.COHORT_TRIAL: "CAR-T/AUTO-HSCT SANDWICH",
              conventions.COHORT_EXTERNAL: "ALLO-HSCT (EXTERNAL CONTROL)"}
+DOSE_PRODUCTS = ("CD22", "CD19")  # CAR-T products, each dosed per kg (registry: 5 x 10^6/kg each)
 AGE_GROUP_CUTOFF = 40  # AGEGR1: "<40" / ">=40" years (adolescent/young adult vs older adult)
 
 # SAP 6: harmonisation of the registry's coding to the trial's.
@@ -72,9 +74,13 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
          "Earliest CAR-T1 infusion date (the CD22 product is given first)."),
     date("CART1EDT", "Date of Last CAR-T1 Infusion", "Derived", "cart.INFDTC",
          "Latest CAR-T1 infusion date."),
+    *[num(f"DOS{k}{prod}", f"CAR-T{k} {prod} Dose (cells/kg)", "Collected", "cart.DOSE",
+          f"Dose of the {prod} product at CAR-T{k} (first infusion of that product).")
+      for k in (1, 2) for prod in DOSE_PRODUCTS],
     date("MOBSTDT", "Mobilization Start Date", "Derived", "mob.MOBSTDTC"),
     char("MOBSTAT", "Mobilization Outcome", "Collected", "mob.MOBSTAT"),
     date("COLLDT", "Stem-Cell Collection Date", "Derived", "mob.COLLDTC"),
+    num("CD34YLD", "CD34+ Yield (10^6/kg)", "Collected", "mob.CD34"),
     date("CONDSTDT", "Conditioning Start Date", "Derived", "hsct.CONDSTDTC"),
     date("AHSCTDT", "Auto-HSCT Date", "Derived", "hsct.HSCTDTC"),
     date("NEUTDT", "Neutrophil Engraftment Date", "Derived", "hsct.NEUTDTC",
@@ -110,6 +116,16 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
          "Y for every trial subject in dm; N for controls."),
     char("SAFFL", "Safety Population Flag", "Derived", "TRTSDT",
          "Y if TRTSDT is not missing (received CAR-T1), else N."),
+    char("MOBFL", "Mobilized Flag", "Derived", "MOBSTDT", "Y if MOBSTDT is not missing, else N."),
+    char("COLLSFL", "Successful Collection Flag", "Derived", "MOBSTAT; CD34YLD",
+         "Y if MOBSTAT = SUCCESS and CD34YLD >= 2 (x 10^6/kg; SAP 1.1), else N."),
+    *[spec for k, name in enumerate(PERIODS, start=1) for spec in (
+        date(period_columns(k)[0], f"Period {k:02d} Start Date", "Derived", "ADSL dates",
+             f"Start of the {name} AE period (SAP 5.2, analysis/derive/periods.py)."),
+        date(period_columns(k)[1], f"Period {k:02d} End Date", "Derived", "ADSL dates",
+             f"End of the {name} AE period (SAP 5.2)."),
+        char(period_columns(k)[2], f"Entered Period {k:02d} Flag", "Derived", "APxxSDT; DTHDT; LSTALVDT",
+             f"Y if the {name} period opened by the end of observation (SAP 5.2)."))],
     char("COMPLFL", "Completed Sandwich Flag", "Derived", "CART2DT",
          "Y if CART2DT is not missing (completed CAR-T1, auto-HSCT and CAR-T2), else N."),
     char("LFSFL", "LFS Population Flag", "Derived", "REMDT",
@@ -137,14 +153,26 @@ def infusion_dates(cart: pd.DataFrame) -> pd.DataFrame:
     t2 = cart.loc[cart["PHASE"] == "CAR-T2"]
     out = _first_by_subject(t1, "SUBJID", "INFDT", "TRTSDT", "min")
     out = out.merge(_first_by_subject(t1, "SUBJID", "INFDT", "CART1EDT", "max"), on="SUBJID")
-    return out.merge(_first_by_subject(t2, "SUBJID", "INFDT", "CART2DT", "min"), on="SUBJID", how="outer")
+    out = out.merge(_first_by_subject(t2, "SUBJID", "INFDT", "CART2DT", "min"), on="SUBJID", how="outer")
+    return out.merge(infusion_doses(cart), on="SUBJID", how="left")
+
+
+def infusion_doses(cart: pd.DataFrame) -> pd.DataFrame:
+    """Per SUBJID: DOS1CD22, DOS1CD19, DOS2CD22, DOS2CD19 (cells/kg of the first infusion of each
+    product at CAR-T1 / CAR-T2)."""
+    first = cart.sort_values(["SUBJID", "INFDT"], kind="mergesort").drop_duplicates(["SUBJID", "PHASE", "PRODUCT"])
+    first = first.assign(NAME="DOS" + first["PHASE"].str[-1] + first["PRODUCT"])
+    wide = first.pivot(index="SUBJID", columns="NAME", values="DOSE").astype("Float64")
+    names = [f"DOS{k}{p}" for k in (1, 2) for p in DOSE_PRODUCTS]
+    return wide.reindex(columns=names).reset_index()
 
 
 def procedure_dates(mob: pd.DataFrame, hsct: pd.DataFrame) -> pd.DataFrame:
     """Per SUBJID: MOBSTDT, MOBSTAT, COLLDT (mobilization form) and CONDSTDT, AHSCTDT, NEUTDT,
     PLTDT (hsct)."""
     m = pd.DataFrame({"SUBJID": mob["SUBJID"], "MOBSTDT": raw_dates(mob, "mob", "MOBSTDTC"),
-                      "MOBSTAT": mob["MOBSTAT"], "COLLDT": raw_dates(mob, "mob", "COLLDTC")})
+                      "MOBSTAT": mob["MOBSTAT"], "COLLDT": raw_dates(mob, "mob", "COLLDTC"),
+                      "CD34YLD": mob["CD34"].astype("Float64")})
     h = pd.DataFrame({"SUBJID": hsct["SUBJID"], "CONDSTDT": raw_dates(hsct, "hsct", "CONDSTDTC"),
                       "AHSCTDT": raw_dates(hsct, "hsct", "HSCTDTC"), "NEUTDT": raw_dates(hsct, "hsct", "NEUTDTC"),
                       "PLTDT": raw_dates(hsct, "hsct", "PLTDTC")})
@@ -203,10 +231,13 @@ def last_alive(subjects: pd.DataFrame, dated: list[pd.DataFrame]) -> pd.Series:
 
 
 def population_flags(adsl: pd.DataFrame) -> pd.DataFrame:
-    """ENRLFL, SAFFL, COMPLFL, LFSFL as defined in SPEC (SAP 1)."""
+    """ENRLFL, SAFFL, MOBFL, COLLSFL, COMPLFL, LFSFL as defined in SPEC (SAP 1)."""
     return adsl.assign(
         ENRLFL=yn(adsl["COHORT"] == conventions.COHORT_TRIAL),
         SAFFL=yn(adsl["TRTSDT"].notna()),
+        MOBFL=yn(adsl["MOBSTDT"].notna()),
+        # SAP 1.1: collection succeeded only when recorded SUCCESS with enough CD34+ cells
+        COLLSFL=yn(adsl["MOBSTAT"].eq("SUCCESS") & (adsl["CD34YLD"] >= conventions.CD34_MIN_YIELD)),
         COMPLFL=yn(adsl["CART2DT"].notna()),
         LFSFL=yn(adsl["REMDT"].notna()),
     )
@@ -295,6 +326,9 @@ def derive_adsl(forms: dict[str, pd.DataFrame], cut_date: str | pd.Timestamp) ->
     received = both["TRTSDT"].notna() | both["ALLOHSDT"].notna()
     both["TRT01A"] = both["TRT01P"].where(received)
     both["AGEGR1"], both["AGEGR1N"] = age_group(both["AGE"])
-    return typed(population_flags(both), SPEC)
+    both = population_flags(both)
+    bounds = period_bounds(both)   # SAP 5.2
+    both = pd.concat([both, bounds, entered_flags(both, bounds)], axis=1)
+    return typed(both, SPEC)
 
 

@@ -296,6 +296,11 @@ def _levels(frame: pd.DataFrame, by: str | None) -> pd.Series:
 
 
 def _time_label(t_days: float, scale: float, unit: str) -> str:
+    # issue 11: a timepoint of whole years is named in years everywhere ("1 year", "2 years"),
+    # the same row name as the external-comparison tables, whatever the time unit of the table
+    years = t_days / conventions.DAYS_PER_YEAR
+    if years >= 1 and abs(years - round(years)) < 1e-9:
+        return f"{round(years)} year" + ("s" if round(years) > 1 else "")
     value = t_days / scale
     return f"{F.fmt_num(value, 1 if value % 1 else 0)} {unit}"
 

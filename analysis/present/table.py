@@ -116,14 +116,37 @@ def rtf_escape(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "\\line ")
 
 
-def _column_widths(table: Table) -> list[float]:
-    """Relative widths from the longest cell/header line of each column (label column wider)."""
+RTF_CHARS_PER_INCH = 15   # 9-pt body text, conservative (digits and capitals are the widest)
+RTF_CELL_PADDING = 2      # characters of cell margins per column
+
+
+def _longest_word(texts) -> int:
+    return max([len(w) for t in texts for w in str(t).split()] + [1])
+
+
+def _column_widths(table: Table, capacity: float | None = None) -> list[float]:
+    """Relative widths from the longest cell/header line of each column (label column wider).
+
+    With ``capacity`` (characters that fit across the page), the label column gives way first so
+    that the widths add up to at most ``capacity``: every other column then gets at least its
+    longest line, so no header or cell word is broken across lines (issue 11); the label column
+    never goes below its own longest word."""
     frame = table.with_indented_labels()
-    widths = []
+    widths, words = [], []
     for i, col in enumerate(frame.columns):
+        texts = list(frame[col]) + table.headers[i].split("\n")
         longest = max([len(s) for s in frame[col]] + [len(line) for line in table.headers[i].split("\n")] + [4])
-        widths.append(float(min(longest, 60)))
+        widths.append(float(min(longest, 60)) + RTF_CELL_PADDING)
+        words.append(float(_longest_word(texts)) + RTF_CELL_PADDING)
+    if capacity is not None and len(widths) > 1:
+        room = capacity - sum(widths[1:])
+        widths[0] = max(min(widths[0], room), words[0])
     return widths
+
+
+def _page_capacity(page) -> float:
+    """Characters that fit across the table width of an rtflite page."""
+    return float(page.col_width) * RTF_CHARS_PER_INCH
 
 
 def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int | None = None) -> str:
@@ -140,6 +163,7 @@ def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int 
                          for i, col in enumerate(frame.columns)})
     justification = ["l"] + ["c"] * (ncol - 1)
     page = rtf.RTFPage(orientation=orientation, **({"nrow": rows_per_page} if rows_per_page else {}))
+    widths = _column_widths(table, _page_capacity(page))
     kwargs = dict(
         df=body,
         rtf_page=page,
@@ -147,10 +171,10 @@ def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int 
         rtf_title=rtf.RTFTitle(text=[rtf_escape(t) for t in [table.title, *table.subtitles]],
                                text_convert=[False]),
         rtf_column_header=rtf.RTFColumnHeader(text=[rtf_escape(h) for h in table.headers],
-                                              col_rel_width=_column_widths(table),
+                                              col_rel_width=widths,
                                               text_justification=justification,
                                               text_convert=[False]),
-        rtf_body=rtf.RTFBody(col_rel_width=_column_widths(table),
+        rtf_body=rtf.RTFBody(col_rel_width=widths,
                              text_justification=[justification], text_convert=[[False]]),
     )
     if table.footnotes:

@@ -194,6 +194,21 @@ def add_figure_alt_text(doc) -> None:
         img.set("alt", alt)
 
 
+_CSR_NUMBER = re.compile(r"^(Table|Listing|Figure) \d+(\.\d+)+: ")
+
+
+def drop_numbers_of_csr_figures(doc) -> None:
+    """A figure whose caption starts with its registered CSR number ("Figure 14.1.1: ...",
+    analysis/present/numbering.py) keeps that number only, not a second page-local one."""
+    for figcaption in doc.iter("figcaption"):
+        spans = figcaption.find_class("float-number")
+        if not spans:
+            continue
+        rest = figcaption.text_content().strip()[len(spans[0].text_content().strip()):].strip()
+        if _CSR_NUMBER.match(rest):
+            spans[0].drop_tree()
+
+
 def number_table_captions(doc) -> None:
     """A ``tbl-`` labelled cell without ``tbl-cap`` whose HTML table brings its own <caption>
     (analysis/present tables do): put the number into that caption instead of a separate one."""
@@ -204,6 +219,11 @@ def number_table_captions(doc) -> None:
             continue
         number = figcaption.find_class("float-number")
         own_text = figcaption.text_content().strip()
+        if _CSR_NUMBER.match(table_caption.text_content().strip()):
+            # the table carries its registered CSR number (analysis/present/numbering.py), the same
+            # as its RTF: no second, page-local number
+            figure.remove(figcaption)
+            continue
         if number and own_text == number[0].text_content().strip():
             label = etree.Element("span", attrib={"class": "float-number"})
             label.text = number[0].text_content().strip() + ": "
@@ -249,6 +269,7 @@ def finish_page(text: str) -> str:
     doc = parse_page(text)
     build_fenced_divs(doc)
     number_table_captions(doc)
+    drop_numbers_of_csr_figures(doc)
     add_toc(doc)
     add_figure_alt_text(doc)
     return serialize_page(doc)

@@ -143,12 +143,16 @@ def table_text(text: str) -> str:
 
 
 def index_notebook(cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
-                   engine: str) -> nbformat.NotebookNode:
-    """The index page's content, as markdown cells (exported with the same template)."""
+                   engine: str, rtf_names: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """The index page's content, as markdown cells (exported with the same template); with a
+    link to every RTF table of ``rtf_names`` (tables/<name>.rtf) under its number."""
     rows = "\n".join(f"| {i} | [{table_text(r.title)}]({r.html}) | `{r.source}` |"
                       for i, r in enumerate(rendered, start=1))
     cells = [nbformat.v4.new_markdown_cell(
         f"## Contents\n\n| # | Section | Source notebook |\n|---|---|---|\n{rows}\n")]
+    if rtf_names:
+        from analysis.present.numbering import rtf_index_markdown
+        cells.append(nbformat.v4.new_markdown_cell(rtf_index_markdown(rtf_names, TABLES_DIR)))
     if others:
         links = "\n".join(f"- [{name}]({name})" for name in others)
         cells.append(nbformat.v4.new_markdown_cell(f"## Other outputs of this data cut\n\n{links}\n"))
@@ -169,7 +173,8 @@ def write_index(out_dir: Path, cut: str, rendered: list[RenderedNotebook], other
     page = Page(title=f"Statistical analysis report, data cut {cut}", cut=cut, engine=engine,
                 subtitle="CD22/CD19 CAR-T and auto-HSCT 'sandwich' consolidation in B-ALL",
                 nav=nav, current=INDEX_PAGE)
-    text = export_notebook(index_notebook(cut, rendered, others, engine), page)
+    rtf_names = tuple(sorted(p.stem for p in (out_dir / TABLES_DIR).glob("*.rtf")))
+    text = export_notebook(index_notebook(cut, rendered, others, engine, rtf_names), page)
     (out_dir / INDEX_PAGE).write_text(text, encoding="utf-8")
 
 
