@@ -78,3 +78,8 @@ MRD_TIMEPOINTS = (("Day 28", 21, 35), ("Month 3", 60, 120), ("Month 6", 150, 215
 # SAP 4.4: MRD recurrence ends negativity only when confirmed: two consecutive positive samples of
 # the method, or one positive followed by relapse (RELDT) before the next sample of the method.
 MRD_RECURRENCE_CONFIRMATION = 2
+
+
+def cut_status(cut: str | None) -> str:
+    """'interim' / 'final' from CUT_STATUS (SAP 3.7); 'undeclared' for a cut not listed."""
+    return CUT_STATUS.get(str(cut), "undeclared")

@@ -31,16 +31,26 @@ def load_derived(cut: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
     return {d: pd.read_parquet(folder / f"{d}.parquet") for d in DATASETS}
 
 
+NOMINAL = "p-value nominal and descriptive (no testing strategy is defined; SAP 3.7)"
+
+
 def methods_table() -> pd.DataFrame:
     """One line per ARD analysis: the method, as printed in table footnotes."""
     ci = f"{int(C.CONF_LEVEL * 100)}% CI"
     km = f"Kaplan-Meier; Greenwood variance; {ci} on the {C.KM_CONF_TYPE} scale (R survfit conf.type='{C.KM_CONF_TYPE}')"
     rows = {
-        "km": km, "km_n": "number of subjects and events",
+        "km": f"{km}; reliable = 0 when fewer than {C.MIN_AT_RISK} subjects are at risk (shown as not reliably "
+              "estimable)", "km_n": "number of subjects and events",
         "km_median": f"median of the Kaplan-Meier curve; Brookmeyer-Crowley {ci}, {C.KM_CONF_TYPE} transform",
         "km_diff": f"difference of Kaplan-Meier estimates at {C.TIMEPOINT_2Y_DAYS} days (2 years); Greenwood SEs; Wald {ci} and z-test",
-        "logrank": "log-rank test (G-rho, rho = 0), chi-square",
-        "cox": f"Cox proportional hazards, {C.COX_TIES} ties, Wald {ci} and p-value; reference {C.REFERENCE_COHORT}",
+        "logrank": f"log-rank test (G-rho, rho = 0), chi-square; {NOMINAL}",
+        "cut_status": "status of the data cut as declared in conventions.CUT_STATUS (1 interim, 2 final, 0 undeclared)",
+        "followup": "median follow-up by reverse Kaplan-Meier (censoring as the event; Schemper & Smith 1996), "
+                    f"Brookmeyer-Crowley {ci}, quartiles, longest time observed (days)",
+        "rmst": f"restricted mean survival time to {C.RMST_TAU_DAYS} days (24 months), area under the Kaplan-Meier "
+                f"curve (R survfit rmean), Wald {ci}; extended = 1: follow-up ends before tau, curve carried flat",
+        "rmst_diff": f"difference of RMST to {C.RMST_TAU_DAYS} days, SANDWICH minus ALLO_EXT, Wald {ci}; {NOMINAL}",
+        "cox": f"Cox proportional hazards, {C.COX_TIES} ties, Wald {ci}; reference {C.REFERENCE_COHORT}; {NOMINAL}",
         "mrd_rate": f"MRD-negative rate (FC < {C.MRD_THRESHOLD['FC']:g}, NGS < {C.MRD_THRESHOLD['NGS']:g}); exact Clopper-Pearson {ci}; not evaluable counted as not negative",
         "mrd_best": "best post-CAR-T1 MRD status per subject and method",
         "table1": "n (%) for categorical; mean, SD, median, quartiles, range for continuous; absolute standardized mean difference (tableone)",
@@ -72,10 +82,11 @@ def methods_table() -> pd.DataFrame:
     return pd.DataFrame({"analysis": list(rows), "method": list(rows.values())})
 
 
-def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataFrame:
     adsl, adtte, admrd, adae = (data[d] for d in DATASETS)
     admrd_best = admrd[admrd.get("BESTFL", pd.Series("", index=admrd.index)) == "Y"] if "BESTFL" in admrd else admrd
     parts = [
+        sap.cut_status_rows(cut),
         sap.disposition_rows(adsl),
         sap.table1_rows(adsl),
         sap.primary_survival(adtte),
@@ -91,7 +102,7 @@ def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def analyze_cut(cut: str, root: Path | None = None) -> Path:
     t0 = time.perf_counter()
     data = load_derived(cut, root)
-    table = build_ard(data)
+    table = build_ard(data, cut)
     out = paths.report_dir(cut, root)
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
