@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, safety_extra, sap
+from analysis.analyze import ard, external, safety_extra, sap, target_trial
 from analysis.atomic import atomic_write_bytes
 
 ARD_CSV = "ard.csv"
@@ -96,6 +96,7 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
         safety_extra.timing_rows(adae, adsl),
     ]
     parts.append(external.external_control_rows(data))
+    parts.append(target_trial.comparison_rows(adsl, adtte))  # SAP 6.5, 6.7
     return ard.check(ard.concat(parts))
 
 
