@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, safety_extra, sap, target_trial
+from analysis.analyze import ard, external, mrd, safety_extra, sap, target_trial
 from analysis.atomic import atomic_write_bytes
 
 ARD_CSV = "ard.csv"
@@ -52,7 +52,12 @@ def methods_table() -> pd.DataFrame:
         "rmst_diff": f"difference of RMST to {C.RMST_TAU_DAYS} days, SANDWICH minus ALLO_EXT, Wald {ci}; {NOMINAL}",
         "cox": f"Cox proportional hazards, {C.COX_TIES} ties, Wald {ci}; reference {C.REFERENCE_COHORT}; {NOMINAL}",
         "mrd_rate": f"MRD-negative rate (FC < {C.MRD_THRESHOLD['FC']:g}, NGS < {C.MRD_THRESHOLD['NGS']:g}); exact Clopper-Pearson {ci}; not evaluable counted as not negative",
-        "mrd_best": "best post-CAR-T1 MRD status per subject and method",
+        "mrd_best": "best post-CAR-T1 MRD status per subject and method (samples before relapse)",
+        "mrd_baseline": "how MRD was measured before CAR-T1 (method) and its result, safety population",
+        "mrd_conversion": f"conversion: negative after CAR-T1 (before relapse) among subjects MRD-positive before CAR-T1, by method; exact Clopper-Pearson {ci}",
+        "mrd_day28": f"MRD-negative at the protocol's day-28 assessment (study day {C.MRD_DAY28_WINDOW[0]}-{C.MRD_DAY28_WINDOW[1]}; the evaluable sample closest to day 28); exact {ci}",
+        "mrd_timepoint": f"MRD-negative rate by visit window among subjects with an evaluable sample before relapse in the window (closest to the window centre); exact {ci}",
+        "mrd_agreement": f"FC-NGS agreement on paired samples (same date, both evaluable, before relapse); Cohen's kappa, Fleiss-Cohen-Everitt SE, Wald {ci} (pairs treated as independent; several pairs per subject)",
         "table1": "n (%) for categorical; mean, SD, median, quartiles, range for continuous; absolute standardized mean difference (tableone)",
         "ae": "subjects with >= 1 treatment-emergent AE, n (%) of the safety population, and number of events; CTCAE 5.0",
         "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
@@ -92,6 +97,7 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
         sap.primary_survival(adtte),
         sap.mrd_rates(admrd_best, adsl),
         sap.mrd_duration(adtte),
+        mrd.mrd_rows(admrd, adsl),  # SAP 4.5-4.6
         sap.ae_rows(adae, adsl),
         safety_extra.timing_rows(adae, adsl),
     ]
