@@ -30,7 +30,6 @@ from analysis.analyze import ard, external, target_trial
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival
-from tests.rref import run_r
 
 REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)

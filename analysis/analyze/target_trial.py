@@ -20,9 +20,19 @@ import pandas as pd
 from analysis import conventions as C
 from analysis.analyze import ard
 from analysis.analyze.external import (
-    PS_CATEGORICAL, TREATED, at_risk_after_entry, subject_weights,
+    PS_CATEGORICAL,
+    TREATED,
+    at_risk_after_entry,
+    subject_weights,
 )
-from analysis.analyze.sap import COHORT, COMPARISON, KM_TIMEPOINTS, hazard_ratio, km_at, param_rows
+from analysis.analyze.sap import (
+    COHORT,
+    COMPARISON,
+    KM_TIMEPOINTS,
+    hazard_ratio,
+    km_at,
+    param_rows,
+)
 from analysis.stats import rmst as rmst_stats
 from analysis.stats import sensitivity, survival
 

@@ -34,7 +34,7 @@ def cohen_kappa(a, b, conf_level: float = 0.95) -> dict[str, float]:
     po, pe = float(np.trace(p)), float(rows @ cols)
     if pe >= 1:
         nan = float("nan")
-        return {"n": n, "n_agree": int(round(po * n)), "p_observed": po, "p_expected": pe, "kappa": nan,
+        return {"n": n, "n_agree": round(po * n), "p_observed": po, "p_expected": pe, "kappa": nan,
                 "se": nan, "lcl": nan, "ucl": nan}
     kappa = (po - pe) / (1 - pe)
     diag = sum(p[i, i] * (1 - (rows[i] + cols[i]) * (1 - kappa)) ** 2 for i in range(len(cats)))
@@ -43,5 +43,5 @@ def cohen_kappa(a, b, conf_level: float = 0.95) -> dict[str, float]:
     var = (diag + off - (kappa - pe * (1 - kappa)) ** 2) / ((1 - pe) ** 2 * n)
     se = float(np.sqrt(max(var, 0.0)))
     z = norm.ppf(0.5 + conf_level / 2)
-    return {"n": n, "n_agree": int(round(po * n)), "p_observed": po, "p_expected": pe, "kappa": float(kappa),
+    return {"n": n, "n_agree": round(po * n), "p_observed": po, "p_expected": pe, "kappa": float(kappa),
             "se": se, "lcl": float(max(-1.0, kappa - z * se)), "ucl": float(min(1.0, kappa + z * se))}

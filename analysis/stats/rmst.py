@@ -22,8 +22,14 @@ from scipy.stats import norm
 
 from analysis.stats._surv_data import check_conf_level, surv_data
 
-__all__ = ["rmst", "rmst_difference", "reverse_km_follow_up", "product_limit_matrix", "rmst_from_curves",
-           "survival_at"]
+__all__ = [
+    "product_limit_matrix",
+    "reverse_km_follow_up",
+    "rmst",
+    "rmst_difference",
+    "rmst_from_curves",
+    "survival_at",
+]
 
 
 def _group_km(stop: np.ndarray, event: np.ndarray, start: np.ndarray | None):
@@ -114,7 +120,9 @@ def reverse_km_follow_up(adtte: pd.DataFrame, by: str | None, conf_level: float 
     the event censors, as R ``survfit(Surv(time, CNSR) ~ by)``. Median and quartiles are read as
     quantile.survfit does (first time with 1 - S >= p; midpoint on a flat stretch), with
     Brookmeyer-Crowley log-log limits for the median. Columns: <by>, n, median, lcl, ucl, q1, q3."""
-    from analysis.stats import survival  # the project's KM quantiles (R quantile.survfit)
+    from analysis.stats import (
+        survival,  # the project's KM quantiles (R quantile.survfit)
+    )
 
     flipped = adtte.assign(__reverse_cnsr__=1 - pd.to_numeric(adtte[cnsr]))
     q = survival.km_quantiles(flipped, by, probs=(0.25, 0.5, 0.75), conf_type="log-log", conf_level=conf_level,
@@ -125,7 +133,7 @@ def reverse_km_follow_up(adtte: pd.DataFrame, by: str | None, conf_level: float 
     for level, part in groups:
         at = part.set_index("prob")
         level = level[0] if isinstance(level, tuple) else level
-        n = int(len(adtte)) if by is None else int((adtte[by] == level).sum())
+        n = len(adtte) if by is None else int((adtte[by] == level).sum())
         rows.append({**({by: level} if by is not None else {}), "n": n, "median": at.at[0.5, "quantile"],
                      "lcl": at.at[0.5, "lcl"], "ucl": at.at[0.5, "ucl"], "q1": at.at[0.25, "quantile"],
                      "q3": at.at[0.75, "quantile"]})

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["evalue_rr", "evalue_hr", "tipping_point_hr"]
+__all__ = ["evalue_hr", "evalue_rr", "tipping_point_hr"]
 
 
 def evalue_rr(rr: float) -> float:
@@ -66,7 +66,7 @@ def tipping_point_hr(hr: float, lcl: float, ucl: float, confounder_hr) -> pd.Dat
         if gamma <= 1:
             raise ValueError(f"confounder_hr must be > 1, got {gamma}")
 
-        def share(h: float) -> float:
+        def share(h: float, gamma: float = gamma) -> float:
             if not np.isfinite(h) or h <= 0:
                 return float("nan")
             ratio = 1 / h if h < 1 else h
