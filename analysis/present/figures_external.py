@@ -434,6 +434,9 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
             add(f"Rate at {text}, % (95% CI)",
                 [pct_ci(ard, km, param=param, group=g, level=level) for g in cohorts])
         diff = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
+        risks = [ard_stat(ard, analysis=km, param=param, group=g, level=LEVEL_2Y, stat_name="n_risk") for g in cohorts]
+        if any(0 < r < C.MIN_AT_RISK for r in risks):  # SAP 3.5
+            diff = f"not reliably estimable (a cohort has fewer than {C.MIN_AT_RISK} at risk)"
         if _any_carried(ard, km, param, LEVEL_2Y):
             diff += f" {CARRIED}"
         add("Difference at 2 years, percentage points (95% CI)", ["", ""], diff)
@@ -861,15 +864,26 @@ def frame_table(frame: pd.DataFrame, title: str, footnotes: Sequence[str] = (), 
     return listing_table(shown, title, notes, empty_text)
 
 
+def _rate_in_words(ard: pd.DataFrame, km: str, param: str, group: str) -> str:
+    """"est% (95% CI lcl, ucl; n at risk k)" or "not reliably estimable (n at risk k < 10)"."""
+    keys = dict(analysis=km, param=param, group=group, level=LEVEL_2Y)
+    est, lo, hi, n_risk = (ard_stat(ard, stat_name=s, **keys) for s in ("surv", "lcl", "ucl", "n_risk"))
+    if 0 < n_risk < C.MIN_AT_RISK and not np.isnan(est):
+        return f"not reliably estimable (n at risk {F.fmt_int(n_risk)} < {C.MIN_AT_RISK})"
+    risk = f"; n at risk {F.fmt_int(n_risk)}" if n_risk > 0 else ""
+    return f"{F.fmt_num(100 * est, 1)}% (95% CI {F.fmt_num(100 * lo, 1)}, {F.fmt_num(100 * hi, 1)}{risk})"
+
+
 def two_year_sentence(ard: pd.DataFrame, param: str, prefix: str = "km") -> str:
     """One sentence of the 2-year estimates per cohort, their difference and (naive view) the
     log-rank P, all read from the ARD and formatted."""
     km = "km" if prefix == "km" else f"{prefix}_km"
-    s = {g: pct_ci(ard, km, param=param, group=g, level=LEVEL_2Y, mark=False) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
-    d = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
-    text = (f"{PARAM_LABELS.get(param, param)} at 2 years: {s[C.COHORT_TRIAL]}% in the sandwich cohort and "
-            f"{s[C.COHORT_EXTERNAL]}% in the allo-HSCT controls (95% CI in brackets); difference "
-            f"{d} percentage points")
+    s = {g: _rate_in_words(ard, km, param, g) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
+    d = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y) + " percentage points"
+    if any(t.startswith("not reliably") for t in s.values()):
+        d = f"not reliably estimable (a cohort has fewer than {C.MIN_AT_RISK} at risk)"
+    text = (f"{PARAM_LABELS.get(param, param)} at 2 years: {s[C.COHORT_TRIAL]} in the sandwich cohort and "
+            f"{s[C.COHORT_EXTERNAL]} in the allo-HSCT controls; difference {d}")
     if prefix == "km":
         text += f"; log-rank P = {F.fmt_pvalue(ard_stat(ard, analysis='logrank', param=param, stat_name='p'))} (nominal)"
     carried = [cohort_label(g) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)

@@ -120,7 +120,9 @@ def efficacy_table(ard: pd.DataFrame, param: str, endpoint: str, origin_note: st
              f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not reliably estimable (SAP 3.5).",
              *(f"{a}: {methods[a]}" for a in ("km", "followup", "rmst", "rmst_diff", "cox") if a in methods)]
     return Table(title=f"{endpoint}: Kaplan-Meier summary at the maturity of this cut", frame=frame,
-                 headers=[endpoint, *(COHORT_LABELS[g] for g in COHORTS), "Comparison"],
+                 headers=[endpoint, *(F.fmt_header(COHORT_LABELS[g], value(ard, analysis="km_n", param=param, group=g,
+                                                                            stat_name="n")) for g in COHORTS),
+                          "Comparison"],
                  subtitles=list(subtitles), footnotes=notes)
 
 
