@@ -30,6 +30,7 @@ from analysis.analyze import ard, external, target_trial
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival
+from tests.rref import run_r
 
 REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)
@@ -148,3 +149,65 @@ def test_primary_bootstrap_uses_every_replicate_and_says_so(big):
             ard.lookup(big.rows, **keys, stat_name="n_boot_failed") == BIG_BOOT
         assert ard.lookup(big.rows, **keys, stat_name="lcl") < ard.lookup(big.rows, **keys, stat_name="diff") \
             < ard.lookup(big.rows, **keys, stat_name="ucl")
+
+
+# --- (d) the primary analysis on the shipped cut against R with the same weights ----------------------------
+
+@pytest.mark.needs_r
+def test_primary_weighted_km_cox_and_rmst_match_r(small):
+    """ATT-weighted KM with delayed entry (survfit(Surv(ENTRY, AVAL, event), weights, robust,
+    log-log): surv, SE, limits at 1 and 2 years; 1e-9), weighted Cox with robust variance
+    (coxph(..., weights, robust = TRUE): HR and limits; 1e-6 relative), and the weighted RMST to
+    730.5 days (summary(survfit)$table rmean; 1e-9), LFSCR and OSCR, same per-subject weights."""
+    parts = []
+    for paramcd, endpoint in target_trial.COMMON_CLOCK_PARAMS.items():
+        d = target_trial.common_clock_frame(small.data["adtte"], small.frame, paramcd)
+        parts.append(pd.DataFrame({"param": endpoint, "COHORT": d["COHORT"].astype(str),
+                                   "ENTRY": d["ENTRY"].astype(float), "AVAL": d["AVAL"].astype(float),
+                                   "CNSR": d["CNSR"].astype(float), "W": d["IPTW"].astype(float)}))
+    data = pd.concat(parts, ignore_index=True)
+    out = run_r(f"""km <- NULL; cx <- NULL; rm <- NULL
+for (p in unique(d$param)) {{
+  x <- d[d$param == p, ]
+  x$ID <- seq_len(nrow(x))
+  f <- survfit(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, data = x, weights = W, robust = TRUE, id = ID,
+               conf.type = "log-log")
+  s <- summary(f, times = c({C.TIMEPOINT_1Y_DAYS!r}, {C.TIMEPOINT_2Y_DAYS!r}), extend = TRUE)
+  km <- rbind(km, data.frame(param = p, group = sub("COHORT=", "", as.character(s$strata)), time = s$time,
+                             surv = s$surv, std_err = s$std.err, lcl = s$lower, ucl = s$upper))
+  tb <- summary(f, rmean = {C.RMST_TAU_DAYS!r})$table
+  rm <- rbind(rm, data.frame(param = p, group = sub("COHORT=", "", rownames(tb)), rmean = tb[, "rmean"]))
+  x$COHORT <- relevel(factor(x$COHORT), ref = "{C.REFERENCE_COHORT}")
+  sm <- summary(coxph(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, data = x, weights = W, robust = TRUE, id = ID,
+                      ties = "efron"))
+  cx <- rbind(cx, data.frame(param = p, hr = sm$conf.int[1, 1], lcl = sm$conf.int[1, 3], ucl = sm$conf.int[1, 4]))
+}}
+out <- list(km = km, cx = cx, rm = rm)""", {"d": data})
+    a = small.ard
+    for r in out["km"].itertuples():
+        keys = dict(analysis="tte_km", param=r.param, group=r.group, level=ard._level_text(float(r.time)))
+        for name in ("surv", "std_err", "lcl", "ucl"):
+            assert ard.lookup(a, **keys, stat_name=name) == pytest.approx(getattr(r, name), abs=1e-9), (keys, name)
+    for r in out["cx"].itertuples():
+        for name in ("hr", "lcl", "ucl"):
+            assert ard.lookup(a, analysis="tte_cox", param=r.param, stat_name=name) == pytest.approx(getattr(r, name), rel=1e-6)
+    for r in out["rm"].itertuples():
+        got = ard.lookup(a, analysis="tte_rmst", param=r.param, group=r.group, stat_name="rmst")
+        assert got == pytest.approx(r.rmean, abs=1e-9), (r.param, r.group)
+
+
+def test_evalue_and_tipping_rows_are_the_formulas_applied_to_the_primary_hr(small):
+    """tte_evalue / tte_tipping recomputed by hand from the tte_cox row (VanderWeele & Ding 2017
+    common-outcome conversion; Lin-Psaty-Kronmal share (1/HR - 1)/(gamma - 1) for HR < 1)."""
+    import math
+
+    for param in ("LFS", "OS"):
+        hr, lcl, ucl = _hr(small.ard, "tte_cox", param)
+        h = hr if hr >= 1 else 1 / hr
+        rr = (1 - 0.5 ** math.sqrt(h)) / (1 - 0.5 ** math.sqrt(1 / h))
+        assert ard.lookup(small.ard, analysis="tte_evalue", param=param, stat_name="evalue") == \
+            pytest.approx(rr + math.sqrt(rr * (rr - 1)), abs=1e-12)
+        for gamma in C.TIPPING_CONFOUNDER_HR:
+            got = ard.lookup(small.ard, analysis="tte_tipping", param=param, level=ard._level_text(float(gamma)),
+                             stat_name="p_estimate")
+            assert got == pytest.approx((h - 1) / (gamma - 1), abs=1e-12)

@@ -93,7 +93,7 @@ def confounding_sentences(ard: pd.DataFrame, param: str = "LFS") -> str:
     """Plain-language reading of the E-value and the tipping point of the primary hazard ratio."""
     hr = value(ard, analysis="tte_cox", param=param, stat_name="hr")
     e, e_ci = (value(ard, analysis="tte_evalue", param=param, stat_name=s) for s in ("evalue", "evalue_ci"))
-    better = "allo-HSCT" if hr < 1 else "trial"
+    carrier = "allo-HSCT" if hr < 1 else "trial"  # the cohort that looks worse would carry the risk factor
     text = (f"**Unmeasured confounding ({param}).** E-value {F.fmt_num(e, 2)}: an unmeasured factor associated with "
             f"both the cohort and the outcome by a risk ratio of {F.fmt_num(e, 2)} each, beyond the measured "
             f"covariates, could move the hazard ratio of {F.fmt_num(hr, 2)} to 1; weaker confounding could not. ")
@@ -107,8 +107,8 @@ def confounding_sentences(ard: pd.DataFrame, param: str = "LFS") -> str:
         parts.append(f"hazard ratio {r.level}: {F.fmt_num(share, 0)}%" if share <= 100 else
                      f"hazard ratio {r.level}: not possible (it would need {F.fmt_num(share, 0)}%)")
     if parts:
-        text += (f"Tipping point: a binary unmeasured risk factor absent from the {'trial' if better == 'allo-HSCT' else 'allo-HSCT'} "
-                 f"cohort would have to be present in this share of the {better} cohort to explain the estimate away — "
+        text += (f"Tipping point: a binary unmeasured risk factor absent from the {'trial' if carrier == 'allo-HSCT' else 'allo-HSCT'} "
+                 f"cohort would have to be present in this share of the {carrier} cohort to explain the estimate away — "
                  + "; ".join(parts) + ". Calendar era (controls 2016-2023, trial 2023-2025) is such a factor that "
                  "cannot be measured here.")
     return text
