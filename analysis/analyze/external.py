@@ -159,6 +159,9 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     in_model = estimable_covariates(frame)
     bal = weighting.balance(frame, TREATED, PS_COVARIATES, weights="IPTW", categorical=PS_CATEGORICAL,
                             sd_denominator="pooled")
+    # a level found in one cohort only has no spread within either cohort: its SMD is not
+    # estimable (NaN, shown as NE), not infinite (e.g. MRDPREMT "NOT RECORDED", registry only)
+    bal[["smd_unweighted", "smd_weighted"]] = bal[["smd_unweighted", "smd_weighted"]].replace([np.inf, -np.inf], np.nan)
     parts = [ard.from_frame(bal, analysis="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
                             variable="covariate", level_col=None, stats={
                                 "smd_unweighted": "smd_unweighted", "smd_weighted": "smd_weighted",
