@@ -177,3 +177,23 @@ def mrd_agreement_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), method
     return Table(title="Agreement of FC and NGS on paired samples after CAR-T1", frame=frame,
                  headers=["", "NGS negative", "NGS positive"], subtitles=list(subtitles),
                  footnotes=[f"{a}: {methods[a]}" for a in ("mrd_agreement", "mrd_baseline") if a in methods])
+
+
+def single_arm_km_table(ard: pd.DataFrame, params: dict, title: str, subtitles: Sequence[str] = (),
+                        footnotes: Sequence[str] = (), group: str = C.COHORT_TRIAL) -> Table:
+    """One column per parameter (e.g. MRD duration by method) of one group: N, events, median and
+    the rates at 1 and 2 years with numbers at risk, under the reliability rule of SAP 3.5."""
+    rows = {"Subjects, N": [], "Events, n": [], "Median, months (95% CI)": [],
+            "Rate at 12 months, % (95% CI); n at risk": [], "Rate at 24 months, % (95% CI); n at risk": []}
+    for param in params:
+        rows["Subjects, N"].append(F.fmt_int(value(ard, analysis="km_n", param=param, group=group, stat_name="n")))
+        rows["Events, n"].append(F.fmt_int(value(ard, analysis="km_n", param=param, group=group, stat_name="n_event")))
+        rows["Median, months (95% CI)"].append(F.fmt_est_ci(*(
+            value(ard, analysis="km_median", param=param, group=group, stat_name=s) / C.DAYS_PER_MONTH
+            for s in ("median", "lcl", "ucl")), 1))
+        rows["Rate at 12 months, % (95% CI); n at risk"].append(rate_cell(ard, "km", param, group, LEVEL_1Y))
+        rows["Rate at 24 months, % (95% CI); n at risk"].append(rate_cell(ard, "km", param, group, LEVEL_2Y))
+    frame = pd.DataFrame([[label, *cells] for label, cells in rows.items()], columns=["", *params.values()])
+    return Table(title=title, frame=frame, headers=["", *params.values()], subtitles=list(subtitles),
+                 footnotes=[*footnotes, f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not "
+                            "reliably estimable (SAP 3.5); NE: not estimable."])
