@@ -139,3 +139,26 @@ def test_tipping_point_moves_the_hazard_ratio_to_one():
         bias = 1 / (1 + (g - 1) * r["p_estimate"])  # U only in the reference cohort
         assert hr / bias == pytest.approx(1.0, abs=1e-12)
         assert ucl * (1 + (g - 1) * r["p_ci"]) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.needs_r
+def test_rmst_and_reverse_km_on_cdisc_pilot_adtte(cdisc_pilot_dir):
+    """The generic functions on real public ADaM data (CDISC Pilot 01 ADTTE, time to first
+    dermatologic event by TRTA): RMST to 180 days and reverse-KM median follow-up vs R survival.
+    Tolerance 1e-9."""
+    import pyreadstat
+
+    adtte, _ = pyreadstat.read_xport(str(cdisc_pilot_dir / "adtte.xpt"))
+    d = adtte[["TRTA", "AVAL", "CNSR"]].dropna().astype({"AVAL": float, "CNSR": float})
+    ours = rmst.rmst(d, "TRTA", 180.0).set_index("TRTA")
+    fu = rmst.reverse_km_follow_up(d, "TRTA").set_index("TRTA")
+    out = run_r("""f <- survfit(Surv(AVAL, 1 - CNSR) ~ TRTA, data = d)
+tb <- summary(f, rmean = 180)$table
+q <- quantile(survfit(Surv(AVAL, CNSR) ~ TRTA, data = d, conf.type = "log-log"), probs = 0.5)
+out <- list(t = data.frame(g = sub("TRTA=", "", rownames(tb)), rmean = tb[, "rmean"], se = tb[, "se(rmean)"],
+                           med = q$quantile[, 1]))""", {"d": d})["t"].set_index("g")
+    assert len(out) == 3
+    for g in out.index:
+        assert ours.at[g, "rmst"] == pytest.approx(out.at[g, "rmean"], abs=TOL), g
+        assert ours.at[g, "se"] == pytest.approx(out.at[g, "se"], abs=TOL), g
+        assert fu.at[g, "median"] == pytest.approx(out.at[g, "med"], abs=TOL, nan_ok=True), g
