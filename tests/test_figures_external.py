@@ -452,3 +452,18 @@ def test_fmt_ard_value():
     assert FX.fmt_ard_value(-0.2255) == "-0.226"    # half away from zero
     assert FX.fmt_ard_value(None) == "" and FX.fmt_ard_value(float("nan")) == ""
     assert FX.fmt_ard_value("nan") == "NE"
+
+
+def test_forest_drops_a_difference_resting_on_fewer_than_the_minimum_at_risk():
+    """SAP 3.5 in the forest plot: the naive 2-year difference whose trial rate rests on 4 at risk
+    is not drawn as a number (NaN, unreliable) and the robustness sentence says why."""
+    ard, _ = _ard_diffs()
+    level = C.TIMEPOINT_2Y_DAYS
+    ard = A.concat([ard, A.rows("km", "OS", TRIAL, "AVAL", level, {"n_risk": 4, "surv": 0.7}),
+                    A.rows("km", "OS", CTRL, "AVAL", level, {"n_risk": 80, "surv": 0.6})])
+    rows = FX.forest_rows(A.read(_roundtrip(ard)))
+    naive = rows[(rows["param"] == "OS") & (rows["analysis"] == "km_diff")].iloc[0]
+    assert naive["unreliable"] and np.isnan(naive["diff"])
+    assert "not reliably estimable (fewer than 10 at risk at 2 years): Naive" in FX.robustness_statement(rows)
+    fig = FX.plot_forest(rows)
+    assert f"n at risk < {C.MIN_AT_RISK}" in [t.get_text() for t in fig.axes[0].texts]

@@ -235,13 +235,16 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
             if not ((ard["analysis"] == keys["analysis"]) & (ard["param"] == param)).any():
                 continue
             km = "km" if view.prefix == "km" else f"{view.prefix}_km"
+            risks = [ard_stat(ard, analysis=km, param=param, group=g, level=LEVEL_2Y, stat_name="n_risk")
+                     for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)]
+            unreliable = any(0 < r < C.MIN_AT_RISK for r in risks)  # SAP 3.5: not shown as a number
+            values = [ard_stat(ard, stat_name=k, **keys) for k in ("diff", "lcl", "ucl")]
             rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
                          "short": view.short or view.label, "group": view.group, "primary": view.primary,
-                         "diff": ard_stat(ard, stat_name="diff", **keys), "lcl": ard_stat(ard, stat_name="lcl", **keys),
-                         "ucl": ard_stat(ard, stat_name="ucl", **keys),
-                         "carried": _any_carried(ard, km, param, LEVEL_2Y)})
+                         **dict(zip(("diff", "lcl", "ucl"), [np.nan] * 3 if unreliable else values)),
+                         "unreliable": unreliable, "carried": _any_carried(ard, km, param, LEVEL_2Y)})
     return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "group", "primary", "diff", "lcl",
-                                       "ucl", "carried"])
+                                       "ucl", "unreliable", "carried"])
 
 
 PRIMARY_MARK = "\u2605 "  # a star before the primary analysis
@@ -265,9 +268,10 @@ def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probabil
         est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
         ax.errorbar(est, ys, xerr=[est - lo, hi - est], fmt="o" if i == 0 else "s", color=OKABE_ITO[i],
                     capsize=3, label=PARAM_LABELS.get(param, param))
-        for yy, e, low, high in zip(ys, est, lo, hi):  # "NE (NE, NE)" where not estimable
-            ax.annotate(F.fmt_est_ci(e, low, high, 1), xy=(1.02, yy), xycoords=("axes fraction", "data"),
-                        va="center", fontsize=8)
+        weak = part["unreliable"] if "unreliable" in part.columns else [False] * len(part)
+        for yy, e, low, high, w in zip(ys, est, lo, hi, weak):  # "NE (NE, NE)" where not estimable
+            text = f"n at risk < {C.MIN_AT_RISK}" if w else F.fmt_est_ci(e, low, high, 1)
+            ax.annotate(text, xy=(1.02, yy), xycoords=("axes fraction", "data"), va="center", fontsize=8)
         short = part["short"] if "short" in part.columns else part["label"]
         groups = part["group"] if "group" in part.columns else [""] * len(part)
         primary = part["primary"] if "primary" in part.columns else [False] * len(part)
@@ -296,8 +300,11 @@ def robustness_statement(rows: pd.DataFrame) -> str:
         for group, g_rows in all_rows.groupby("group", sort=False) if "group" in all_rows else [("", all_rows)]:
             ok = g_rows[np.isfinite(g_rows["diff"].to_numpy(dtype=float))]
             tag = GROUP_TAGS.get(group, group) or "all views"
+            weak = g_rows.loc[g_rows["unreliable"].astype(bool), "short"].tolist() if "unreliable" in g_rows else []
+            weak_text = (f"not reliably estimable (fewer than {C.MIN_AT_RISK} at risk at 2 years): {', '.join(weak)}"
+                         if weak else "")
             if ok.empty:
-                parts.append(f"{tag}: not estimable at 2 years")
+                parts.append(f"{tag}: {weak_text or 'not estimable at 2 years'}")
                 continue
             est, lo, hi = (100 * ok[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
             texts = [f"{r.short} {F.fmt_est_ci(e, lw, h, 1)}" for r, e, lw, h in zip(ok.itertuples(), est, lo, hi)]
@@ -307,7 +314,8 @@ def robustness_statement(rows: pd.DataFrame) -> str:
                          else "directions disagree")
             ci = (f"interval includes 0 in {k} of {int(finite.sum())}" if finite.any()
                   else "no interval (see the bootstrap counts)")
-            parts.append(f"{tag}: {'; '.join(texts)} percentage points ({direction}; {ci})")
+            parts.append(f"{tag}: {'; '.join(texts)} percentage points ({direction}; {ci})"
+                         + (f"; {weak_text}" if weak_text else ""))
             carried = ok.loc[ok["carried"].astype(bool), "short"] if "carried" in ok else []
             if len(carried):
                 parts[-1] += f"; beyond a cohort's follow-up: {', '.join(carried)}"
