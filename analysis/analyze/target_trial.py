@@ -242,6 +242,7 @@ def contrast_rows(data: pd.DataFrame, W: np.ndarray, ok: np.ndarray, endpoint: s
         lo, hi, se = _percentile_ci(area[cohort][1])
         parts.append(ard.rows(f"{prefix}_rmst", endpoint, cohort, "AVAL", tau, {
             "rmst": area[cohort][0], "se": se, "lcl": lo, "ucl": hi, "extended": float(last[0] < tau),
+            "last_time": float(last[0]),
             "n_boot_extended": int((blast < tau).sum())}))
     ref, idx = C.COHORT_EXTERNAL, C.COHORT_TRIAL
     d_area = area[idx][1] - area[ref][1]

@@ -105,9 +105,11 @@ def efficacy_table(ard: pd.DataFrame, param: str, endpoint: str, origin_note: st
         [F.fmt_est_ci(*(value(ard, analysis="rmst", param=param, group=g, level=LEVEL_TAU, stat_name=s)
                         / C.DAYS_PER_MONTH for s in ("rmst", "lcl", "ucl")), 1) for g in COHORTS],
         _diff_text(ard, "rmst_diff", param, LEVEL_TAU, scale=1 / C.DAYS_PER_MONTH, unit="months"))
+    risks = [value(ard, analysis="km", param=param, group=g, level=LEVEL_2Y, stat_name="n_risk") for g in COHORTS]
     two_year = (_diff_text(ard, "km_diff", param, LEVEL_2Y, scale=100, unit="percentage points")
-                if both_reliable(ard, "km", param, LEVEL_2Y) else "not reliably estimable (a cohort has < "
-                f"{C.MIN_AT_RISK} at risk at 2 years)")
+                if both_reliable(ard, "km", param, LEVEL_2Y) else
+                "NE (a cohort has no patient followed for 2 years)" if min(risks) == 0 else
+                f"not reliably estimable (a cohort has < {C.MIN_AT_RISK} at risk at 2 years)")
     add("Difference at 2 years", ["", ""], two_year)
     hr = [value(ard, analysis="cox", param=param, stat_name=s) for s in ("hr", "lcl", "ucl", "p")]
     add("Hazard ratio, trial vs control (95% CI)", ["", ""],
@@ -116,7 +118,7 @@ def efficacy_table(ard: pd.DataFrame, param: str, endpoint: str, origin_note: st
     frame = pd.DataFrame(cells, columns=[*COHORTS, "Comparison"])
     frame.insert(0, endpoint, labels)
     methods = methods or {}
-    notes = [origin_note, NOMINAL,
+    notes = [*extended_notes(ard, "rmst", param), origin_note, NOMINAL,
              f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not reliably estimable (SAP 3.5).",
              *(f"{a}: {methods[a]}" for a in ("km", "followup", "rmst", "rmst_diff", "cox") if a in methods)]
     return Table(title=f"{endpoint}: Kaplan-Meier summary at the maturity of this cut", frame=frame,
@@ -124,6 +126,20 @@ def efficacy_table(ard: pd.DataFrame, param: str, endpoint: str, origin_note: st
                                                                             stat_name="n")) for g in COHORTS),
                           "Comparison"],
                  subtitles=list(subtitles), footnotes=notes)
+
+
+def extended_notes(ard: pd.DataFrame, analysis: str, param: str) -> list[str]:
+    """A footnote for each cohort whose follow-up ends before tau: its RMST carries the curve flat
+    from its last observed time (SAP 3.6)."""
+    notes = []
+    for g in COHORTS:
+        keys = dict(analysis=analysis, param=param, group=g, level=LEVEL_TAU)
+        if value(ard, stat_name="extended", **keys) == 1:
+            last = value(ard, stat_name="last_time", **keys)
+            where = f" from day {F.fmt_int(last)}" if not np.isnan(last) else ""
+            notes.append(f"{param}, {COHORT_LABELS[g]}: follow-up ends before 24 months; its RMST carries the curve flat{where} "
+                         "to 24 months (SAP 3.6).")
+    return notes
 
 
 def _diff_text(ard: pd.DataFrame, analysis: str, param: str, level: str, scale: float, unit: str) -> str:

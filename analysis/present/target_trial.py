@@ -12,7 +12,7 @@ from analysis import conventions as C
 from analysis.analyze.target_trial import INTERCURRENT_EVENTS, PROTOCOL
 from analysis.present import formats as F
 from analysis.present.figures_external import cohort_label, pct_ci
-from analysis.present.maturity import LEVEL_1Y, LEVEL_2Y, LEVEL_TAU, NOMINAL, value
+from analysis.present.maturity import LEVEL_1Y, LEVEL_2Y, LEVEL_TAU, NOMINAL, extended_notes, value
 from analysis.present.table import Table
 
 COHORTS = (C.COHORT_TRIAL, C.COHORT_EXTERNAL)
@@ -84,7 +84,8 @@ def primary_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), footnotes: S
     return Table(title="Primary external comparison: target-trial emulation on the common clock",
                  frame=frame, headers=["Endpoint", *(cohort_label(g) for g in COHORTS), "Comparison"],
                  indent=indent, subtitles=list(subtitles),
-                 footnotes=[*footnotes, "Time zero: the remission before therapy; entry at CAR-T1 (trial) or allo-HSCT "
+                 footnotes=[*footnotes, *(n for p in ENDPOINTS for n in extended_notes(ard, "tte_rmst", p)),
+                            "Time zero: the remission before therapy; entry at CAR-T1 (trial) or allo-HSCT "
                             "(controls); controls weighted to the trial cohort (ATT).", NOMINAL,
                             f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not reliably estimable."])
 
