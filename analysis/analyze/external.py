@@ -14,10 +14,10 @@ import pandas as pd
 from analysis import conventions as C
 from analysis.analyze import ard
 from analysis.analyze.sap import (
-    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, estimable_at, groups_without_events, hazard_ratio, km_at,
+    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, km_at,
     km_difference_stats, param_rows,
 )
-from analysis.stats import competing, survival, weighting
+from analysis.stats import competing, weighting
 
 TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
 
