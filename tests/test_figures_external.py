@@ -467,3 +467,16 @@ def test_forest_drops_a_difference_resting_on_fewer_than_the_minimum_at_risk():
     assert "not reliably estimable (fewer than 10 at risk at 2 years): Naive" in FX.robustness_statement(rows)
     fig = FX.plot_forest(rows)
     assert f"n at risk < {C.MIN_AT_RISK}" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_rmst_forest_rows_are_the_ard_differences_in_months():
+    """rmst_forest_rows: the RMST differences of the views that estimate one (primary tte, naive
+    km, weighted iptw), ARD days / 30.4375, grouped as the views, the primary marked."""
+    parts = [A.rows(a, "OS", COMP, "AVAL", C.RMST_TAU_DAYS, {"diff": d, "lcl": d - 60, "ucl": d + 60})
+             for a, d in (("tte_rmst_diff", 90.0), ("rmst_diff", 30.0), ("iptw_rmst_diff", 45.0))]
+    rows = FX.rmst_forest_rows(A.read(_roundtrip(A.concat(parts))), params=("OS",))
+    assert rows["analysis"].tolist() == ["tte_rmst_diff", "rmst_diff", "iptw_rmst_diff"]
+    np.testing.assert_allclose(rows["diff"], np.array([90.0, 30.0, 45.0]) / C.DAYS_PER_MONTH, atol=1e-12)
+    assert rows["primary"].tolist() == [True, False, False]
+    text = FX.robustness_statement(rows, scale=1, unit="months", measure="difference in RMST to 24 months")
+    assert "common clock: Primary: ATT-weighted 3.0 (1.0, 4.9) months" in text

@@ -62,7 +62,7 @@ EXPECTED = {
                    "Landmark analysis: 2-year OS and LFS among subjects alive and relapse-free at the landmark",
                    "Per-protocol view: trial completers from CAR-T2 versus controls from allo-HSCT",
                    "What each view of the comparison can and cannot remove"],
-        "figures": 5,
+        "figures": 6,
     },
     "08-changes.html": {
         "headings": ["Summary", "Key results", "Subjects added", "New events", "Raw values changed",

@@ -247,13 +247,35 @@ def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
                                        "ucl", "unreliable", "carried"])
 
 
+RMST_ANALYSES = {"tte": "tte_rmst_diff", "km": "rmst_diff", "iptw": "iptw_rmst_diff"}  # views with an RMST contrast
+
+
+def rmst_forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
+                     views: Sequence[View] = VIEWS) -> pd.DataFrame:
+    """As :func:`forest_rows` for the difference in RMST to 24 months (estimable in every data set;
+    SAP 3.6), in MONTHS, for the views that have it (primary, naive, weighted own-origin)."""
+    rows = []
+    for param in params:
+        for view in views:
+            analysis = RMST_ANALYSES.get(view.prefix)
+            if analysis is None or not ((ard["analysis"] == analysis) & (ard["param"] == param)).any():
+                continue
+            values = [ard_stat(ard, analysis=analysis, param=param, stat_name=k) / C.DAYS_PER_MONTH
+                      for k in ("diff", "lcl", "ucl")]
+            rows.append({"param": param, "analysis": analysis, "label": view.label, "short": view.short or view.label,
+                         "group": view.group, "primary": view.primary, **dict(zip(("diff", "lcl", "ucl"), values)),
+                         "unreliable": False, "carried": False})
+    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "group", "primary", "diff", "lcl",
+                                       "ucl", "unreliable", "carried"])
+
+
 PRIMARY_MARK = "\u2605 "  # a star before the primary analysis
 GROUP_TAGS = {COMMON_CLOCK: "common clock", COMMON_LANDMARK: "landmark", OWN_ORIGINS: "own origins",
               PER_PROTOCOL: "per protocol"}
 
 
 def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probability, trial minus control "
-                                                  "(percentage points)"):
+                                                  "(percentage points)", scale: float = 100):
     """Forest plot: one line per row of ``forest_rows`` (grouped by param, then by estimand/origin
     group in row order), marker at the estimate and bar for the CI in percentage points, a
     reference line at 0 and "est (lcl, ucl)" at the right; each label names its group in
@@ -265,7 +287,7 @@ def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probabil
     for i, param in enumerate(params):
         part = rows[rows["param"] == param]
         ys = -np.arange(y, y + len(part))
-        est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
+        est, lo, hi = (scale * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
         ax.errorbar(est, ys, xerr=[est - lo, hi - est], fmt="o" if i == 0 else "s", color=OKABE_ITO[i],
                     capsize=3, label=PARAM_LABELS.get(param, param))
         weak = part["unreliable"] if "unreliable" in part.columns else [False] * len(part)
@@ -288,7 +310,8 @@ def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probabil
     return fig
 
 
-def robustness_statement(rows: pd.DataFrame) -> str:
+def robustness_statement(rows: pd.DataFrame, scale: float = 100, unit: str = "percentage points",
+                         measure: str = "difference at 2 years") -> str:
     """Plain-language reading of ``forest_rows`` that compares like with like: per parameter, the
     primary result first, then, within each estimand/time-origin group, the range and direction
     of the estimates and how many intervals include 0. Groups are not pooled: they estimate
@@ -306,7 +329,7 @@ def robustness_statement(rows: pd.DataFrame) -> str:
             if ok.empty:
                 parts.append(f"{tag}: {weak_text or 'not estimable at 2 years'}")
                 continue
-            est, lo, hi = (100 * ok[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
+            est, lo, hi = (scale * ok[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
             texts = [f"{r.short} {F.fmt_est_ci(e, lw, h, 1)}" for r, e, lw, h in zip(ok.itertuples(), est, lo, hi)]
             finite = np.isfinite(lo) & np.isfinite(hi)
             k = int(((lo <= 0) & (hi >= 0))[finite].sum())
@@ -314,12 +337,12 @@ def robustness_statement(rows: pd.DataFrame) -> str:
                          else "directions disagree")
             ci = (f"interval includes 0 in {k} of {int(finite.sum())}" if finite.any()
                   else "no interval (see the bootstrap counts)")
-            parts.append(f"{tag}: {'; '.join(texts)} percentage points ({direction}; {ci})"
+            parts.append(f"{tag}: {'; '.join(texts)} {unit} ({direction}; {ci})"
                          + (f"; {weak_text}" if weak_text else ""))
             carried = ok.loc[ok["carried"].astype(bool), "short"] if "carried" in ok else []
             if len(carried):
                 parts[-1] += f"; beyond a cohort's follow-up: {', '.join(carried)}"
-        sentences.append(f"{name}, difference at 2 years, compared within each estimand and time origin only: "
+        sentences.append(f"{name}, {measure}, compared within each estimand and time origin only: "
                          + ". ".join(parts) + ".")
     return " ".join(sentences)
 
