@@ -55,3 +55,42 @@ PROTOCOL_WINDOWS = {
     "Collection to auto-HSCT": ("COLLDT", "AHSCTDT", 21, 35),   # about 4 weeks (4 +/- 1 week)
     "Auto-HSCT to CAR-T2": ("AHSCTDT", "CART2DT", 2, 2),        # 2 days
 }
+
+# --- maturity and reporting (SAP 3.5-3.7, issue 12) -----------------------------------------------
+# SAP 3.5: a Kaplan-Meier rate resting on fewer subjects at risk than this is shown as "not
+# reliably estimable (n at risk < MIN_AT_RISK)", never as a bare number (the ARD keeps the value).
+MIN_AT_RISK = 10
+RMST_TAU_DAYS = TIMEPOINT_2Y_DAYS   # SAP 3.6: restricted mean survival time up to 24 months
+# SAP 3.7: every p-value is nominal and descriptive: the protocol defines no testing strategy
+# (no alpha allocation, no multiplicity control), so no result is called "significant".
+P_VALUES_ARE_NOMINAL = True
+# SAP 3.7: the status of each data cut, declared once (the study story, data/raw/README.md: the
+# final analysis is at last patient's CAR-T1 + 24 months; enrollment ends 2025-01, so every cut
+# before 2027 is interim). The report reads the label from here; a cut not listed is reported as
+# "undeclared" (never guessed from its date).
+CUT_STATUS = {"cut-2024-06-30": "interim", "cut-2025-06-30": "interim", "cut-2026-09-30": "interim"}
+CUT_STATUS_CODES = {"interim": 1, "final": 2, "undeclared": 0}  # ARD stat "status_code"
+
+# --- target-trial emulation of the external comparison (SAP 6.7) --------------------------------------
+# SAP 6.7: landmark on the common clock (days since the remission before therapy): subjects who
+# started treatment by this day and are alive and event-free at it; time re-counted from it.
+LANDMARK_CR_DAYS = 183.0
+# SAP 6.7: E-value for a hazard ratio of a common outcome (> 15% by the end of follow-up):
+# VanderWeele & Ding 2017 approximation RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)).
+EVALUE_COMMON_OUTCOME = True
+# SAP 6.7: tipping-point grid: hazard ratio of an unmeasured binary confounder with the outcome.
+TIPPING_CONFOUNDER_HR = (1.5, 2.0, 3.0, 4.0)
+
+# --- MRD (SAP 4.5-4.7) ---------------------------------------------------------------------------------
+MRD_DAY28_WINDOW = (21, 35)   # SAP 4.5: the protocol's day-28 assessment: study day 21..35 after CAR-T1
+# SAP 4.5: timepoints of the MRD-negative rate by visit, in study days after CAR-T1 (label, low, high)
+MRD_TIMEPOINTS = (("Day 28", 21, 35), ("Month 3", 60, 120), ("Month 6", 150, 215), ("Month 12", 320, 410),
+                  ("Month 24", 680, 780))
+# SAP 4.4: MRD recurrence ends negativity only when confirmed: two consecutive positive samples of
+# the method, or one positive followed by relapse (RELDT) before the next sample of the method.
+MRD_RECURRENCE_CONFIRMATION = 2
+
+
+def cut_status(cut: str | None) -> str:
+    """'interim' / 'final' from CUT_STATUS (SAP 3.7); 'undeclared' for a cut not listed."""
+    return CUT_STATUS.get(str(cut), "undeclared")

@@ -78,9 +78,10 @@ def test_lfs_censored_at_last_disease_assessment_not_last_contact(adtte):
 
 
 def test_mrd_duration_from_first_negative_to_recurrence_or_relapse(adtte):
-    r = row(adtte, "01-001", "MRDDURFC")  # negative 2024-02-10, positive 2024-05-10: 90 days
+    # negative 2024-02-10, positive 2024-05-10 (confirmed: relapse 2024-09-10 follows, no FC sample between)
+    r = row(adtte, "01-001", "MRDDURFC")
     assert (r.STARTDT, r.ADT, r.AVAL, r.CNSR, r.SRCDOM, r.EVNTDESC) == (
-        T("2024-02-10"), T("2024-05-10"), 91, 0, "ADMRD", "FC-MRD RECURRENCE")
+        T("2024-02-10"), T("2024-05-10"), 91, 0, "ADMRD", "CONFIRMED FC-MRD RECURRENCE")
     r = row(adtte, "01-001", "MRDDURNG")  # the non-evaluable 02-10 sample is not the start
     assert (r.STARTDT, r.ADT, r.AVAL, r.EVNTDESC) == (T("2024-05-10"), T("2024-09-10"), 124, "RELAPSE")
     r = row(adtte, "01-002", "MRDDURFC")  # censored at the last evaluable FC sample

@@ -20,7 +20,6 @@ import contextlib
 import io
 import math
 import shutil
-import statistics
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,16 +86,17 @@ def param(run: SimpleNamespace, paramcd: str) -> pd.DataFrame:
 
 
 def landmark_set(run: SimpleNamespace, paramcd: str, day: float) -> pd.DataFrame:
-    """Landmark analysis set rebuilt by hand (SAP 6.6): subjects still in follow-up after the
-    landmark day (AVAL > day, AVAL counted from STARTDT as ADT - STARTDT + 1) with no relapse on
-    or before it on the same scale (ADSL RELDT - STARTDT + 1 <= day), time re-counted from the
-    landmark."""
-    d = plain(param(run, paramcd), ["USUBJID", "COHORT", "AVAL", "CNSR"])
+    """Landmark analysis set rebuilt by hand (SAP 6.6), on the common clock (OSCR / LFSCR for OS /
+    LFS: days since the remission before therapy): subjects who started treatment by the landmark
+    (ENTRY <= day), still in follow-up after it (AVAL > day) with no relapse on or before it on
+    the same scale (ADSL RELDT - STARTDT + 1 <= day); time re-counted from the landmark."""
+    paramcd = paramcd + "CR"
+    d = plain(param(run, paramcd), ["USUBJID", "COHORT", "AVAL", "CNSR", "ENTRY"])
     start = param(run, paramcd)["STARTDT"].to_numpy()
     reldt = param(run, paramcd)["USUBJID"].map(run.data["adsl"].set_index("USUBJID")["RELDT"]).to_numpy()
     relapse_day = (pd.Series(reldt) - pd.Series(start)).dt.days.to_numpy(dtype=float) + 1
     relapsed_by_landmark = np.nan_to_num(relapse_day, nan=np.inf) <= day
-    keep = (d["AVAL"].to_numpy() > day) & ~relapsed_by_landmark
+    keep = (d["AVAL"].to_numpy() > day) & ~relapsed_by_landmark & (d["ENTRY"].to_numpy() <= day)
     out = d[keep].copy()
     out["AVAL"] = out["AVAL"] - day
     return out.reset_index(drop=True)
@@ -198,10 +198,8 @@ def _delayed_entry_frame(run: SimpleNamespace) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def landmark_day(run) -> float:
-    """Median days from CAR-T1 to CAR-T2 among trial subjects who received CAR-T2 (SAP 6.6)."""
-    adsl = run.data["adsl"]
-    done = adsl[(adsl["COHORT"] == TRIAL) & adsl["CART2DT"].notna()]
-    return float(statistics.median((done["CART2DT"] - done["TRTSDT"]).dt.days.tolist()))
+    """The landmark on the common clock: conventions.LANDMARK_CR_DAYS after the remission (SAP 6.6)."""
+    return float(C.LANDMARK_CR_DAYS)
 
 
 @pytest.fixture(scope="module")
@@ -321,9 +319,38 @@ def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
         keys = dict(analysis="iptw_diff", param=p, group=COMPARISON, level=level(C.TIMEPOINT_2Y_DAYS))
         diff = stat(run, **keys, stat_name="diff")
         assert diff == pytest.approx(at[TRIAL] - at[EXTERNAL], abs=ABS_TOL)
-        assert stat(run, **keys, stat_name="lcl") <= diff <= stat(run, **keys, stat_name="ucl")
         assert stat(run, **keys, stat_name="n_boot") == C.BOOTSTRAP_REPLICATES
         assert stat(run, **keys, stat_name="seed") == C.BOOTSTRAP_SEED
+        # an interval only when every fitted replicate could estimate the 2-year difference (SAP 6.5)
+        used, valid = stat(run, **keys, stat_name="n_boot_used"), stat(run, **keys, stat_name="n_boot_valid")
+        if valid == used:
+            assert stat(run, **keys, stat_name="lcl") <= diff <= stat(run, **keys, stat_name="ucl")
+        else:
+            assert math.isnan(stat(run, **keys, stat_name="lcl")) and math.isnan(stat(run, **keys, stat_name="ucl"))
+        # the RMST difference uses every fitted replicate and has an interval
+        rk = dict(analysis="iptw_rmst_diff", param=p, group=COMPARISON, level=level(C.RMST_TAU_DAYS))
+        assert stat(run, **rk, stat_name="n_boot_used") + stat(run, **rk, stat_name="n_boot_failed") == C.BOOTSTRAP_REPLICATES
+        assert stat(run, **rk, stat_name="lcl") <= stat(run, **rk, stat_name="diff") <= stat(run, **rk, stat_name="ucl")
+
+
+@pytest.mark.needs_r
+def test_weighted_rmst_vs_r_with_the_same_weights(run):
+    """iptw_rmst point estimates: R summary(survfit(weights = IPTW), rmean = 730.5)$table rmean per
+    cohort, OS and LFS from each cohort's own origin. Tolerance 1e-9."""
+    wt = pd.concat([plain(param(run, p), ["USUBJID", "COHORT", "AVAL", "CNSR"]).assign(PARAMCD=p) for p in ("OS", "LFS")],
+                   ignore_index=True)
+    wt["IPTW"] = wt["USUBJID"].map(run.weights.set_index("USUBJID")["IPTW"]).to_numpy(float)
+    out = run_r(f"""res <- NULL
+for (p in c("OS", "LFS")) {{
+  tb <- summary(survfit(Surv(AVAL, 1 - CNSR) ~ COHORT, data = wt[wt$PARAMCD == p, ], weights = IPTW),
+                rmean = {C.RMST_TAU_DAYS!r})$table
+  res <- rbind(res, data.frame(param = p, group = sub("COHORT=", "", rownames(tb)), rmean = tb[, "rmean"]))
+}}
+out <- list(res = res)""", {"wt": wt})["res"]
+    for r in out.itertuples():
+        got = stat(run, analysis="iptw_rmst", param=r.param, group=r.group, level=level(C.RMST_TAU_DAYS),
+                   stat_name="rmst")
+        assert got == pytest.approx(r.rmean, abs=1e-9), (r.param, r.group)
 
 
 def _compare_km(run, km: pd.DataFrame, names) -> None:
@@ -385,8 +412,8 @@ def test_delayed_entry_km_and_cox_vs_r(run, r_ref):
 
 
 def test_landmark_day_and_selection_recomputed_by_hand(run, landmark_day):
-    """The landmark day (median CAR-T1 -> CAR-T2 days among CAR-T2 recipients, via
-    statistics.median) and the subjects/events of the landmark set per cohort, rebuilt by hand."""
+    """The landmark day (conventions.LANDMARK_CR_DAYS on the common clock) and the subjects/events
+    of the landmark set per cohort, rebuilt by hand."""
     assert stat(run, analysis="landmark", param="LANDMARK", stat_name="day") == landmark_day
     for p in ("OS", "LFS"):
         lm = landmark_set(run, p, landmark_day)
@@ -409,10 +436,11 @@ def test_landmark_treats_relapse_and_death_on_the_same_day_alike():
     subjects = {  # USUBJID: (AVAL, CNSR, RELDT)
         "RELAPSE-ON-L": (101.0, 0.0, day(100)), "DEATH-ON-L": (101.0, 0.0, pd.NaT),
         "RELAPSE-BEFORE-L": (100.0, 0.0, day(99)), "CENSORED-LATER": (300.0, 1.0, pd.NaT)}
-    adtte = pd.DataFrame({"USUBJID": list(subjects), "PARAMCD": "LFS", "COHORT": TRIAL, "STARTDT": start,
-                          "AVAL": [v[0] for v in subjects.values()], "CNSR": [v[1] for v in subjects.values()]})
+    adtte = pd.DataFrame({"USUBJID": list(subjects), "PARAMCD": "LFSCR", "COHORT": TRIAL, "STARTDT": start,
+                          "AVAL": [v[0] for v in subjects.values()], "CNSR": [v[1] for v in subjects.values()],
+                          "ENTRY": 50.0})
     adsl = pd.DataFrame({"USUBJID": list(subjects), "RELDT": pd.to_datetime([v[2] for v in subjects.values()])})
-    kept = external.landmark_frame(adtte, adsl, "LFS", 100.0).set_index("USUBJID")
+    kept = external.landmark_frame(adtte, adsl, "LFSCR", 100.0).set_index("USUBJID")
     assert sorted(kept.index) == ["CENSORED-LATER", "DEATH-ON-L", "RELAPSE-ON-L"]
     assert kept.loc["RELAPSE-ON-L", "AVAL"] == kept.loc["DEATH-ON-L", "AVAL"] == 1.0
     assert kept.loc["CENSORED-LATER", "AVAL"] == 200.0
@@ -462,8 +490,13 @@ def test_att_weighting_balances_the_planted_confounders(big):
     after = bal[bal["stat_name"] == "smd_weighted"].set_index(["variable", "level"])["stat"].abs()
     for confounder in PLANTED_TRUTH["confounders"]:
         assert before[confounder] > C.BALANCE_THRESHOLD, (confounder, before.to_dict())
-    assert (after < C.BALANCE_THRESHOLD).all(), after[after >= C.BALANCE_THRESHOLD].to_dict()
+    # every covariate is reported; those in the model are balanced, while one left out because a
+    # level occurs in one cohort only (MRDPREMT: not recorded by the registry) cannot be (SAP 6.5)
     assert set(after.index.get_level_values(0)) == set(external.PS_COVARIATES)
+    model = big.rows[big.rows["analysis"] == "ps_model"].set_index("level")["stat"]
+    assert model["MRDPREMT"] == 0
+    in_model = after[after.index.get_level_values(0).isin(model.index[model == 1])]
+    assert (in_model < C.BALANCE_THRESHOLD).all(), in_model[in_model >= C.BALANCE_THRESHOLD].to_dict()
     # the same SMDs by hand for the confounders, from the per-subject weights: (weighted) mean
     # difference over the pooled SD of the unweighted groups (Austin 2009; tolerance 1e-10)
     f = big.frame

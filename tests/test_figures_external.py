@@ -100,8 +100,11 @@ def test_forest_rows_one_row_per_analysis_and_param():
     for r in rows.itertuples():
         d, lo, hi = values[(r.analysis, r.param)]
         assert (r.diff, r.lcl, r.ucl) == pytest.approx((d, lo, hi), abs=1e-15)
-    # views absent from the ARD (delayed entry, per protocol) are left out, order of VIEWS kept
-    assert list(rows.loc[rows["param"] == "OS", "analysis"]) == ["km_diff", "iptw_diff", "landmark_diff"]
+    # views absent from the ARD (primary, delayed entry, per protocol) are left out, order of VIEWS
+    # kept (grouped by estimand / time origin: common-clock landmark before the own-origin views)
+    assert list(rows.loc[rows["param"] == "OS", "analysis"]) == ["landmark_diff", "km_diff", "iptw_diff"]
+    assert rows.loc[rows["analysis"] == "km_diff", "group"].unique().tolist() == [FX.OWN_ORIGINS]
+    assert not rows["primary"].any()
 
 
 def _roundtrip(ard: pd.DataFrame, tmp=None):
@@ -124,10 +127,10 @@ def test_forest_plot_draws_estimates_and_intervals_in_percentage_points():
         np.testing.assert_allclose([s[0][0] for s in segments], 100 * part["lcl"], atol=1e-12)
         np.testing.assert_allclose([s[1][0] for s in segments], 100 * part["ucl"], atol=1e-12)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["OS: Naive", "OS: PS-weighted (ATT)", "OS: Landmark",
-                      "LFS: Naive", "LFS: PS-weighted (ATT)", "LFS: Landmark"]
+    assert labels == ["OS: Landmark [landmark]", "OS: Naive [own origins]", "OS: PS-weighted (ATT) [own origins]",
+                      "LFS: Landmark [landmark]", "LFS: Naive [own origins]", "LFS: PS-weighted (ATT) [own origins]"]
     # the printed estimates: 10.0 (-5.0, 25.0) for the naive OS difference 0.10 (-0.05, 0.25)
-    assert [t.get_text() for t in ax.texts][0] == "10.0 (-5.0, 25.0)"
+    assert [t.get_text() for t in ax.texts][1] == "10.0 (-5.0, 25.0)"
     assert len(ax.texts) == 6
     assert any(ln.get_xdata()[0] == 0 for ln in ax.get_lines())  # the no-difference line
 
@@ -139,23 +142,25 @@ def test_not_estimable_view_is_kept_and_named():
     rows = FX.forest_rows(A.read(_roundtrip(ard)))
     assert list(rows.loc[rows["param"] == "OS", "analysis"])[-1] == "per_protocol_diff"
     text = FX.robustness_statement(rows)
-    # the NaN row does not enter the range or the count of intervals, and is named
-    assert "the 95% interval includes 0 in all 3 analyses" in text
-    assert "Not estimable at 2 years: Per protocol." in text
+    # the NaN row does not enter any count, and its group is named as not estimable
+    assert "interval includes 0 in 2 of 2" in text
+    assert "per protocol: not estimable at 2 years" in text
     fig = FX.plot_forest(rows)
     assert "NE (NE, NE)" in [t.get_text() for t in fig.axes[0].texts]
 
 
-def test_robustness_statement_reads_the_numbers():
+def test_robustness_statement_compares_like_with_like():
+    """Within the own-origin group, OS naive 10.0 and weighted 2.0 both positive, both intervals
+    include 0; LFS both positive, none includes 0; the landmark (another clock) is reported on
+    its own, never pooled with them; no 'significance at the 5% level' wording."""
     ard, _ = _ard_diffs()
     text = FX.robustness_statement(FX.forest_rows(A.read(_roundtrip(ard))))
-    # OS: estimates -3.0 .. 10.0, mixed sign, all three intervals include 0
-    assert "Overall survival at 2 years: the estimated difference ranges from -3.0 to 10.0" in text
-    assert "disagree on the direction" in text
-    assert "the 95% interval includes 0 in all 3 analyses" in text
-    # LFS: 12.0 .. 20.0, all positive, no interval includes 0
-    assert "from 12.0 to 20.0" in text and "the 95% interval excludes 0 in all 3 analyses" in text
-    assert "every analysis puts the trial ahead of the control" in text
+    assert ("own origins: Naive 10.0 (-5.0, 25.0); PS-weighted (ATT) 2.0 (-12.0, 16.0) percentage points "
+            "(trial ahead; interval includes 0 in 2 of 2)") in text
+    assert "landmark: Landmark -3.0 (-20.0, 14.0) percentage points (trial behind; interval includes 0 in 1 of 1)" in text
+    assert "own origins: Naive 20.0 (5.0, 35.0); PS-weighted (ATT) 15.0 (1.0, 29.0) percentage points " \
+           "(trial ahead; interval includes 0 in 0 of 2)" in text
+    assert "5% level" not in text and "significan" not in text
 
 
 def test_balance_from_ard_feeds_love_plot():
@@ -290,12 +295,12 @@ def test_comparison_table_formats_the_ard_numbers():
     t = FX.comparison_table(ard, "km", params=("OS",), medians=True, title="x")
     assert t.headers[1] == f"{FX.cohort_label(TRIAL)}\nN = 40"
     assert t.cell("Events, n (%)", TRIAL) == "10 (25.0)"
-    assert t.cell("Rate at 2 years, % (95% CI)", TRIAL) == "75.1 (65.1, 80.1)"
+    assert t.cell("Rate at 2 years, % (95% CI)", TRIAL) == "75.1 (65.1, 80.1)"  # no n_risk in this ARD
     assert t.cell("Median, months (95% CI)", CTRL) == f"NE ({600 / C.DAYS_PER_MONTH:.1f}, NE)"
     assert t.cell("Difference at 2 years, percentage points (95% CI)", "Comparison") == "19.6 (1.2, 38.0)"
     assert t.cell("Hazard ratio, trial vs control (95% CI)", "Comparison") == "0.56 (0.30, 1.02)"  # 0.555 half-up
-    assert t.cell("Cox Wald P", "Comparison") == "<0.001"
-    assert t.cell("Log-rank P", "Comparison") == "0.046"
+    assert t.cell("Cox Wald P (nominal)", "Comparison") == "<0.001"
+    assert t.cell("Log-rank P (nominal)", "Comparison") == "0.046"
 
 
 # --- ARD -> tidy AE frames: the formatted tables show the ARD numbers --------------------------------
@@ -408,14 +413,28 @@ def test_value_carried_beyond_follow_up_is_marked():
     ard = A.read(_roundtrip(A.concat(parts)))
     t = FX.comparison_table(ard, "km", params=("OS",))
     assert t.cell("Rate at 2 years, % (95% CI)", TRIAL) == f"95.0 (70.0, 99.0) {FX.CARRIED}"
-    assert t.cell("Rate at 2 years, % (95% CI)", CTRL) == "95.0 (70.0, 99.0)"
-    assert t.cell("Rate at 1 year, % (95% CI)", TRIAL) == "95.0 (70.0, 99.0)"
+    assert t.cell("Rate at 2 years, % (95% CI)", CTRL) == "95.0 (70.0, 99.0); n at risk 30"
+    assert t.cell("Rate at 1 year, % (95% CI)", TRIAL) == "95.0 (70.0, 99.0); n at risk 10"
     assert t.cell("Difference at 2 years, percentage points (95% CI)", "Comparison").endswith(FX.CARRIED)
     assert t.footnotes[0] == FX.FOOTNOTE_CARRIED
     assert "Nobody in Sandwich (trial) was followed to 2 years" in FX.two_year_sentence(ard, "OS")
     rows = FX.forest_rows(ard)
     assert rows["carried"].tolist() == [True]
-    assert "value carried forward): Naive." in FX.robustness_statement(rows)
+    assert "beyond a cohort's follow-up: Naive" in FX.robustness_statement(rows)
+
+
+def test_rate_on_fewer_than_the_minimum_at_risk_is_not_a_bare_number():
+    """SAP 3.5: 4 at risk at 2 years (< conventions.MIN_AT_RISK) -> "not reliably estimable (n at
+    risk 4 < 10)"; 10 at risk -> the number with its n at risk."""
+    parts = []
+    for g, n_risk in ((TRIAL, 4), (CTRL, 10)):
+        parts.append(A.rows("km", "OS", g, "AVAL", C.TIMEPOINT_2Y_DAYS,
+                            {"n_risk": n_risk, "surv": 0.732, "lcl": 0.463, "ucl": 0.881}))
+    ard = A.read(_roundtrip(A.concat(parts)))
+    level = A._level_text(C.TIMEPOINT_2Y_DAYS)
+    assert FX.pct_ci(ard, "km", param="OS", group=TRIAL, level=level) == \
+        f"not reliably estimable (n at risk 4 < {C.MIN_AT_RISK})"
+    assert FX.pct_ci(ard, "km", param="OS", group=CTRL, level=level) == "73.2 (46.3, 88.1); n at risk 10"
 
 
 def test_ps_model_sentence_names_left_out_covariates():
@@ -443,3 +462,31 @@ def test_long_listing_is_cut_with_a_footnote_counting_the_rest():
     assert table.footnotes[1].startswith("First 5 of 7 records shown")
     short = FX.listing_table(listing, "Serious AEs", max_rows=7)
     assert len(short.frame) == 7 and short.footnotes == []
+
+
+def test_forest_drops_a_difference_resting_on_fewer_than_the_minimum_at_risk():
+    """SAP 3.5 in the forest plot: the naive 2-year difference whose trial rate rests on 4 at risk
+    is not drawn as a number (NaN, unreliable) and the robustness sentence says why."""
+    ard, _ = _ard_diffs()
+    level = C.TIMEPOINT_2Y_DAYS
+    ard = A.concat([ard, A.rows("km", "OS", TRIAL, "AVAL", level, {"n_risk": 4, "surv": 0.7}),
+                    A.rows("km", "OS", CTRL, "AVAL", level, {"n_risk": 80, "surv": 0.6})])
+    rows = FX.forest_rows(A.read(_roundtrip(ard)))
+    naive = rows[(rows["param"] == "OS") & (rows["analysis"] == "km_diff")].iloc[0]
+    assert naive["unreliable"] and np.isnan(naive["diff"])
+    assert "not reliably estimable (fewer than 10 at risk at 2 years): Naive" in FX.robustness_statement(rows)
+    fig = FX.plot_forest(rows)
+    assert f"n at risk < {C.MIN_AT_RISK}" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_rmst_forest_rows_are_the_ard_differences_in_months():
+    """rmst_forest_rows: the RMST differences of the views that estimate one (primary tte, naive
+    km, weighted iptw), ARD days / 30.4375, grouped as the views, the primary marked."""
+    parts = [A.rows(a, "OS", COMP, "AVAL", C.RMST_TAU_DAYS, {"diff": d, "lcl": d - 60, "ucl": d + 60})
+             for a, d in (("tte_rmst_diff", 90.0), ("rmst_diff", 30.0), ("iptw_rmst_diff", 45.0))]
+    rows = FX.rmst_forest_rows(A.read(_roundtrip(A.concat(parts))), params=("OS",))
+    assert rows["analysis"].tolist() == ["tte_rmst_diff", "rmst_diff", "iptw_rmst_diff"]
+    np.testing.assert_allclose(rows["diff"], np.array([90.0, 30.0, 45.0]) / C.DAYS_PER_MONTH, atol=1e-12)
+    assert rows["primary"].tolist() == [True, False, False]
+    text = FX.robustness_statement(rows, scale=1, unit="months", measure="difference in RMST to 24 months")
+    assert "common clock: Primary: ATT-weighted 3.0 (1.0, 4.9) months" in text

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis import conventions as C
 from analysis import paths
 from analysis.analyze import ard as ard_io
 from analysis.present import figures_external as FX
@@ -50,10 +51,14 @@ EXPECTED = {
         "figures": 2,
     },
     "07-external-sensitivity.html": {
-        "headings": ["Estimand of the primary comparison", "Relapse and non-relapse mortality as competing risks",
+        "headings": ["The target trial and its emulation", "Primary comparison: common clock, delayed entry, ATT weighting",
+                     "Relapse and non-relapse mortality as competing risks",
                      "Propensity-score weighting", "Time zero: delayed entry, landmark and per protocol",
                      "How robust is the comparison?"],
-        "tables": ["Relapse and non-relapse mortality as competing risks",
+        "tables": ["The target trial and its emulation",
+                   "Intercurrent events of the estimand and their strategies (ICH E9(R1))",
+                   "Primary external comparison: target-trial emulation on the common clock",
+                   "Relapse and non-relapse mortality as competing risks",
                    "Covariate balance before and after propensity-score weighting (ATT)",
                    "Propensity-score weights (ATT) and effective sample size",
                    "Propensity-score weighted (ATT) 2-year OS and LFS",
@@ -61,7 +66,7 @@ EXPECTED = {
                    "Landmark analysis: 2-year OS and LFS among subjects alive and relapse-free at the landmark",
                    "Per-protocol view: trial completers from CAR-T2 versus controls from allo-HSCT",
                    "What each view of the comparison can and cannot remove"],
-        "figures": 5,
+        "figures": 6,
     },
     "08-changes.html": {
         "headings": ["Summary", "Key results", "Subjects added", "New events", "Raw values changed",
@@ -130,8 +135,11 @@ def test_external_control_text_quotes_the_ard(pages, rendered):
     text = pages["06-external-control.html"]["text"]
     for group in ("SANDWICH", "ALLO_EXT"):
         est = [ard_io.lookup(ard, analysis="km", param="OS", group=group, level=FX.LEVEL_2Y, stat_name=s)
-               for s in ("surv", "lcl", "ucl")]
-        assert F.fmt_est_ci(*(100 * v for v in est), 1) in text
+               for s in ("surv", "lcl", "ucl", "n_risk")]
+        if est[3] < C.MIN_AT_RISK:  # SAP 3.5: not a bare number
+            assert f"not reliably estimable (n at risk {F.fmt_int(est[3])} < {C.MIN_AT_RISK})" in text
+        else:
+            assert F.fmt_est_ci(*(100 * v for v in est[:3]), 1) in text
     p = ard_io.lookup(ard, analysis="logrank", param="OS", stat_name="p")
     assert f"log-rank P = {F.fmt_pvalue(p)}" in text
 
@@ -142,6 +150,7 @@ def test_sensitivity_page_reads_robustness_from_the_numbers(pages, rendered):
     assert FX.robustness_statement(FX.forest_rows(ard)) in text
     n_boot = ard_io.lookup(ard, analysis="iptw_diff", param="OS", stat_name="n_boot")
     assert f"{F.fmt_int(n_boot)} replicates" in text
+    assert "5% level" not in text and "immortal" not in text.lower()
 
 
 def test_changes_page_names_both_cuts(pages, rendered):

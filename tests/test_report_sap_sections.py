@@ -52,14 +52,16 @@ EXPECTED = {
     "03-efficacy.html": {
         "sections": ["Overall survival", "Leukemia-free survival",
                      "Comparison with the external allo-HSCT cohort at 2 years", "Course of each trial patient"],
-        "tables": ["Overall survival: Kaplan-Meier summary", "Leukemia-free survival: Kaplan-Meier summary"],
+        "tables": ["Overall survival: Kaplan-Meier summary", "Leukemia-free survival: Kaplan-Meier summary"],  # at maturity
         "figures": ["Kaplan-Meier estimates of overall survival", "Kaplan-Meier estimates of leukemia-free survival",
                     "Swimmer plot"],
     },
     "04-mrd.html": {
-        "sections": ["MRD-negative rate", "MRD over time", "Duration of MRD negativity"],
+        "sections": ["MRD-negative rate", "Conversion, day 28 and rates by timepoint", "MRD over time",
+                     "Duration of MRD negativity"],
         "tables": ["MRD-negative rate after CAR-T1, by method", "Best MRD status after CAR-T1, by method",
-                   "Duration of MRD negativity by method"],
+                   "MRD negativity: conversion, day 28 and by timepoint",
+                   "Agreement of FC and NGS on paired samples after CAR-T1", "Duration of MRD negativity by method"],
         "figures": ["MRD levels of each trial patient", "Kaplan-Meier estimates of the duration of MRD negativity"],
     },
 }
@@ -139,12 +141,15 @@ def test_efficacy_numbers_are_the_ards(report):
             at = lambda s: A.lookup(ard, analysis="km", param=param, group=cohort,  # noqa: E731
                                     level=C.TIMEPOINT_2Y_DAYS, stat_name=s)
             if at("n_risk") == 0 and at("surv") > 0:   # beyond follow-up: shown as not estimable
-                assert "not estimable (no patient followed for 2 years yet)" in text
+                assert "NE (no patient followed this long)" in text
+                continue
+            if at("n_risk") < C.MIN_AT_RISK:           # SAP 3.5: never a bare number
+                assert f"not reliably estimable (n at risk {F.fmt_int(at('n_risk'))} < {C.MIN_AT_RISK})" in text
+                assert F.fmt_est_ci(*(100 * at(s) for s in ("surv", "lcl", "ucl"))) not in text, (param, cohort)
                 continue
             surv = [100 * at(s) for s in ("surv", "lcl", "ucl")]
-            # table cell "est (lcl, ucl)" and the sentence "est% (95% CI lcl, ucl)"
-            assert F.fmt_est_ci(*surv) in text, (param, cohort)
-            assert f"{F.fmt_num(surv[0])}% (95% CI {F.fmt_num(surv[1])}, {F.fmt_num(surv[2])})" in text
+            # "est (lcl, ucl); n at risk k", in the table and the sentence
+            assert f"{F.fmt_est_ci(*surv)}; n at risk {F.fmt_int(at('n_risk'))}" in text, (param, cohort)
         p = A.lookup(ard, analysis="logrank", param=param, stat_name="p")
         assert f"log-rank P = {F.fmt_pvalue(p)}" in text
     derived = pd.read_parquet(paths.derived_dir(CUT, root) / "adtte.parquet")

@@ -14,16 +14,23 @@ import pandas as pd
 from analysis import conventions as C
 from analysis.analyze import ard
 from analysis.analyze.sap import (
-    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, estimable_at, groups_without_events, hazard_ratio, km_at,
+    COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, km_at,
     km_difference_stats, param_rows,
 )
-from analysis.stats import competing, survival, weighting
+from analysis.stats import competing, weighting
 
 TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
 
-# Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.5).
-PS_COVARIATES = ("AGE", "SEX", "PHSTAT", "CYTORISK", "LOGWBC", "WBCMISS", "CNSPOS", "DISSTAT", "MRDPRE")
-PS_CATEGORICAL = ("SEX", "PHSTAT", "CYTORISK", "DISSTAT", "MRDPRE")
+# Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.5), and
+# the derivable timing covariates of the target-trial emulation (SAP 6.7): log10 days from
+# diagnosis to the remission before therapy (LOGDXCR), days from that remission to the start of
+# treatment (CRTXDAYS), and how the baseline MRD was measured (MRDPREMT; the registry does not
+# record it, so its level "NOT RECORDED" occurs in the controls only and the rule of
+# estimable_covariates leaves it out of the model, which the ARD ps_model rows show).
+PS_COVARIATES = ("AGE", "SEX", "PHSTAT", "CYTORISK", "LOGWBC", "WBCMISS", "CNSPOS", "DISSTAT", "MRDPRE",
+                 "LOGDXCR", "CRTXDAYS", "MRDPREMT")
+PS_CATEGORICAL = ("SEX", "PHSTAT", "CYTORISK", "DISSTAT", "MRDPRE", "MRDPREMT")
+NOT_RECORDED = "NOT RECORDED"
 
 
 def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
@@ -34,6 +41,10 @@ def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
     separate the cohorts)."""
     d = adsl[["USUBJID", COHORT, "AGE", "SEX", "PHSTAT", "CYTORISK", "WBCDIAG", "CNSSTAT",
               "DISSTAT", "MRDPRE"]].copy()
+    timing = timing_covariates(adsl)
+    d["LOGDXCR"], d["CRTXDAYS"] = timing["LOGDXCR"].to_numpy(), timing["CRTXDAYS"].to_numpy()
+    method = adsl["MRDPREMT"] if "MRDPREMT" in adsl.columns else pd.Series(pd.NA, index=adsl.index)
+    d["MRDPREMT"] = method.astype(object).where(method.notna(), NOT_RECORDED).to_numpy()
     d[TREATED] = (d[COHORT] == C.COHORT_TRIAL).astype(int)
     d["AGE"] = d["AGE"].astype(float)
     d["CYTORISK"] = d["CYTORISK"].astype(object).where(d["CYTORISK"].notna(), "MISSING")
@@ -47,6 +58,18 @@ def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
 
 
 DISCRETE_COVARIATES = (*PS_CATEGORICAL, "WBCMISS", "CNSPOS")
+
+
+def timing_covariates(adsl: pd.DataFrame) -> pd.DataFrame:
+    """Days from diagnosis to the remission before therapy (log10 of max(1, days); a missing
+    diagnosis date -> the median, as WBC) and days from that remission to the start of treatment
+    (CAR-T1 / allo-HSCT) (SAP 6.7)."""
+    start = adsl["TRTSDT"].where(adsl[COHORT] == C.COHORT_TRIAL, adsl["ALLOHSDT"])
+    dx = (adsl["CRDT"] - adsl["DIAGDT"]).dt.days.astype(float).clip(lower=1)
+    logdx = np.log10(dx)
+    crtx = (start - adsl["CRDT"]).dt.days.astype(float)
+    return pd.DataFrame({"LOGDXCR": logdx.fillna(logdx.median()), "CRTXDAYS": crtx.fillna(crtx.median())},
+                        index=adsl.index)
 
 
 def estimable_covariates(frame: pd.DataFrame) -> list[str]:
@@ -127,15 +150,18 @@ def subject_weights(adsl: pd.DataFrame) -> pd.DataFrame:
 
 def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTSTRAP_REPLICATES,
                   seed: int = C.BOOTSTRAP_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Balance before/after weighting, weight distribution, weighted KM, weighted difference at
-    2 years (percentile bootstrap of subjects within cohort, each keeping its estimated weight:
-    the uncertainty of the propensity model itself is not propagated, SAP 6.5), weighted Cox
-    with robust (Lin-Wei) variance.
+    """Balance before/after weighting, weight distribution, weighted KM, weighted Cox with robust
+    (Lin-Wei) variance (SAP 6.5). The bootstrap contrasts (``iptw_diff``, ``iptw_rmst_diff``) are
+    made by ``target_trial.own_origin_rows`` with the propensity model re-fitted per replicate;
+    ``n_boot`` and ``seed`` are kept for callers and unused here.
     Returns (ARD rows, the per-subject weight frame for figures)."""
     frame = subject_weights(adsl)
     in_model = estimable_covariates(frame)
     bal = weighting.balance(frame, TREATED, PS_COVARIATES, weights="IPTW", categorical=PS_CATEGORICAL,
                             sd_denominator="pooled")
+    # a level found in one cohort only has no spread within either cohort: its SMD is not
+    # estimable (NaN, shown as NE), not infinite (e.g. MRDPREMT "NOT RECORDED", registry only)
+    bal[["smd_unweighted", "smd_weighted"]] = bal[["smd_unweighted", "smd_weighted"]].replace([np.inf, -np.inf], np.nan)
     parts = [ard.from_frame(bal, analysis="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
                             variable="covariate", level_col=None, stats={
                                 "smd_unweighted": "smd_unweighted", "smd_weighted": "smd_weighted",
@@ -158,16 +184,8 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
         parts.append(ard.from_frame(km, analysis="iptw_km", param=paramcd, group_col=COHORT, variable="AVAL",
                                     level_col="time", stats={"n_risk": "n_risk", "surv": "surv",
                                                              "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"}))
-        subj = data.reset_index(drop=True)
-        diff = weighting.weighted_km_difference(
-            subj, COHORT, C.TIMEPOINT_2Y_DAYS, C.REFERENCE_COHORT, weights="IPTW", n_boot=n_boot, seed=seed,
-            conf_level=C.CONF_LEVEL)
-        r = diff.iloc[0]
-        estimable = estimable_at(km, C.TIMEPOINT_2Y_DAYS)
-        parts.append(ard.rows("iptw_diff", paramcd, COMPARISON, "AVAL", C.TIMEPOINT_2Y_DAYS, {
-            **{k: r[col] if estimable else NOT_ESTIMABLE
-               for k, col in (("diff", "difference"), ("se", "boot_se"), ("lcl", "lcl"), ("ucl", "ucl"))},
-            "n_boot": r["n_boot"], "n_boot_valid": r["n_boot_valid"], "seed": r["seed"]}))
+        # the 2-year difference and the RMST difference with their bootstrap intervals (propensity
+        # model re-fitted per replicate) are computed by analysis.analyze.target_trial (SAP 6.5, 6.7)
         # weighted Cox with Lin-Wei robust variance, as weighting.weighted_cox / coxph(robust=TRUE)
         parts.append(ard.rows("iptw_cox", paramcd, COMPARISON, COHORT, "",
                               hazard_ratio(data, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True)))
@@ -208,23 +226,25 @@ def at_risk_after_entry(data: pd.DataFrame) -> pd.DataFrame:
     return data[data["AVAL"] > data["ENTRY"]]
 
 
-def landmark_day(adsl: pd.DataFrame) -> float:
-    """The landmark: the median number of days from CAR-T1 to CAR-T2 among trial completers
-    (SAP 6.6), counted from each cohort's own origin."""
-    done = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & adsl["CART2DT"].notna()]
-    if done.empty:
-        raise ValueError("landmark: no trial subject received CAR-T2")
-    return float(np.median((done["CART2DT"] - done["TRTSDT"]).dt.days))
+LANDMARK_PARAMS = {"OSCR": "OS", "LFSCR": "LFS"}
+
+
+def landmark_day(adsl: pd.DataFrame | None = None) -> float:
+    """The landmark on the common clock: conventions.LANDMARK_CR_DAYS days after the remission
+    before therapy, the same day for both cohorts (SAP 6.7)."""
+    return float(C.LANDMARK_CR_DAYS)
 
 
 def landmark_frame(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, landmark: float) -> pd.DataFrame:
-    """Subjects alive and relapse-free at the landmark (days from their origin STARTDT); time is
-    re-counted from the landmark."""
+    """Subjects of a common-clock parameter (OSCR / LFSCR: days since the remission before
+    therapy, entry at treatment start) who had started treatment by the landmark (ENTRY <= L),
+    are still followed after it (AVAL > L) and had not relapsed by it; time re-counted from the
+    landmark (SAP 6.7). Subjects starting treatment after L are left out (counted in the ARD)."""
     data = param_rows(adtte, paramcd).merge(adsl[["USUBJID", "RELDT"]], on="USUBJID", how="left")
     # the relapse day on the AVAL scale (ADT - STARTDT + 1, SAP 2.2), as the AVAL > landmark test,
     # so that a relapse and a death on the same day are treated alike
     relapse_day = (data["RELDT"] - data["STARTDT"]).dt.days + 1
-    keep = (data["AVAL"] > landmark) & ~(relapse_day <= landmark).fillna(False)
+    keep = (data["ENTRY"] <= landmark) & (data["AVAL"] > landmark) & ~(relapse_day <= landmark).fillna(False)
     out = data[keep].copy()
     out["AVAL"] = out["AVAL"] - landmark
     return out
@@ -233,7 +253,13 @@ def landmark_frame(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, landma
 def landmark_rows(adtte: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     day = landmark_day(adsl)
     parts = [ard.rows("landmark", "LANDMARK", "", "day", "", {"day": day})]
-    parts += [_two_group_rows(landmark_frame(adtte, adsl, p, day), "landmark", p) for p in ("OS", "LFS")]
+    for paramcd, endpoint in LANDMARK_PARAMS.items():
+        data = param_rows(adtte, paramcd)
+        late = data[data["ENTRY"] > day].groupby(COHORT, observed=True).size()
+        parts += [ard.rows("landmark_late", endpoint, g, "ENTRY", "", {"n": int(late.get(g, 0))}) for g in
+                  (C.COHORT_TRIAL, C.COHORT_EXTERNAL)]
+        frame = landmark_frame(adtte, adsl, paramcd, day).assign(PARAMCD=endpoint)
+        parts.append(_two_group_rows(frame, "landmark", endpoint))
     return ard.concat(parts)
 
 

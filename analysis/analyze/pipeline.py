@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, safety, safety_extra, sap
+from analysis.analyze import ard, external, mrd, safety, safety_extra, sap, target_trial
 from analysis.atomic import atomic_write_bytes
 
 ARD_CSV = "ard.csv"
@@ -31,18 +31,33 @@ def load_derived(cut: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
     return {d: pd.read_parquet(folder / f"{d}.parquet") for d in DATASETS}
 
 
+NOMINAL = "p-value nominal and descriptive (no testing strategy is defined; SAP 3.7)"
+
+
 def methods_table() -> pd.DataFrame:
     """One line per ARD analysis: the method, as printed in table footnotes."""
     ci = f"{int(C.CONF_LEVEL * 100)}% CI"
     km = f"Kaplan-Meier; Greenwood variance; {ci} on the {C.KM_CONF_TYPE} scale (R survfit conf.type='{C.KM_CONF_TYPE}')"
     rows = {
-        "km": km, "km_n": "number of subjects and events",
+        "km": f"{km}; reliable = 0 when fewer than {C.MIN_AT_RISK} subjects are at risk (shown as not reliably "
+              "estimable)", "km_n": "number of subjects and events",
         "km_median": f"median of the Kaplan-Meier curve; Brookmeyer-Crowley {ci}, {C.KM_CONF_TYPE} transform",
         "km_diff": f"difference of Kaplan-Meier estimates at {C.TIMEPOINT_2Y_DAYS} days (2 years); Greenwood SEs; Wald {ci} and z-test",
-        "logrank": "log-rank test (G-rho, rho = 0), chi-square",
-        "cox": f"Cox proportional hazards, {C.COX_TIES} ties, Wald {ci} and p-value; reference {C.REFERENCE_COHORT}",
+        "logrank": f"log-rank test (G-rho, rho = 0), chi-square; {NOMINAL}",
+        "cut_status": "status of the data cut as declared in conventions.CUT_STATUS (1 interim, 2 final, 0 undeclared)",
+        "followup": "median follow-up by reverse Kaplan-Meier (censoring as the event; Schemper & Smith 1996), "
+                    f"Brookmeyer-Crowley {ci}, quartiles, longest time observed (days)",
+        "rmst": f"restricted mean survival time to {C.RMST_TAU_DAYS} days (24 months), area under the Kaplan-Meier "
+                f"curve (R survfit rmean), Wald {ci}; extended = 1: follow-up ends before tau, curve carried flat",
+        "rmst_diff": f"difference of RMST to {C.RMST_TAU_DAYS} days, SANDWICH minus ALLO_EXT, Wald {ci}; {NOMINAL}",
+        "cox": f"Cox proportional hazards, {C.COX_TIES} ties, Wald {ci}; reference {C.REFERENCE_COHORT}; {NOMINAL}",
         "mrd_rate": f"MRD-negative rate (FC < {C.MRD_THRESHOLD['FC']:g}, NGS < {C.MRD_THRESHOLD['NGS']:g}); exact Clopper-Pearson {ci}; not evaluable counted as not negative",
-        "mrd_best": "best post-CAR-T1 MRD status per subject and method",
+        "mrd_best": "best post-CAR-T1 MRD status per subject and method (samples before relapse)",
+        "mrd_baseline": "how MRD was measured before CAR-T1 (method) and its result, safety population",
+        "mrd_conversion": f"conversion: negative after CAR-T1 (before relapse) among subjects MRD-positive before CAR-T1, by method; exact Clopper-Pearson {ci}",
+        "mrd_day28": f"MRD-negative at the protocol's day-28 assessment (study day {C.MRD_DAY28_WINDOW[0]}-{C.MRD_DAY28_WINDOW[1]}; the evaluable sample closest to day 28); exact {ci}",
+        "mrd_timepoint": f"MRD-negative rate by visit window among subjects with an evaluable sample before relapse in the window (closest to the window centre); exact {ci}",
+        "mrd_agreement": f"FC-NGS agreement on paired samples (same date, both evaluable, before relapse); Cohen's kappa, Fleiss-Cohen-Everitt SE, Wald {ci} (pairs treated as independent; several pairs per subject)",
         "table1": "n (%) for categorical; mean, SD, median, quartiles, range for continuous; absolute standardized mean difference (tableone)",
         "ae": "subjects with >= 1 treatment-emergent AE, n (%) of the safety population, and number of events; CTCAE 5.0",
         "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
@@ -57,12 +72,23 @@ def methods_table() -> pd.DataFrame:
         "ps_model": "covariates in the propensity model (1) or left out because a level occurs in one cohort only (0)",
         "ps_weights": f"stabilised ATT weights from a main-effects logistic propensity model, truncated at the {C.IPTW_TRUNCATE_PERCENTILES[1]}th percentile; Kish effective sample size",
         "iptw_km": f"weighted Kaplan-Meier (ATT weights), infinitesimal-jackknife variance, {ci} {C.KM_CONF_TYPE}",
-        "iptw_diff": f"difference of weighted KM at 2 years; percentile bootstrap {ci} ({C.BOOTSTRAP_REPLICATES} replicates, seed {C.BOOTSTRAP_SEED}, weights held fixed)",
+        "iptw_diff": f"difference of weighted KM at 2 years; percentile bootstrap {ci} ({C.BOOTSTRAP_REPLICATES} replicates, seed {C.BOOTSTRAP_SEED}, propensity model re-fitted per replicate) only when every fitted replicate reaches 2 years in both cohorts (n_boot_valid)",
         "iptw_cox": f"weighted Cox (ATT weights), Efron ties, robust (Lin-Wei) variance, Wald {ci}",
         "delayed_entry_km": f"Kaplan-Meier from remission before therapy with delayed entry (trial at CAR-T1, controls at allo-HSCT); {ci} {C.KM_CONF_TYPE}",
         "delayed_entry_diff": "difference of delayed-entry KM at 2 years; Wald CI", "delayed_entry_cox": "Cox with delayed entry (counting process), Efron ties",
         "delayed_entry_n": "subjects and events",
-        "landmark": "landmark day: median days from CAR-T1 to CAR-T2 among completers",
+        "landmark": f"landmark day on the common clock: {C.LANDMARK_CR_DAYS:g} days after the remission before therapy",
+        "landmark_late": "subjects starting treatment after the landmark (left out of the landmark view)",
+        "tte_km": f"target-trial emulation: ATT-weighted Kaplan-Meier from the remission before therapy with delayed entry at treatment start (IJ variance), {ci} {C.KM_CONF_TYPE}; n_risk unweighted",
+        "tte_n": "subjects with time at risk after entry, and events",
+        "tte_rmst": f"weighted RMST to {C.RMST_TAU_DAYS:g} days on the common clock; percentile bootstrap {ci} ({C.BOOTSTRAP_REPLICATES} replicates, seed {C.BOOTSTRAP_SEED}, propensity model re-fitted per replicate)",
+        "tte_rmst_diff": f"difference of weighted RMST to {C.RMST_TAU_DAYS:g} days; percentile bootstrap {ci} from every fitted replicate (n_boot_used, n_boot_failed)",
+        "tte_diff": f"difference of weighted KM at {C.TIMEPOINT_2Y_DAYS:g} days; percentile bootstrap {ci} only when every fitted replicate reaches 2 years in both cohorts (n_boot_valid)",
+        "tte_cox": f"weighted Cox with delayed entry, Efron ties, robust (Lin-Wei) variance, Wald {ci}; {NOMINAL}",
+        "tte_evalue": "E-value of the hazard ratio (VanderWeele & Ding 2017; common-outcome conversion of the HR)",
+        "tte_tipping": "tipping point: share of one cohort carrying a binary unmeasured confounder of the given hazard ratio that would move the HR (p_estimate) or its CI (p_ci) to 1 (Lin, Psaty & Kronmal 1998)",
+        "iptw_rmst": f"weighted RMST to {C.RMST_TAU_DAYS:g} days, each cohort from its own origin; percentile bootstrap {ci}, propensity model re-fitted per replicate",
+        "iptw_rmst_diff": f"difference of weighted RMST to {C.RMST_TAU_DAYS:g} days; percentile bootstrap {ci} from every fitted replicate",
         "landmark_km": f"Kaplan-Meier from the landmark among subjects alive and relapse-free at it; {ci} {C.KM_CONF_TYPE}",
         "landmark_diff": "difference of landmark KM 2 years after the landmark; Wald CI", "landmark_cox": "Cox from the landmark, Efron ties",
         "landmark_n": "subjects and events",
@@ -73,26 +99,29 @@ def methods_table() -> pd.DataFrame:
     return pd.DataFrame({"analysis": list(rows), "method": list(rows.values())})
 
 
-def build_ard(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataFrame:
     adsl, adtte, admrd, adae = (data[d] for d in DATASETS)
     admrd_best = admrd[admrd.get("BESTFL", pd.Series("", index=admrd.index)) == "Y"] if "BESTFL" in admrd else admrd
     parts = [
+        sap.cut_status_rows(cut),
         safety.safety_rows(adae, adsl),
         sap.table1_rows(adsl),
         sap.primary_survival(adtte),
         sap.mrd_rates(admrd_best, adsl),
         sap.mrd_duration(adtte),
+        mrd.mrd_rows(admrd, adsl),  # SAP 4.5-4.6
         sap.ae_rows(adae, adsl),
         safety_extra.timing_rows(adae, adsl),
     ]
     parts.append(external.external_control_rows(data))
+    parts.append(target_trial.comparison_rows(adsl, adtte))  # SAP 6.5, 6.7
     return ard.check(ard.concat(parts))
 
 
 def analyze_cut(cut: str, root: Path | None = None) -> Path:
     t0 = time.perf_counter()
     data = load_derived(cut, root)
-    table = build_ard(data)
+    table = build_ard(data, cut)
     out = paths.report_dir(cut, root)
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)

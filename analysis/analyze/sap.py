@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.analyze import ard
+from analysis.stats import rmst as rmst_stats
 from analysis.stats import survival, tables
 from analysis.stats.rates import binomial_rate
 
@@ -69,6 +70,9 @@ def km_at(data: pd.DataFrame, by: str, times=KM_TIMEPOINTS, **options) -> pd.Dat
     km = survival.km_estimates(data, by, times, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL, **options)
     beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
     km.loc[beyond, list(KM_STATS)] = NOT_ESTIMABLE
+    # SAP 3.5: a rate resting on fewer than conventions.MIN_AT_RISK subjects at risk is reported as
+    # not reliably estimable; the ARD keeps the value and this flag (1 reliable, 0 not)
+    km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
     return km
 
 
@@ -94,7 +98,8 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
     km = km_at(data, by, timepoints)
     parts = [ard.from_frame(km, analysis=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
                             level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event", "surv": "surv",
-                                                     "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"})]
+                                                     "std_err": "std_err", "lcl": "lcl", "ucl": "ucl",
+                                                     "reliable": "reliable"})]
     med = survival.km_quantiles(data, by, probs=(0.5,), conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
     parts.append(ard.from_frame(med, analysis=f"{prefix}km_median", param=paramcd, group_col=by, variable="AVAL",
                                 level_col=None, level_value="median",
@@ -114,7 +119,57 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
 
 
 def primary_survival(adtte: pd.DataFrame) -> pd.DataFrame:
-    return ard.concat(km_analyses(adtte, p) for p in PRIMARY_PARAMS)
+    return ard.concat([*(km_analyses(adtte, p) for p in PRIMARY_PARAMS), maturity_rows(adtte)])
+
+
+# --- maturity (SAP 3.5-3.7) ------------------------------------------------------------------------
+
+def cut_status_rows(cut: str | None) -> pd.DataFrame:
+    """The cut's declared status (SAP 3.7, conventions.CUT_STATUS): status_code 1 interim, 2 final,
+    0 undeclared; the level carries the word."""
+    status = C.cut_status(cut)
+    return ard.rows("cut_status", "CUT", str(cut or ""), "status", status,
+                    {"status_code": C.CUT_STATUS_CODES[status], "p_nominal": float(C.P_VALUES_ARE_NOMINAL)})
+
+
+def followup_rows(adtte: pd.DataFrame, params=PRIMARY_PARAMS, by: str = COHORT, prefix: str = "") -> pd.DataFrame:
+    """Median potential follow-up by reverse Kaplan-Meier per cohort and endpoint, with quartiles
+    and the longest time observed (SAP 3.5; days)."""
+    parts = []
+    for paramcd in params:
+        data = param_rows(adtte, paramcd)
+        fu = rmst_stats.reverse_km_follow_up(data, by, conf_level=C.CONF_LEVEL)
+        longest = data.groupby(by, observed=True)["AVAL"].max()
+        for _, r in fu.iterrows():
+            parts.append(ard.rows(f"{prefix}followup", paramcd, r[by], "AVAL", "reverse KM", {
+                "median": r["median"], "lcl": r["lcl"], "ucl": r["ucl"], "q1": r["q1"], "q3": r["q3"],
+                "max": float(longest[r[by]])}))
+    return ard.concat(parts)
+
+
+def rmst_rows(adtte: pd.DataFrame, params=PRIMARY_PARAMS, by: str = COHORT, prefix: str = "",
+              entry: str | None = None, tau: float = C.RMST_TAU_DAYS) -> pd.DataFrame:
+    """RMST to tau (SAP 3.6) per cohort, and the difference SANDWICH minus ALLO_EXT with its Wald
+    CI and nominal P (SAP 3.7). ``extended`` = 1 when a cohort's follow-up ends before tau (the
+    curve is carried flat to tau, as R's rmean)."""
+    parts = []
+    for paramcd in params:
+        data = param_rows(adtte, paramcd)
+        if entry is not None:
+            data = data[data["AVAL"] > data[entry]]
+        one = rmst_stats.rmst(data, by, tau, C.CONF_LEVEL, entry=entry)
+        parts += [ard.rows(f"{prefix}rmst", paramcd, r[by], "AVAL", tau, {
+            "rmst": r["rmst"], "se": r["se"], "lcl": r["lcl"], "ucl": r["ucl"], "extended": float(r["extended"]),
+            "last_time": r["last_time"]}) for _, r in one.iterrows()]
+        if set(one[by]) == set(COHORTS):
+            d = rmst_stats.rmst_difference(data, by, tau, C.REFERENCE_COHORT, C.CONF_LEVEL, entry=entry).iloc[0]
+            parts.append(ard.rows(f"{prefix}rmst_diff", paramcd, COMPARISON, "AVAL", tau,
+                                  {k: d[k] for k in ("diff", "se", "lcl", "ucl", "p")}))
+    return ard.concat(parts)
+
+
+def maturity_rows(adtte: pd.DataFrame) -> pd.DataFrame:
+    return ard.concat([followup_rows(adtte), rmst_rows(adtte)])
 
 
 def mrd_rates(admrd_best: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ Rules in words: docs/sap-notes.md section 4. Thresholds: ``conventions.MRD_THRES
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis import conventions
@@ -49,6 +50,12 @@ SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "BEST
          "Y if measured AVAL < THRESH, or undetectable with SENS <= THRESH; else N."),
     char("POSTFL", "Post-CAR-T1 Assessment Flag", "Derived", "ADT; ADSL.TRTSDT",
          "Y if ADT > TRTSDT (a sample on the infusion day is baseline), else N."),
+    char("ANL01FL", "Analysis Flag 01: Sample Before Relapse", "Derived", "ADT; ADSL.RELDT",
+         "Y if the sample precedes the first loss of remission (ADT < RELDT, or no RELDT), else N; "
+         "samples on or after relapse are left out of every MRD analysis (SAP 4.2). Y on best-status rows."),
+    char("CNFPOSFL", "Confirmed Positive Sample Flag", "Derived", "NEGFL; EVALFL; ANL01FL; ADSL.RELDT",
+         "Y for an evaluable positive sample before relapse whose next evaluable sample of the method before "
+         "relapse is also positive, or, with no such next sample, followed by relapse (SAP 4.4); else N."),
     char("BESTFL", "Best Status Record Flag", "Derived", "DTYPE",
          "Y on the best-status rows (DTYPE = BEST), N on sample rows."),
     char("BESTSTAT", "Best Post-CAR-T1 MRD Status", "Derived", "NEGFL; EVALFL; POSTFL",
@@ -87,7 +94,7 @@ def derive_mrd_records(mrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """One row per sample with the threshold classification (SAP 4.1-4.2)."""
     require_unique(mrd, "mrd", ["SUBJID", "MRDDTC", "METHOD"])
     _check_levels(mrd)
-    subj = adsl[["USUBJID", "STUDYID", "COHORT", "TRTSDT", "SAFFL"]]
+    subj = adsl[["USUBJID", "STUDYID", "COHORT", "TRTSDT", "SAFFL", "RELDT"]]
     rec = pd.DataFrame({
         "USUBJID": trial_usubjid(mrd["SUBJID"]), "METHOD": mrd["METHOD"].astype("string"),
         "ADT": raw_dates(mrd, "mrd", "MRDDTC"), "MRDUND": mrd["MRDUND"].astype("string"),
@@ -103,14 +110,34 @@ def derive_mrd_records(mrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     rec["PARAMCD"] = rec["METHOD"].map(PARAMCD)
     rec["PARAM"] = rec["METHOD"].map(PARAM)
     rec["BESTFL"] = "N"
-    return rec
+    rec["ANL01FL"] = yn(rec["RELDT"].isna() | (rec["ADT"] < rec["RELDT"]))
+    rec["CNFPOSFL"] = confirmed_positive(rec)
+    return rec.drop(columns="RELDT")
+
+
+def confirmed_positive(rec: pd.DataFrame) -> pd.Series:
+    """CNFPOSFL (SAP 4.4): an evaluable positive sample before relapse is a confirmed recurrence
+    when the next evaluable sample of the same method before relapse is positive too, or when
+    there is no such sample and the subject relapsed afterwards. A single positive followed by a
+    negative (a transient low-level positive) is not confirmed."""
+    usable = rec.loc[rec["ANL01FL"].eq("Y") & rec["EVALFL"].eq("Y")].sort_values(
+        ["USUBJID", "METHOD", "ADT"], kind="mergesort")
+    positive = usable["NEGFL"].eq("N").to_numpy(dtype=bool)
+    subject, method = usable["USUBJID"].astype(str).to_numpy(), usable["METHOD"].astype(str).to_numpy()
+    has_next = np.r_[(subject[1:] == subject[:-1]) & (method[1:] == method[:-1]), False]  # same subject and method
+    next_positive = np.r_[positive[1:], False] & has_next
+    relapsed_later = usable["RELDT"].notna().to_numpy(dtype=bool) & ~has_next
+    confirmed = pd.Series(positive & (next_positive | relapsed_later), index=usable.index)
+    return yn(confirmed.reindex(rec.index, fill_value=False))
 
 
 def best_status(records: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Per treated subject (SAFFL = Y) and method, the best post-CAR-T1 status (SAP 4.3):
     NEGATIVE if any post-CAR-T1 sample is negative, else POSITIVE if any is evaluable (and so
     positive), else NOT EVALUABLE (only non-evaluable samples, or none)."""
-    post = records.loc[records["POSTFL"].eq("Y")].sort_values(["USUBJID", "METHOD", "ADT"], kind="mergesort")
+    # samples on or after relapse are not used (SAP 4.2: ANL01FL)
+    post = records.loc[records["POSTFL"].eq("Y") & records["ANL01FL"].eq("Y")].sort_values(
+        ["USUBJID", "METHOD", "ADT"], kind="mergesort")
     treated = adsl.loc[adsl["SAFFL"].eq("Y"), ["USUBJID", "STUDYID", "COHORT", "TRTSDT", "SAFFL"]]
     rows = []
     for method in conventions.MRD_THRESHOLD:
@@ -130,6 +157,8 @@ def best_status(records: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     best = pd.concat(rows, ignore_index=True)
     best["ADY"] = study_day(best["ADT"], best["TRTSDT"])
     best["BESTFL"] = "Y"
+    best["ANL01FL"] = "Y"
+    best["CNFPOSFL"] = "N"
     best["POSTFL"] = yn(best["ADT"].notna())
     return best
 

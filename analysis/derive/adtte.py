@@ -30,14 +30,17 @@ ORIGIN = CensorSource(POPULATION, "STARTDT", "START OF OBSERVATION", "ADTTE")
 
 
 def _mrd_samples(paramcd: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda d: d["PARAMCD"].eq(paramcd) & d["BESTFL"].eq("N") & d["EVALFL"].eq("Y")
+    """Evaluable samples of the method taken before relapse (SAP 4.2, ADMRD ANL01FL)."""
+    return lambda d: (d["PARAMCD"].eq(paramcd) & d["BESTFL"].eq("N") & d["EVALFL"].eq("Y")
+                      & d["ANL01FL"].eq("Y"))
 
 
 def mrd_recurrence(paramcd: str, method: str) -> EventSource:
-    """First evaluable positive sample of the method after the first negative one (SAP 4.4)."""
+    """First CONFIRMED positive sample of the method after the first negative one (SAP 4.4:
+    two consecutive positives, or a positive followed by relapse; ADMRD CNFPOSFL)."""
     sample = _mrd_samples(paramcd)
-    return EventSource("admrd", "ADT", f"{method}-MRD RECURRENCE", "ADMRD", evnttype=1,
-                       filter=lambda d: sample(d) & d["NEGFL"].eq("N") & (d["ADT"] > d["STARTDT"]))
+    return EventSource("admrd", "ADT", f"CONFIRMED {method}-MRD RECURRENCE", "ADMRD", evnttype=1,
+                       filter=lambda d: sample(d) & d["CNFPOSFL"].eq("Y") & (d["ADT"] > d["STARTDT"]))
 
 
 def last_mrd(paramcd: str, method: str) -> CensorSource:
@@ -74,7 +77,7 @@ def mrd_population(method: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Dat
     """Subjects with a post-CAR-T1 negative sample of ``method``, from the first one (SAP 4.4)."""
     def build(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.DataFrame:
         neg = admrd.loc[admrd["METHOD"].eq(method) & admrd["BESTFL"].eq("N") & admrd["POSTFL"].eq("Y")
-                        & admrd["NEGFL"].eq("Y")]
+                        & admrd["NEGFL"].eq("Y") & admrd["ANL01FL"].eq("Y")]
         first_neg = neg.groupby("USUBJID")["ADT"].min()
         return _population(adsl, adsl["SAFFL"].eq("Y"), lookup(adsl["USUBJID"], first_neg))
     return build

@@ -162,31 +162,47 @@ def plot_stacked_cif(cif: pd.DataFrame, by: str = "COHORT", relapse: int = 1, nr
 
 @dataclass(frozen=True)
 class View:
-    """One analysis of the external comparison: its ARD prefix, label and the bias it carries."""
+    """One analysis of the external comparison: its ARD prefix, label, the estimand/time-origin
+    group it belongs to (results are compared only within a group), whether it is the primary
+    comparison (SAP 6.7), and the bias it carries."""
     prefix: str
     label: str
     bias: str
     short: str = ""
+    group: str = ""
+    primary: bool = False
 
+
+COMMON_CLOCK = "Common clock (days since the remission before therapy; entry at treatment start)"
+COMMON_LANDMARK = "Common clock, landmark 183 days after the remission"
+OWN_ORIGINS = "Own origins (trial: CAR-T1 / first remission after CAR-T1; controls: allo-HSCT)"
+PER_PROTOCOL = "Per protocol (trial completers from CAR-T2; controls from allo-HSCT)"
 
 VIEWS = (
-    View("km", "Naive (each cohort from its own origin)", short="Naive", bias=
-         "Immortal time: controls are counted from allo-HSCT, which they had to survive to reach; trial subjects "
-         "from CAR-T1, before mobilisation and transplant. Favours the controls. No adjustment for confounding."),
-    View("iptw", "Propensity-score weighted (ATT)", short="PS-weighted (ATT)", bias=
-         "Adjusts only for the measured, harmonised baseline covariates; unmeasured confounding and the "
-         "immortal-time difference of the naive view remain. Bootstrap interval ignores propensity-model "
-         "uncertainty."),
-    View("delayed_entry", "Common origin (remission), delayed entry", short="Delayed entry", bias=
-         "Both cohorts from the remission before therapy, entering the risk set at CAR-T1 / allo-HSCT: removes "
-         "the immortal time, but assumes the time from remission to entry carries no selection; no covariate "
-         "adjustment."),
-    View("landmark", "Landmark (alive and relapse-free at the landmark day)", short="Landmark", bias=
-         "Conditions both cohorts on surviving relapse-free to the landmark: early failures are excluded, so the "
-         "estimate applies to landmark survivors only."),
-    View("per_protocol", "Per protocol (trial completers from CAR-T2)", short="Per protocol", bias=
-         "Keeps only trial subjects who completed the sandwich, counted from CAR-T2: selects the fitter trial "
-         "subjects and favours the trial."),
+    View("tte", "Target-trial emulation: ATT-weighted, common clock, delayed entry (primary)", short="Primary: ATT-weighted",
+         group=COMMON_CLOCK, primary=True, bias=
+         "Both cohorts on one clock from the remission before therapy, each entering at its treatment start, so "
+         "neither is selected on survival to a later treatment stage; LFS counts non-response and death from "
+         "treatment start; adjusts for the measured covariates, the propensity model re-fitted per bootstrap "
+         "replicate. Unmeasured confounding remains (calendar era 2016-2023 vs 2023-2025, donor availability, "
+         "fitness for allo-HSCT): see the E-value and tipping point."),
+    View("delayed_entry", "Common clock, delayed entry, unweighted", short="Unweighted", group=COMMON_CLOCK, bias=
+         "Same clock and entry as the primary, without adjustment for the baseline differences between the "
+         "cohorts (confounding by age, MRD and disease status remains)."),
+    View("landmark", "Landmark on the common clock (event-free 183 days after the remission)", short="Landmark",
+         group=COMMON_LANDMARK, bias=
+         "Keeps subjects treated and event-free 183 days after the remission, the same day for both cohorts: the "
+         "estimate applies to those landmark survivors only; no covariate adjustment."),
+    View("km", "Naive (each cohort from its own origin)", short="Naive", group=OWN_ORIGINS, bias=
+         "Selection on survival to different treatment stages: controls are counted from allo-HSCT, which they had "
+         "to reach alive and in remission; trial OS from CAR-T1, trial LFS only among patients in remission after "
+         "CAR-T1 (non-responders dropped). Different clocks; no adjustment for confounding. Descriptive."),
+    View("iptw", "Propensity-score weighted (ATT), own origins", short="PS-weighted (ATT)", group=OWN_ORIGINS, bias=
+         "Adjusts for the measured baseline covariates, but keeps the different clocks and the selection on "
+         "survival to different treatment stages of the naive view."),
+    View("per_protocol", "Per protocol (trial completers from CAR-T2)", short="Per protocol", group=PER_PROTOCOL,
+         bias="Keeps only trial subjects who completed the sandwich, counted from CAR-T2: selects the fitter trial "
+              "subjects and favours the trial."),
 )
 VIEW_BY_PREFIX = {v.prefix: v for v in VIEWS}
 
@@ -208,46 +224,81 @@ def ard_stat(ard: pd.DataFrame, **keys) -> float:
 def forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
                 views: Sequence[View] = VIEWS) -> pd.DataFrame:
     """One row per (param, analysis) with the 2-year difference (trial - control) and its CI from
-    the ARD (``<prefix>_diff`` rows at level 730.5): param, analysis, label, diff, lcl, ucl
-    (proportions, not %; NaN where the ARD has the analysis but no estimate), and ``carried``:
-    a cohort had nobody at risk at 2 years (its value is carried forward beyond follow-up).
-    Views absent from the ARD are left out."""
+    the ARD (``<prefix>_diff`` rows at level 730.5): param, analysis, label, short, group (the
+    estimand / time origin), primary, diff, lcl, ucl (proportions; NaN where the ARD has the
+    analysis but no estimate or interval), and ``carried``: a cohort had nobody at risk at 2 years.
+    Views absent from the ARD are left out; the order is that of ``views`` (grouped)."""
     rows = []
     for param in params:
         for view in views:
             keys = dict(analysis=_diff_analysis(view.prefix), param=param, level=LEVEL_2Y)
             if not ((ard["analysis"] == keys["analysis"]) & (ard["param"] == param)).any():
                 continue
-            diff = ard_stat(ard, stat_name="diff", **keys)
             km = "km" if view.prefix == "km" else f"{view.prefix}_km"
+            risks = [ard_stat(ard, analysis=km, param=param, group=g, level=LEVEL_2Y, stat_name="n_risk")
+                     for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)]
+            unreliable = any(0 < r < C.MIN_AT_RISK for r in risks)  # SAP 3.5: not shown as a number
+            values = [ard_stat(ard, stat_name=k, **keys) for k in ("diff", "lcl", "ucl")]
             rows.append({"param": param, "analysis": _diff_analysis(view.prefix), "label": view.label,
-                         "short": view.short or view.label,
-                         "diff": diff, "lcl": ard_stat(ard, stat_name="lcl", **keys),
-                         "ucl": ard_stat(ard, stat_name="ucl", **keys),
-                         "carried": _any_carried(ard, km, param, LEVEL_2Y)})
-    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "diff", "lcl", "ucl", "carried"])
+                         "short": view.short or view.label, "group": view.group, "primary": view.primary,
+                         **dict(zip(("diff", "lcl", "ucl"), [np.nan] * 3 if unreliable else values)),
+                         "unreliable": unreliable, "carried": _any_carried(ard, km, param, LEVEL_2Y)})
+    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "group", "primary", "diff", "lcl",
+                                       "ucl", "unreliable", "carried"])
+
+
+RMST_ANALYSES = {"tte": "tte_rmst_diff", "km": "rmst_diff", "iptw": "iptw_rmst_diff"}  # views with an RMST contrast
+
+
+def rmst_forest_rows(ard: pd.DataFrame, params: Sequence[str] = ("OS", "LFS"),
+                     views: Sequence[View] = VIEWS) -> pd.DataFrame:
+    """As :func:`forest_rows` for the difference in RMST to 24 months (estimable in every data set;
+    SAP 3.6), in MONTHS, for the views that have it (primary, naive, weighted own-origin)."""
+    rows = []
+    for param in params:
+        for view in views:
+            analysis = RMST_ANALYSES.get(view.prefix)
+            if analysis is None or not ((ard["analysis"] == analysis) & (ard["param"] == param)).any():
+                continue
+            values = [ard_stat(ard, analysis=analysis, param=param, stat_name=k) / C.DAYS_PER_MONTH
+                      for k in ("diff", "lcl", "ucl")]
+            rows.append({"param": param, "analysis": analysis, "label": view.label, "short": view.short or view.label,
+                         "group": view.group, "primary": view.primary, **dict(zip(("diff", "lcl", "ucl"), values)),
+                         "unreliable": False, "carried": False})
+    return pd.DataFrame(rows, columns=["param", "analysis", "label", "short", "group", "primary", "diff", "lcl",
+                                       "ucl", "unreliable", "carried"])
+
+
+PRIMARY_MARK = "\u2605 "  # a star before the primary analysis
+GROUP_TAGS = {COMMON_CLOCK: "common clock", COMMON_LANDMARK: "landmark", OWN_ORIGINS: "own origins",
+              PER_PROTOCOL: "per protocol"}
 
 
 def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probability, trial minus control "
-                                                  "(percentage points)"):
-    """Forest plot: one horizontal line per row of ``forest_rows`` (grouped by param, top to
-    bottom in row order), the point estimate as a marker and the CI as a bar, in percentage
-    points, with a reference line at 0 and the formatted "est (lcl, ucl)" at the right. Each
-    errorbar series is labelled with the param's name."""
+                                                  "(percentage points)", scale: float = 100):
+    """Forest plot: one line per row of ``forest_rows`` (grouped by param, then by estimand/origin
+    group in row order), marker at the estimate and bar for the CI in percentage points, a
+    reference line at 0 and "est (lcl, ucl)" at the right; each label names its group in
+    brackets and the primary analysis is marked with a star. Each errorbar series is labelled
+    with the param's name."""
     params = list(dict.fromkeys(rows["param"]))
-    fig, ax = plt.subplots(figsize=(7.0, 1.0 + 0.34 * (len(rows) + len(params))))
+    fig, ax = plt.subplots(figsize=(7.6, 1.0 + 0.34 * (len(rows) + len(params))))
     y_labels, y_pos, y = [], [], 0
     for i, param in enumerate(params):
         part = rows[rows["param"] == param]
         ys = -np.arange(y, y + len(part))
-        est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
+        est, lo, hi = (scale * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
         ax.errorbar(est, ys, xerr=[est - lo, hi - est], fmt="o" if i == 0 else "s", color=OKABE_ITO[i],
                     capsize=3, label=PARAM_LABELS.get(param, param))
-        for yy, e, low, high in zip(ys, est, lo, hi):  # "NE (NE, NE)" where not estimable
-            ax.annotate(F.fmt_est_ci(e, low, high, 1), xy=(1.02, yy), xycoords=("axes fraction", "data"),
-                        va="center", fontsize=8)
+        weak = part["unreliable"] if "unreliable" in part.columns else [False] * len(part)
+        for yy, e, low, high, w in zip(ys, est, lo, hi, weak):  # "NE (NE, NE)" where not estimable
+            text = f"n at risk < {C.MIN_AT_RISK}" if w else F.fmt_est_ci(e, low, high, 1)
+            ax.annotate(text, xy=(1.02, yy), xycoords=("axes fraction", "data"), va="center", fontsize=8)
         short = part["short"] if "short" in part.columns else part["label"]
-        y_labels += [f"{param}: {lab}" for lab in short]
+        groups = part["group"] if "group" in part.columns else [""] * len(part)
+        primary = part["primary"] if "primary" in part.columns else [False] * len(part)
+        y_labels += [(PRIMARY_MARK if pr else "") + f"{param}: {lab}" + (f" [{GROUP_TAGS.get(g, g)}]" if g else "")
+                     for lab, g, pr in zip(short, groups, primary)]
         y_pos += list(ys)
         y += len(part) + 1
     ax.axvline(0, color="black", linewidth=1)
@@ -259,39 +310,40 @@ def plot_forest(rows: pd.DataFrame, xlabel: str = "Difference in 2-year probabil
     return fig
 
 
-def robustness_statement(rows: pd.DataFrame) -> str:
-    """Plain-language reading of ``forest_rows``: per parameter, the range of point estimates,
-    whether their signs agree and how many intervals include 0. Generated from the numbers."""
+def robustness_statement(rows: pd.DataFrame, scale: float = 100, unit: str = "percentage points",
+                         measure: str = "difference at 2 years") -> str:
+    """Plain-language reading of ``forest_rows`` that compares like with like: per parameter, the
+    primary result first, then, within each estimand/time-origin group, the range and direction
+    of the estimates and how many intervals include 0. Groups are not pooled: they estimate
+    different things. Intervals are 95% and descriptive (no testing strategy, SAP 3.7)."""
     sentences = []
     for param, all_rows in rows.groupby("param", sort=False):
         name = PARAM_LABELS.get(param, param)
-        part = all_rows[np.isfinite(all_rows["diff"].to_numpy(dtype=float))]
-        missing = list(all_rows.loc[~all_rows.index.isin(part.index), "short"])
-        not_estimable = f" Not estimable at 2 years: {', '.join(missing)}." if missing else ""
-        if "carried" in part.columns and part["carried"].astype(bool).any():
-            not_estimable += (" Read beyond the follow-up of a cohort (nobody at risk at 2 years, value carried "
-                              f"forward): {', '.join(part.loc[part['carried'].astype(bool), 'short'])}.")
-        if part.empty:
-            sentences.append(f"{name} at 2 years: no analysis gives an estimate.")
-            continue
-        est, lo, hi = (100 * part[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
-        k, n = int(((lo <= 0) & (hi >= 0)).sum()), len(part)
-        span = f"from {F.fmt_num(est.min(), 1)} to {F.fmt_num(est.max(), 1)} percentage points"
-        if (est > 0).all():
-            direction = "every analysis puts the trial ahead of the control"
-        elif (est < 0).all():
-            direction = "every analysis puts the trial behind the control"
-        else:
-            direction = "the analyses disagree on the direction of the difference"
-        if k == n:
-            ci = f"the 95% interval includes 0 in all {n} analyses, so none shows a difference at the 5% level"
-        elif k == 0:
-            ci = f"the 95% interval excludes 0 in all {n} analyses"
-        else:
-            inc = ", ".join(part.loc[(lo <= 0) & (hi >= 0), "short"])
-            ci = f"the 95% interval includes 0 in {k} of the {n} analyses ({inc})"
-        sentences.append(f"{name} at 2 years: the estimated difference ranges {span}; {direction}; {ci}."
-                         + not_estimable)
+        parts = []
+        for group, g_rows in all_rows.groupby("group", sort=False) if "group" in all_rows else [("", all_rows)]:
+            ok = g_rows[np.isfinite(g_rows["diff"].to_numpy(dtype=float))]
+            tag = GROUP_TAGS.get(group, group) or "all views"
+            weak = g_rows.loc[g_rows["unreliable"].astype(bool), "short"].tolist() if "unreliable" in g_rows else []
+            weak_text = (f"not reliably estimable (fewer than {C.MIN_AT_RISK} at risk at 2 years): {', '.join(weak)}"
+                         if weak else "")
+            if ok.empty:
+                parts.append(f"{tag}: {weak_text or 'not estimable at 2 years'}")
+                continue
+            est, lo, hi = (scale * ok[c].to_numpy(dtype=float) for c in ("diff", "lcl", "ucl"))
+            texts = [f"{r.short} {F.fmt_est_ci(e, lw, h, 1)}" for r, e, lw, h in zip(ok.itertuples(), est, lo, hi)]
+            finite = np.isfinite(lo) & np.isfinite(hi)
+            k = int(((lo <= 0) & (hi >= 0))[finite].sum())
+            direction = ("trial ahead" if (est > 0).all() else "trial behind" if (est < 0).all()
+                         else "directions disagree")
+            ci = (f"interval includes 0 in {k} of {int(finite.sum())}" if finite.any()
+                  else "no interval (see the bootstrap counts)")
+            parts.append(f"{tag}: {'; '.join(texts)} {unit} ({direction}; {ci})"
+                         + (f"; {weak_text}" if weak_text else ""))
+            carried = ok.loc[ok["carried"].astype(bool), "short"] if "carried" in ok else []
+            if len(carried):
+                parts[-1] += f"; beyond a cohort's follow-up: {', '.join(carried)}"
+        sentences.append(f"{name}, {measure}, compared within each estimand and time origin only: "
+                         + ". ".join(parts) + ".")
     return " ".join(sentences)
 
 
@@ -347,10 +399,17 @@ FOOTNOTE_CARRIED = (f"{CARRIED} Nobody in the cohort was still followed at this 
 
 
 def pct_ci(ard: pd.DataFrame, analysis: str, stat_names=("surv", "lcl", "ucl"), mark: bool = True, **keys) -> str:
-    """"est (lcl, ucl)" in % from the ARD; with ``mark``, a dagger when the ARD row says nobody
-    was at risk at that time (n_risk = 0), i.e. the value is carried forward beyond follow-up."""
+    """"est (lcl, ucl); n at risk k" in % from the ARD; "not reliably estimable (n at risk k < 10)"
+    when 0 < k < conventions.MIN_AT_RISK (SAP 3.5); with ``mark``, a dagger when the ARD row says
+    nobody was at risk at that time (n_risk = 0), i.e. the value is carried forward beyond follow-up."""
     est, lo, hi = (ard_stat(ard, analysis=analysis, stat_name=s, **keys) for s in stat_names)
+    n_risk = ard_stat(ard, analysis=analysis, stat_name="n_risk", **keys) if stat_names[0] in ("surv", "cif") \
+        else float("nan")
+    if 0 < n_risk < C.MIN_AT_RISK and not np.isnan(est):  # SAP 3.5: not a bare number
+        return f"not reliably estimable (n at risk {F.fmt_int(n_risk)} < {C.MIN_AT_RISK})"
     text = F.fmt_est_ci(100 * est, 100 * lo, 100 * hi, 1)
+    if not np.isnan(n_risk) and n_risk > 0:
+        text += f"; n at risk {F.fmt_int(n_risk)}"
     return text + f" {CARRIED}" if mark and is_carried_forward(ard, analysis, **keys) else text
 
 
@@ -406,21 +465,29 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
             add(f"Rate at {text}, % (95% CI)",
                 [pct_ci(ard, km, param=param, group=g, level=level) for g in cohorts])
         diff = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
+        risks = [ard_stat(ard, analysis=km, param=param, group=g, level=LEVEL_2Y, stat_name="n_risk") for g in cohorts]
+        if any(0 < r < C.MIN_AT_RISK for r in risks):  # SAP 3.5
+            diff = f"not reliably estimable (a cohort has fewer than {C.MIN_AT_RISK} at risk)"
         if _any_carried(ard, km, param, LEVEL_2Y):
             diff += f" {CARRIED}"
         add("Difference at 2 years, percentage points (95% CI)", ["", ""], diff)
         if prefix == "iptw":
             n_boot = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot")
+            used = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot_used")
             valid = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="n_boot_valid")
             seed = ard_stat(ard, analysis="iptw_diff", param=param, stat_name="seed")
-            add("Bootstrap replicates (valid), seed", ["", ""],
-                f"{F.fmt_int(n_boot)} ({F.fmt_int(valid)}), seed {F.fmt_int(seed)}")
+            add("Bootstrap replicates: fitted; estimating the 2-year difference", ["", ""],
+                f"{F.fmt_int(used)} of {F.fmt_int(n_boot)}; {F.fmt_int(valid)} (an interval needs all), seed {F.fmt_int(seed)}")
+            add("RMST difference to 24 months, months (95% CI)", ["", ""], F.fmt_est_ci(
+                *(ard_stat(ard, analysis="iptw_rmst_diff", param=param, stat_name=s) / C.DAYS_PER_MONTH
+                  for s in ("diff", "lcl", "ucl")), 1))
         hr = [ard_stat(ard, analysis=f"{prefix}_cox" if prefix != "km" else "cox", param=param, stat_name=s)
               for s in ("hr", "lcl", "ucl", "p")]
         add("Hazard ratio, trial vs control (95% CI)", ["", ""], F.fmt_est_ci(*hr[:3], decimals=F.RATIO_DECIMALS))
-        add("Cox Wald P" if prefix != "iptw" else "Cox robust Wald P", ["", ""], F.fmt_pvalue(hr[3]))
+        add("Cox Wald P (nominal)" if prefix != "iptw" else "Cox robust Wald P (nominal)", ["", ""], F.fmt_pvalue(hr[3]))
         if tests and prefix == "km":
-            add("Log-rank P", ["", ""], F.fmt_pvalue(ard_stat(ard, analysis="logrank", param=param, stat_name="p")))
+            add("Log-rank P (nominal)", ["", ""],
+                F.fmt_pvalue(ard_stat(ard, analysis="logrank", param=param, stat_name="p")))
     frame = pd.DataFrame(cells, columns=[*cohorts, "Comparison"])
     frame.insert(0, "Endpoint", labels)
     headers = ["Endpoint"]
@@ -837,17 +904,28 @@ def frame_table(frame: pd.DataFrame, title: str, footnotes: Sequence[str] = (), 
     return listing_table(shown, title, notes, empty_text)
 
 
+def _rate_in_words(ard: pd.DataFrame, km: str, param: str, group: str) -> str:
+    """"est% (95% CI lcl, ucl; n at risk k)" or "not reliably estimable (n at risk k < 10)"."""
+    keys = dict(analysis=km, param=param, group=group, level=LEVEL_2Y)
+    est, lo, hi, n_risk = (ard_stat(ard, stat_name=s, **keys) for s in ("surv", "lcl", "ucl", "n_risk"))
+    if 0 < n_risk < C.MIN_AT_RISK and not np.isnan(est):
+        return f"not reliably estimable (n at risk {F.fmt_int(n_risk)} < {C.MIN_AT_RISK})"
+    risk = f"; n at risk {F.fmt_int(n_risk)}" if n_risk > 0 else ""
+    return f"{F.fmt_num(100 * est, 1)}% (95% CI {F.fmt_num(100 * lo, 1)}, {F.fmt_num(100 * hi, 1)}{risk})"
+
+
 def two_year_sentence(ard: pd.DataFrame, param: str, prefix: str = "km") -> str:
     """One sentence of the 2-year estimates per cohort, their difference and (naive view) the
     log-rank P, all read from the ARD and formatted."""
     km = "km" if prefix == "km" else f"{prefix}_km"
-    s = {g: pct_ci(ard, km, param=param, group=g, level=LEVEL_2Y, mark=False) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
-    d = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y)
-    text = (f"{PARAM_LABELS.get(param, param)} at 2 years: {s[C.COHORT_TRIAL]}% in the sandwich cohort and "
-            f"{s[C.COHORT_EXTERNAL]}% in the allo-HSCT controls (95% CI in brackets); difference "
-            f"{d} percentage points")
+    s = {g: _rate_in_words(ard, km, param, g) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)}
+    d = pct_ci(ard, f"{prefix}_diff", ("diff", "lcl", "ucl"), param=param, level=LEVEL_2Y) + " percentage points"
+    if any(t.startswith("not reliably") for t in s.values()):
+        d = f"not reliably estimable (a cohort has fewer than {C.MIN_AT_RISK} at risk)"
+    text = (f"{PARAM_LABELS.get(param, param)} at 2 years: {s[C.COHORT_TRIAL]} in the sandwich cohort and "
+            f"{s[C.COHORT_EXTERNAL]} in the allo-HSCT controls; difference {d}")
     if prefix == "km":
-        text += f"; log-rank P = {F.fmt_pvalue(ard_stat(ard, analysis='logrank', param=param, stat_name='p'))}"
+        text += f"; log-rank P = {F.fmt_pvalue(ard_stat(ard, analysis='logrank', param=param, stat_name='p'))} (nominal)"
     carried = [cohort_label(g) for g in (C.COHORT_TRIAL, C.COHORT_EXTERNAL)
                if is_carried_forward(ard, km, param=param, group=g, level=LEVEL_2Y)]
     if carried:

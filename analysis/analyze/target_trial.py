@@ -1,0 +1,317 @@
+"""The external comparison as the emulation of a target trial (SAP 6.7): the protocol, the
+primary analysis on a common clock, and its sensitivity to unmeasured confounding.
+
+Primary comparison (SAP 6.7): time zero is the remission documented before therapy (CRDT) in
+both cohorts; each subject enters the risk set at the start of its treatment (trial: CAR-T1,
+controls: allo-HSCT; delayed entry, ADTTE ENTRY); LFS counts relapse, non-response and death from
+the start of treatment (ADTTE LFSCR; OSCR for OS); controls are weighted to the trial cohort
+(ATT) by a propensity model that is re-fitted, with its covariate rule, in every bootstrap
+replicate. Summary measures: RMST to 24 months on the common clock (estimable in every
+replicate) and its difference, the 2-year difference (interval only when every replicate can
+estimate it), and the weighted Cox hazard ratio with robust variance, with its E-value and
+tipping point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import conventions as C
+from analysis.analyze import ard
+from analysis.analyze.external import (
+    PS_CATEGORICAL,
+    TREATED,
+    at_risk_after_entry,
+    subject_weights,
+)
+from analysis.analyze.sap import (
+    COHORT,
+    COMPARISON,
+    KM_TIMEPOINTS,
+    hazard_ratio,
+    km_at,
+    param_rows,
+)
+from analysis.stats import rmst as rmst_stats
+from analysis.stats import sensitivity, survival
+
+PRIMARY = "tte"   # ARD prefix of the primary comparison
+# ADTTE parameters on the common clock (SAP 6.2) -> endpoint name; LFS first: it is the primary endpoint
+COMMON_CLOCK_PARAMS = {"LFSCR": "LFS", "OSCR": "OS"}
+
+# The target trial and its emulation (SAP 6.7); docs/sap-notes.md 6.7 repeats this table word for
+# word (tests/test_target_trial.py checks it) and the report prints it.
+PROTOCOL: tuple[tuple[str, str, str], ...] = (
+    ("Eligibility", "Adults (18-65) with B-ALL in first or second complete remission after induction/consolidation "
+     "chemotherapy, fit for an autologous or allogeneic transplant",
+     "Trial: everyone who received CAR-T1. Controls: registry patients transplanted (allo-HSCT) in CR1/CR2, "
+     "2016-2023. Eligibility is only observed at treatment start"),
+    ("Treatment strategies", "(a) CD22/CD19 CAR-T, stem-cell collection, BuCy auto-HSCT, CAR-T2 (sandwich); "
+     "(b) allo-HSCT consolidation",
+     "(a) trial cohort (SANDWICH); (b) registry cohort (ALLO_EXT)"),
+    ("Assignment", "Random, at time zero",
+     "Not random: ATT weights from a propensity model on age, sex, Ph status, cytogenetic risk, WBC, CNS status, "
+     "CR1/CR2, MRD before therapy, diagnosis-to-remission time and remission-to-treatment interval; re-fitted in "
+     "every bootstrap replicate. Calendar era (controls 2016-2023, trial 2023-2025) does not overlap and cannot "
+     "be adjusted for"),
+    ("Time zero", "The documented remission before consolidation (eligibility met, strategy assigned)",
+     "The remission date before therapy (CRDT) in both cohorts; each subject enters the risk set at its treatment "
+     "start (CAR-T1 / allo-HSCT): delayed entry, so nobody is credited with time before it was observed"),
+    ("Outcome", "Leukemia-free survival: relapse, non-response or death from any cause (OS: death)",
+     "ADTTE LFSCR / OSCR: loss of remission (relapse, or non-response at the first assessment after CAR-T1) or "
+     "death counted from the start of treatment; the registry's own LFS is kept for the single-arm description"),
+    ("Follow-up", "From time zero to the event, loss to follow-up, or the data cut-off",
+     "From treatment start (entry) to the event or the last disease assessment (trial) / last follow-up "
+     "(registry), capped at the cut-off"),
+    ("Causal contrast", "Per-protocol effect of the strategies in patients like the trial cohort (ATT), with the "
+     "intercurrent events handled as in the estimand",
+     "Observational analogue of the intention-to-treat effect from treatment start (treatment policy for not "
+     "completing the sandwich), in the trial population (ATT)"),
+    ("Analysis", "Kaplan-Meier, RMST to 24 months and hazard ratio by randomised arm",
+     "ATT-weighted Kaplan-Meier with delayed entry; RMST to 24 months and its difference with a percentile "
+     "bootstrap (propensity model re-fitted per replicate); 2-year difference; weighted Cox with robust "
+     "variance; E-value and tipping point for unmeasured confounding"),
+)
+
+# Intercurrent events of the estimand (ICH E9(R1)) and their strategies (SAP 6.3).
+INTERCURRENT_EVENTS: tuple[tuple[str, str], ...] = (
+    ("Not completing the sandwich (failed mobilisation, withdrawal, adverse event, physician decision)",
+     "Treatment policy: the subject stays in the trial cohort and is followed"),
+    ("Allo-HSCT after stopping the sandwich", "Treatment policy (the trial CRF does not collect subsequent "
+     "transplants, so no other strategy can be applied); named as a limitation"),
+    ("New anti-leukemic therapy before relapse (e.g. TKI maintenance, donor lymphocytes)",
+     "Treatment policy (not collected in either source)"),
+    ("Non-response to CAR-T1", "Composite: an LFS event at the first assessment after CAR-T1"),
+    ("Death without relapse", "Composite for LFS (an event); competing event for the cumulative incidence of relapse"),
+    ("Relapse (for OS)", "Treatment policy: follow-up for death continues"),
+)
+
+
+# --- propensity model re-fitted per replicate ------------------------------------------------------
+
+def _design(frame: pd.DataFrame, covariates) -> np.ndarray:
+    """Intercept, numeric covariates, categorical ones dummy-coded against the first sorted level
+    (as analysis.stats.weighting.propensity_score)."""
+    cols = [np.ones(len(frame))]
+    for c in covariates:
+        if c in PS_CATEGORICAL:
+            levels = sorted(pd.unique(frame[c]), key=str)
+            cols += [(frame[c] == lv).to_numpy(float) for lv in levels[1:]]
+        else:
+            cols.append(frame[c].to_numpy(float))
+    return np.column_stack(cols)
+
+
+def _att_from_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Logistic fit by Newton-Raphson, then the ATT weights of ``external.att_weights``."""
+    beta = np.zeros(x.shape[1])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
+        step = np.linalg.solve(x.T @ (x * (p * (1 - p))[:, None]), x.T @ (y - p))
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    else:
+        raise FloatingPointError("propensity model did not converge (separation)")
+    e = 1 / (1 + np.exp(-(x @ beta)))
+    treated = y == 1
+    w = np.where(treated, 1.0, e / (1 - e))
+    w[~treated] *= (~treated).sum() / w[~treated].sum()
+    lo, hi = np.percentile(w, C.IPTW_TRUNCATE_PERCENTILES)
+    return np.clip(w, lo, hi)
+
+
+def fast_att_weights(frame: pd.DataFrame, covariates) -> np.ndarray:
+    """The ATT weights of ``external.att_weights`` (main-effects logistic model, controls
+    e/(1-e) rescaled to sum to their number, all weights clipped to the percentiles of
+    conventions.IPTW_TRUNCATE_PERCENTILES), with the logistic fit by Newton-Raphson in NumPy so
+    that 1000 replicates take seconds. Raises FloatingPointError if the fit does not converge
+    (separation) or LinAlgError if the information matrix is singular."""
+    return _att_from_design(_design(frame, covariates), frame[TREATED].to_numpy(float))
+
+
+class _Covariates:
+    """The propensity covariates of a subject frame as arrays, coded once: a replicate then
+    applies the rule of ``external.estimable_covariates`` (a discrete covariate with a level in
+    one cohort only is left out) and builds its design matrix without pandas."""
+
+    def __init__(self, frame: pd.DataFrame):
+        from analysis.analyze.external import DISCRETE_COVARIATES, PS_COVARIATES
+        self.y = frame[TREATED].to_numpy(float)
+        self.columns = []
+        for c in PS_COVARIATES:
+            if c in DISCRETE_COVARIATES:
+                levels = sorted(pd.unique(frame[c]), key=str)
+                codes = pd.Categorical(frame[c], categories=levels).codes
+                self.columns.append((c, True, codes, len(levels)))
+            else:
+                self.columns.append((c, False, frame[c].to_numpy(float), 0))
+
+    def design(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = self.y[rows]
+        cols = [np.ones(len(rows))]
+        for _, discrete, values, n_levels in self.columns:
+            v = values[rows]
+            if not discrete:
+                cols.append(v)
+                continue
+            in_t = np.bincount(v[y == 1], minlength=n_levels) > 0
+            in_c = np.bincount(v[y == 0], minlength=n_levels) > 0
+            if not np.array_equal(in_t, in_c):   # a level in one cohort only: left out (SAP 6.5)
+                continue
+            present = np.flatnonzero(in_t)
+            if len(present) < 2:                 # a single level: no contrast to estimate
+                continue
+            cols += [(v == k).astype(float) for k in present[1:]]
+        return np.column_stack(cols), y
+
+
+def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W, ok): W[b, i] = the summed re-fitted ATT weight of subject i's copies in replicate b
+    (subjects resampled with replacement within cohort; the propensity model, with its covariate
+    rule, fitted again on the replicate); ok[b] False when the replicate's model could not be
+    fitted (row of zeros; counted in the ARD as n_boot_failed, never silently dropped)."""
+    rng = np.random.default_rng(seed)
+    coded = _Covariates(frame)
+    groups = [np.flatnonzero(coded.y == t) for t in (1, 0)]
+    W, ok = np.zeros((n_boot, len(frame))), np.ones(n_boot, bool)
+    for b in range(n_boot):
+        rows = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
+        try:
+            with np.errstate(all="ignore"):
+                w = _att_from_design(*coded.design(rows))
+        except (FloatingPointError, np.linalg.LinAlgError):
+            ok[b] = False
+            continue
+        if not np.isfinite(w).all():
+            ok[b] = False
+            continue
+        W[b] = np.bincount(rows, weights=w, minlength=len(frame))
+    return W, ok
+
+
+# --- the primary comparison --------------------------------------------------------------------------
+
+def common_clock_frame(adtte: pd.DataFrame, frame: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    """Rows of ``paramcd`` with time at risk after entry, with each subject's weight and its
+    position in the subject frame (for the bootstrap weight matrix)."""
+    data = at_risk_after_entry(param_rows(adtte, paramcd))[["USUBJID", COHORT, "ENTRY", "AVAL", "CNSR"]]
+    pos = pd.Series(np.arange(len(frame)), index=frame["USUBJID"])
+    data = data.assign(IPTW=data["USUBJID"].map(frame.set_index("USUBJID")["IPTW"]),
+                       POS=data["USUBJID"].map(pos))
+    if data["IPTW"].isna().any():
+        raise ValueError(f"ADTTE {paramcd}: subjects without a weight: {list(data.loc[data['IPTW'].isna(), 'USUBJID'][:5])}")
+    return data.reset_index(drop=True)
+
+
+def _replicate_curves(data: pd.DataFrame, W: np.ndarray) -> dict:
+    """Per cohort: (times, curves, last_time) of the weighted product-limit of every row of W."""
+    out = {}
+    for cohort in (C.COHORT_TRIAL, C.COHORT_EXTERNAL):
+        d = data[data[COHORT] == cohort]
+        out[cohort] = rmst_stats.product_limit_matrix(d["AVAL"].to_numpy(float), 1 - d["CNSR"].to_numpy(float),
+                                                      W[:, d["POS"].to_numpy()], d["ENTRY"].to_numpy(float))
+    return out
+
+
+def _percentile_ci(values: np.ndarray) -> tuple[float, float, float]:
+    alpha = 1 - C.CONF_LEVEL
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi), float(np.std(values, ddof=1))
+
+
+def contrast_rows(data: pd.DataFrame, W: np.ndarray, ok: np.ndarray, endpoint: str, seed: int,
+                  prefix: str = PRIMARY) -> pd.DataFrame:
+    """Weighted RMST to tau per cohort and its difference, and the 2-year difference, with
+    percentile bootstrap limits. Point estimates from the full-data weights; replicates whose
+    propensity model failed are not used and are counted (n_boot_failed). The RMST interval uses
+    every fitted replicate; the 2-year interval is given only when every fitted replicate has
+    follow-up to 2 years in both cohorts, otherwise it is not estimable and the count says why."""
+    tau, t2 = C.RMST_TAU_DAYS, C.TIMEPOINT_2Y_DAYS
+    full = np.zeros((1, int(data["POS"].max()) + 1))
+    full[0, data["POS"].to_numpy()] = data["IPTW"].to_numpy()
+    est, boot = _replicate_curves(data, full), _replicate_curves(data, W[ok])
+    counts = {"n_boot": len(ok), "n_boot_used": int(ok.sum()), "n_boot_failed": int((~ok).sum()), "seed": seed}
+    parts, area, surv2, defined2 = [], {}, {}, {}
+    for cohort in (C.COHORT_TRIAL, C.COHORT_EXTERNAL):
+        (times, s, last), (bt, bs, blast) = est[cohort], boot[cohort]
+        area[cohort] = (rmst_stats.rmst_from_curves(times, s, tau)[0], rmst_stats.rmst_from_curves(bt, bs, tau))
+        surv2[cohort] = (rmst_stats.survival_at(times, s, t2)[0], rmst_stats.survival_at(bt, bs, t2))
+        defined2[cohort] = blast >= t2
+        lo, hi, se = _percentile_ci(area[cohort][1])
+        parts.append(ard.rows(f"{prefix}_rmst", endpoint, cohort, "AVAL", tau, {
+            "rmst": area[cohort][0], "se": se, "lcl": lo, "ucl": hi, "extended": float(last[0] < tau),
+            "last_time": float(last[0]),
+            "n_boot_extended": int((blast < tau).sum())}))
+    ref, idx = C.COHORT_EXTERNAL, C.COHORT_TRIAL
+    d_area = area[idx][1] - area[ref][1]
+    lo, hi, se = _percentile_ci(d_area)
+    parts.append(ard.rows(f"{prefix}_rmst_diff", endpoint, COMPARISON, "AVAL", tau, {
+        "diff": area[idx][0] - area[ref][0], "se": se, "lcl": lo, "ucl": hi, **counts}))
+    both = defined2[idx] & defined2[ref]
+    d2 = surv2[idx][1] - surv2[ref][1]
+    lo, hi, se = _percentile_ci(d2) if both.all() else (np.nan, np.nan, np.nan)
+    parts.append(ard.rows(f"{prefix}_diff", endpoint, COMPARISON, "AVAL", t2, {
+        "diff": surv2[idx][0] - surv2[ref][0], "se": se, "lcl": lo, "ucl": hi, **counts,
+        "n_boot_valid": int(both.sum())}))
+    return ard.concat(parts)
+
+
+def km_rows(data: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    """Weighted KM (delayed entry, IJ variance) at 1 and 2 years on the common clock, with the
+    unweighted number at risk (the reliability rule of SAP 3.5 counts subjects, not weights)."""
+    km = km_at(data, COHORT, weights="IPTW", entry="ENTRY")
+    plain = survival.km_estimates(data, COHORT, KM_TIMEPOINTS, entry="ENTRY")
+    km["n_risk_weighted"] = km["n_risk"]
+    km["n_risk"] = plain["n_risk"].to_numpy()
+    km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
+    n = data.groupby(COHORT, observed=True)["CNSR"].agg(["size", lambda s: int((s == 0).sum())])
+    return ard.concat([ard.from_frame(km, analysis=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
+                                      level_col="time", stats={k: k for k in ("n_risk", "n_risk_weighted", "surv",
+                                                                              "std_err", "lcl", "ucl", "reliable")}),
+                       *(ard.rows(f"{PRIMARY}_n", endpoint, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})
+                         for g, r in n.iterrows())])
+
+
+def confounding_rows(hr: dict, endpoint: str) -> pd.DataFrame:
+    """E-value of the hazard ratio (common-outcome conversion, conventions.EVALUE_COMMON_OUTCOME)
+    and the tipping-point share of a binary unmeasured confounder (conventions.TIPPING_CONFOUNDER_HR)."""
+    e = sensitivity.evalue_hr(hr["hr"], hr["lcl"], hr["ucl"], common_outcome=C.EVALUE_COMMON_OUTCOME)
+    parts = [ard.rows(f"{PRIMARY}_evalue", endpoint, COMPARISON, "hr", "", e)]
+    tip = sensitivity.tipping_point_hr(hr["hr"], hr["lcl"], hr["ucl"], C.TIPPING_CONFOUNDER_HR)
+    parts += [ard.rows(f"{PRIMARY}_tipping", endpoint, COMPARISON, "confounder_hr", r["confounder_hr"],
+                       {k: r[k] for k in ("p_estimate", "p_ci", "possible_estimate", "possible_ci")})
+              for _, r in tip.iterrows()]
+    return ard.concat(parts)
+
+
+def own_origin_frame(adtte: pd.DataFrame, frame: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    """OS / LFS from each cohort's own origin (no delayed entry: ENTRY 0) with weights and positions."""
+    data = param_rows(adtte, paramcd)[["USUBJID", COHORT, "AVAL", "CNSR"]].assign(ENTRY=0.0)
+    pos = pd.Series(np.arange(len(frame)), index=frame["USUBJID"])
+    return data.assign(IPTW=data["USUBJID"].map(frame.set_index("USUBJID")["IPTW"]),
+                       POS=data["USUBJID"].map(pos)).reset_index(drop=True)
+
+
+def comparison_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTSTRAP_REPLICATES,
+                    seed: int = C.BOOTSTRAP_SEED) -> pd.DataFrame:
+    """The primary comparison (SAP 6.7) and the weighted own-origin contrasts (``iptw_diff``,
+    ``iptw_rmst_diff``, SAP 6.5) from ONE set of bootstrap replicates with re-fitted weights."""
+    frame = subject_weights(adsl).reset_index(drop=True)
+    W, ok = bootstrap_weights(frame, n_boot, seed)
+    own = [contrast_rows(own_origin_frame(adtte, frame, p), W, ok, p, seed, prefix="iptw") for p in ("OS", "LFS")]
+    return ard.concat([primary_rows(adtte, frame, W, ok, seed), *own])
+
+
+def primary_rows(adtte: pd.DataFrame, frame: pd.DataFrame, W: np.ndarray, ok: np.ndarray, seed: int) -> pd.DataFrame:
+    """The primary comparison of SAP 6.7 for LFS and OS on the common clock, as ARD rows."""
+    parts = []
+    for paramcd, endpoint in COMMON_CLOCK_PARAMS.items():
+        data = common_clock_frame(adtte, frame, paramcd)
+        parts.append(km_rows(data, endpoint))
+        parts.append(contrast_rows(data, W, ok, endpoint, seed))
+        hr = hazard_ratio(data, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True, entry="ENTRY")
+        parts.append(ard.rows(f"{PRIMARY}_cox", endpoint, COMPARISON, COHORT, "", hr))
+        parts.append(confounding_rows(hr, endpoint))
+    return ard.concat(parts)
