@@ -47,7 +47,7 @@ METHODS = {
                 "auto-HSCT to neutrophil and platelet engraftment (transplant day 0); median, quartiles (type 7), range",
     "adherence": "days between protocol steps (later - earlier), median, quartiles, range, and subjects outside the "
                  "protocol window",
-    "followup": "follow-up from CAR-T1 to death or last known alive (capped at the cut), days; median, quartiles, range",
+    "followup_observed": "follow-up from CAR-T1 to death or last known alive (capped at the cut), days; median, quartiles, range",
 }
 
 
@@ -268,7 +268,7 @@ def followup_rows(adsl: pd.DataFrame) -> pd.DataFrame:
     days = (end - safety["TRTSDT"]).dt.days
     alive = safety["DTHFL"] != "Y"
     stale = alive & ((safety["DCUTDT"] - safety["LSTALVDT"]).dt.days > 90)
-    return ard.rows("followup", "FOLLOWUP", GROUP, "DAYS", "", {
+    return ard.rows("followup_observed", "FOLLOWUP", GROUP, "DAYS", "", {
         **describe(days), "N": len(safety), "n_died": int((~alive).sum()), "n_alive": int(alive.sum()),
         "n_alive_last_seen_over_90d": int(stale.sum()),
         "n_reached_2y": int((days >= int(C.TIMEPOINT_2Y_DAYS)).sum())})

@@ -311,7 +311,8 @@ def primary_rows(adtte: pd.DataFrame, frame: pd.DataFrame, W: np.ndarray, ok: np
         data = common_clock_frame(adtte, frame, paramcd)
         parts.append(km_rows(data, endpoint))
         parts.append(contrast_rows(data, W, ok, endpoint, seed))
-        hr = hazard_ratio(data, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True, entry="ENTRY")
+        hr = hazard_ratio(data, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True, entry="ENTRY",
+                          cluster="USUBJID")  # one row per subject; R coxph(id = USUBJID)
         parts.append(ard.rows(f"{PRIMARY}_cox", endpoint, COMPARISON, COHORT, "", hr))
         parts.append(confounding_rows(hr, endpoint))
     return ard.concat(parts)

@@ -204,7 +204,7 @@ def adherence_table(ard: pd.DataFrame, method: str = "") -> Table:
 
 def followup_table(ard: pd.DataFrame, method: str = "") -> Table:
     def s(name):
-        return _stat(ard, "followup", stat_name=name)
+        return _stat(ard, "followup_observed", stat_name=name)
     rows = [(0, "Subjects", F.fmt_int(s("N"))), (0, "Follow-up (days), median (Q1, Q3)",
             F.fmt_median_q1q3(s("median"), s("q1"), s("q3"), 0)), (0, "Follow-up (days), min, max",
             F.fmt_range(s("min"), s("max"), 0)), (0, "Died", F.fmt_int(s("n_died"))),
