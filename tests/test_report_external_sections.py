@@ -11,7 +11,6 @@ from outside the file, and the numbers quoted in the text equal to the ARD's, fo
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -143,17 +143,7 @@ def contract_violations(cut_dir: Path) -> list[str]:
             values = raw[col.name].dropna()
             if col.required and raw[col.name].isna().any():
                 problems.append(f"{name}.{col.name}: missing in rows {list(raw.index[raw[col.name].isna()])[:5]}")
-            if col.type == "date":
-                bad = [v for v in values if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
-                bad += [v for v in values if v not in bad and not _valid_date(v)]
-            elif col.type == "pdate":
-                bad = [v for v in values if not PDATE.fullmatch(v) or not _valid_date(v if len(v) == 10 else v + "-01")]
-            elif col.type == "int":
-                bad = [v for v in values if not re.fullmatch(r"-?\d+", v)]
-            elif col.type == "float":
-                bad = [v for v in values if not _is_float(v)]
-            else:
-                bad = []
+            bad = _not_of_type(values, col.type)
             if bad:
                 problems.append(f"{name}.{col.name}: not {col.type}: {bad[:3]}")
                 continue
@@ -174,6 +164,20 @@ def contract_violations(cut_dir: Path) -> list[str]:
         if raw.duplicated(list(form.key)).any():
             problems.append(f"{name}: duplicate key {form.key}")
     return problems
+
+
+def _not_of_type(values, type_: str) -> list[str]:
+    """The values that are not text of the column's declared type."""
+    if type_ == "date":
+        bad = [v for v in values if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
+        return bad + [v for v in values if v not in bad and not _valid_date(v)]
+    if type_ == "pdate":
+        return [v for v in values if not PDATE.fullmatch(v) or not _valid_date(v if len(v) == 10 else v + "-01")]
+    if type_ == "int":
+        return [v for v in values if not re.fullmatch(r"-?\d+", v)]
+    if type_ == "float":
+        return [v for v in values if not _is_float(v)]
+    return []
 
 
 def _valid_date(text: str) -> bool:

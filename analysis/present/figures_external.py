@@ -204,7 +204,6 @@ VIEWS = (
          bias="Keeps only trial subjects who completed the sandwich, counted from CAR-T2: selects the fitter trial "
               "subjects and favours the trial."),
 )
-VIEW_BY_PREFIX = {v.prefix: v for v in VIEWS}
 
 
 def _diff_analysis(prefix: str) -> str:
@@ -585,7 +584,7 @@ def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: 
     infusions = ["CAR-T1", "CAR-T2", "ANY"]
     for syndrome in dict.fromkeys(sel["param"]):
         def s(variable, level, name):
-            return ard_stat(sel, param=syndrome, variable=variable, level=level, stat_name=name)
+            return ard_stat(sel, param=syndrome, variable=variable, level=level, stat_name=name)  # noqa: B023
         labels.append(syndrome)
         indent.append(0)
         cells.append(["", "", ""])
