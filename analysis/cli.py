@@ -73,7 +73,7 @@ def _cut_of(args) -> str:
 
 
 def cmd_simulate(args) -> int:
-    from analysis.simulate import write_cuts  # the only place that imports the simulator
+    from analysis.simulate.study import write_cuts  # the only place that imports the simulator
     out = args.out if args.out is not None else paths.raw_root(args.root)
     try:
         written = write_cuts(out, seed=args.seed, force=args.force, n_trial=args.n_trial,

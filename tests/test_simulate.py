@@ -18,7 +18,7 @@ import pytest
 
 from analysis.raw_io import read_form, read_form_text, read_manifest, sha256_file
 from analysis.raw_spec import CTCAE_TERMS, FORMS, MANIFEST, STUDYID
-from analysis.simulate import CORRECTIONS, CUTS, DEFAULT_SEED, PLANTED_TRUTH, params, simulate_study, write_cuts
+from analysis.simulate.study import CORRECTIONS, CUTS, DEFAULT_SEED, PLANTED_TRUTH, params, simulate_study, write_cuts
 
 REPO = Path(__file__).resolve().parent.parent
 PDATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
@@ -82,7 +82,7 @@ def test_refuses_to_overwrite_raw_without_force(raw_root, tmp_path):
 def test_a_failing_cut_leaves_nothing_half_written(tmp_path, monkeypatch, previous_build):
     """Each cut is written whole or not at all (analysis.atomic.atomic_dir): from a clean state the
     failing cut is absent; over an earlier simulation (--force, another seed) it stays as it was."""
-    import analysis.simulate as sim
+    import analysis.simulate.study as sim
 
     before = {}
     if previous_build:
