@@ -48,7 +48,8 @@ RECORD_VERSION = 1
 LOCKFILE = "requirements.lock"  # the pinned environment: every step depends on it
 
 # Modules every step imports (paths, atomic writes, error types): a change there re-runs all.
-COMMON_CODE = ("analysis/paths.py", "analysis/atomic.py", "analysis/errors.py", "analysis/messages.py")
+COMMON_CODE = ("analysis/__init__.py", "analysis/paths.py", "analysis/atomic.py", "analysis/errors.py",
+               "analysis/messages.py")
 # Steps whose result means nothing if their data inputs changed while they ran: no record is
 # written and the build stops (validating one version of a file and recording another would let
 # derive work on bytes nobody validated).
@@ -74,7 +75,8 @@ DEPENDENCIES: dict[str, StepDeps] = {
         code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py",
               # identifier withholding in failure lines (one marker, one function)
               "analysis/regulatory/compare.py", "analysis/regulatory/identifiers.py",
-              "analysis/regulatory/common.py", "analysis/regulatory/guard.py"),
+              "analysis/regulatory/__init__.py", "analysis/regulatory/common.py", "analysis/regulatory/guard.py",
+              "analysis/build.py"),
         reads=("data/raw/{cut}/",),
         outputs=("reports/{cut}/validation.html",),
     ),
@@ -82,7 +84,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
         entry="analysis.derive.pipeline:derive_cut",
         help="build ADaM datasets in data/derived/<cut>/",
         code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py",
-              "validation/manifest.py"),
+              "validation/__init__.py", "validation/manifest.py", "analysis/build.py"),
         reads=("data/raw/{cut}/",),
         after=("validate",),
         outputs=("data/derived/{cut}/",),
@@ -92,7 +94,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
     "define": StepDeps(
         entry="analysis.regulatory.define_xml:define_step",
         help="write Define-XML 2.0 of the derived datasets -> reports/<cut>/define.xml",
-        code=("analysis/regulatory/define_xml.py",),
+        code=("analysis/regulatory/define_xml.py", "analysis/raw_spec.py"),
         after=("derive",),
         outputs=("reports/{cut}/define.xml",),
     ),
@@ -108,8 +110,9 @@ DEPENDENCIES: dict[str, StepDeps] = {
     "changes": StepDeps(
         entry="analysis.regulatory.compare:changes_step",
         help="changes since the previous cut -> reports/<cut>/changes/",
-        code=("analysis/regulatory/compare.py", "analysis/regulatory/common.py", "analysis/raw_io.py",
-              "analysis/raw_spec.py", "analysis/conventions.py"),
+        code=("analysis/regulatory/__init__.py", "analysis/regulatory/compare.py", "analysis/regulatory/common.py",
+              "analysis/regulatory/guard.py", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py",
+              "analysis/build.py", "validation/__init__.py", "validation/manifest.py"),
         reads=("data/raw/{cut}/", "data/raw/{prev}/", "data/derived/{prev}/", "reports/{prev}/ard.csv",
                "data/locked/{prev}/", "data/locked/{cut}/"),
         after=("derive", "analyze"),
@@ -119,7 +122,13 @@ DEPENDENCIES: dict[str, StepDeps] = {
         entry="analysis.render.pipeline:render_cut",
         help="render the Quarto notebooks -> reports/<cut>/",
         code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "docs/sap-notes.md",
-              "_quarto.yml"),
+              "_quarto.yml",
+              # what the notebooks import besides present: the ARD reader and loaders of
+              # analysis.analyze (and through them the statistics), the change tables' reader
+              "analysis/analyze/**", "analysis/stats/**", "analysis/conventions.py", "analysis/raw_io.py",
+              "analysis/raw_spec.py", "analysis/build.py", "analysis/regulatory/__init__.py",
+              "analysis/regulatory/common.py", "analysis/regulatory/compare.py", "analysis/regulatory/guard.py",
+              "validation/__init__.py", "validation/manifest.py"),
         after=("validate", "derive", "define", "analyze", "changes"),
         outputs=("reports/{cut}/",),
     ),
@@ -127,8 +136,10 @@ DEPENDENCIES: dict[str, StepDeps] = {
     "identifiers": StepDeps(
         entry="analysis.regulatory.identifiers:identifiers_step",
         help="check that no identifying column or value of raw reached any output",
-        code=("analysis/regulatory/identifiers.py", "analysis/regulatory/common.py", "analysis/raw_io.py",
-              "analysis/raw_spec.py"),
+        code=("analysis/regulatory/__init__.py", "analysis/regulatory/identifiers.py", "analysis/regulatory/common.py",
+              "analysis/regulatory/compare.py", "analysis/regulatory/guard.py", "analysis/raw_io.py",
+              "analysis/raw_spec.py", "analysis/conventions.py", "analysis/build.py", "validation/__init__.py",
+              "validation/manifest.py"),
         reads=("data/raw/{cut}/",),
         after=("derive", "define", "analyze", "changes", "render"),
     ),
