@@ -82,6 +82,7 @@ EXPECTED = {
 def rendered(tmp_path_factory):
     """(report folder, cut, ARD) of a scratch tree with these four sections rendered."""
     from analysis.analyze.pipeline import analyze_cut
+    from analysis.csr_tables import rtf_cut
     from analysis.derive.pipeline import derive_cut
     from analysis.regulatory.compare import changes_step
     from analysis.render.pipeline import render_cut
@@ -95,6 +96,7 @@ def rendered(tmp_path_factory):
             derive_cut(c, root=root)
             analyze_cut(c, root=root)
     changes_step(cut, root=root)
+    rtf_cut(cut, root=root)   # the rtf step: tables/ and the index section render links
     notebooks = root / "notebooks"
     notebooks.mkdir()
     for name in NOTEBOOKS:
