@@ -162,3 +162,42 @@ def test_no_function_over_80_lines():
                 if n > MAX_FUNCTION_LINES:
                     long[f"{p.relative_to(REPO).as_posix()}:{node.name}"] = n
     assert long == {}
+
+
+# --- one message helper -------------------------------------------------------------------------------
+
+def _writes_to_stderr(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            text = ast.unparse(node.func)
+            if text == "print" and any(k.arg == "file" and "stderr" in ast.unparse(k.value) for k in node.keywords):
+                lines.append(node.lineno)
+            elif text.startswith("sys.stderr.write"):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_message_helper_writes_to_stderr():
+    found = {p.relative_to(REPO).as_posix(): lines for p in _sources()
+             if (lines := _writes_to_stderr(ast.parse(p.read_text(encoding="utf-8"))))}
+    assert set(found) == {"analysis/messages.py"}, found
+
+
+def test_say_goes_through_logging_and_escapes_control_characters(capsys):
+    import logging
+
+    from analysis import messages
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+    keep = Keep()
+    messages.logger().addHandler(keep)
+    try:
+        messages.say("value \x1b[31m red")
+    finally:
+        messages.logger().removeHandler(keep)
+    assert seen == ["value \x1b[31m red"]
+    assert capsys.readouterr().err == "value \\x1b[31m red\n"

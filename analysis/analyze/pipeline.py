@@ -4,7 +4,6 @@ ard_methods.csv. Reads derived data only, never raw."""
 from __future__ import annotations
 
 import io
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from analysis import conventions as C
 from analysis import paths
 from analysis.analyze import ard, external, mrd, safety, safety_extra, sap, target_trial
 from analysis.atomic import atomic_write_bytes
+from analysis.messages import say
 
 ARD_CSV = "ard.csv"
 ARD_PARQUET = "ard.parquet"
@@ -128,6 +128,5 @@ def analyze_cut(cut: str, root: Path | None = None) -> Path:
     atomic_write_bytes(out / ARD_PARQUET, buf.getvalue())
     atomic_write_bytes(out / ARD_METHODS, methods_table().to_csv(index=False, lineterminator="\n").encode())
     atomic_write_bytes(out / ARD_CSV, ard.to_csv_bytes(table))
-    print(f"  ARD: {len(table)} rows, {table['analysis'].nunique()} analyses "
-          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    say(f"  ARD: {len(table)} rows, {table['analysis'].nunique()} analyses ({time.perf_counter() - t0:.1f} s)")
     return out / ARD_CSV
