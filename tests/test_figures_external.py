@@ -1,4 +1,4 @@
-"""analysis.present.figures_external and analysis.analyze.safety_extra on small hand-made frames.
+"""analysis.present.figures_external and analysis.analyze.crs_icans_timing on small hand-made frames.
 
 Expected values are hand calculations stated next to each assertion (tolerance 1e-12 unless
 said otherwise), or the values put into the input frames (the figures must draw what they are
@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 
 from analysis import conventions as C  # noqa: E402
 from analysis.analyze import ard as A  # noqa: E402
-from analysis.analyze import safety_extra  # noqa: E402
+from analysis.analyze import crs_icans_timing  # noqa: E402
 from analysis.present import figures_external as FX  # noqa: E402
 from analysis.stats import competing, survival  # noqa: E402
 
@@ -232,12 +232,12 @@ def _adsl_adae():
 
 def test_crs_episodes_onset_from_the_preceding_infusion():
     adsl, adae = _adsl_adae()
-    ep = safety_extra.episodes(adae, adsl, "CRSFL").sort_values(["USUBJID", "ONSETDY"])
+    ep = crs_icans_timing.episodes(adae, adsl, "CRSFL").sort_values(["USUBJID", "ONSETDY"])
     # S1: 2023-01-06 - CAR-T1 2023-01-01 = day 5; 2023-04-03 - CAR-T2 2023-04-01 = day 2;
     # S2: day 9 after CAR-T1; S3's pre-treatment record is not treatment-emergent: excluded
     assert list(zip(ep["USUBJID"], ep["INFUSION"], ep["ONSETDY"])) == [
         ("S1", "CAR-T2", 2.0), ("S1", "CAR-T1", 5.0), ("S2", "CAR-T1", 9.0)]
-    rows = A.read(_roundtrip(safety_extra.timing_rows(adae, adsl)))
+    rows = A.read(_roundtrip(crs_icans_timing.timing_rows(adae, adsl)))
     look = lambda **k: A.lookup(rows, analysis="crs_icans_timing", param="CRS", **k)  # noqa: E731
     assert look(variable="EPISODES", level="ANY", stat_name="n_episodes") == 3
     assert look(variable="EPISODES", level="ANY", stat_name="n_subj") == 2

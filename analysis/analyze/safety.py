@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.analyze import ard
-from analysis.analyze.safety_extra import describe
+from analysis.analyze.crs_icans_timing import describe
 
 GROUP = C.COHORT_TRIAL
 PERIODS = ("CAR-T1", "MOBILIZATION", "AUTO-HSCT", "CAR-T2", "POST-TREATMENT")  # derive.periods.PERIODS

@@ -573,7 +573,7 @@ TIMING_TITLE = "CRS and ICANS: onset and duration by infusion"
 
 
 def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table:
-    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.safety_extra``
+    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.crs_icans_timing``
     (a one-line table saying so when the ARD has none: the analysis was not run for this cut)."""
     sel = ard[ard["analysis"] == analysis]
     if sel.empty:
