@@ -423,8 +423,9 @@ def test_lock_cli_builds_the_cut_then_locks_it(two_cuts, monkeypatch, capsys):
     mod.derive = lambda cut, root=None: fake_derive(cut, root)
     mod.analyze = lambda cut, root=None: fake_analyze(cut, root)
     mod.render = lambda cut, root=None: (paths.report_dir(cut, root) / "index.html").write_text("<html/>")
+    mod.rtf = lambda cut, root=None: None
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    for s in ("validate", "derive", "analyze", "render"):
+    for s in ("validate", "derive", "analyze", "rtf", "render"):
         monkeypatch.setitem(build.DEPENDENCIES, s, dataclasses.replace(build.DEPENDENCIES[s], entry=f"{mod.__name__}:{s}"))
     assert cli.main(["--root", str(two_cuts), "lock", "--cut", CUT1]) == EXIT_OK
     err = capsys.readouterr().err
