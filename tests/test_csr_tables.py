@@ -7,7 +7,7 @@ import re
 
 from analysis import build, csr_tables
 from analysis.present import numbering as NB
-from analysis.render.pipeline import index_notebook
+from analysis.render.pipeline import index_notebook, rtf_index_section
 from tests.conftest import REPO
 
 NOTEBOOKS = REPO / "analysis" / "notebooks"
@@ -56,3 +56,12 @@ def test_render_puts_the_rtf_steps_index_section_on_the_index_page():
     text = "\n".join(c.source for c in nb.cells)
     assert "[deaths.rtf](tables/deaths.rtf)" in text and "[ae_overview.rtf](tables/ae_overview.rtf)" in text
     assert "- [ard.csv](ard.csv)" in text and "- [tables](tables)" not in text
+
+
+def test_render_reads_the_index_section_from_the_report_folder(tmp_path):
+    """render writes its pages into a scratch folder; the rtf step's tables/ is in the report
+    folder (carried over only when render replaces it), so the section is read from there."""
+    assert rtf_index_section(tmp_path) == ""
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / csr_tables.INDEX_FILE).write_text("## Tables and listings as RTF\n")
+    assert rtf_index_section(tmp_path) == "## Tables and listings as RTF\n"

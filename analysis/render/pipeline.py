@@ -163,13 +163,19 @@ def index_notebook(cut: str, rendered: list[RenderedNotebook], others: tuple[str
     return nb
 
 
+def rtf_index_section(report_dir: Path) -> str:
+    """The rtf step's index section (reports/<cut>/tables/index.md), "" when the step has not run.
+    Read from the report folder itself: tables/ reaches render's scratch folder only when that
+    replaces the report (atomic_dir carries it over then)."""
+    index_file = Path(report_dir) / TABLES_DIR / TABLES_INDEX
+    return index_file.read_text(encoding="utf-8") if index_file.is_file() else ""
+
+
 def write_index(out_dir: Path, cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
-                nav: list[NavEntry], engine: str) -> None:
+                nav: list[NavEntry], engine: str, rtf_index: str = "") -> None:
     page = Page(title=f"Statistical analysis report, data cut {cut}", cut=cut, engine=engine,
                 subtitle="CD22/CD19 CAR-T and auto-HSCT 'sandwich' consolidation in B-ALL",
                 nav=nav, current=INDEX_PAGE)
-    index_file = out_dir / TABLES_DIR / TABLES_INDEX
-    rtf_index = index_file.read_text(encoding="utf-8") if index_file.is_file() else ""
     text = export_notebook(index_notebook(cut, rendered, others, engine, rtf_index), page)
     (out_dir / INDEX_PAGE).write_text(text, encoding="utf-8")
 
@@ -230,7 +236,7 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
                 rendered = pool.map(docs, one)
             finally:
                 pool.close()
-        write_index(scratch, cut, rendered, others, nav, engine_text)
+        write_index(scratch, cut, rendered, others, nav, engine_text, rtf_index_section(report_dir))
         write_manifest(scratch, cut, engine, params, rendered)
         check_self_contained(scratch)
     return report_dir
