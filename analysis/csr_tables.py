@@ -2,8 +2,8 @@
 the listings, the derived datasets) -- the ``rtf`` step writes them as RTF, the report's notebooks
 show the very same Table objects (``show(key, inputs)``): one source, two renderings.
 
-The ``rtf`` step (``python -m analysis rtf``) writes ``reports/<cut>/tables/<key>.rtf`` for every
-builder below and ``tables/index.md`` (a link to each under its number and population, in number order:
+The ``rtf`` step (``python -m analysis rtf``) writes ``reports/<cut>/tables/<key>.rtf`` (and the
+HTML fragment ``<key>.html``, as before) for every builder below and ``tables/index.md`` (a link to each under its number and population, in number order:
 analysis/present/numbering.py); the render step puts that section on the report's index page.
 It runs after analyze and does not depend on rendering: changing an RTF layout re-runs this step
 only.
@@ -24,7 +24,7 @@ from analysis.present import maturity as M
 from analysis.present import numbering as NB
 from analysis.present import safety_tables as ST
 from analysis.present.layouts import format_ae_table, format_rates, format_table1
-from analysis.present.table import Table, write_rtf
+from analysis.present.table import Table, write_outputs
 
 TABLES_DIR = "tables"          # reports/<cut>/tables/
 INDEX_FILE = "index.md"        # tables/index.md: the section render puts on the report's index page
@@ -214,12 +214,12 @@ def show(key: str, inputs) -> Table:
 
 
 def rtf_cut(cut: str, root: Path | None = None) -> Path:
-    """The rtf step: every table of BUILDERS as reports/<cut>/tables/<key>.rtf, plus index.json
-    (the folder is replaced whole or not at all). Returns the folder."""
+    """The rtf step: every table of BUILDERS as reports/<cut>/tables/<key>.rtf (and its HTML
+    fragment <key>.html), plus index.md (the folder is replaced whole or not at all). Returns it."""
     inputs = load_inputs(cut, root)
     target = paths.report_dir(cut, root) / TABLES_DIR
     with atomic_dir(target) as scratch:
         for key, build in BUILDERS.items():
-            write_rtf(build(inputs), scratch / f"{key}.rtf")
+            write_outputs(build(inputs), scratch, key)   # <key>.rtf for the CSR, <key>.html fragment
         (scratch / INDEX_FILE).write_text(NB.rtf_index_markdown(BUILDERS, TABLES_DIR), encoding="utf-8")
     return target
