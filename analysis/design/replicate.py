@@ -88,28 +88,39 @@ def _rmst(adtte_: pd.DataFrame, frame: pd.DataFrame, n_boot: int, seed: int) -> 
             "ucl": hi, "p": p}
 
 
+def _weights(sl: pd.DataFrame) -> pd.DataFrame | None:
+    """Per-subject ATT weights; None when the propensity model cannot be fitted on this study
+    (perfect separation, no convergence: weighting.propensity_score raises ValueError), which
+    makes the weighted comparisons not estimable in this replicate (counted as n_failed)."""
+    try:
+        return external.subject_weights(sl).reset_index(drop=True)
+    except ValueError:
+        return None
+
+
 def comparisons(data: dict[str, pd.DataFrame], n_boot: int = 0, seed: int = 0) -> pd.DataFrame:
     """One row per comparison (RECORD_COLUMNS); a comparison that cannot be estimated on this
-    study (e.g. no event in a cohort) has NaN values, never an exception."""
+    study (e.g. no event in a cohort, no propensity model) has NaN values, never an exception."""
     sl, tte = data["adsl"], data["adtte"]
     ref = C.REFERENCE_COHORT
-    frame = external.subject_weights(sl).reset_index(drop=True)
-    lfs = param_rows(tte, "LFS").merge(frame[["USUBJID", "IPTW"]], on="USUBJID", how="left")
-    primary = target_trial.common_clock_frame(tte, frame, "LFSCR")
+    frame = _weights(sl)
     landmark = external.landmark_frame(tte, sl, "LFSCR", external.landmark_day(sl))
     pp = param_rows(tte, "LFSPP")
     pp = pd.concat([pp, param_rows(tte, "LFS").query(f"{COHORT} == @C.COHORT_EXTERNAL")], ignore_index=True)
     pp["PARAMCD"] = "LFSPP+LFS"   # one analysis set from two parameters (as external.per_protocol_rows)
     fits = {
         "naive": lambda: hazard_ratio(param_rows(tte, "LFS"), COHORT, ref),
-        "weighted": lambda: hazard_ratio(lfs, COHORT, ref, weights="IPTW", robust=True),
-        "common_time_0": lambda: hazard_ratio(primary, COHORT, ref, weights="IPTW", robust=True, entry="ENTRY",
-                                              cluster="USUBJID"),
+        "weighted": lambda: hazard_ratio(param_rows(tte, "LFS").merge(frame[["USUBJID", "IPTW"]], on="USUBJID"),
+                                         COHORT, ref, weights="IPTW", robust=True),
+        "common_time_0": lambda: hazard_ratio(target_trial.common_clock_frame(tte, frame, "LFSCR"), COHORT, ref,
+                                              weights="IPTW", robust=True, entry="ENTRY", cluster="USUBJID"),
         "landmark": lambda: hazard_ratio(landmark, COHORT, ref),
         "per_protocol": lambda: hazard_ratio(pp, COHORT, ref),
     }
-    out = [_guarded(name, lambda f=fit, n=name: _from_hr(n, f())) for name, fit in fits.items()]
-    out.append(_guarded("rmst", lambda: _rmst(tte, frame, n_boot, seed)))
+    weighted = {"weighted", "common_time_0", "rmst"}
+    out = [_not_estimable(name) if frame is None and name in weighted
+           else _guarded(name, lambda f=fit, n=name: _from_hr(n, f())) for name, fit in fits.items()]
+    out.append(_not_estimable("rmst") if frame is None else _guarded("rmst", lambda: _rmst(tte, frame, n_boot, seed)))
     return pd.DataFrame(out, columns=RECORD_COLUMNS)
 
 
@@ -119,12 +130,16 @@ def comparisons(data: dict[str, pd.DataFrame], n_boot: int = 0, seed: int = 0) -
 _NOT_ESTIMABLE = (np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError)
 
 
+def _not_estimable(name: str) -> dict:
+    return {"comparison": name, "estimand": ESTIMAND[name], "estimate": math.nan, "se": math.nan,
+            "lcl": math.nan, "ucl": math.nan, "p": math.nan}
+
+
 def _guarded(name: str, fit) -> dict:
     try:
         return fit()
     except _NOT_ESTIMABLE:
-        return {"comparison": name, "estimand": ESTIMAND[name], "estimate": math.nan, "se": math.nan,
-                "lcl": math.nan, "ucl": math.nan, "p": math.nan}
+        return _not_estimable(name)
 
 
 def run_replicate(files: dict[str, bytes], cut_date: str, n_boot: int = 0, seed: int = 0) -> pd.DataFrame:
