@@ -99,13 +99,13 @@ def page(frame: pd.DataFrame, svg: bytes, scenarios: list[Scenario], settings: d
     spec = pd.DataFrame([s.as_dict() for s in scenarios])
     text = "\n".join([
         "<!doctype html><html><head><meta charset='utf-8'><title>Operating characteristics</title>",
-        "<style>body{font-family:sans-serif;max-width:80em;margin:2em auto}table{border-collapse:collapse;"
-        "font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>",
+        ("<style>body{font-family:sans-serif;max-width:80em;margin:2em auto}table{border-collapse:collapse;"
+        "font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"),
         "<h1>Operating characteristics of the external comparison by simulation</h1>",
-        f"<p>Endpoint {ENDPOINT}; primary comparison: {html.escape(LABEL[PRIMARY_COMPARISON])} (SAP 6.7). "
+        (f"<p>Endpoint {ENDPOINT}; primary comparison: {html.escape(LABEL[PRIMARY_COMPARISON])} (SAP 6.7). "
         "Each cell: estimate (Monte Carlo SE; Morris, White &amp; Crowther 2019). NE: not estimable. "
         "The true value is 0 in null scenarios; elsewhere it is not known in closed form (SAP 9.2), so only power "
-        "and empirical SE are given.</p>",
+        "and empirical SE are given.</p>"),
         "<p>" + "; ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in settings.items()) + "</p>",
         frame.to_html(index=False, escape=True), svg.decode("utf-8").split("?>", 1)[-1],
         "<h2>Scenarios</h2>", spec.to_html(index=False, escape=True), "</body></html>\n"])
