@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import resource
 import tempfile
 import time
@@ -35,18 +36,20 @@ from analysis.design.scenarios import load_scenarios
 BIAS_SCENARIOS = ("null_measured", "null_measured_unmeasured", "null_unconfounded")
 
 
-def one_replicate_seconds(scenario, n: int = 5) -> tuple[float, float]:
-    """Mean seconds of (simulation, derive + analyses) per replicate in this process."""
-    sim, ana = [], []
+def one_replicate_seconds(scenario, n: int = 5) -> tuple[float, float, float]:
+    """Mean seconds of (simulation, derive + analyses) per replicate in this process (wall), and
+    the CPU seconds of both (process time: what the replicate costs on an idle core)."""
+    sim, ana, cpu = [], [], []
     for seed in range(n + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         files = simulate_raw(scenario, seed)
         t1 = time.perf_counter()
         run_replicate(files, paths.cut_date(scenario.cut), n_boot=0, seed=seed)
         if seed:   # the first one pays the imports
             sim.append(t1 - t0)
             ana.append(time.perf_counter() - t1)
-    return float(np.mean(sim)), float(np.mean(ana))
+            cpu.append(time.process_time() - c0)
+    return float(np.mean(sim)), float(np.mean(ana)), float(np.mean(cpu))
 
 
 def _worker_peak_mb() -> float:
@@ -101,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicates", type=int, default=300, help="replicates per null scenario of the bias check")
     args = p.parse_args(argv)
     scenario = next(s for s in load_scenarios(DEFAULT_SCENARIOS) if s.name == "null_measured")
-    sim, ana = one_replicate_seconds(scenario)
+    sim, ana, cpu = one_replicate_seconds(scenario)
     print(f"design: one replicate in-process ({scenario.n_trial} + {scenario.n_external} patients): simulate "
-          f"{sim:.2f} s + derive and 6 comparisons {ana:.2f} s = {sim + ana:.2f} s")
+          f"{sim:.2f} s + derive and 6 comparisons {ana:.2f} s = {sim + ana:.2f} s wall, {cpu:.2f} s CPU; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     rates = {}
     for workers in (1, 2):
         rates[workers], peaks = throughput(scenario, workers, args.speed_replicates)
