@@ -85,7 +85,11 @@ def add_parser(sub, after) -> None:
     from analysis import design as defaults
     sp = sub.add_parser("design", parents=[after], help="operating characteristics of the external comparison "
                         "by simulation (bias, empirical SE, coverage, type I error, power; Dask)",
-                        description=__doc__.split("\n\n")[0])
+                        description="Simulate N studies per scenario of a TOML file, run each in memory through "
+                        "the real derivations and every external comparison (naive, weighted, common time zero = "
+                        "primary, landmark, per protocol, RMST), and report bias, empirical SE, coverage and type I "
+                        "error / power with Monte Carlo SEs (docs/sap-notes.md section 9) -> reports/design/. "
+                        "Runs on Dask; an interrupted run resumes from the replicates already written.")
     sp.add_argument("--scenarios", type=Path, default=DEFAULT_SCENARIOS, help="scenario file (TOML; default: "
                     "analysis/design/scenarios/operating-characteristics.toml)")
     sp.add_argument("--replicates", type=int, default=200, help="simulated studies per scenario (default: %(default)s)")
