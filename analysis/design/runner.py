@@ -160,7 +160,7 @@ def _progress_bar(total: int, done: int, enabled: bool):
 def _run_on_dask(todo: list[tuple], simulate: Simulate, n_boot: int, scheduler: str | None,
                  workers: int | None, bar, say) -> None:
     from distributed import Client, LocalCluster, as_completed
-    cluster = None
+    cluster, dashboard = None, True
     if scheduler is None:
         n = workers or os.cpu_count() or 1
         # the dashboard needs bokeh (not in the lock): shown only where it is installed
@@ -173,7 +173,7 @@ def _run_on_dask(todo: list[tuple], simulate: Simulate, n_boot: int, scheduler: 
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler {scheduler!r} ({exc})") from None
     try:
-        if client.dashboard_link:
+        if dashboard and client.dashboard_link:   # a remote scheduler's dashboard, or ours if bokeh exists
             say(f"[design] Dask dashboard: {client.dashboard_link}")
         futures = {client.submit(run_chunk, simulate, scenario, first, chunk_seeds, n_boot, pure=False): path
                    for scenario, first, chunk_seeds, path in todo}
