@@ -148,3 +148,20 @@ def test_outputs_are_an_ard_a_table_a_figure_and_a_page(tmp_path):
     assert written["table"].loc[0, "rejection is"] == "type I error"
     page = (tmp_path / "index.html").read_text()
     assert "<svg" in page and "Naive Cox" in page and "0.200 (0.058)" in page
+
+
+def test_one_replicate_gives_every_comparison_and_a_bootstrap_rmst_interval_when_asked():
+    from analysis.cli_design import simulate_raw
+    from analysis.design.replicate import COMPARISONS, run_replicate
+    from analysis.paths import cut_date
+    scenario = Scenario(name="one", effect="planted", n_trial=30, n_external=90)
+    files = simulate_raw(scenario, 3)
+    plain = run_replicate(files, cut_date(scenario.cut)).set_index("comparison")
+    boot = run_replicate(files, cut_date(scenario.cut), n_boot=20, seed=3).set_index("comparison")
+    assert list(plain.index) == list(COMPARISONS)
+    assert plain[["estimate", "lcl", "ucl", "p"]].drop(index="rmst").notna().all(axis=None)
+    naive = plain.loc["naive"]
+    assert naive["lcl"] < naive["estimate"] < naive["ucl"] and 0 <= naive["p"] <= 1
+    assert math.isnan(plain.loc["rmst", "lcl"]) and boot.loc["rmst", "estimate"] == plain.loc["rmst", "estimate"]
+    r = boot.loc["rmst"]
+    assert r["lcl"] < r["ucl"] and r["p"] == float(not r["lcl"] <= 0 <= r["ucl"])

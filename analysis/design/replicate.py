@@ -36,6 +36,7 @@ from analysis.analyze.sap import COHORT, hazard_ratio, param_rows
 from analysis.derive import admrd, adsl, adtte
 from analysis.raw_io import parse_form, parse_form_bytes
 from analysis.raw_spec import EXTERNAL_FORMS, FORMS, TRIAL_FORMS
+from analysis.stats import rmst as rmst_stats
 
 ENDPOINT = "LFS"
 COMPARISONS = ("naive", "weighted", "common_time_0", "landmark", "per_protocol", "rmst")
@@ -66,23 +67,23 @@ def _from_hr(comparison: str, hr: dict) -> dict:
 
 
 def _rmst(adtte_: pd.DataFrame, frame: pd.DataFrame, n_boot: int, seed: int) -> dict:
+    """Weighted RMST difference to tau on the common clock (target_trial.contrast_rows, the
+    report's code) with a percentile bootstrap of ``n_boot`` replicates; without a bootstrap (or
+    when no replicate could be fitted) the point estimate from the full-data weights only."""
     data = target_trial.common_clock_frame(adtte_, frame, "LFSCR")
-    if n_boot > 0:
-        W, ok = target_trial.bootstrap_weights(frame, n_boot, seed)
-    else:
-        W, ok = np.zeros((0, len(frame))), np.zeros(0, bool)
-    if n_boot > 0 and ok.any():
+    W, ok = target_trial.bootstrap_weights(frame, n_boot, seed) if n_boot > 0 else (None, np.zeros(0, bool))
+    if ok.any():
         rows = target_trial.contrast_rows(data, W, ok, ENDPOINT, seed)
         cell = rows[rows["analysis"] == f"{target_trial.PRIMARY}_rmst_diff"].set_index("stat_name")["stat"]
         est, se, lo, hi = (float(cell[k]) for k in ("diff", "se", "lcl", "ucl"))
-        # percentile interval: the test rejects when 0 is outside it (p not defined; 0 or 1)
+        # a percentile interval has no p-value: "p" is 0 when 0 is outside the interval (the test
+        # rejects), 1 otherwise, so that the rejection rate counts exactly those (SAP 9.3)
         p = float(not lo <= 0 <= hi)
-    else:   # point estimate only: the full-data weighted curves
+    else:
         full = np.zeros((1, len(frame)))
         full[0, data["POS"].to_numpy()] = data["IPTW"].to_numpy()
-        curves = target_trial._replicate_curves(data, full)
-        area = {g: target_trial.rmst_stats.rmst_from_curves(t, s, C.RMST_TAU_DAYS)[0]
-                for g, (t, s, _) in curves.items()}
+        curves = target_trial._replicate_curves(data, full)   # the report's weighted product-limit
+        area = {g: rmst_stats.rmst_from_curves(t, s, C.RMST_TAU_DAYS)[0] for g, (t, s, _) in curves.items()}
         est, se, lo, hi, p = float(area[C.COHORT_TRIAL] - area[C.COHORT_EXTERNAL]), *(math.nan,) * 4
     return {"comparison": "rmst", "estimand": ESTIMAND["rmst"], "estimate": est, "se": se, "lcl": lo,
             "ucl": hi, "p": p}
