@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to", dest="to_cut", default=None, type=cut_name, help="later cut (default: the latest)")
     sp.add_argument("--no-write", action="store_true", help="print only; do not write reports/<to>/changes/")
     sp.set_defaults(func=cmd_extra)
-    importlib.import_module("analysis.cli_design").add_parser(sub, after)   # issue 17 (SAP 9)
+    from analysis import cli_design   # the `design` subcommand, issue 17 (SAP 9)
+    cli_design.add_parser(sub, after)
     return p
 
 
