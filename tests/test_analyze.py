@@ -32,8 +32,9 @@ from scipy import stats
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard
-from analysis.analyze.pipeline import ARD_PARQUET, analyze_cut, load_derived, methods_table
+from analysis import ard
+from analysis.ard import ARD_PARQUET
+from analysis.analyze.pipeline import analyze_cut, load_derived, methods_table
 from analysis.derive.pipeline import derive_cut
 from tests.rref import not_estimable_beyond_follow_up, run_r
 
@@ -69,7 +70,7 @@ def stat(run: SimpleNamespace, **keys) -> float:
 
 
 def level(time: float) -> str:
-    """The ARD ``level`` text of a timepoint (as written by analysis.analyze.ard)."""
+    """The ARD ``level`` text of a timepoint (as written by analysis.ard)."""
     return ard._level_text(float(time))
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut
 from tests.rref import run_r

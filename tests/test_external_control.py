@@ -30,7 +30,8 @@ from scipy import stats
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external
+from analysis import ard
+from analysis.analyze import external
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival

@@ -23,7 +23,7 @@ import pytest  # noqa: E402
 
 from analysis import build, paths  # noqa: E402
 from analysis import conventions as C  # noqa: E402
-from analysis.analyze import ard as A  # noqa: E402
+from analysis import ard as A  # noqa: E402
 from analysis.analyze import sap  # noqa: E402
 from analysis.present import figures as FG  # noqa: E402
 from analysis.present.layouts import format_survival_summary  # noqa: E402

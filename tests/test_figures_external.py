@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from analysis import conventions as C  # noqa: E402
-from analysis.analyze import ard as A  # noqa: E402
+from analysis import ard as A  # noqa: E402
 from analysis.analyze import safety_extra  # noqa: E402
 from analysis.present import figures_external as FX  # noqa: E402
 from analysis.stats import competing, survival  # noqa: E402

@@ -17,7 +17,7 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard as ard_io
+from analysis import ard as ard_io
 from analysis.present import figures_external as FX
 from analysis.present import formats as F
 

@@ -26,7 +26,7 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard as A
+from analysis import ard as A
 from analysis.present import formats as F
 from analysis.render.browser import check_report_dir
 from analysis.render.pipeline import render_cut

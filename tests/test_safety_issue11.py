@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.analyze import ard as A
+from analysis import ard as A
 from analysis.analyze import safety
 from analysis.derive import periods
 from analysis.derive.pipeline import derive_datasets, read_raw_forms

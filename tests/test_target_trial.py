@@ -26,7 +26,8 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, target_trial
+from analysis import ard
+from analysis.analyze import external, target_trial
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival

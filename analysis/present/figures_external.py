@@ -633,7 +633,7 @@ def load_section_inputs(cut: str | None, root=None, datasets: Sequence[str] = ("
     from pathlib import Path
 
     from analysis import paths
-    from analysis.analyze import ard as ard_io
+    from analysis import ard as ard_io
 
     root = Path(root) if root else None
     cut = cut or paths.latest_cut(root)

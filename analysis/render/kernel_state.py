@@ -22,7 +22,7 @@ import warnings
 WARM_MODULES = (
     "numpy", "pandas", "matplotlib.pyplot", "scipy.stats", "pyarrow.parquet",
     "analysis.present", "analysis.present.figures", "analysis.present.figures_external",
-    "analysis.analyze.ard", "analysis.analyze.pipeline", "analysis.render.style",
+    "analysis.ard", "analysis.analyze.pipeline", "analysis.render.style",
 )
 
 _SNAPSHOT: dict = {}
