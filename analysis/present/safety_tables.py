@@ -29,7 +29,7 @@ TRIAL_HEADER = "Sandwich (trial)"
 
 
 def _sel(ard: pd.DataFrame, analysis: str, **keys) -> pd.DataFrame:
-    sel = ard[ard["analysis"] == analysis]
+    sel = ard[ard["context"] == analysis]
     for k, v in keys.items():
         sel = sel[sel[k] == str(v)]
     return sel
@@ -53,17 +53,17 @@ def disposition_table(ard: pd.DataFrame, method: str = "") -> Table:
     flow = _sel(ard, "disposition", param="FLOW")
     exits = _sel(ard, "disposition", param="EXIT")
     rows = []
-    for step, n in zip(flow["level"], flow["stat"]):
+    for step, n in zip(flow["variable_level"], flow["stat"]):
         rows.append((0, step, F.fmt_int(n)))
         for reason, k in zip(exits.loc[exits["variable"] == step, "level"], exits.loc[exits["variable"] == step, "stat"]):
             rows.append((1, f"Stopped after this step: {reason.capitalize()}", F.fmt_int(k)))
     pops = _sel(ard, "disposition", param="POPULATION")
     if len(pops):
         rows.append((0, "Analysis populations", ""))
-        rows += [(1, label, F.fmt_int(k)) for label, k in zip(pops["level"], pops["stat"])]
-    deaths = _stat(ard, "disposition", param="DEATHS", group=C.COHORT_TRIAL, stat_name="n")
+        rows += [(1, label, F.fmt_int(k)) for label, k in zip(pops["variable_level"], pops["stat"])]
+    deaths = _stat(ard, "disposition", param="DEATHS", group1_level=C.COHORT_TRIAL, stat_name="n")
     rows.append((0, "Died during follow-up (any time up to the cut)", F.fmt_int(deaths)))
-    n = _stat(ard, "disposition", param="FLOW", level="Enrolled", stat_name="n")
+    n = _stat(ard, "disposition", param="FLOW", variable_level="Enrolled", stat_name="n")
     return _table("Disposition of the trial cohort through the sandwich", rows,
                   ["Step", F.fmt_header(TRIAL_HEADER, n)],
                   footnotes=[f"Successful collection: mobilization recorded SUCCESS and CD34+ yield >= "
@@ -77,7 +77,7 @@ def ae_period_table(ard: pd.DataFrame, method: str = "") -> Table:
     rows = []
     for period, label in PERIOD_LABELS.items():
         def s(name, period=period):
-            return _stat(ard, "ae_by", variable="APHASE", level=period, stat_name=name)
+            return _stat(ard, "ae_by", variable="APHASE", variable_level=period, stat_name=name)
         rows.append((0, label, F.fmt_int(s("N")), F.fmt_n_pct(s("n_subj"), s("pct")), F.fmt_int(s("n_events"))))
     notes = [f"{PERIOD_LABELS[p]}: {r}." for p, r in PERIOD_RULES.items()]
     notes += ["N: subjects who entered the period (alive and followed when it opened); n (%): subjects with >= 1 "
@@ -101,7 +101,7 @@ def imputation_sentence(ard: pd.DataFrame) -> str:
 def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     """Deaths: overall, by cause, after relapse or not, within 30 / 100 days of CAR-T1 and auto-HSCT."""
     sel = _sel(ard, "deaths")
-    look = {(r.variable, r.level, r.stat_name): r.stat for r in sel.itertuples()}
+    look = {(r.variable, r.variable_level, r.stat_name): r.stat for r in sel.itertuples()}
 
     def cell(var, level):
         return F.fmt_n_pct(look[(var, level, "n_subj")], look[(var, level, "pct")])
@@ -132,7 +132,7 @@ def crs_icans_table(ard: pd.DataFrame, method: str = "") -> Table:
     rows = []
     for syndrome in ("CRS", "ICANS"):
         def s(var, level, name, syndrome=syndrome):
-            return _stat(ard, "crs_icans_grade", param=syndrome, variable=var, level=level, stat_name=name)
+            return _stat(ard, "crs_icans_grade", param=syndrome, variable=var, variable_level=level, stat_name=name)
         rows.append((0, syndrome, *[F.fmt_n_pct(s("AINFUS", i, "n_subj"), s("AINFUS", i, "pct")) for i in infusions]))
         for grade in ("1", "2", "3", "4", "5"):
             cells = [F.fmt_n_pct(s(f"ASTCTGR {i}", grade, "n_subj"), s(f"ASTCTGR {i}", grade, "pct"))
@@ -143,7 +143,7 @@ def crs_icans_table(ard: pd.DataFrame, method: str = "") -> Table:
             rows.append((1, label, *[F.fmt_int(s("AINFUS", i, name)) if not F.is_missing(s("AINFUS", i, name))
                                      else "not recorded" for i in infusions]))
         rows.append((1, "Episodes", *[F.fmt_int(s("AINFUS", i, "n_episodes")) for i in infusions]))
-    n = [_stat(ard, "crs_icans_grade", param="CRS", variable="AINFUS", level=i, stat_name="N") for i in infusions]
+    n = [_stat(ard, "crs_icans_grade", param="CRS", variable="AINFUS", variable_level=i, stat_name="N") for i in infusions]
     notes = ["Grading: ASTCT 2019 consensus (Lee et al. 2019) for CRS and ICANS." if recorded else
              f"{NOT_RECORDED}: the grade recorded in this cut is a CTCAE 5.0 grade, shown in the CTCAE tables, not here.",
              "Infusion: the most recent CAR-T infusion on or before onset; N = subjects who received it."]
@@ -168,7 +168,7 @@ def exposure_table(ard: pd.DataFrame, method: str = "") -> Table:
                               ("CAR-T2", "CD22", "CAR-T2, CD22"), ("CAR-T2", "CD19", "CAR-T2, CD19"),
                               ("ALL", "ALL", "All infusions")]:
         def s(name, var=var, level=level):
-            return _stat(ard, "exposure", param="DOSE", variable=var, level=level, stat_name=name)
+            return _stat(ard, "exposure", param="DOSE", variable=var, variable_level=level, stat_name=name)
         rows.append((1, label, *_summary_cells(s, 1, 1e6), F.fmt_int(s("n_outside"))))
     def cd(name):
         return _stat(ard, "exposure", param="CD34YLD", stat_name=name)
@@ -223,9 +223,9 @@ def overview_table(ard: pd.DataFrame, method: Sequence[str] = ()) -> Table:
     n = sel.loc[sel["stat_name"] == "N", "stat"].iloc[0]
     labels = {"Any TEAE of grade 5": "Any fatal TEAE (grade 5)"}
     rows = []
-    levels = [lv for lv in dict.fromkeys(sel["level"]) if set(sel.loc[sel["level"] == lv, "stat_name"]) != {"N"}]
+    levels = [lv for lv in dict.fromkeys(sel["variable_level"]) if set(sel.loc[sel["variable_level"] == lv, "stat_name"]) != {"N"}]
     for level in sorted(levels, key=lambda lv: "discontinuation" in lv):
-        look = dict(zip(sel.loc[sel["level"] == level, "stat_name"], sel.loc[sel["level"] == level, "stat"]))
+        look = dict(zip(sel.loc[sel["variable_level"] == level, "stat_name"], sel.loc[sel["variable_level"] == level, "stat"]))
         if look.get("n_recorded", 1) == 0:
             cell = "not recorded in this cut"
         else:
