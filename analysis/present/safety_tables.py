@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present.ard_views import ae_table_frame, ard_stat
 from analysis.present.table import Table
 
 PERIOD_LABELS = {"CAR-T1": "CAR-T1", "MOBILIZATION": "Mobilization and collection",
@@ -234,3 +235,77 @@ def overview_table(ard: pd.DataFrame, method: Sequence[str] = ()) -> Table:
     return _table("Overview of treatment-emergent adverse events", rows, ["Category", F.fmt_header(TRIAL_HEADER, n)],
                   footnotes=["n (%) [E]: subjects (% of the safety population) [events]. Treatment-emergent: onset "
                              "from CAR-T1 to 730 days after it. CTCAE 5.0 grades.", *method])
+
+
+TIMING_TITLE = "CRS and ICANS: onset and duration by infusion"
+
+
+def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table:
+    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.safety_extra``
+    (a one-line table saying so when the ARD has none: the analysis was not run for this cut)."""
+    sel = ard[ard["context"] == analysis]
+    if sel.empty:
+        return Table(title=TIMING_TITLE, frame=pd.DataFrame({"Syndrome": [
+            f"Not in the analysis results of this cut (ARD analysis {analysis!r} not produced)."]}),
+            headers=["Syndrome"])
+    labels, indent, cells = [], [], []
+    infusions = ["CAR-T1", "CAR-T2", "ANY"]
+    for syndrome in dict.fromkeys(sel["param"]):
+        def s(variable, level, name):
+            return ard_stat(sel, param=syndrome, variable=variable, variable_level=level, stat_name=name)
+        labels.append(syndrome)
+        indent.append(0)
+        cells.append(["", "", ""])
+        rows = [
+            ("Episodes (subjects)", lambda lv: f"{F.fmt_int(s('EPISODES', lv, 'n_episodes'))} "
+                                               f"({F.fmt_int(s('EPISODES', lv, 'n_subj'))})"),
+            ("Onset day, median (Q1, Q3)", lambda lv: F.fmt_median_q1q3(
+                s("ONSETDY", lv, "median"), s("ONSETDY", lv, "q1"), s("ONSETDY", lv, "q3"), 0)),
+            ("Onset day, min, max", lambda lv: F.fmt_range(s("ONSETDY", lv, "min"), s("ONSETDY", lv, "max"), 0)),
+            ("Duration, days, median (Q1, Q3)", lambda lv: F.fmt_median_q1q3(
+                s("ADURN", lv, "median"), s("ADURN", lv, "q1"), s("ADURN", lv, "q3"), 0)),
+            ("Duration, days, min, max", lambda lv: F.fmt_range(s("ADURN", lv, "min"), s("ADURN", lv, "max"), 0)),
+            ("Ongoing at the cut", lambda lv: F.fmt_int(s("EPISODES", lv, "n_ongoing"))),
+        ]
+        for text, fn in rows:
+            labels.append(text)
+            indent.append(1)
+            cells.append([fn(lv) for lv in infusions])
+    frame = pd.DataFrame(cells, columns=infusions)
+    frame.insert(0, "Syndrome", labels)
+    notes = ["Episodes: treatment-emergent ADAE records; onset day 0 = day of the CAR-T infusion that "
+             "preceded the onset."]
+    if method:
+        notes.append(f"Method: {method}.")
+    return Table(title=TIMING_TITLE, frame=frame,
+                 headers=["Syndrome", "After CAR-T1", "After CAR-T2", "Any infusion"], indent=indent,
+                 subtitles=["Safety population, sandwich cohort"], footnotes=notes)
+
+
+def term_grade_table(ard: pd.DataFrame, term: str, title: str, grades=("1", "2", "3", "4", "5")) -> Table:
+    """Subjects by worst CTCAE grade of one preferred term (ARD ``ae`` AEDECOD rows), n (%) of N."""
+    tidy = ae_table_frame(ard)
+    rows = tidy[(tidy["section"] == "term") & (tidy["term"] == term)]
+    pop = tidy[tidy["section"] == "population"]
+    groups = list(dict.fromkeys(pop["group"]))
+    look = {(r.grade, r.group, r.stat_name): r.stat for r in rows.itertuples()}
+    labels = ["Any grade", *[f"Grade {g}" for g in grades], "Grade \u2265 3"]
+    keys = ["any", *grades, ">=3"]
+    cells = [[F.fmt_n_pct(look.get((k, g, "n"), 0), look.get((k, g, "pct"), 0)) for g in groups] for k in keys]
+    frame = pd.DataFrame(cells, columns=groups)
+    frame.insert(0, "Worst grade", labels)
+    n_of = dict(zip(pop["group"], pop["stat"]))
+    return Table(title=title, frame=frame, headers=["Worst grade", *[F.fmt_header(g, n_of[g]) for g in groups]],
+                 subtitles=["Safety population"],
+                 footnotes=["n (%): subjects by their worst grade of the term; percentages of N.",
+                            "CTCAE version 5.0 (CRS and ICANS graded as recorded by the investigator)."])
+
+
+def flagged_term(adae: pd.DataFrame, flag: str, default: str) -> str:
+    """The preferred term (AEDECOD) of the ADAE records flagged ``flag`` = "Y" (CRSFL, ICANSFL),
+    so the grade table reads the ARD rows of the term actually coded; ``default`` when no record
+    is flagged. Several terms under one flag is a coding problem: ValueError naming them."""
+    terms = sorted(adae.loc[adae[flag] == "Y", "AEDECOD"].dropna().astype(str).unique())
+    if len(terms) > 1:
+        raise ValueError(f"ADAE: records flagged {flag} = 'Y' carry several preferred terms {terms}")
+    return terms[0] if terms else default

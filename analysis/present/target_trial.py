@@ -11,7 +11,8 @@ import pandas as pd
 from analysis import conventions as C
 from analysis.analyze.target_trial import INTERCURRENT_EVENTS, PROTOCOL
 from analysis.present import formats as F
-from analysis.present.figures_external import cohort_label, pct_ci
+from analysis.present.cohort_style import cohort_label
+from analysis.present.comparison_tables import pct_ci
 from analysis.present.maturity import LEVEL_1Y, LEVEL_2Y, LEVEL_TAU, NOMINAL, extended_notes, value
 from analysis.present.table import Table
 
