@@ -18,7 +18,9 @@ import pytest
 from analysis import conventions as C
 from analysis import paths
 from analysis import ard as ard_io
-from analysis.present import figures_external as FX
+from analysis.present import cohort_style as CS
+from analysis.present import forest as FO
+from analysis.present import safety_tables as ST
 from analysis.present import formats as F
 
 pytestmark = pytest.mark.needs_chromium
@@ -38,7 +40,7 @@ EXPECTED = {
                    "Table 14.3.1.4: Serious treatment-emergent adverse events by system organ class",
                    "Table 14.3.1.5: Treatment-emergent adverse events by period at onset",
                    "Table 14.3.1.6: Cytokine release syndrome and ICANS by ASTCT 2019 grade and infusion",
-                   f"Table 14.3.1.7: {FX.TIMING_TITLE}", "Table 14.3.2.1: Deaths of the trial cohort",
+                   f"Table 14.3.1.7: {ST.TIMING_TITLE}", "Table 14.3.2.1: Deaths of the trial cohort",
                    "Listing 16.2.7.1: Serious treatment-emergent adverse events",
                    "Listing 16.2.7.2: Deaths, sandwich cohort"],
         "figures": 0,
@@ -134,7 +136,7 @@ def test_external_control_text_quotes_the_ard(pages, rendered):
     _, _, _, ard = rendered
     text = pages["06-external-control.html"]["text"]
     for group in ("SANDWICH", "ALLO_EXT"):
-        est = [ard_io.lookup(ard, analysis="km", param="OS", group=group, level=FX.LEVEL_2Y, stat_name=s)
+        est = [ard_io.lookup(ard, analysis="km", param="OS", group=group, level=CS.LEVEL_2Y, stat_name=s)
                for s in ("surv", "lcl", "ucl", "n_risk")]
         if est[3] < C.MIN_AT_RISK:  # SAP 3.5: not a bare number
             assert f"not reliably estimable (n at risk {F.fmt_int(est[3])} < {C.MIN_AT_RISK})" in text
@@ -147,7 +149,7 @@ def test_external_control_text_quotes_the_ard(pages, rendered):
 def test_sensitivity_page_reads_robustness_from_the_numbers(pages, rendered):
     _, _, _, ard = rendered
     text = pages["07-external-sensitivity.html"]["text"]
-    assert FX.robustness_statement(FX.forest_rows(ard)) in text
+    assert FO.robustness_statement(FO.forest_rows(ard)) in text
     n_boot = ard_io.lookup(ard, analysis="iptw_diff", param="OS", stat_name="n_boot")
     assert f"{F.fmt_int(n_boot)} replicates" in text
     assert "5% level" not in text and "immortal" not in text.lower()
