@@ -192,20 +192,18 @@ def write(ard: pd.DataFrame, folder, methods: pd.DataFrame | None = None) -> Pat
 
 
 def read(path) -> pd.DataFrame:
-    """An ARD file (csv or parquet), checked: text keys, float stats."""
-    path = Path(path)
-    if path.suffix == ".parquet":
+    """An ARD file (csv, or parquet by suffix; a csv buffer too), checked: text keys, float stats."""
+    source = str(path) if isinstance(path, (str, Path)) else "ARD"
+    if isinstance(path, (str, Path)) and Path(path).suffix == ".parquet":
         df = pd.read_parquet(path)
-        check_columns(df.columns, str(path))
+        check_columns(df.columns, source)
         df[TEXT_COLUMNS] = df[TEXT_COLUMNS].astype(str)
-        df[VALUE] = df[VALUE].astype(float)
-        return check(df, str(path))
-    header = pd.read_csv(path, nrows=0).columns
-    check_columns(header, str(path))
-    df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
-                     na_values={VALUE: ["", "nan", "NaN"]})
+    else:
+        df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                         na_values={VALUE: ["", "nan", "NaN"]})
+        check_columns(df.columns, source)
     df[VALUE] = df[VALUE].astype(float)
-    return check(df, str(path))
+    return check(df, source)
 
 
 def read_text(path) -> pd.DataFrame:

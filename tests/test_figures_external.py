@@ -1,4 +1,5 @@
-"""analysis.present.figures_external and analysis.analyze.safety_extra on small hand-made frames.
+"""The present modules of the safety and external-comparison sections (ard_views, curves, forest,
+propensity, comparison_tables, listings, changes, safety_tables) and analysis.analyze.safety_extra on small hand-made frames.
 
 Expected values are hand calculations stated next to each assertion (tolerance 1e-12 unless
 said otherwise), or the values put into the input frames (the figures must draw what they are
@@ -185,7 +186,7 @@ def test_balance_from_ard_feeds_love_plot():
     fig = love_plot(back)
     assert len(fig.axes[0].get_yticklabels()) == 3
     with pytest.raises(ValueError, match="no 'ps_balance' rows"):
-        PS.balance_from_ard(A.read(_roundtrip(parts[0].assign(analysis="x"))))
+        PS.balance_from_ard(A.read(_roundtrip(parts[0].assign(context="x"))))
 
 
 def test_weighted_km_panels_draw_the_weighted_curve():
@@ -246,23 +247,23 @@ def test_crs_episodes_onset_from_the_preceding_infusion():
     assert list(zip(ep["USUBJID"], ep["INFUSION"], ep["ONSETDY"])) == [
         ("S1", "CAR-T2", 2.0), ("S1", "CAR-T1", 5.0), ("S2", "CAR-T1", 9.0)]
     rows = A.read(_roundtrip(safety_extra.timing_rows(adae, adsl)))
-    look = lambda **k: A.lookup(rows, analysis="crs_icans_timing", param="CRS", **k)  # noqa: E731
-    assert look(variable="EPISODES", level="ANY", stat_name="n_episodes") == 3
-    assert look(variable="EPISODES", level="ANY", stat_name="n_subj") == 2
-    assert look(variable="EPISODES", level="ANY", stat_name="n_ongoing") == 1
+    look = lambda **k: A.lookup(rows, context="crs_icans_timing", param="CRS", **k)  # noqa: E731
+    assert look(variable="EPISODES", variable_level="ANY", stat_name="n_episodes") == 3
+    assert look(variable="EPISODES", variable_level="ANY", stat_name="n_subj") == 2
+    assert look(variable="EPISODES", variable_level="ANY", stat_name="n_ongoing") == 1
     # onset days 2, 5, 9: median 5, type-7 quartiles 3.5 and 7
-    assert look(variable="ONSETDY", level="ANY", stat_name="median") == 5
-    assert look(variable="ONSETDY", level="ANY", stat_name="q1") == pytest.approx(3.5)
-    assert look(variable="ONSETDY", level="ANY", stat_name="q3") == pytest.approx(7.0)
+    assert look(variable="ONSETDY", variable_level="ANY", stat_name="median") == 5
+    assert look(variable="ONSETDY", variable_level="ANY", stat_name="q1") == pytest.approx(3.5)
+    assert look(variable="ONSETDY", variable_level="ANY", stat_name="q3") == pytest.approx(7.0)
     # durations: 5 and 3 (the ongoing one excluded)
-    assert look(variable="ADURN", level="ANY", stat_name="n") == 2
-    assert look(variable="ADURN", level="CAR-T1", stat_name="median") == 4
-    assert look(variable="EPISODES", level="CAR-T2", stat_name="n_episodes") == 1
+    assert look(variable="ADURN", variable_level="ANY", stat_name="n") == 2
+    assert look(variable="ADURN", variable_level="CAR-T1", stat_name="median") == 4
+    assert look(variable="EPISODES", variable_level="CAR-T2", stat_name="n_episodes") == 1
     table = ST.timing_table(rows)
     assert table.frame.iloc[2]["ANY"] == "5.0 (3.5, 7.0)"
     assert table.frame.iloc[0]["Syndrome"] == "CRS"
     # ICANS: no episodes -> zero counts, not-estimable summaries
-    assert A.lookup(rows, analysis="crs_icans_timing", param="ICANS", variable="EPISODES", level="ANY",
+    assert A.lookup(rows, context="crs_icans_timing", param="ICANS", variable="EPISODES", variable_level="ANY",
                     stat_name="n_episodes") == 0
     assert "NE" in ST.timing_table(rows).frame.iloc[9]["ANY"]
 
@@ -321,8 +322,8 @@ def _ae_ard() -> pd.DataFrame:
                      ("worst grade 4", 2), ("grade >=3", 6)):
         parts.append(A.rows("ae", param, TRIAL, "ANY", "", {"n_subj": n, "pct": 100 * n / 40, "n_events": n + 1}))
         parts.append(A.rows("ae", param, TRIAL, "AEBODSYS", soc, {"n_subj": n, "pct": 100 * n / 40, "n_events": n}))
-        parts.append(A.rows("ae", param, TRIAL, "AEDECOD", f"{soc} / {term}",
-                            {"n_subj": n, "pct": 100 * n / 40, "n_events": n}))
+        parts.append(A.rows("ae", param, TRIAL, "AEDECOD", term, {"n_subj": n, "pct": 100 * n / 40, "n_events": n},
+                            group2="AEBODSYS", group2_level=soc))
     return A.read(_roundtrip(A.concat(parts)))
 
 
@@ -372,9 +373,9 @@ def _change_tables(first: bool = False, alerts: int = 0) -> dict:
                                      "subject": ["01-001"] * 3, "field": ["HOSPRN", "SEX", ""],
                                      "old": ["H123456", "1", None], "new": ["H654321", "2", None],
                                      "change": ["value changed", "value changed", "record added"]})
-    t["ard_changes"] = pd.DataFrame({"analysis": ["km", "km", "cox"], "param": ["OS", "OS", "OS"],
-                                     "group": [TRIAL, CTRL, COMP], "variable": ["AVAL", "AVAL", "COHORT"],
-                                     "level": [CS.LEVEL_2Y, CS.LEVEL_2Y, ""], "stat_name": ["surv", "surv", "hr"],
+    t["ard_changes"] = pd.DataFrame({"context": ["km", "km", "cox"], "param": ["OS", "OS", "OS"],
+                                     "group1_level": [TRIAL, CTRL, COMP], "variable": ["AVAL", "AVAL", "COHORT"],
+                                     "variable_level": [CS.LEVEL_2Y, CS.LEVEL_2Y, ""], "stat_name": ["surv", "surv", "hr"],
                                      "old": ["0.958", "0.765", "0.341"], "new": ["0.732", "0.765", "0.9"],
                                      "delta": [-0.226, 0.0, 0.559], "status": ["changed", "same", "changed"]})
     t["locked_alerts"] = pd.DataFrame({"cut": ["cut-2024-06-30"] * alerts, "what": ["raw export changed after lock"] * alerts,
@@ -440,9 +441,9 @@ def test_rate_on_fewer_than_the_minimum_at_risk_is_not_a_bare_number():
                             {"n_risk": n_risk, "surv": 0.732, "lcl": 0.463, "ucl": 0.881}))
     ard = A.read(_roundtrip(A.concat(parts)))
     level = A._level_text(C.TIMEPOINT_2Y_DAYS)
-    assert CT.pct_ci(ard, "km", param="OS", group=TRIAL, level=level) == \
+    assert CT.pct_ci(ard, "km", param="OS", group1_level=TRIAL, variable_level=level) == \
         f"not reliably estimable (n at risk 4 < {C.MIN_AT_RISK})"
-    assert CT.pct_ci(ard, "km", param="OS", group=CTRL, level=level) == "73.2 (46.3, 88.1); n at risk 10"
+    assert CT.pct_ci(ard, "km", param="OS", group1_level=CTRL, variable_level=level) == "73.2 (46.3, 88.1); n at risk 10"
 
 
 def test_ps_model_sentence_names_left_out_covariates():
@@ -451,7 +452,7 @@ def test_ps_model_sentence_names_left_out_covariates():
     text = PS.ps_model_sentence(A.read(_roundtrip(A.concat(parts))))
     assert text.startswith("The propensity model (main-effects logistic regression) includes age, sex.")
     assert "Left out at this cut: CNS involvement" in text
-    assert PS.ps_model_sentence(A.read(_roundtrip(parts[0].assign(analysis="other")))) == ""
+    assert PS.ps_model_sentence(A.read(_roundtrip(parts[0].assign(context="other")))) == ""
 
 
 def test_fmt_ard_value():

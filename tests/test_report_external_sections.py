@@ -136,13 +136,13 @@ def test_external_control_text_quotes_the_ard(pages, rendered):
     _, _, _, ard = rendered
     text = pages["06-external-control.html"]["text"]
     for group in ("SANDWICH", "ALLO_EXT"):
-        est = [ard_io.lookup(ard, analysis="km", param="OS", group=group, level=CS.LEVEL_2Y, stat_name=s)
+        est = [ard_io.lookup(ard, context="km", param="OS", group1_level=group, variable_level=CS.LEVEL_2Y, stat_name=s)
                for s in ("surv", "lcl", "ucl", "n_risk")]
         if est[3] < C.MIN_AT_RISK:  # SAP 3.5: not a bare number
             assert f"not reliably estimable (n at risk {F.fmt_int(est[3])} < {C.MIN_AT_RISK})" in text
         else:
             assert F.fmt_est_ci(*(100 * v for v in est[:3]), 1) in text
-    p = ard_io.lookup(ard, analysis="logrank", param="OS", stat_name="p")
+    p = ard_io.lookup(ard, context="logrank", param="OS", stat_name="p")
     assert f"log-rank P = {F.fmt_pvalue(p)}" in text
 
 
@@ -150,7 +150,7 @@ def test_sensitivity_page_reads_robustness_from_the_numbers(pages, rendered):
     _, _, _, ard = rendered
     text = pages["07-external-sensitivity.html"]["text"]
     assert FO.robustness_statement(FO.forest_rows(ard)) in text
-    n_boot = ard_io.lookup(ard, analysis="iptw_diff", param="OS", stat_name="n_boot")
+    n_boot = ard_io.lookup(ard, context="iptw_diff", param="OS", stat_name="n_boot")
     assert f"{F.fmt_int(n_boot)} replicates" in text
     assert "5% level" not in text and "immortal" not in text.lower()
 
@@ -170,12 +170,12 @@ def test_safety_page_quotes_the_ard_with_period_denominators(pages, rendered):
     table = lxml.html.parse(str(out / "tables" / "ae_period.html")).getroot()
     cells = {tr[0].text_content().strip(): [td.text_content().strip() for td in tr[1:]] for tr in table.iter("tr")
              if len(tr) == 4 and tr[0].tag == "td"}
-    get = lambda name: ard_io.lookup(ard, analysis="ae_by", variable="APHASE", level="CAR-T2", stat_name=name)  # noqa: E731
-    assert get("N") == 32 and get("N") < ard_io.lookup(ard, analysis="ae_overview", level="N", stat_name="N")
+    get = lambda name: ard_io.lookup(ard, context="ae_by", variable="APHASE", variable_level="CAR-T2", stat_name=name)  # noqa: E731
+    assert get("N") == 32 and get("N") < ard_io.lookup(ard, context="ae_overview", variable_level="N", stat_name="N")
     assert cells["CAR-T2"][:2] == [F.fmt_int(get("N")), F.fmt_n_pct(get("n_subj"), get("pct"))]
-    recorded = ard[(ard["analysis"] == "crs_icans_grade") & (ard["stat_name"] == "n_recorded")]["stat"].sum()
+    recorded = ard[(ard["context"] == "crs_icans_grade") & (ard["stat_name"] == "n_recorded")]["stat"].sum()
     assert ("ASTCT grade not recorded in this cut" in text) == (recorded == 0)
-    imputed = ard_io.lookup(ard, analysis="ae_imputation", stat_name="n_onset_imputed")
+    imputed = ard_io.lookup(ard, context="ae_imputation", stat_name="n_onset_imputed")
     assert f"{F.fmt_int(imputed)} had an onset date without the day" in text
 
 
