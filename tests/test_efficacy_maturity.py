@@ -90,7 +90,7 @@ out <- list(res = res, fu = fu)""", {"d": frame})
 
 def test_km_rates_flag_fewer_than_the_minimum_at_risk(run):
     km = run.ard[(run.ard["context"] == "km")]
-    wide = km.pivot_table(index=["param", "group", "level"], columns="stat_name", values="stat")
+    wide = km.pivot_table(index=["param", "group1_level", "variable_level"], columns="stat_name", values="stat")
     assert ((wide["n_risk"] >= C.MIN_AT_RISK) == (wide["reliable"] == 1)).all()
 
 
