@@ -130,7 +130,7 @@ def test_ae_summary_cards_carry_the_soc_of_a_term_in_group2():
     assert term["group2_level"].to_dict() == {"Pneumonia": "Infections", "Sepsis": "Infections", "Tachycardia": "Cardiac"}
     soc = n[(n["variable"] == "AEBODSYS") & (n["group1_level"] == "A")].set_index("variable_level")
     assert soc.loc["Infections", "stat"] == 2 and soc.loc["Infections", "group2"] == ""
-    pct = rows[(rows["stat_name"] == "pct") & (rows["variable"] == "AEBODSYS") & (rows["group1_level"] == "A")]
+    pct = rows[(rows["stat_name"] == "pct") & (rows["variable_level"] == "Infections") & (rows["group1_level"] == "A")]
     assert pct["stat"].item() == pytest.approx(200 / 3)
     events = rows[(rows["stat_name"] == "n_events") & (rows["variable"] == "ANY") & (rows["group1_level"] == "A")]
     assert events["stat"].item() == 3
