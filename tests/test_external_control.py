@@ -488,7 +488,7 @@ def test_att_weighting_balances_the_planted_confounders(big):
 
     bal = big.rows[big.rows["context"] == "ps_balance"]
     before = bal[bal["stat_name"] == "smd_unweighted"].groupby("variable")["stat"].apply(lambda s: s.abs().max())
-    after = bal[bal["stat_name"] == "smd_weighted"].set_index(["variable", "level"])["stat"].abs()
+    after = bal[bal["stat_name"] == "smd_weighted"].set_index(["variable", "variable_level"])["stat"].abs()
     for confounder in PLANTED_TRUTH["confounders"]:
         assert before[confounder] > C.BALANCE_THRESHOLD, (confounder, before.to_dict())
     # every covariate is reported; those in the model are balanced, while one left out because a
