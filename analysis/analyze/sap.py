@@ -67,8 +67,7 @@ def km_at(data: pd.DataFrame, by: str, times=KM_TIMEPOINTS, **options) -> pd.Dat
     at risk any more and the curve has not reached 0: R's summary(extend=TRUE) would carry the
     last value forward beyond the group's follow-up."""
     km = survival.km_estimates(data, by, times, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL, **options)
-    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
-    km.loc[beyond, list(KM_STATS)] = NOT_ESTIMABLE
+    km.loc[survival.beyond_follow_up(km), list(KM_STATS)] = NOT_ESTIMABLE
     # SAP 3.5: a rate resting on fewer than conventions.MIN_AT_RISK subjects at risk is reported as
     # not reliably estimable; the ARD keeps the value and this flag (1 reliable, 0 not)
     km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)

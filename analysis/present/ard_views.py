@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis import ard as A
 from analysis import conventions as C
+from analysis.stats import survival
 
 
 def ard_stat(ard: pd.DataFrame, **keys) -> float:
@@ -65,11 +66,10 @@ FOOTNOTE_BEYOND_FOLLOW_UP = ("A Kaplan-Meier rate at a time beyond a group's lon
 
 
 def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.Series:
-    """True for ARD km rows (wide: n_risk, surv) read after the group's longest follow-up: nobody
-    is at risk at the time and the curve has not reached 0, so the product-limit estimate is not
-    defined there (R's summary.survfit(extend = TRUE) carries the last value forward; a table
-    must not print it as the rate at that time)."""
-    return (km["n_risk"] == 0) & (km["surv"] > 0)
+    """ARD km rows (wide: n_risk, surv) read after the group's longest follow-up
+    (``analysis.stats.survival.beyond_follow_up``, SAP 3.1): a table must not print them as the
+    rate at that time."""
+    return survival.beyond_follow_up(km)
 
 
 def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
