@@ -163,7 +163,7 @@ def mrd_rates_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), methods: d
     """Conversion among baseline MRD-positive patients, the day-28 rate and rates by timepoint,
     per method: x/n, % (95% CI)."""
     rows = [("Conversion: MRD-positive before CAR-T1, negative after", "mrd_conversion", "ALL BASELINE POSITIVE")]
-    bases = sorted(set(ard.loc[(ard["context"] == "mrd_conversion") & ard["variable_level"].str.startswith("BASELINE "), "level"]))
+    bases = sorted(set(ard.loc[(ard["context"] == "mrd_conversion") & ard["variable_level"].str.startswith("BASELINE "), "variable_level"]))
     rows += [(f"  of which baseline measured by {b.replace('BASELINE ', '')}", "mrd_conversion", b) for b in bases]
     rows += [("Day-28 assessment, safety population (not assessed = not negative)", "mrd_day28", "SAFETY POPULATION"),
              ("Day-28 assessment, evaluable in the window", "mrd_day28", "EVALUABLE IN WINDOW")]

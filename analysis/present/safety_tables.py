@@ -56,7 +56,7 @@ def disposition_table(ard: pd.DataFrame, method: str = "") -> Table:
     rows = []
     for step, n in zip(flow["variable_level"], flow["stat"]):
         rows.append((0, step, F.fmt_int(n)))
-        for reason, k in zip(exits.loc[exits["variable"] == step, "level"], exits.loc[exits["variable"] == step, "stat"]):
+        for reason, k in zip(exits.loc[exits["variable"] == step, "variable_level"], exits.loc[exits["variable"] == step, "stat"]):
             rows.append((1, f"Stopped after this step: {reason.capitalize()}", F.fmt_int(k)))
     pops = _sel(ard, "disposition", param="POPULATION")
     if len(pops):
@@ -107,12 +107,12 @@ def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     def cell(var, level):
         return F.fmt_n_pct(look[(var, level, "n_subj")], look[(var, level, "pct")])
     rows = [(0, "Deaths", F.fmt_int(look[("ALL", "Died", "N")]), cell("ALL", "Died")), (0, "By cause", "", "")]
-    rows += [(1, lv.capitalize(), "", cell("DTHCAUS", lv)) for lv in sel.loc[sel["variable"] == "DTHCAUS", "level"].unique()]
+    rows += [(1, lv.capitalize(), "", cell("DTHCAUS", lv)) for lv in sel.loc[sel["variable"] == "DTHCAUS", "variable_level"].unique()]
     rows += [(0, "By relapse", "", "")]
-    rows += [(1, lv, "", cell("RELAPSE", lv)) for lv in sel.loc[sel["variable"] == "RELAPSE", "level"].unique()]
+    rows += [(1, lv, "", cell("RELAPSE", lv)) for lv in sel.loc[sel["variable"] == "RELAPSE", "variable_level"].unique()]
     if (sel["variable"] == "FATALAE").any():
         rows += [(0, "By grade 5 AE", "", "")]
-        rows += [(1, lv, "", cell("FATALAE", lv)) for lv in sel.loc[sel["variable"] == "FATALAE", "level"].unique()]
+        rows += [(1, lv, "", cell("FATALAE", lv)) for lv in sel.loc[sel["variable"] == "FATALAE", "variable_level"].unique()]
     for anchor in ("CAR-T1", "auto-HSCT"):
         var = f"WITHIN_{anchor}"
         for window in ("30", "100"):
