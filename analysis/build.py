@@ -99,7 +99,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
         outputs=("reports/{cut}/changes/",),
     ),
     "render": StepDeps(
-        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "docs/sap-notes.md",
+        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "analysis/provenance.py", "docs/sap-notes.md",
               "_quarto.yml"),
         after=("validate", "derive", "define", "analyze", "changes"),
         outputs=("reports/{cut}/",),
