@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.atomic import atomic_write_bytes
+
 ARD_SCHEMA_VERSION = "2"
 ARD_CSV = "ard.csv"
 ARD_PARQUET = "ard.parquet"
@@ -177,8 +179,6 @@ def to_csv_bytes(ard: pd.DataFrame) -> bytes:
 def write(ard: pd.DataFrame, folder, methods: pd.DataFrame | None = None) -> Path:
     """Write ard.csv (byte-deterministic), ard.parquet and, when given, ard_methods.csv into
     ``folder``, each atomically; the ARD is checked first. Returns the csv path."""
-    from analysis.atomic import atomic_write_bytes
-
     folder = Path(folder)
     check(ard, str(folder / ARD_CSV))
     buf = io.BytesIO()
