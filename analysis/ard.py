@@ -156,6 +156,15 @@ def check_columns(columns: Iterable[str], source: str = "ARD") -> None:
                          f"missing {missing}, unexpected {extra} (expected {ARD_COLUMNS}){hint}")
 
 
+def schema_of(path) -> str:
+    """The schema version of an ARD file from its header: ``ARD_SCHEMA_VERSION``, "1" (the
+    columns of schema 1) or "unknown"."""
+    columns = list(pd.read_csv(path, nrows=0).columns)
+    if columns == ARD_COLUMNS:
+        return ARD_SCHEMA_VERSION
+    return "1" if LEGACY_COLUMNS <= set(columns) else "unknown"
+
+
 def check(ard: pd.DataFrame, source: str = "ARD") -> pd.DataFrame:
     """The ARD's own contract: exact columns, unique keys, numeric stats."""
     check_columns(ard.columns, source)

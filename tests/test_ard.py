@@ -74,6 +74,10 @@ def test_a_schema_1_ard_is_named_as_such(tmp_path):
     assert f"reads schema version {ard.ARD_SCHEMA_VERSION}" in text and "re-lock" in text
     with pytest.raises(ard.ArdSchemaError, match="schema version 1"):
         ard.read_text(legacy)
+    assert ard.schema_of(legacy) == "1"
+    current = tmp_path / "current.csv"
+    current.write_bytes(ard.to_csv_bytes(_small()))
+    assert ard.schema_of(current) == ard.ARD_SCHEMA_VERSION
 
 
 def test_lookup_and_select():

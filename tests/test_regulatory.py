@@ -145,6 +145,20 @@ def test_compare_raw_subjects_events_and_changed_values(two_cuts):
     assert summary["ARD results compared"] == "not compared (ARD of both cuts needed)"   # nothing built yet
 
 
+def test_compare_names_an_ard_of_another_schema_instead_of_failing(two_cuts):
+    """An ARD in schema 1 (a lock older than the cards columns) is not compared result by result
+    and the summary says which file and which version; the rest of the comparison still runs."""
+    built(two_cuts, CUT1, CUT2)
+    old = paths.report_dir(CUT1, two_cuts) / "ard.csv"
+    old.write_text("analysis,param,group,variable,level,stat_name,stat\ndemog,AGE,SANDWICH,AGE,,n,2\n")
+    t = compare.compare_cuts(CUT1, CUT2, two_cuts)
+    assert t["ard_changes"].empty and not t["derived_changes"].empty
+    summary = dict(zip(t["summary"]["item"], t["summary"]["value"].astype(str)))
+    note = next(v for k, v in summary.items() if "ARD of from cut" in k)
+    assert f"ARD schema version 1, not comparable with version {ard.ARD_SCHEMA_VERSION}" in note
+    assert summary["ARD results compared"].startswith("not compared")
+
+
 def test_compare_derived_and_ard_when_built(two_cuts):
     built(two_cuts, CUT1, CUT2)
     t = compare.compare_cuts(CUT1, CUT2, two_cuts)
