@@ -65,7 +65,7 @@ STAT_LABELS = {
     "n_risk_weighted": "Weighted number at risk", "reliable": "Reliably estimable (1/0)",
     "extended": "Curve carried to tau (1/0)", "last_time": "Longest time observed", "n_boot": "Bootstrap replicates",
     "n_boot_used": "Bootstrap replicates used", "n_boot_failed": "Bootstrap replicates failed", "seed": "Random seed",
-    "smd_unweighted": "SMD, unweighted", "smd_weighted": "SMD, weighted", "mean_treated": "Mean, trial cohort",
+    "smd_unweighted": "SMD, unweighted", "smd_weighted": "SMD, weighted", "mean_treated": "Mean, treated",
     "mean_control": "Mean, controls", "mean_control_weighted": "Mean, controls, weighted",
     "in_model": "In the model (1/0)", "status_code": "Status code", "p_nominal": "Nominal p-values (1/0)",
     "n_episodes": "Episodes", "n_ongoing": "Ongoing", "n_outside": "Outside the range", "se_diff": "SE",
