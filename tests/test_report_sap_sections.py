@@ -26,7 +26,7 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard as A
+from analysis import ard as A
 from analysis.present import formats as F
 from analysis.render.browser import check_report_dir
 from analysis.render.pipeline import render_cut
@@ -138,8 +138,8 @@ def test_efficacy_numbers_are_the_ards(report):
     ard = _ard(root)
     for param in ("OS", "LFS"):
         for cohort in (C.COHORT_TRIAL, C.COHORT_EXTERNAL):
-            at = lambda s: A.lookup(ard, analysis="km", param=param, group=cohort,  # noqa: E731
-                                    level=C.TIMEPOINT_2Y_DAYS, stat_name=s)
+            at = lambda s: A.lookup(ard, context="km", param=param, group1_level=cohort,  # noqa: E731
+                                    variable_level=C.TIMEPOINT_2Y_DAYS, stat_name=s)
             if at("n_risk") == 0 and at("surv") > 0:   # beyond follow-up: shown as not estimable
                 assert "NE (no patient followed this long)" in text
                 continue
@@ -150,7 +150,7 @@ def test_efficacy_numbers_are_the_ards(report):
             surv = [100 * at(s) for s in ("surv", "lcl", "ucl")]
             # "est (lcl, ucl); n at risk k", in the table and the sentence
             assert f"{F.fmt_est_ci(*surv)}; n at risk {F.fmt_int(at('n_risk'))}" in text, (param, cohort)
-        p = A.lookup(ard, analysis="logrank", param=param, stat_name="p")
+        p = A.lookup(ard, context="logrank", param=param, stat_name="p")
         assert f"log-rank P = {F.fmt_pvalue(p)}" in text
     derived = pd.read_parquet(paths.derived_dir(CUT, root) / "adtte.parquet")
     n_trial_os = int(((derived["PARAMCD"] == "OS") & (derived["COHORT"] == C.COHORT_TRIAL)).sum())
@@ -172,7 +172,7 @@ def test_population_and_mrd_numbers_are_the_ards(report):
         assert re.search(rf"{label}\s*{n}\b", population), label
     mrd = seen_all["04-mrd.html"]["text"]
     for method in ("FC", "NGS"):
-        get = lambda s: A.lookup(ard, analysis="mrd_rate", param=f"MRD-{method}", stat_name=s)  # noqa: E731
+        get = lambda s: A.lookup(ard, context="mrd_rate", param=f"MRD-{method}", stat_name=s)  # noqa: E731
         assert f"{F.fmt_int(get('x'))}/{F.fmt_int(get('n'))} ({F.fmt_num(100 * get('rate'))})" in mrd
         assert F.fmt_ci(100 * get("lcl"), 100 * get("ucl")) in mrd
     # best-status table: a direct count of ADMRD best records over the safety population
