@@ -48,7 +48,7 @@ RECORD_VERSION = 1
 LOCKFILE = "requirements.lock"  # the pinned environment: every step depends on it
 
 # Modules every step imports (paths, atomic writes, error types): a change there re-runs all.
-COMMON_CODE = ("analysis/__init__.py", "analysis/paths.py", "analysis/atomic.py", "analysis/errors.py",
+COMMON_CODE = ("analysis/__init__.py", "analysis/paths.py", "analysis/ard.py", "analysis/atomic.py", "analysis/errors.py",
                "analysis/messages.py")
 # Steps whose result means nothing if their data inputs changed while they ran: no record is
 # written and the build stops (validating one version of a file and recording another would let
@@ -118,32 +118,18 @@ DEPENDENCIES: dict[str, StepDeps] = {
         after=("derive", "analyze"),
         outputs=("reports/{cut}/changes/",),
     ),
-    # The CSR's key tables and listings as RTF, from the ARD (and ADSL/ADAE for the listings):
-    # a step of its own, so the report shows and the RTF files hold the same Table objects
-    # (analysis/csr_tables.py) and an RTF layout change re-runs this step only.
-    "rtf": StepDeps(
-        entry="analysis.csr_tables:rtf_cut",
-        help="write the key tables and listings as RTF -> reports/<cut>/tables/",
-        code=("analysis/csr_tables.py", "analysis/present/**", "analysis/render/__init__.py",
-              "analysis/render/style.py", "analysis/render/rawhtml.py", "analysis/analyze/**", "analysis/stats/**",
-              "analysis/conventions.py", "analysis/regulatory/__init__.py", "analysis/regulatory/common.py",
-              "analysis/regulatory/compare.py", "analysis/regulatory/guard.py", "analysis/raw_io.py",
-              "analysis/raw_spec.py", "analysis/build.py", "validation/__init__.py", "validation/manifest.py"),
-        after=("derive", "analyze"),
-        outputs=("reports/{cut}/tables/",),
-    ),
     "render": StepDeps(
         entry="analysis.render.pipeline:render_cut",
-        help="render the Quarto notebooks -> reports/<cut>/",
-        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "docs/sap-notes.md",
-              "_quarto.yml", "analysis/csr_tables.py",
+        help="render the Quarto notebooks -> reports/<cut>/ (key tables also as RTF in tables/)",
+        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "analysis/provenance.py",
+              "docs/sap-notes.md", "_quarto.yml",
               # what the notebooks import besides present: the ARD reader and loaders of
               # analysis.analyze (and through them the statistics), the change tables' reader
               "analysis/analyze/**", "analysis/stats/**", "analysis/conventions.py", "analysis/raw_io.py",
               "analysis/raw_spec.py", "analysis/build.py", "analysis/regulatory/__init__.py",
               "analysis/regulatory/common.py", "analysis/regulatory/compare.py", "analysis/regulatory/guard.py",
               "validation/__init__.py", "validation/manifest.py"),
-        after=("validate", "derive", "define", "analyze", "changes", "rtf"),
+        after=("validate", "derive", "define", "analyze", "changes"),
         outputs=("reports/{cut}/",),
     ),
     # Last: no directly identifying column or value of raw in any output (raises BadDataError).
@@ -155,7 +141,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
               "analysis/raw_spec.py", "analysis/conventions.py", "analysis/build.py", "validation/__init__.py",
               "validation/manifest.py"),
         reads=("data/raw/{cut}/",),
-        after=("derive", "define", "analyze", "changes", "rtf", "render"),
+        after=("derive", "define", "analyze", "changes", "render"),
     ),
 }
 

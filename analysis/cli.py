@@ -1,7 +1,7 @@
 """Command line: ``python -m analysis <command> [--cut cut-YYYY-MM-DD]``.
 
-Steps run in the fixed order validate -> derive -> define -> analyze -> changes -> rtf -> render
--> identifiers (declared once, with their entry points and help, in analysis.build.DEPENDENCIES);
+Steps run in the fixed order validate -> derive -> define -> analyze -> changes -> render ->
+identifiers (declared once, with their entry points and help, in analysis.build.DEPENDENCIES);
 ``report`` brings them all up to date, re-running only what is stale (analysis.build). A step
 command (e.g. ``analyze``) brings that step and what it depends on up to date. ``--cut`` defaults
 to the latest cut in data/raw/.

@@ -58,10 +58,6 @@ class FakePipeline:
     def changes(self, cut, root):
         _write(root / "reports" / cut / "changes" / "summary.csv", "item,value\n")
 
-    def rtf(self, cut, root):
-        ard = (root / "reports" / cut / "ard.csv").read_text()
-        _write(root / "reports" / cut / "tables" / "t.rtf", "{\\rtf1 " + ard + "}")
-
     def render(self, cut, root):
         ard = (root / "reports" / cut / "ard.csv").read_text()
         _write(root / "reports" / cut / "report.html", f"<html>{ard}</html>")
@@ -118,7 +114,7 @@ def test_changed_derivation_source_reruns_derive_and_downstream_only(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/derive/adsl.py", "# adsl v2: new derivation\n")
-    assert run_all(tree) == ["derive", "define", "analyze", "changes", "rtf", "render", "identifiers"]
+    assert run_all(tree) == ["derive", "define", "analyze", "changes", "render", "identifiers"]
 
 
 def test_changed_notebook_reruns_render_and_submission_only(tree):
@@ -132,7 +128,7 @@ def test_changed_statistics_code_reruns_analysis_downstream(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/stats/km.py", "# faster KM\n")
-    assert run_all(tree) == ["analyze", "changes", "rtf", "render", "identifiers"]
+    assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
 
 
 def test_changed_validation_suite_reruns_validate_and_downstream(tree):
@@ -208,7 +204,7 @@ def test_failed_step_leaves_no_record_and_stops_the_build(tree, previous_build):
         run_all(tree)
     assert fake.calls == (["analyze"] if previous_build else ALL[:ALL.index("analyze") + 1])
     assert not build.record_path("analyze", CUT1, data).exists()
-    for later in ("changes", "rtf", "render", "identifiers"):
+    for later in ("changes", "render", "identifiers"):
         assert not build.record_path(later, CUT1, data).exists() or previous_build
     if previous_build:
         assert {p: p.read_bytes() for p in sorted((data / "reports").rglob("*")) if p.is_file()} == previous
@@ -216,7 +212,7 @@ def test_failed_step_leaves_no_record_and_stops_the_build(tree, previous_build):
         assert not (data / "reports" / CUT1 / "ard.csv").exists()
         assert build.record_path("derive", CUT1, data).exists(), "the steps that succeeded are recorded"
     fake.fail = set()
-    assert run_all(tree) == ["analyze", "changes", "rtf", "render", "identifiers"]
+    assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
     assert run_all(tree) == []
 
 

@@ -240,12 +240,12 @@ def test_hung_or_dead_kernel_is_reported_with_the_cell(tmp_path, code, expected)
     assert expected in str(info.value)
 
 
-def test_the_tables_folder_is_the_rtf_steps_output_carried_over_by_render(tmp_path):
-    """tables/ is written by the rtf step (analysis.csr_tables), not by rendering: render carries it
-    over untouched like ard.csv; its own pages are not carried over."""
+def test_the_tables_folder_is_renders_own_not_another_steps_output(tmp_path):
+    """A re-render must give the same index as a first render: tables/ (written by the notebooks)
+    is not carried over or listed among the other steps' outputs."""
     from analysis.render.pipeline import carried_over
     for name in ("ard.csv", "validation.html", "index.html", "render.json", "01-overview.html"):
         (tmp_path / name).write_text("x")
     (tmp_path / "tables").mkdir()
     (tmp_path / "changes").mkdir()
-    assert carried_over(tmp_path) == ("ard.csv", "changes", "tables", "validation.html")
+    assert carried_over(tmp_path) == ("ard.csv", "changes", "validation.html")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.crs_icans_timing import describe
 
 GROUP = C.COHORT_TRIAL
@@ -202,20 +202,13 @@ def discontinuation_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame
 
 def sae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Serious TEAEs by SOC and preferred term (any grade), n (%) of the safety population, in the
-    shape of the ``ae`` rows (level "SOC / term" for terms)."""
-    from analysis.analyze.sap import AE_LEVEL_SEP
-    from analysis.stats import tables
+    shape of the ``ae`` rows (a term's SOC in group2 / group2_level)."""
+    from analysis.stats import cards, tables
 
-    trial = _trial(adsl)
     serious = adae[adae["AESER"] == "Y"]
-    tidy = tables.ae_summary(serious, trial, "COHORT", grade="ATOXGR")
-    tidy = tidy[(tidy["section"] != "population") & (tidy["grade"].astype(str) == tables.ANY_GRADE)].copy()
-    level = (tidy["soc"].fillna("") + AE_LEVEL_SEP + tidy["term"].fillna("")).where(tidy["section"] == "term", tidy["soc"])
-    return pd.DataFrame({"analysis": "sae", "param": "any grade", "group": tidy["group"].astype(str),
-                         "variable": tidy["section"].map({"overall": "ANY", "soc": "AEBODSYS", "term": "AEDECOD"}),
-                         "level": level.fillna("").astype(str),
-                         "stat_name": tidy["stat_name"].map({"n": "n_subj", "events": "n_events", "pct": "pct", "N": "N"}),
-                         "stat": tidy["stat"].astype(float)})[ard.ARD_COLUMNS]
+    rows = cards.ae_summary_cards(serious, _trial(adsl), "COHORT", grade="ATOXGR")
+    rows = rows[rows.pop("grade") == tables.ANY_GRADE]
+    return ard.with_context(rows, "sae", "any grade")
 
 
 def exposure_rows(adsl: pd.DataFrame) -> pd.DataFrame:

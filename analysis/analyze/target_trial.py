@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
@@ -267,7 +267,7 @@ def km_rows(data: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     km["n_risk"] = plain["n_risk"].to_numpy()
     km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
     n = data.groupby(COHORT, observed=True)["CNSR"].agg(["size", lambda s: int((s == 0).sum())])
-    return ard.concat([ard.from_frame(km, analysis=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
+    return ard.concat([ard.from_frame(km, context=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
                                       level_col="time", stats={k: k for k in ("n_risk", "n_risk_weighted", "surv",
                                                                               "std_err", "lcl", "ucl", "reliable")}),
                        *(ard.rows(f"{PRIMARY}_n", endpoint, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})

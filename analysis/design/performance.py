@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 
 ALPHA = 1 - C.CONF_LEVEL   # two-sided test at the report's level (SAP 3.7)
 MEASURES = ("n_sim", "n_failed", "truth", "mean", "bias", "bias_mcse", "empse", "empse_mcse",
@@ -61,11 +61,11 @@ def _proportion_mcse(share: float, n: int) -> float:
 
 
 def performance_ard(records: pd.DataFrame, truths: dict[str, float], endpoint: str) -> pd.DataFrame:
-    """ARD rows (analysis "design") of every scenario x comparison of ``records`` (columns
+    """ARD rows (context "design", group1 SCENARIO) of every scenario x comparison of ``records`` (columns
     scenario, replicate, comparison, estimand, estimate, lcl, ucl, p); ``truths``: scenario ->
     true value of every comparison (NaN: unknown). Rows in the order of first appearance."""
     parts = []
     for (scenario, comparison), g in records.groupby(["scenario", "comparison"], sort=False):
         m = performance(g["estimate"], g["lcl"], g["ucl"], g["p"], truths[scenario])
-        parts.append(ard.rows("design", endpoint, scenario, comparison, g["estimand"].iloc[0], m))
+        parts.append(ard.rows("design", endpoint, scenario, comparison, g["estimand"].iloc[0], m, group1="SCENARIO"))
     return ard.check(ard.concat(parts))

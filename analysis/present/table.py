@@ -6,6 +6,7 @@ before they got here, so HTML and RTF show exactly the same cells.
 
 from __future__ import annotations
 
+import os
 
 import html
 from dataclasses import dataclass, field
@@ -205,3 +206,17 @@ def write_outputs(table: Table, directory: str | Path, name: str) -> dict[str, P
     directory = Path(directory)
     return {"html": write_html(table, directory / f"{name}.html"),
             "rtf": write_rtf(table, directory / f"{name}.rtf")}
+
+
+# While the report is rendered, the render step points this at reports/<cut>/tables/ (inside its
+# atomic scratch folder), so the key tables shown in the report are also delivered as RTF.
+EXPORT_DIR_ENV = "SAP_TABLE_EXPORT_DIR"
+
+
+def export(table: Table, name: str) -> Table:
+    """Return ``table`` for display and, during a report render, also write ``<name>.rtf`` and
+    ``<name>.html`` into the export folder (a CSR-ready copy of exactly what the report shows)."""
+    target = os.environ.get(EXPORT_DIR_ENV)
+    if target:
+        write_outputs(table, target, name)
+    return table

@@ -28,6 +28,7 @@ import nbformat
 from analysis import paths
 from analysis.atomic import atomic_dir
 from analysis.messages import say
+from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import (
@@ -44,9 +45,10 @@ from analysis.render.qmd import QmdDocument, read_qmd
 from analysis.render.quarto import PROJECT_FILE, quarto_executable, render_with_quarto
 
 NOTEBOOK_GLOB = "[0-9][0-9]-*.qmd"
-# Files of reports/<cut>/ that this step writes (and may therefore replace or drop). tables/ is
-# the rtf step's (analysis/csr_tables.py): carried over, and listed in its own index section.
-OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html)$")
+# Files of reports/<cut>/ that this step writes (and may therefore replace or drop).
+# tables/ is written by the notebooks during render (present.table.export): render's own too, not
+# "another step's output" to carry over and list on the index (a re-render listed it, a cold one not).
+OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html|tables)$")
 INDEX_PAGE = "index.html"
 ENGINE_ENV = "SAP_RENDER_ENGINE"
 ENGINES = ("quarto", "jupyter")
@@ -61,8 +63,9 @@ class RenderedNotebook:
     sha256: str
 
 
-TABLES_DIR = "tables"        # the rtf step's folder of RTF tables (analysis.csr_tables.TABLES_DIR)
-TABLES_INDEX = "index.md"    # its index section for the report's index page (csr_tables.INDEX_FILE)
+TABLES_DIR = "tables"  # RTF/HTML copies of the key tables (present.table.export)
+
+
 
 
 def list_notebooks(notebooks_dir: Path) -> list[Path]:
@@ -138,16 +141,16 @@ def table_text(text: str) -> str:
 
 
 def index_notebook(cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
-                   engine: str, rtf_index: str = "") -> nbformat.NotebookNode:
-    """The index page's content, as markdown cells (exported with the same template); with the
-    rtf step's section ``rtf_index`` (a link to every RTF table under its number)."""
+                   engine: str, rtf_names: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """The index page's content, as markdown cells (exported with the same template); with a
+    link to every RTF table of ``rtf_names`` (tables/<name>.rtf) under its number."""
     rows = "\n".join(f"| {i} | [{table_text(r.title)}]({r.html}) | `{r.source}` |"
                       for i, r in enumerate(rendered, start=1))
     cells = [nbformat.v4.new_markdown_cell(
         f"## Contents\n\n| # | Section | Source notebook |\n|---|---|---|\n{rows}\n")]
-    if rtf_index:
-        cells.append(nbformat.v4.new_markdown_cell(rtf_index))
-    others = tuple(name for name in others if name != TABLES_DIR)   # listed in the section above
+    if rtf_names:
+        from analysis.present.numbering import rtf_index_markdown
+        cells.append(nbformat.v4.new_markdown_cell(rtf_index_markdown(rtf_names, TABLES_DIR)))
     if others:
         links = "\n".join(f"- [{name}]({name})" for name in others)
         cells.append(nbformat.v4.new_markdown_cell(f"## Other outputs of this data cut\n\n{links}\n"))
@@ -163,20 +166,13 @@ def index_notebook(cut: str, rendered: list[RenderedNotebook], others: tuple[str
     return nb
 
 
-def rtf_index_section(report_dir: Path) -> str:
-    """The rtf step's index section (reports/<cut>/tables/index.md), "" when the step has not run.
-    Read from the report folder itself: tables/ reaches render's scratch folder only when that
-    replaces the report (atomic_dir carries it over then)."""
-    index_file = Path(report_dir) / TABLES_DIR / TABLES_INDEX
-    return index_file.read_text(encoding="utf-8") if index_file.is_file() else ""
-
-
 def write_index(out_dir: Path, cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
-                nav: list[NavEntry], engine: str, rtf_index: str = "") -> None:
+                nav: list[NavEntry], engine: str) -> None:
     page = Page(title=f"Statistical analysis report, data cut {cut}", cut=cut, engine=engine,
                 subtitle="CD22/CD19 CAR-T and auto-HSCT 'sandwich' consolidation in B-ALL",
                 nav=nav, current=INDEX_PAGE)
-    text = export_notebook(index_notebook(cut, rendered, others, engine, rtf_index), page)
+    rtf_names = tuple(sorted(p.stem for p in (out_dir / TABLES_DIR).glob("*.rtf")))
+    text = export_notebook(index_notebook(cut, rendered, others, engine, rtf_names), page)
     (out_dir / INDEX_PAGE).write_text(text, encoding="utf-8")
 
 
@@ -213,30 +209,34 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     with atomic_dir(report_dir, keep=others) as scratch, \
             tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
         os.chmod(scratch, readable_dir_mode())
+        # notebooks deliver their key tables as RTF too (analysis.present.table.export)
+        os.environ[EXPORT_DIR_ENV] = str(scratch / TABLES_DIR)
+        try:
+            def one(doc: QmdDocument, kernel: WarmKernel | None) -> RenderedNotebook:
+                say(f"[render] {cut}: {doc.name} ...")
+                t0 = time.perf_counter()
+                out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
+                                 project_meta=project_meta, work_root=Path(work_root), kernel=kernel)
+                seconds = time.perf_counter() - t0
+                say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
+                return RenderedNotebook(doc.name, out.name, doc.title, seconds,
+                                        hashlib.sha256(doc.path.read_bytes()).hexdigest())
 
-        def one(doc: QmdDocument, kernel: WarmKernel | None) -> RenderedNotebook:
-            say(f"[render] {cut}: {doc.name} ...")
-            t0 = time.perf_counter()
-            out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
-                             project_meta=project_meta, work_root=Path(work_root), kernel=kernel)
-            seconds = time.perf_counter() - t0
-            say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
-            return RenderedNotebook(doc.name, out.name, doc.title, seconds,
-                                    hashlib.sha256(doc.path.read_bytes()).hexdigest())
-
-        if engine == "quarto":  # one `quarto render` after another, each with its own kernel
-            rendered = [one(doc, None) for doc in docs]
-        else:  # independent notebooks side by side, each worker with one warm kernel
-            workers = default_workers(len(docs))
-            pool = take_prestarted(workers, paths.REPO_ROOT)
-            say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each"
-                + (" (started while the earlier steps ran)" if pool else ""))
-            pool = pool or KernelPool(workers, paths.REPO_ROOT)
-            try:
-                rendered = pool.map(docs, one)
-            finally:
-                pool.close()
-        write_index(scratch, cut, rendered, others, nav, engine_text, rtf_index_section(report_dir))
+            if engine == "quarto":  # one `quarto render` after another, each with its own kernel
+                rendered = [one(doc, None) for doc in docs]
+            else:  # independent notebooks side by side, each worker with one warm kernel
+                workers = default_workers(len(docs))
+                pool = take_prestarted(workers, paths.REPO_ROOT)
+                say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each"
+                    + (" (started while the earlier steps ran)" if pool else ""))
+                pool = pool or KernelPool(workers, paths.REPO_ROOT)
+                try:
+                    rendered = pool.map(docs, one)
+                finally:
+                    pool.close()
+        finally:
+            os.environ.pop(EXPORT_DIR_ENV, None)
+        write_index(scratch, cut, rendered, others, nav, engine_text)
         write_manifest(scratch, cut, engine, params, rendered)
         check_self_contained(scratch)
     return report_dir
