@@ -328,7 +328,7 @@ def _ae_ard() -> pd.DataFrame:
 
 
 def test_ae_tables_from_ard_rows():
-    from analysis.present import format_ae_overview, format_ae_table
+    from analysis.present.layouts import format_ae_overview, format_ae_table
     ard = _ae_ard()
     tidy = AV.ae_table_frame(ard)
     assert set(tidy["section"]) == {"population", "overall", "soc", "term"}
