@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present import labels as L
 from analysis.present.figures import COHORT_LABELS
 from analysis.present.table import Table
 # the raw-change tables come from compare, which withholds identifier values at the source; the
@@ -62,15 +63,22 @@ def _cohorts_in(frame: pd.DataFrame, by: str) -> list[str]:
 # numbers at risk is analysis.present.figures.km_plot)
 # ------------------------------------------------------------------------------------------------
 
-def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: bool) -> None:
-    """Step curve (labelled with the cohort and its N), CI band and censoring ticks per cohort."""
+def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: bool,
+             n_subjects: dict | None = None) -> None:
+    """Step curve (labelled with the cohort and its N), CI band and censoring ticks per cohort.
+    With ``n_subjects`` ({cohort: N}) the curve is weighted: the label shows the subjects and the
+    sum of their weights (the first row's n_risk), never the sum alone as "N"."""
     for cohort in cohorts:
         g = curve[curve[by].astype(str) == cohort].sort_values("time")
         t = to_months(g["time"])
         colour = COHORT_COLOURS.get(cohort)
         n = F.fmt_int(g["n_risk"].iloc[0]) if "n_risk" in g.columns else "NE"
+        label = f"{cohort_label(cohort)} (N = {n})"
+        if n_subjects is not None:
+            label = (f"{cohort_label(cohort)} (N = {F.fmt_int(n_subjects[cohort])}; "
+                     f"sum of weights {F.fmt_num(float(g['n_risk'].iloc[0]), 1)})")
         ax.step(t, g["surv"], where="post", color=colour, linestyle=COHORT_LINESTYLES.get(cohort, "-"),
-                label=f"{cohort_label(cohort)} (N = {n})", gid=f"km:{cohort}")
+                label=label, gid=f"km:{cohort}")
         if show_ci and {"lcl", "ucl"} <= set(g.columns):
             ax.fill_between(t, g["lcl"].astype(float), g["ucl"].astype(float), step="post", color=colour,
                             alpha=0.15, linewidth=0)
@@ -81,14 +89,15 @@ def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: 
 
 
 def plot_km_panels(curves: dict, by: str = "COHORT", xlabel: str = "Months from the time origin",
-                   max_months: float | None = None, show_ci: bool = True):
+                   max_months: float | None = None, show_ci: bool = True, n_subjects: dict | None = None):
     """One panel per entry of ``curves`` ({param: ``survival.km_curve`` frame}), cohorts overlaid
     with CI bands and censoring ticks: the weighted KM curves of OS and LFS side by side (no
-    numbers at risk: a weighted risk set is not a count; N in the legend is the first row's
-    n_risk, the sum of the weights)."""
+    numbers at risk: a weighted risk set is not a count). ``n_subjects`` ({param: {cohort: N}}):
+    the legend shows N subjects and the sum of their weights; without it, N is the first row's
+    n_risk (unweighted curves)."""
     fig, axes = plt.subplots(1, len(curves), sharey=True, figsize=(7.0, 3.8), squeeze=False)
     for ax, (param, curve) in zip(axes[0], curves.items()):
-        _draw_km(ax, curve, by, _cohorts_in(curve, by), show_ci)
+        _draw_km(ax, curve, by, _cohorts_in(curve, by), show_ci, (n_subjects or {}).get(param))
         ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
         ax.set_title(PARAM_LABELS.get(param, param))
         ax.set_xlabel(xlabel)
@@ -502,10 +511,9 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
 
 
 def methods_lookup(methods: pd.DataFrame, *analyses: str) -> list[str]:
-    """Footnote lines "analysis: method" from ard_methods.csv for the given analyses (those
-    present)."""
-    table = dict(zip(methods["analysis"], methods["method"]))
-    return [f"{a}: {table[a]}." for a in analyses if a in table]
+    """Footnote lines "<display name>: method" from ard_methods.csv for the given analyses (those
+    present); the display name, never the ARD id (issue 11, analysis.present.labels)."""
+    return L.method_notes(dict(zip(methods["analysis"], methods["method"])), *analyses)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -763,7 +771,7 @@ def competing_risk_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Ta
 def balance_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
     """Covariate means by cohort before and after ATT weighting, with SMDs (ARD ``ps_balance``)."""
     bal = balance_from_ard(ard)
-    label = [c if not lv else f"{c}: {lv}" for c, lv in zip(bal["covariate"], bal["level"])]
+    label = [L.covariate_label(c, lv) for c, lv in zip(bal["covariate"], bal["level"])]
     frame = pd.DataFrame({
         "Covariate": label,
         "trial": bal["mean_treated"].map(lambda v: F.fmt_num(v, 2)),
