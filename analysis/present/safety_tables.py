@@ -2,7 +2,7 @@
 
 Numbers come from the ARD only; labels, not codes. Day convention of every table and listing
 here: days *since* an event, the event day being day 0 (CAR-T toxicity and transplant
-convention), except study days of listings, which count CAR-T1 as day 1 (CDISC); each footnote says which.
+convention); listings count days since CAR-T1 the same way (SAP 7.4); each footnote names the event.
 """
 
 from __future__ import annotations
