@@ -160,3 +160,22 @@ def test_one_name_for_the_one_year_rate():
     assert "Rate at 1 year, % (95% CI); n at risk" in labels and "Rate at 2 years, % (95% CI); n at risk" in labels
     assert not any("months" in lb and lb.startswith("Rate") for lb in labels)
     assert L.timepoint_name(C.TIMEPOINT_1Y_DAYS) == "1 year"
+
+
+def test_one_day_convention_in_listings_and_tables():
+    """Old code: listings showed CDISC study days (CAR-T1 = day 1) while the tables count days
+    since the event (day 0): an AE on the day of CAR-T1 was 'day 1' in the listing."""
+    from analysis.present import figures_external as FX
+    d = pd.Timestamp
+    adae = pd.DataFrame({"USUBJID": ["S1", "S1"], "AESER": ["Y", "Y"], "TRTEMFL": ["Y", "Y"],
+                         "AEDECOD": ["Sepsis", "Fever"], "ATOXGR": [3.0, 2.0], "APHASE": ["CAR-T1", "CAR-T1"],
+                         "TRTSDT": [d("2024-01-01")] * 2, "ASTDT": [d("2024-01-01"), d("2024-01-31")],
+                         "AENDT": [d("2024-01-05"), pd.NaT], "ASTDY": [1.0, 31.0], "AENDY": [5.0, np.nan],
+                         "ADURN": [5.0, np.nan]})
+    listing = FX.serious_ae_listing(adae)
+    assert list(listing["Onset day"]) == ["0", "30"] and list(listing["End day"]) == ["4", ""]
+    adsl = pd.DataFrame({"COHORT": [C.COHORT_TRIAL], "USUBJID": ["S1"], "DTHFL": ["Y"], "TRTSDT": [d("2024-01-01")],
+                         "DTHDT": [d("2024-01-31")], "DTHCAUS": ["INFECTION"], "RELDT": [pd.NaT]})
+    assert list(FX.death_listing(adsl)["Day of death"]) == ["30"]   # "within 30 days" in Table 14.3.2.1
+    safety = (REPO_ROOT / "analysis/notebooks/05-safety.qmd").read_text(encoding="utf-8")
+    assert "day 1 = CAR-T1" not in safety and "CAR-T1 = day 0" in safety
