@@ -34,6 +34,8 @@ METHODS = {
     "ae_by": "subjects with >= 1 treatment-emergent AE starting in the period, n (%) of the subjects who entered "
              "that period (SAP 5.2); CRS/ICANS in the period of the infusion that caused them",
     "ae_imputation": "AE records whose onset or end date lacked the day and was imputed (SAP 2.3)",
+    "ae_coding": "AE records whose verbatim term is not yet coded (AEDECOD missing), all and treatment-emergent; "
+                 "kept in every AE table as 'Not coded' (SAP 5.1)",
     "deaths": "deaths up to the data cut, n (%) of the safety population; within 30/100 days: death date minus "
               "CAR-T1 (or auto-HSCT) date <= 30/100 days, % of subjects who received it; relapse-related: a "
               "relapse on or before the death date",
@@ -120,6 +122,17 @@ def imputation_rows(adae: pd.DataFrame) -> pd.DataFrame:
     return ard.rows("ae_imputation", "AE", GROUP, "ASTDT", "", {
         "n_records": len(adae), "n_onset_imputed": int(onset.sum()), "n_onset_bounded": int(moved.sum()),
         "n_end_imputed": int(adae["AENDTF"].eq("D").fillna(False).sum())})
+
+
+def coding_rows(adae: pd.DataFrame) -> pd.DataFrame:
+    """AE records whose verbatim term data management has not coded yet (AEDECOD missing; SAP
+    5.1): all records and the treatment-emergent ones, and the subjects concerned. They stay in
+    every AE table under "Not coded" (SOC and term), counted, never dropped."""
+    uncoded = adae["AEDECOD"].isna() | adae["AEDECOD"].astype("string").str.strip().eq("").fillna(False)
+    emergent = uncoded & adae["TRTEMFL"].eq("Y")
+    return ard.rows("ae_coding", "AE", GROUP, "AEDECOD", "NOT CODED", {
+        "n_records": len(adae), "n_uncoded": int(uncoded.sum()), "n_uncoded_teae": int(emergent.sum()),
+        "n_subj_uncoded_teae": int(adae.loc[emergent, "USUBJID"].nunique())})
 
 
 def death_rows(adsl: pd.DataFrame, adae: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -276,6 +289,6 @@ def followup_rows(adsl: pd.DataFrame) -> pd.DataFrame:
 
 def safety_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Every ARD row of this module."""
-    return ard.concat([disposition_rows(adsl), ae_period_rows(adae, adsl), imputation_rows(adae),
+    return ard.concat([disposition_rows(adsl), ae_period_rows(adae, adsl), imputation_rows(adae), coding_rows(adae),
                        death_rows(adsl, adae), crs_icans_grade_rows(adae, adsl), discontinuation_rows(adae, adsl),
                        sae_rows(adae, adsl), exposure_rows(adsl), adherence_rows(adsl), followup_rows(adsl)])

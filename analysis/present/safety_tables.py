@@ -98,6 +98,21 @@ def imputation_sentence(ard: pd.DataFrame) -> str:
             "(SAP 2.3).")
 
 
+def coding_sentence(ard: pd.DataFrame) -> str:
+    """How many AE records arrived with their verbatim term not yet coded (ARD ``ae_coding``;
+    empty for an ARD without those rows)."""
+    if not (ard["analysis"] == "ae_coding").any():
+        return ""
+    s = {n: int(_stat(ard, "ae_coding", stat_name=n)) for n in
+         ("n_records", "n_uncoded", "n_uncoded_teae", "n_subj_uncoded_teae")}
+    if not s["n_uncoded"]:
+        return f"Every one of the {s['n_records']} AE records of this cut has its CTCAE 5.0 term coded."
+    return (f"{s['n_uncoded']} of {s['n_records']} AE records arrived with the verbatim term not yet coded by data "
+            f"management ({s['n_uncoded_teae']} treatment-emergent, in {s['n_subj_uncoded_teae']} subject(s)): they "
+            "are counted in every AE table under \"Not coded\" (system organ class and term) until a later cut "
+            "codes them (SAP 5.1).")
+
+
 def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     """Deaths: overall, by cause, after relapse or not, within 30 / 100 days of CAR-T1 and auto-HSCT."""
     sel = _sel(ard, "deaths")
