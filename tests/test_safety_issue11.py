@@ -233,13 +233,15 @@ def test_exposure_counts_doses_outside_4_to_6_million():
     assert A.lookup(rows, param="CD34YLD", stat_name="n_below_min") == 1
 
 
-def test_shipped_cut_24_of_144_infusions_outside_the_range():
+def test_shipped_cut_infusions_outside_the_range_recounted_on_the_raw_form():
     data = derive_datasets(read_raw_forms(raw_dir("cut-2025-06-30")), "2025-06-30")
     rows = safety.exposure_rows(data["adsl"])
     cart = read_raw_forms(raw_dir("cut-2025-06-30"))["cart"]
     outside = int(((cart["DOSE"] < 4e6) | (cart["DOSE"] > 6e6)).sum())   # independent count on the raw form
     assert (A.lookup(rows, variable="ALL", stat_name="n"), A.lookup(rows, variable="ALL", stat_name="n_outside")) \
-        == (len(cart), outside) == (144, 24)
+        == (len(cart), outside)
+    # (the issue's 24 of 144 were of the raw data before the issue-10 simulator regenerated it)
+    assert outside > 0
 
 
 def test_adherence_windows_count_out_of_window_subjects():
