@@ -573,3 +573,23 @@ def test_recent_verbatim_terms_arrive_uncoded_and_are_coded_at_the_next_cut(raw_
     for key in zip(uncoded["SUBJID"], uncoded["AESEQ"]):
         assert pd.notna(later.loc[key, "AEDECOD"]) and pd.notna(later.loc[key, "AEBODSYS"]), key
     assert first.loc[first["AEDECOD"].notna()].shape[0] > 0
+
+
+def test_late_reported_events_appear_in_a_later_cut_dated_before_the_earlier_one(raw_root):
+    """Issue 10 (messy data): an AE reported months late is absent from cut-2024-06-30 although its
+    onset is before that cut, and present in cut-2025-06-30; the changes step lists it as a new
+    event with its (early) onset date."""
+    from analysis.regulatory.compare import raw_events
+    first = pd.read_csv(raw_root / "cut-2024-06-30" / "ae.csv")
+    later = pd.read_csv(raw_root / "cut-2025-06-30" / "ae.csv")
+    known = set(zip(first["SUBJID"], first["AESEQ"]))
+    onset = pd.to_datetime(later["AESTDTC"], format="mixed")
+    is_new = pd.Series([key not in known for key in zip(later["SUBJID"], later["AESEQ"])], index=later.index)
+    late = later[is_new & (onset <= pd.Timestamp("2024-06-30"))]
+    assert len(late) >= 1
+    first_subjects = set(first["SUBJID"])
+    assert set(late["SUBJID"]) <= first_subjects     # the subject was already in the earlier cut
+    events = raw_events({"ae": first}, {"ae": later})
+    listed = events[events["event"] == "adverse event"]
+    for r in late.itertuples():
+        assert ((listed["subject"] == r.SUBJID) & (listed["date"] == r.AESTDTC)).any(), r
