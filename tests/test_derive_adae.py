@@ -96,8 +96,8 @@ def test_a_verbatim_term_not_yet_coded_is_kept_counted_and_shown_as_not_coded():
     both missing (never guessed), it stays treatment-emergent by its date, the AE table counts it
     under "Not coded", and the ARD ae_coding rows count it."""
     from analysis.analyze import safety
-    from analysis.stats.tables import NOT_CODED, ae_summary
     from analysis.raw_io import parse_form
+    from analysis.stats.tables import NOT_CODED, ae_summary
     from tests.test_derive_cases import case_text_forms
 
     text = case_text_forms()

@@ -165,8 +165,9 @@ class PatientCut:
 
     def coded(self, e, grade) -> bool:
         """Whether data management has coded the event's verbatim term by this cut
-        (params.AE_CODING_LAG_DAYS after its entry; CRS/ICANS and fatal events at entry)."""
-        if e.term in ASTCT_TERMS or grade == 5:
+        (params.AE_CODING_LAG_DAYS after its entry; CRS/ICANS, serious and fatal events at entry:
+        expedited SAE reporting needs the term)."""
+        if e.term in ASTCT_TERMS or e.serious or e.grade == 5 or grade == 5:
             return True
         return (self.cut - self.date(e.start + e.reported)).days >= P.AE_CODING_LAG_DAYS
 
