@@ -95,7 +95,9 @@ def test_love_plot_legend_covers_no_point_and_axis_shows_display_labels():
     fig = love_plot(_balance(), labels=L.covariate_label)
     fig.canvas.draw()
     ax = fig.axes[0]
-    box = ax.get_legend().get_window_extent()
+    legend = ax.get_legend() or fig.legends[0]
+    box = legend.get_window_extent()
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1), "legend cut off"
     for coll in ax.collections:
         for x, y in ax.transData.transform(coll.get_offsets()):
             assert not box.contains(x, y), "the legend covers a point"

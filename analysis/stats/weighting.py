@@ -357,10 +357,12 @@ def love_plot(balance_frame: pd.DataFrame, threshold: float = 0.1, title: str | 
     ax.set_xlabel("Absolute standardized mean difference")
     ax.set_xlim(left=0)
     ax.set_ylim(-0.7, len(labels) - 0.3)
-    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False, borderaxespad=0.2)
+    top = 1 - 0.45 / fig.get_figheight()   # room above the axes for the legend (inches -> fraction)
+    fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=2, frameon=False)
     if title:
-        ax.set_title(title, pad=22)
-    fig.tight_layout()
+        ax.set_title(title)
+        top -= 0.3 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
