@@ -60,3 +60,19 @@ def test_allo_hsct_in_remission_after_stopping_is_the_intercurrent_event(derived
     assert os2["ALLOICDT"] == T("2024-07-01") and os2["ADT"] > os2["ALLOICDT"] and os2["CNSR"] == 1
     controls = derived["adsl"][derived["adsl"]["COHORT"] == "ALLO_EXT"]
     assert controls["ALLOICDT"].isna().all() and controls["RELSITE"].isna().all()
+
+
+def test_course_rows_count_the_intercurrent_event_and_relapse_sites(derived):
+    """ARD ``course`` on the hand-made cut, counted by hand: safety population 01-001..01-005 (5);
+    ALLOICDT only for 01-002 -> 1 (20.0 %); relapses: 01-001 (CNS) and 01-003 (NR, no site) -> 2."""
+    from analysis.analyze import ard as A
+    from analysis.analyze import safety
+    from analysis.present import safety_tables as ST
+    rows = safety.course_rows(derived["adsl"])
+    ice = lambda s: A.lookup(rows, param="ALLOICE", stat_name=s)  # noqa: E731
+    assert (ice("n_subj"), ice("N"), ice("pct")) == (1, 5, 20.0)
+    site = lambda lv, s: A.lookup(rows, param="RELSITE", level=lv, stat_name=s)  # noqa: E731
+    assert (site("CNS", "n_subj"), site("NOT RECORDED", "n_subj"), site("CNS", "N")) == (1, 1, 2)
+    assert "1 (20.0) of the 5 subjects" in ST.intercurrent_sentence(rows)
+    assert ST.relapse_site_sentence(rows) == ("Site of the first relapse, of the 2 subjects who relapsed: isolated CNS "
+                                              "1 (50.0); no site (loss of remission: NR) 1 (50.0) (SAP 8).")

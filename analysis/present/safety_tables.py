@@ -113,6 +113,35 @@ def coding_sentence(ard: pd.DataFrame) -> str:
             "codes them (SAP 5.1).")
 
 
+SITE_LABELS = {"BM": "bone marrow", "CNS": "isolated CNS", "BM+CNS": "marrow and CNS",
+               "OTHER-EM": "other extramedullary", "NOT RECORDED": "no site (loss of remission: NR)"}
+
+
+def intercurrent_sentence(ard: pd.DataFrame) -> str:
+    """The intercurrent event allo-HSCT after stopping the sandwich, counted (ARD ``course``)."""
+    sel = _sel(ard, "course")
+    if sel.empty:
+        return ""
+    look = {r.stat_name: r.stat for r in sel[sel["param"] == "ALLOICE"].itertuples()}
+    return (f"Allo-HSCT in remission after stopping the sandwich (intercurrent event; treatment policy): "
+            f"{F.fmt_n_pct(look['n_subj'], look['pct'])} of the {F.fmt_int(look['N'])} subjects who received "
+            "CAR-T1 (ADSL ALLOICDT, from the subsequent-therapy form).")
+
+
+def relapse_site_sentence(ard: pd.DataFrame) -> str:
+    """Relapses of the safety population by site (ARD ``course``, ADSL RELSITE)."""
+    sel = _sel(ard, "course")
+    sel = sel[sel["param"] == "RELSITE"]
+    if sel.empty:
+        return "No subject of the safety population relapsed by this cut."
+    cells = []
+    for level in dict.fromkeys(sel["level"]):
+        look = dict(zip(sel.loc[sel["level"] == level, "stat_name"], sel.loc[sel["level"] == level, "stat"]))
+        cells.append(f"{SITE_LABELS.get(level, level.lower())} {F.fmt_n_pct(look['n_subj'], look['pct'])}")
+    n = int(sel["stat"][sel["stat_name"] == "N"].iloc[0])
+    return f"Site of the first relapse, of the {n} subjects who relapsed: {'; '.join(cells)} (SAP 8)."
+
+
 def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     """Deaths: overall, by cause, after relapse or not, within 30 / 100 days of CAR-T1 and auto-HSCT."""
     sel = _sel(ard, "deaths")
