@@ -144,11 +144,15 @@ def test_shipped_cut_period_denominators_and_disposition(cut):
     assert A.lookup(rows, level="CAR-T2", stat_name="N") == trial["CART2DT"].notna().sum()
     assert A.lookup(rows, level="MOBILIZATION", stat_name="N") == trial["MOBSTDT"].notna().sum()
     assert rows.loc[rows["stat_name"] == "n_events_outside", "stat"].sum() == 0
-    # (the issue's counts, 32 and 37, were of the raw data before the issue-10 simulator regenerated
-    # it; the recount against ADSL above is the check on any data)
+    # period denominators differ from the N of the safety population (issue 11: 32/40 and 37/40 on the
+    # data of the issue, before the issue 10 simulator regenerated the cuts)
+    n_saf = int((trial["SAFFL"] == "Y").sum())
+    assert A.lookup(rows, level="CAR-T2", stat_name="N") < n_saf
     flow = _flow(safety.disposition_rows(data["adsl"]))
     failed = trial[trial["MOBSTAT"].eq("FAILED") & trial["COLLDT"].notna()]
     assert flow["Successful stem-cell collection"] == trial["COLLDT"].notna().sum() - len(failed)
+    if cut == "cut-2025-06-30":   # FAILED mobilization with a collection date (01-012, 02-006 in the issue)
+        assert len(failed) > 0   # the defect's case (FAILED with a collection date) is present in the cut
 
 
 # --- defect 4: partial onsets bounded by every period-opening event of the month ---------------------
@@ -240,8 +244,7 @@ def test_shipped_cut_infusions_outside_the_range_recounted_on_the_raw_form():
     outside = int(((cart["DOSE"] < 4e6) | (cart["DOSE"] > 6e6)).sum())   # independent count on the raw form
     assert (A.lookup(rows, variable="ALL", stat_name="n"), A.lookup(rows, variable="ALL", stat_name="n_outside")) \
         == (len(cart), outside)
-    # (the issue's 24 of 144 were of the raw data before the issue-10 simulator regenerated it)
-    assert outside > 0
+    assert 0 < outside < len(cart)   # the issue's data had 24 of 144; the regenerated cut has its own count
 
 
 def test_adherence_windows_count_out_of_window_subjects():

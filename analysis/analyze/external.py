@@ -24,11 +24,11 @@ TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
 # Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.5), and
 # the derivable timing covariates of the target-trial emulation (SAP 6.7): log10 days from
 # diagnosis to the remission before therapy (LOGDXCR), days from that remission to the start of
-# treatment (CRTXDAYS), and how the baseline MRD was measured (MRDPREMT; the registry does not
+# treatment (log10 of max(1, days): LOGCRTX; skewed like LOGDXCR), and how the baseline MRD was measured (MRDPREMT; the registry does not
 # record it, so its level "NOT RECORDED" occurs in the controls only and the rule of
 # estimable_covariates leaves it out of the model, which the ARD ps_model rows show).
 PS_COVARIATES = ("AGE", "SEX", "PHSTAT", "CYTORISK", "LOGWBC", "WBCMISS", "CNSPOS", "DISSTAT", "MRDPRE",
-                 "LOGDXCR", "CRTXDAYS", "MRDPREMT")
+                 "LOGDXCR", "LOGCRTX", "MRDPREMT")
 PS_CATEGORICAL = ("SEX", "PHSTAT", "CYTORISK", "DISSTAT", "MRDPRE", "MRDPREMT")
 NOT_RECORDED = "NOT RECORDED"
 
@@ -42,7 +42,7 @@ def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
     d = adsl[["USUBJID", COHORT, "AGE", "SEX", "PHSTAT", "CYTORISK", "WBCDIAG", "CNSSTAT",
               "DISSTAT", "MRDPRE"]].copy()
     timing = timing_covariates(adsl)
-    d["LOGDXCR"], d["CRTXDAYS"] = timing["LOGDXCR"].to_numpy(), timing["CRTXDAYS"].to_numpy()
+    d["LOGDXCR"], d["LOGCRTX"] = timing["LOGDXCR"].to_numpy(), timing["LOGCRTX"].to_numpy()
     method = adsl["MRDPREMT"] if "MRDPREMT" in adsl.columns else pd.Series(pd.NA, index=adsl.index)
     d["MRDPREMT"] = method.astype(object).where(method.notna(), NOT_RECORDED).to_numpy()
     d[TREATED] = (d[COHORT] == C.COHORT_TRIAL).astype(int)
@@ -63,12 +63,12 @@ DISCRETE_COVARIATES = (*PS_CATEGORICAL, "WBCMISS", "CNSPOS")
 def timing_covariates(adsl: pd.DataFrame) -> pd.DataFrame:
     """Days from diagnosis to the remission before therapy (log10 of max(1, days); a missing
     diagnosis date -> the median, as WBC) and days from that remission to the start of treatment
-    (CAR-T1 / allo-HSCT) (SAP 6.7)."""
+    (CAR-T1 / allo-HSCT), on the log10 scale of max(1, days) as well (SAP 6.5, 6.7)."""
     start = adsl["TRTSDT"].where(adsl[COHORT] == C.COHORT_TRIAL, adsl["ALLOHSDT"])
     dx = (adsl["CRDT"] - adsl["DIAGDT"]).dt.days.astype(float).clip(lower=1)
     logdx = np.log10(dx)
-    crtx = (start - adsl["CRDT"]).dt.days.astype(float)
-    return pd.DataFrame({"LOGDXCR": logdx.fillna(logdx.median()), "CRTXDAYS": crtx.fillna(crtx.median())},
+    crtx = np.log10((start - adsl["CRDT"]).dt.days.astype(float).clip(lower=1))  # skewed: log scale, as LOGDXCR
+    return pd.DataFrame({"LOGDXCR": logdx.fillna(logdx.median()), "LOGCRTX": crtx.fillna(crtx.median())},
                         index=adsl.index)
 
 

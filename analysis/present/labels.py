@@ -46,7 +46,8 @@ COVARIATE_LABELS = {
     "AGE": "Age (years)", "SEX": "Sex", "PHSTAT": "Ph / BCR-ABL1", "CYTORISK": "Cytogenetic risk",
     "LOGWBC": "log10 WBC at diagnosis", "WBCMISS": "WBC at diagnosis missing", "CNSPOS": "CNS involvement (CNS2/CNS3)",
     "DISSTAT": "Disease status before therapy", "MRDPRE": "MRD before therapy", "MRDPREMT": "MRD method before therapy",
-    "CRTXDAYS": "Days from remission to treatment", "LOGDXCR": "log days from diagnosis to remission",
+    "CRTXDAYS": "Days from remission to treatment", "LOGCRTX": "log10 days from remission to treatment",
+    "LOGDXCR": "log10 days from diagnosis to remission",
 }
 LEVEL_LABELS = {
     "SEX": {"F": "female", "M": "male"}, "PHSTAT": {"POS": "positive", "NEG": "negative"},
