@@ -78,8 +78,9 @@ PROTOCOL: tuple[tuple[str, str, str], ...] = (
 INTERCURRENT_EVENTS: tuple[tuple[str, str], ...] = (
     ("Not completing the sandwich (failed mobilisation, withdrawal, adverse event, physician decision)",
      "Treatment policy: the subject stays in the trial cohort and is followed"),
-    ("Allo-HSCT after stopping the sandwich", "Treatment policy (the trial CRF does not collect subsequent "
-     "transplants, so no other strategy can be applied); named as a limitation"),
+    ("Allo-HSCT after stopping the sandwich (in remission)", "Treatment policy: the subject stays in the trial "
+     "cohort and follow-up continues past it; its date is ADSL/ADTTE ALLOICDT (from ct.csv), so a hypothetical "
+     "strategy (censoring at ALLOICDT) is possible but not an analysis of this SAP"),
     ("New anti-leukemic therapy before relapse (e.g. TKI maintenance, donor lymphocytes)",
      "Treatment policy (not collected in either source)"),
     ("Non-response to CAR-T1", "Composite: an LFS event at the first assessment after CAR-T1"),
