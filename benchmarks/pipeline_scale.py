@@ -12,8 +12,9 @@ much into a few seconds):
    resident memory (ru_maxrss of that process and the processes it waited for, e.g. the render
    kernels), then the growth exponent between consecutive sizes, log(t2 / t1) / log(n2 / n1)
    (1 = linear in the number of patients);
-3. the share of analyze spent in the weighting bootstrap (weighted KM difference with its
-   percentile bootstrap) and in the Fine-Gray fits, per size.
+3. the share of analyze spent in the weighting bootstrap (the propensity model re-fitted in every
+   replicate, then the replicates' weighted product-limit curves, RMST and 2-year contrasts of the
+   target-trial primary and the own-origin views) and in the Fine-Gray fits, per size.
 
 Steps are called directly (the step functions of analysis.cli.STEPS, not the incremental build),
 so a step still runs when validation stops the scaled data on a rule (the message is printed).
@@ -42,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 STEPS = ("validate", "derive", "define", "analyze", "changes", "render", "identifiers")
 SEED = 20221101
 TIMED = {  # analyze's parts whose share is printed: label -> (module, attribute)
-    "bootstrap": ("analysis.stats.weighting", "weighted_km_difference"),
+    "bootstrap re-fits": ("analysis.analyze.target_trial", "bootstrap_weights"),
+    "bootstrap curves": ("analysis.analyze.target_trial", "contrast_rows"),
     "Fine-Gray": ("analysis.analyze.external", "_subdistribution_hr"),
 }
 
