@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.analyze import ard
+from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.stats import rmst as rmst_stats
 from analysis.stats import survival, tables
 from analysis.stats.rates import binomial_rate
@@ -180,7 +181,7 @@ def mrd_rates(admrd_best: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     pop = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & (adsl["SAFFL"] == "Y")]["USUBJID"]
     parts = []
     for method, (paramcd, _) in MRD_PARAMS.items():
-        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & admrd_best["USUBJID"].isin(pop)]
+        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & isin(admrd_best["USUBJID"], pop)]
         x = int((best["BESTSTAT"] == "NEGATIVE").sum())
         n = int(pop.nunique())
         r = binomial_rate(x, n, conf_level=C.CONF_LEVEL, method=C.BINOMIAL_CI).iloc[0]

@@ -103,27 +103,55 @@ def _design(frame: pd.DataFrame, covariates) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _logistic_fit(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None) -> np.ndarray:
+def _logistic_fit(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
+                  counts: np.ndarray | None = None) -> np.ndarray:
     """Coefficients of a logistic model by Newton-Raphson from ``beta0`` (zeros by default; a
     bootstrap replicate starts from the full-data fit: the same maximum to the convergence
-    tolerance, in fewer iterations). Raises FloatingPointError when it does not converge."""
+    tolerance, in fewer iterations). ``counts``: how many times each row is repeated (a bootstrap
+    replicate fitted on its distinct subjects: the same likelihood as on the repeated rows).
+    Raises FloatingPointError when it does not converge."""
     beta = np.zeros(x.shape[1]) if beta0 is None else beta0.copy()
+    c = np.ones(len(y)) if counts is None else counts
     for _ in range(100):
         p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
-        step = np.linalg.solve(x.T @ (x * (p * (1 - p))[:, None]), x.T @ (y - p))
+        step = np.linalg.solve(x.T @ (x * (c * p * (1 - p))[:, None]), x.T @ (c * (y - p)))
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             return beta
     raise FloatingPointError("propensity model did not converge (separation)")
 
 
-def _att_from_design(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None) -> np.ndarray:
-    """Logistic fit (``_logistic_fit``), then the ATT weights of ``external.att_weights``."""
-    e = 1 / (1 + np.exp(-(x @ _logistic_fit(x, y, beta0))))
+def percentiles_of_repeated(values: np.ndarray, counts: np.ndarray, percents) -> list[float]:
+    """``np.percentile(np.repeat(values, counts), percents)`` (numpy's default linear method,
+    R type 7), without building the repeated array."""
+    order = np.argsort(values, kind="stable")
+    ranked, last = values[order], np.cumsum(counts[order]) - 1   # last[j]: last position of ranked[j]
+    n = int(last[-1]) + 1
+    out = []
+    for q in np.true_divide(percents, 100):
+        virtual = (n - 1) * q
+        below = min(max(int(np.floor(virtual)), 0), n - 1)
+        a, b = (ranked[np.searchsorted(last, k, side="left")] for k in (below, min(below + 1, n - 1)))
+        gamma = virtual - below
+        out.append(float(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma))  # numpy's _lerp
+    return out
+
+
+def _att_from_design(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
+                     counts: np.ndarray | None = None) -> np.ndarray:
+    """Logistic fit (``_logistic_fit``), then the ATT weights of ``external.att_weights``: controls
+    e/(1-e) rescaled to sum to their number, then clipped to the percentiles of
+    conventions.IPTW_TRUNCATE_PERCENTILES. With ``counts`` every sum and percentile counts each
+    row that many times (one weight per distinct subject)."""
+    c = np.ones(len(y)) if counts is None else counts
+    e = 1 / (1 + np.exp(-(x @ _logistic_fit(x, y, beta0, counts))))
     treated = y == 1
     w = np.where(treated, 1.0, e / (1 - e))
-    w[~treated] *= (~treated).sum() / w[~treated].sum()
-    lo, hi = np.percentile(w, C.IPTW_TRUNCATE_PERCENTILES)
+    w[~treated] *= c[~treated].sum() / (c[~treated] * w[~treated]).sum()
+    if counts is None:
+        lo, hi = np.percentile(w, C.IPTW_TRUNCATE_PERCENTILES)
+    else:
+        lo, hi = percentiles_of_repeated(w, counts, C.IPTW_TRUNCATE_PERCENTILES)
     return np.clip(w, lo, hi)
 
 
@@ -183,6 +211,21 @@ class _Covariates:
         return self.matrix[rows][:, self.columns(rows, y)], y
 
 
+def _replicate_weights(x: np.ndarray, y: np.ndarray, counts: np.ndarray, beta0: np.ndarray | None) -> np.ndarray | None:
+    """One replicate's ATT weights, or None when its propensity model cannot be fitted. Started
+    from ``beta0`` first; when that does not converge (near separation, Newton overshoots from a
+    far start) fitted again from zeros, so that a replicate fails exactly when a fit from zeros does."""
+    for start in ((beta0, None) if beta0 is not None else (None,)):
+        try:
+            with np.errstate(all="ignore"):
+                w = _att_from_design(x, y, start, counts=counts)
+        except (FloatingPointError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(w).all():
+            return w
+    return None
+
+
 def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(W, ok): W[b, i] = the summed re-fitted ATT weight of subject i's copies in replicate b
     (subjects resampled with replacement within cohort; the propensity model, with its covariate
@@ -200,22 +243,22 @@ def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.n
     except (FloatingPointError, np.linalg.LinAlgError):
         beta_full, full_cols = None, None   # no full-data fit to start from: every replicate from zeros
     groups = [np.flatnonzero(coded.y == t) for t in (1, 0)]
+    full_design = None if full_cols is None else coded.matrix[:, full_cols]
     W, ok = np.zeros((n_boot, len(frame))), np.ones(n_boot, bool)
     for b in range(n_boot):
         rows = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
-        y = coded.y[rows]
-        cols = coded.columns(rows, y)
-        start = beta_full if full_cols is not None and np.array_equal(cols, full_cols) else None
-        try:
-            with np.errstate(all="ignore"):
-                w = _att_from_design(coded.matrix[rows][:, cols], y, start)
-        except (FloatingPointError, np.linalg.LinAlgError):
+        # the replicate as its distinct subjects with their counts: the same fit on ~63% of the rows
+        counts = np.bincount(rows, minlength=len(frame))
+        who = np.flatnonzero(counts)
+        y, c = coded.y[who], counts[who].astype(float)
+        cols = coded.columns(who, y)  # a level is present among the resampled rows iff among `who`
+        same = full_cols is not None and np.array_equal(cols, full_cols)
+        x = full_design[who] if same else coded.matrix[who][:, cols]
+        w = _replicate_weights(x, y, c, beta_full if same else None)
+        if w is None:
             ok[b] = False
             continue
-        if not np.isfinite(w).all():
-            ok[b] = False
-            continue
-        W[b] = np.bincount(rows, weights=w, minlength=len(frame))
+        W[b, who] = c * w
     return W, ok
 
 
