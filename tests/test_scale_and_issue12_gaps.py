@@ -127,3 +127,29 @@ def test_page_header_of_an_undeclared_cut_says_so(monkeypatch):
     assert "final analysis" in final["meta_html"]
     other = html.page_resources(html.Page(title="T", cut="cut-2024-06-30", engine="fallback"))["report"]
     assert "not declared" in other["meta_html"] and "interim" not in other["meta_html"].replace("interim/final", "")
+
+
+def test_percentiles_of_repeated_values_equal_numpy_on_the_repeated_array():
+    from analysis.analyze.target_trial import percentiles_of_repeated
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        values = rng.choice(rng.uniform(0, 5, 6), rng.integers(1, 25))
+        counts = rng.integers(1, 5, len(values))
+        for pcts in ((0, 99), (2.5, 97.5), (50,), (100,)):
+            assert percentiles_of_repeated(values, counts, pcts) == list(np.percentile(np.repeat(values, counts), pcts))
+
+
+def test_identifier_isin_answers_as_python_set_membership():
+    from analysis.analyze.members import isin
+    ids = pd.Series(["01-001", "01-002", None, "02-001", "01-002"], dtype="string[pyarrow]", index=[5, 6, 7, 8, 9])
+    got = isin(ids, pd.Series(["01-002", "02-001", "09-009"], dtype="string[pyarrow]"))
+    assert got.index.tolist() == [5, 6, 7, 8, 9]
+    assert got.tolist() == [False, True, False, True, True]  # a missing identifier matches nothing
+    assert isin(ids, {"01-001"}).tolist() == [True, False, False, False, False]
+
+
+def test_worst_astct_grade_per_subject_ignores_unrecorded_grades():
+    from analysis.analyze.safety import _worst_per_subject
+    sub = pd.DataFrame({"USUBJID": ["a", "a", "b", "c", "c"], "ASTCTGR": ["1", "3", None, "2", "not graded"]})
+    worst = _worst_per_subject(sub, "ASTCTGR")
+    assert worst["a"] == 3 and np.isnan(worst["b"]) and worst["c"] == 2
