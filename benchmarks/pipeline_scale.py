@@ -88,8 +88,13 @@ def _limit_memory(gb: float):
     return apply
 
 
+CPU_SECONDS: dict[str, float] = {}  # log file name -> CPU seconds (user + system) of its last run
+
+
 def run_child(args: list[str], *, memory_gb: float, timeout: float, log: Path) -> tuple[float, float, int | str]:
-    """(wall seconds, peak RSS in MB, exit code or 'timeout') of ``python <args>``."""
+    """(wall seconds, peak RSS in MB, exit code or 'timeout') of ``python <args>``. Its CPU time
+    (user + system, with the processes it waited for) goes to CPU_SECONDS[log.name]: on a shared
+    machine wall time grows with the others' load, CPU time much less."""
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
     with open(log, "ab") as out:
@@ -107,6 +112,7 @@ def run_child(args: list[str], *, memory_gb: float, timeout: float, log: Path) -
                 return time.perf_counter() - t0, usage.ru_maxrss / 1024, "timeout"
             time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU_SECONDS[log.name] = usage.ru_utime + usage.ru_stime
     return time.perf_counter() - t0, usage.ru_maxrss / 1024, proc.returncode
 
 
@@ -142,7 +148,8 @@ def cold_report(work: Path, opts) -> str:
     steps = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if " done in " in ln]
     verdict = "" if code == 0 else f" FAILED ({code}; see {log})"
     return (f"cold `python -m analysis report` of the shipped data (latest cut, .venv present): "
-            f"{seconds:.1f} s, peak {mb:.0f} MB (target: at most 30 s){verdict}\n  "
+            f"{seconds:.1f} s (CPU {CPU_SECONDS.get(log.name, float('nan')):.1f} s), peak {mb:.0f} MB "
+            f"(target: at most 30 s){verdict}\n  "
             + "\n  ".join(steps))
 
 
@@ -158,6 +165,24 @@ def exponent(a: tuple, b: tuple) -> str:
     if c1 != 0 or c2 != 0 or t1 <= 0 or t2 <= 0:
         return "-"
     return f"{math.log(t2 / t1) / math.log(n2 / n1):.2f}"
+
+
+def target_lines(sizes: list[int], results: dict[str, list]) -> list[str]:
+    """Issue 15's scale targets, each with its verdict from the measured cells
+    (results[step][i] = (seconds, patients, exit code, peak MB) at sizes[i])."""
+    out = []
+    if 100 in sizes:
+        t, _, code, mb = results["analyze"][sizes.index(100)]
+        met = code == 0 and t <= 10 and mb <= 1024
+        out.append(f"target analyze at x100 <= 10 s and <= 1 GB: {t:.1f} s, {mb:,.0f} MB -> "
+                   f"{'met' if met else 'NOT met'}")
+    if 1000 in sizes:
+        cells = [results[step][sizes.index(1000)] for step in STEPS]
+        done = all(code == 0 for _, _, code, _ in cells)
+        peak = max(mb for *_, mb in cells)
+        out.append(f"target whole pipeline at x1000 within 8 GB: {'completed' if done else 'did NOT complete'}, "
+                   f"largest step peak {peak:,.0f} MB -> {'met' if done and peak <= 8192 else 'NOT met'}")
+    return out + [""] if out else out
 
 
 def scale_table(work: Path, opts) -> list[str]:
@@ -177,7 +202,8 @@ def scale_table(work: Path, opts) -> list[str]:
             seconds, mb, code = run_child(args, memory_gb=opts.memory_gb, timeout=opts.timeout,
                                           log=work / f"x{factor}-{step}.log")
             results[step].append((seconds, n, code, mb))
-            print(f"    {step:<11} {fmt_cell(seconds, mb, code)}", flush=True)
+            cpu = CPU_SECONDS.get(f"x{factor}-{step}.log", float("nan"))
+            print(f"    {step:<11} {fmt_cell(seconds, mb, code)} (CPU {cpu:.1f} s)", flush=True)
         shares.append(json.loads(shares_file.read_text()) if shares_file.exists() else None)
         if not opts.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -190,6 +216,7 @@ def scale_table(work: Path, opts) -> list[str]:
         exps = " ".join(exponent(a, b) for a, b in zip(runs, runs[1:]))
         lines.append(f"{step:<12}{cells}   {exps}")
     lines.append("")
+    lines += target_lines(opts.sizes, results)
     for factor, share in zip(opts.sizes, shares):
         if share is None:
             lines.append(f"analyze x{factor}: did not finish, no shares")

@@ -153,3 +153,16 @@ def test_worst_astct_grade_per_subject_ignores_unrecorded_grades():
     sub = pd.DataFrame({"USUBJID": ["a", "a", "b", "c", "c"], "ASTCTGR": ["1", "3", None, "2", "not graded"]})
     worst = _worst_per_subject(sub, "ASTCTGR")
     assert worst["a"] == 3 and np.isnan(worst["b"]) and worst["c"] == 2
+
+
+def test_bench_prints_each_scale_target_with_its_verdict():
+    from benchmarks.pipeline_scale import STEPS, target_lines
+    ok = {step: [(1.0, 190, 0, 100.0), (9.5, 19000, 0, 900.0), (60.0, 190000, 0, 5000.0)] for step in STEPS}
+    lines = target_lines([1, 100, 1000], ok)
+    assert "-> met" in lines[0] and "-> met" in lines[1]
+    slow = {**ok, "analyze": [(1.0, 190, 0, 100.0), (10.5, 19000, 0, 900.0), (60.0, 190000, 0, 5000.0)]}
+    assert "NOT met" in target_lines([1, 100, 1000], slow)[0]
+    failed = {**ok, "render": [(1.0, 190, 0, 100.0), (5.0, 19000, 0, 900.0), (900.0, 190000, "timeout", 3000.0)]}
+    assert "did NOT complete" in target_lines([1, 100, 1000], failed)[1]
+    big = {**ok, "derive": [(1.0, 190, 0, 100.0), (5.0, 19000, 0, 900.0), (95.0, 190000, 0, 9000.0)]}
+    assert "NOT met" in target_lines([1, 100, 1000], big)[1]
