@@ -124,7 +124,17 @@ def write_scaled_cut(root: Path, factor: int, seed: int = SEED) -> tuple[str, in
     from analysis.raw_spec import MANIFEST
     from analysis.simulate import CUTS, cut_files, manifest_bytes, params, simulate_study
     n_trial, n_external = params.N_TRIAL * factor, params.N_EXTERNAL * factor
-    study = simulate_study(seed, n_trial=n_trial, n_external=n_external)
+    capacity = params.SITE_CAPACITY
+    if n_trial > params.MAX_SITES * capacity:
+        # the simulator adds one site per SITE_CAPACITY patients and SITEID has two digits: a
+        # bigger study (x1000: 40,000) gets fuller sites instead (subject numbers stay 3 digits)
+        params.SITE_CAPACITY = math.ceil(n_trial / params.MAX_SITES)
+        print(f"  x{factor}: {params.MAX_SITES} sites of up to {params.SITE_CAPACITY} patients "
+              f"(simulator default {capacity})", flush=True)
+    try:
+        study = simulate_study(seed, n_trial=n_trial, n_external=n_external)
+    finally:
+        params.SITE_CAPACITY = capacity
     cut = CUTS[-1]
     files = cut_files(study, cut)
     folder = root / "data" / "raw" / cut
