@@ -166,3 +166,16 @@ def test_bench_prints_each_scale_target_with_its_verdict():
     assert "did NOT complete" in target_lines([1, 100, 1000], failed)[1]
     big = {**ok, "derive": [(1.0, 190, 0, 100.0), (5.0, 19000, 0, 900.0), (95.0, 190000, 0, 9000.0)]}
     assert "NOT met" in target_lines([1, 100, 1000], big)[1]
+
+
+def test_no_significance_wording_in_notebooks_or_presentation_code():
+    """Issue 12 / SAP 3.7: every p-value is nominal; no page text says "significant" or "at the
+    5% level" (the notebooks and every module that writes report text)."""
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    files = sorted((repo / "analysis" / "notebooks").glob("*.qmd")) + sorted((repo / "analysis" / "present").glob("*.py"))
+    assert len(files) > 8
+    for f in files:
+        text = f.read_text().lower()
+        for phrase in ("significan", "5% level", "5 % level"):
+            assert phrase not in text, f"{f.relative_to(repo)}: {phrase!r}"
