@@ -8,6 +8,8 @@ Pipeline (one module tree per step): raw -> validate -> derive -> analyze -> ren
 - ``analysis.stats``     generic statistics on ADaM data; knows no trial
 - ``analysis.analyze``   the SAP analyses of this trial -> analysis results dataset (ARD)
 - ``analysis.render``    Quarto (or Jupyter fallback) rendering of ``analysis/notebooks``
+- ``analysis.design``    operating characteristics of the external comparison by simulation (Dask);
+                         the simulator is injected by ``analysis.cli_design`` (command-line layer)
 """
 
 __version__ = "0.1.0"

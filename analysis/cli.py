@@ -259,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to", dest="to_cut", default=None, type=cut_name, help="later cut (default: the latest)")
     sp.add_argument("--no-write", action="store_true", help="print only; do not write reports/<to>/changes/")
     sp.set_defaults(func=cmd_extra)
+    importlib.import_module("analysis.cli_design").add_parser(sub, after)   # issue 17 (SAP 9)
     return p
 
 

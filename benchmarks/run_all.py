@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.survival import cox, km_estimates, logrank
-from benchmarks import competing, pipeline_scale, simulator_calibration
+from benchmarks import competing, design, pipeline_scale, simulator_calibration
 
 from analysis.conventions import DAYS_PER_MONTH, DAYS_PER_YEAR, TIMEPOINT_2Y_DAYS  # SAP 2.1
 
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             competing.run(args.competing_sizes, Path(tmp), args.r_timeout)
     pipeline_scale.main([])  # cold report, each step at x1..x1000, bootstrap share (issue 15)
     simulator_calibration.main([])  # simulator vs literature (issue 10)
+    design.main([])  # design run: replicates/s on 1 and 2 workers, memory, large-N bias check (issue 17)
     return 0
 
 

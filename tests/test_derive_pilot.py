@@ -65,7 +65,7 @@ def test_our_adtte_values_follow_the_pilot_meaning(ours):
     assert ((t.ADT - t.STARTDT + 1) == t.AVAL).all()        # same day arithmetic on SAS day numbers
     assert set(t.CNSR) <= {0.0, 1.0}
     events, censored = t.loc[t.CNSR == 0], t.loc[t.CNSR == 1]
-    assert set(events.EVNTDESC) <= {"DEATH", "RELAPSE", "FC-MRD RECURRENCE", "NGS-MRD RECURRENCE"}
+    assert set(events.EVNTDESC) <= {"DEATH", "RELAPSE", "CONFIRMED FC-MRD RECURRENCE", "CONFIRMED NGS-MRD RECURRENCE"}  # SAP 4.4
     assert not set(censored.EVNTDESC) & {"DEATH", "RELAPSE"}
     # SRCDOM names an ADaM dataset and SRCVAR one of its variables, as in the pilot
     assert set(t.SRCDOM) <= {"ADSL", "ADMRD", "ADTTE"}

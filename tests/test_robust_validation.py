@@ -86,7 +86,7 @@ def test_identifier_with_a_trailing_newline_is_not_a_second_subject(tiny):
 def test_full_width_digits_do_not_match_an_ascii_pattern(tiny):
     set_cell(tiny, "ext", 1, "PATID", "R０００１")
     lines = lines_of(tiny, "raw.ext")
-    assert "ext.csv row 1 (PATID R０００１) PATID: R０００１ does not match ^R\\d{4}$ " \
+    assert "ext.csv row 1 (PATID R０００１) PATID: R０００１ does not match ^R\\d{6}$ " \
            "[expect_column_values_to_match_regex]" in lines
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.stats.agreement import cohen_kappa
 from analysis.stats.rates import binomial_rate
@@ -45,7 +45,8 @@ def baseline_rows(adsl: pd.DataFrame) -> pd.DataFrame:
     pop = treated(adsl)
     method = pop["MRDPREMT"].astype(object).where(pop["MRDPREMT"].notna(), "MISSING")
     table = pd.crosstab(method, pop["MRDPRE"].astype(object).where(pop["MRDPRE"].notna(), "MISSING"))
-    parts = [ard.rows("mrd_baseline", "MRDPREMT", C.COHORT_TRIAL, "MRDPRE", f"{m} / {s}", {"n": int(table.at[m, s])})
+    parts = [ard.rows("mrd_baseline", "MRDPREMT", C.COHORT_TRIAL, "MRDPRE", s, {"n": int(table.at[m, s])},
+                      group2="MRDPREMT", group2_level=m)
              for m in table.index for s in table.columns]
     parts += [ard.rows("mrd_baseline", "MRDPREMT", C.COHORT_TRIAL, "MRDPREMT", m, {"n": int(k), "N": len(pop)})
               for m, k in method.value_counts().sort_index().items()]
@@ -121,8 +122,8 @@ def agreement_rows(admrd: pd.DataFrame) -> pd.DataFrame:
     for fc in ("Y", "N"):
         for ngs in ("Y", "N"):
             k = int(((wide["FC"] == fc) & (wide["NGS"] == ngs)).sum()) if len(wide) else 0
-            parts.append(ard.rows("mrd_agreement", "FC-NGS", C.COHORT_TRIAL, "NEGFL",
-                                  f"FC {'NEG' if fc == 'Y' else 'POS'} / NGS {'NEG' if ngs == 'Y' else 'POS'}", {"n": k}))
+            parts.append(ard.rows("mrd_agreement", "FC-NGS", C.COHORT_TRIAL, "NEGFL NGS", ngs, {"n": k},
+                                  group2="NEGFL FC", group2_level=fc))
     if len(wide):
         k = cohen_kappa(wide["FC"], wide["NGS"], conf_level=C.CONF_LEVEL)
         parts.append(ard.rows("mrd_agreement", "FC-NGS", C.COHORT_TRIAL, "kappa", "", {

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
@@ -78,8 +78,9 @@ PROTOCOL: tuple[tuple[str, str, str], ...] = (
 INTERCURRENT_EVENTS: tuple[tuple[str, str], ...] = (
     ("Not completing the sandwich (failed mobilisation, withdrawal, adverse event, physician decision)",
      "Treatment policy: the subject stays in the trial cohort and is followed"),
-    ("Allo-HSCT after stopping the sandwich", "Treatment policy (the trial CRF does not collect subsequent "
-     "transplants, so no other strategy can be applied); named as a limitation"),
+    ("Allo-HSCT after stopping the sandwich (in remission)", "Treatment policy: the subject stays in the trial "
+     "cohort and follow-up continues past it; its date is ADSL/ADTTE ALLOICDT (from ct.csv), so a hypothetical "
+     "strategy (censoring at ALLOICDT) is possible but not an analysis of this SAP"),
     ("New anti-leukemic therapy before relapse (e.g. TKI maintenance, donor lymphocytes)",
      "Treatment policy (not collected in either source)"),
     ("Non-response to CAR-T1", "Composite: an LFS event at the first assessment after CAR-T1"),
@@ -339,7 +340,7 @@ def km_rows(data: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     km["n_risk"] = plain["n_risk"].to_numpy()
     km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
     n = data.groupby(COHORT, observed=True)["CNSR"].agg(["size", lambda s: int((s == 0).sum())])
-    return ard.concat([ard.from_frame(km, analysis=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
+    return ard.concat([ard.from_frame(km, context=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
                                       level_col="time", stats={k: k for k in ("n_risk", "n_risk_weighted", "surv",
                                                                               "std_err", "lcl", "ucl", "reliable")}),
                        *(ard.rows(f"{PRIMARY}_n", endpoint, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})

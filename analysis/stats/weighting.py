@@ -334,29 +334,35 @@ def balance(df: pd.DataFrame, treatment: str, covariates: Sequence[str], weights
     return out
 
 
-def love_plot(balance_frame: pd.DataFrame, threshold: float = 0.1, title: str | None = None):
+def love_plot(balance_frame: pd.DataFrame, threshold: float = 0.1, title: str | None = None,
+              labels=None):
     """Love plot: absolute SMD per covariate (level) before and after weighting, with a
     reference line at ``threshold`` (0.1 by convention, Austin 2009). Takes the output of
-    ``balance``; returns a matplotlib Figure (the caller saves or closes it)."""
+    ``balance``; returns a matplotlib Figure (the caller saves or closes it). ``labels``: a
+    function (covariate, level) -> display text for the axis (default "covariate: level"). The
+    legend sits above the plotting area, so it can cover no point."""
     import matplotlib.pyplot as plt
 
     _require_columns(balance_frame, ["covariate", "level", "smd_unweighted", "smd_weighted"],
                     "balance_frame")
-    labels = [c if not lv else f"{c}: {lv}" for c, lv in
-              zip(balance_frame["covariate"], balance_frame["level"].fillna(""))]
+    name = labels or (lambda c, lv: c if not lv else f"{c}: {lv}")
+    labels = [name(c, lv) for c, lv in zip(balance_frame["covariate"], balance_frame["level"].fillna(""))]
     y = np.arange(len(labels))[::-1]
-    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.3 * len(labels)))
+    fig, ax = plt.subplots(figsize=(6, 1.6 + 0.3 * len(labels)))
     ax.scatter(balance_frame["smd_unweighted"].abs(), y, facecolors="none", edgecolors="black",
-               label="unweighted")
-    ax.scatter(balance_frame["smd_weighted"].abs(), y, color="tab:blue", label="weighted")
+               label="Unweighted")
+    ax.scatter(balance_frame["smd_weighted"].abs(), y, color="tab:blue", label="Weighted")
     ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(y, labels)
-    ax.set_xlabel("absolute standardized mean difference")
+    ax.set_xlabel("Absolute standardized mean difference")
     ax.set_xlim(left=0)
-    ax.legend(loc="lower right", frameon=False)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+    top = 1 - 0.45 / fig.get_figheight()   # room above the axes for the legend (inches -> fraction)
+    fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=2, frameon=False)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+        top -= 0.3 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
