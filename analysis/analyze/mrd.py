@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import conventions as C
 from analysis import ard
+from analysis import conventions as C
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.stats.agreement import cohen_kappa
 from analysis.stats.rates import binomial_rate

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import conventions as C
 from analysis import ard
+from analysis import conventions as C
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.analyze.safety_extra import describe
 

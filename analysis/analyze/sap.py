@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import conventions as C
 from analysis import ard
+from analysis import conventions as C
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
-from analysis.stats import rmst as rmst_stats
 from analysis.stats import cards, survival, tables
+from analysis.stats import rmst as rmst_stats
 from analysis.stats.rates import binomial_rate
 
 COHORT = "COHORT"
