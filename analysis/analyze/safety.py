@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import conventions as C
 from analysis import ard
+from analysis import conventions as C
+from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.analyze.safety_extra import describe
 
 GROUP = C.COHORT_TRIAL
@@ -104,14 +105,14 @@ def ae_period_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Per period: subjects with a TEAE starting in it, events, and N = subjects who entered
     the period (ADSL APxxFL = Y; SAP 5.2)."""
     trial = _trial(adsl)
-    te = adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(trial.loc[trial["SAFFL"] == "Y", "USUBJID"])]
+    te = adae[(adae["TRTEMFL"] == "Y") & isin(adae["USUBJID"], trial.loc[trial["SAFFL"] == "Y", "USUBJID"])]
     parts = []
     for k, period in enumerate(PERIODS, start=1):
         entered = trial.loc[trial[f"AP{k:02d}FL"] == "Y", "USUBJID"]
-        ev = te[(te["APHASE"] == period) & te["USUBJID"].isin(entered)]
+        ev = te[(te["APHASE"] == period) & isin(te["USUBJID"], entered)]
         stats = _n_pct(ev["USUBJID"].nunique(), int(entered.nunique()))
         stats["n_events"] = len(ev)
-        stats["n_events_outside"] = int(((te["APHASE"] == period) & ~te["USUBJID"].isin(entered)).sum())
+        stats["n_events_outside"] = int(((te["APHASE"] == period) & ~isin(te["USUBJID"], entered)).sum())
         parts.append(ard.rows("ae_by", "TEAE", GROUP, "APHASE", period, stats))
     return ard.concat(parts)
 
@@ -164,7 +165,7 @@ def death_rows(adsl: pd.DataFrame, adae: pd.DataFrame | None = None) -> pd.DataF
     parts = [ard.rows("deaths", "DEATHS", GROUP, "ALL", "Died", _n_pct(len(dead), n))]
     if adae is not None:
         fatal = set(adae.loc[adae["ATOXGR"].astype(float) == 5, "USUBJID"])
-        with_fatal = int(dead["USUBJID"].isin(fatal).sum())
+        with_fatal = int(isin(dead["USUBJID"], fatal).sum())
         parts.append(ard.rows("deaths", "DEATHS", GROUP, "FATALAE", "With a grade 5 AE", _n_pct(with_fatal, n)))
         parts.append(ard.rows("deaths", "DEATHS", GROUP, "FATALAE", "Without a grade 5 AE",
                               _n_pct(len(dead) - with_fatal, n)))
@@ -183,9 +184,10 @@ def death_rows(adsl: pd.DataFrame, adae: pd.DataFrame | None = None) -> pd.DataF
     return ard.concat(parts)
 
 
-def _worst(values: pd.Series) -> float:
-    v = pd.to_numeric(values, errors="coerce").dropna()
-    return float(v.max()) if len(v) else np.nan
+def _worst_per_subject(sub: pd.DataFrame, column: str) -> pd.Series:
+    """Each subject's highest numeric ``column`` (NaN when none is recorded), vectorised: a
+    Python function per subject cost 12 s at 19,000 patients (issue 15)."""
+    return pd.to_numeric(sub[column], errors="coerce").groupby(sub["USUBJID"], observed=True).max()
 
 
 def crs_icans_grade_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -198,9 +200,9 @@ def crs_icans_grade_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame
     for syndrome, flag in SYNDROMES.items():
         ep = adae[(adae[flag] == "Y") & (adae["TRTEMFL"] == "Y")]
         for infusion, subjects in infused.items():
-            sub = ep[(ep["AINFUS"] == infusion) & ep["USUBJID"].isin(subjects)]
+            sub = ep[(ep["AINFUS"] == infusion) & isin(ep["USUBJID"], subjects)]
             n_inf = int(subjects.nunique())
-            worst = sub.groupby("USUBJID")["ASTCTGR"].agg(_worst)
+            worst = _worst_per_subject(sub, "ASTCTGR")
             stats = {"n_episodes": len(sub), "n_recorded": int(sub["ASTCTGR"].notna().sum()),
                      **_n_pct(sub["USUBJID"].nunique(), n_inf),
                      "n_tocilizumab": int(sub["AETOCI"].eq("Y").fillna(False).sum()),
@@ -221,7 +223,7 @@ def discontinuation_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame
     the safety population; n_recorded = TEAE records with AEACN recorded (0: not in this cut)."""
     trial = _trial(adsl)
     safety = trial.loc[trial["SAFFL"] == "Y", "USUBJID"]
-    te = adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety)]
+    te = adae[(adae["TRTEMFL"] == "Y") & isin(adae["USUBJID"], safety)]
     action = te["AEACN"] if "AEACN" in te.columns else pd.Series(pd.NA, index=te.index)
     led = te[action.eq("TREATMENT DISCONTINUED").fillna(False).astype(bool)]
     stats = {"n_subj": led["USUBJID"].nunique(), "pct": 100 * led["USUBJID"].nunique() / len(safety) if len(safety) else np.nan,
