@@ -233,6 +233,8 @@ def _adsl_adae():
         "ASTDT": [d("2023-01-06"), d("2023-04-03"), d("2023-01-10"), d("2023-01-08"), d("2022-12-30")],
         "ADURN": [5.0, np.nan, 3.0, 3.0, 2.0], "ASTDY": [6.0, 93.0, 10.0, 8.0, -2.0],
         "AENDY": [10.0, np.nan, 12.0, 10.0, -1.0], "ATOXGR": [2.0, 1.0, 3.0, 5.0, 1.0],
+        "AENDT": [d("2023-01-10"), pd.NaT, d("2023-01-12"), d("2023-01-10"), d("2022-12-31")],
+        "TRTSDT": [d("2023-01-01")] * 5,
         "TRTEMFL": ["Y", "Y", "Y", "Y", "N"], "AESER": ["N", "N", "Y", "Y", "N"],
         "APHASE": ["CAR-T1", "CAR-T2", "CAR-T1", "CAR-T1", "PRE"],
         "CRSFL": ["Y", "Y", "Y", "N", "Y"], "ICANSFL": ["N"] * 5})
@@ -273,11 +275,12 @@ def test_safety_listings():
     sae = LI.serious_ae_listing(adae)
     assert list(sae["Subject"]) == ["S2", "S3"]
     assert list(sae["Outcome"]) == ["resolved after 3 days", "fatal"]
-    assert list(sae["Onset day"]) == ["10", "8"]
+    # days since CAR-T1 (CAR-T1 = day 0; issue 11: one day convention): study days 10 and 8 minus 1
+    assert list(sae["Onset day"]) == ["9", "7"]
     deaths = LI.death_listing(adsl)
-    # S2 died 2023-03-01: day 60 - 1 + 1 = 59 + 1 from 2023-01-01; relapse on 2023-02-25 came first
+    # S2 died 2023-03-01, 59 days after CAR-T1 on 2023-01-01 (day 0); relapse on 2023-02-25 came first
     assert list(deaths["Subject"]) == ["S2", "S3"]
-    assert list(deaths["Day of death"]) == ["60", "10"]
+    assert list(deaths["Day of death"]) == ["59", "9"]
     assert list(deaths["Relapse before death"]) == ["yes", "no"]
     assert list(deaths["Last step reached"]) == ["stem-cell collection", "CAR-T1"]
     assert ST.flagged_term(adae, "CRSFL", "x") == "Cytokine release syndrome"

@@ -237,7 +237,7 @@ def test_exposure_counts_doses_outside_4_to_6_million():
     assert A.lookup(rows, param="CD34YLD", stat_name="n_below_min") == 1
 
 
-def test_shipped_cut_24_of_144_infusions_outside_the_range():
+def test_shipped_cut_infusions_outside_the_range_recounted_on_the_raw_form():
     data = derive_datasets(read_raw_forms(raw_dir("cut-2025-06-30")), "2025-06-30")
     rows = safety.exposure_rows(data["adsl"])
     cart = read_raw_forms(raw_dir("cut-2025-06-30"))["cart"]

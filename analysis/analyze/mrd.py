@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import conventions as C
 from analysis import ard
+from analysis import conventions as C
+from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.stats.agreement import cohen_kappa
 from analysis.stats.rates import binomial_rate
 
@@ -63,10 +64,10 @@ def conversion_rows(admrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for method in (*METHODS, "ANY"):
         hit = neg if method == "ANY" else neg[neg["METHOD"] == method]
-        conv = positive["USUBJID"].isin(hit["USUBJID"])
+        conv = isin(positive["USUBJID"], hit["USUBJID"])
         parts.append(_rate("mrd_conversion", f"MRD-{method}", "ALL BASELINE POSITIVE", int(conv.sum()), len(positive)))
         for base, sub in positive.groupby(positive["MRDPREMT"].astype(object).fillna("MISSING")):
-            x = int(sub["USUBJID"].isin(hit["USUBJID"]).sum())
+            x = int(isin(sub["USUBJID"], hit["USUBJID"]).sum())
             parts.append(_rate("mrd_conversion", f"MRD-{method}", f"BASELINE {base}", x, len(sub)))
     return ard.concat(parts)
 
@@ -89,7 +90,7 @@ def day28_rows(admrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     at = _first_in_window(usable_samples(admrd), low, high, 28)
     parts = []
     for method in METHODS:
-        m = at[(at["METHOD"] == method) & at["USUBJID"].isin(pop["USUBJID"])]
+        m = at[(at["METHOD"] == method) & isin(at["USUBJID"], pop["USUBJID"])]
         x = int((m["NEGFL"] == "Y").sum())
         parts.append(_rate("mrd_day28", f"MRD-{method}", "SAFETY POPULATION", x, len(pop)))
         parts.append(_rate("mrd_day28", f"MRD-{method}", "EVALUABLE IN WINDOW", x, len(m)))
@@ -100,7 +101,7 @@ def timepoint_rows(admrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """MRD-negative rate by visit window (conventions.MRD_TIMEPOINTS), per method, among subjects
     with an evaluable sample before relapse in the window (SAP 4.5)."""
     samples = usable_samples(admrd)
-    samples = samples[samples["USUBJID"].isin(treated(adsl)["USUBJID"])]
+    samples = samples[isin(samples["USUBJID"], treated(adsl)["USUBJID"])]
     parts = []
     for label, low, high in C.MRD_TIMEPOINTS:
         at = _first_in_window(samples, low, high, (low + high) / 2)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import conventions as C
 from analysis import ard
-from analysis.stats import rmst as rmst_stats
+from analysis import conventions as C
+from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.stats import cards, survival, tables
+from analysis.stats import rmst as rmst_stats
 from analysis.stats.rates import binomial_rate
 
 COHORT = "COHORT"
@@ -179,7 +180,7 @@ def mrd_rates(admrd_best: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     pop = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & (adsl["SAFFL"] == "Y")]["USUBJID"]
     parts = []
     for method, (paramcd, _) in MRD_PARAMS.items():
-        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & admrd_best["USUBJID"].isin(pop)]
+        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & isin(admrd_best["USUBJID"], pop)]
         x = int((best["BESTSTAT"] == "NEGATIVE").sum())
         n = int(pop.nunique())
         r = binomial_rate(x, n, conf_level=C.CONF_LEVEL, method=C.BINOMIAL_CI).iloc[0]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present import labels as L
 from analysis.present.ard_views import ard_stat
 from analysis.present.cohort_style import (
     LEVEL_1Y,
@@ -135,10 +136,9 @@ def comparison_table(ard: pd.DataFrame, prefix: str, params: Sequence[str] = ("O
 
 
 def methods_lookup(methods: pd.DataFrame, *analyses: str) -> list[str]:
-    """Footnote lines "analysis: method" from ard_methods.csv for the given analyses (those
-    present)."""
-    table = dict(zip(methods["analysis"], methods["method"]))
-    return [f"{a}: {table[a]}." for a in analyses if a in table]
+    """Footnote lines "<display name>: method" from ard_methods.csv for the given analyses (those
+    present); the display name, never the ARD id (issue 11, analysis.present.labels)."""
+    return L.method_notes(dict(zip(methods["analysis"], methods["method"])), *analyses)
 
 
 def competing_risk_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:

@@ -27,15 +27,22 @@ from analysis.present.style import OKABE_ITO
 # numbers at risk is analysis.present.figures.km_plot)
 # ------------------------------------------------------------------------------------------------
 
-def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: bool) -> None:
-    """Step curve (labelled with the cohort and its N), CI band and censoring ticks per cohort."""
+def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: bool,
+             n_subjects: dict | None = None) -> None:
+    """Step curve (labelled with the cohort and its N), CI band and censoring ticks per cohort.
+    With ``n_subjects`` ({cohort: N}) the curve is weighted: the label shows the subjects and the
+    sum of their weights (the first row's n_risk), never the sum alone as "N"."""
     for cohort in cohorts:
         g = curve[curve[by].astype(str) == cohort].sort_values("time")
         t = to_months(g["time"])
         colour = COHORT_COLOURS.get(cohort)
         n = F.fmt_int(g["n_risk"].iloc[0]) if "n_risk" in g.columns else "NE"
+        label = f"{cohort_label(cohort)} (N = {n})"
+        if n_subjects is not None:
+            label = (f"{cohort_label(cohort)} (N = {F.fmt_int(n_subjects[cohort])}; "
+                     f"sum of weights {F.fmt_num(float(g['n_risk'].iloc[0]), 1)})")
         ax.step(t, g["surv"], where="post", color=colour, linestyle=COHORT_LINESTYLES.get(cohort, "-"),
-                label=f"{cohort_label(cohort)} (N = {n})", gid=f"km:{cohort}")
+                label=label, gid=f"km:{cohort}")
         if show_ci and {"lcl", "ucl"} <= set(g.columns):
             ax.fill_between(t, g["lcl"].astype(float), g["ucl"].astype(float), step="post", color=colour,
                             alpha=0.15, linewidth=0)
@@ -46,14 +53,15 @@ def _draw_km(ax, curve: pd.DataFrame, by: str, cohorts: Sequence[str], show_ci: 
 
 
 def plot_km_panels(curves: dict, by: str = "COHORT", xlabel: str = "Months from the time origin",
-                   max_months: float | None = None, show_ci: bool = True):
+                   max_months: float | None = None, show_ci: bool = True, n_subjects: dict | None = None):
     """One panel per entry of ``curves`` ({param: ``survival.km_curve`` frame}), cohorts overlaid
     with CI bands and censoring ticks: the weighted KM curves of OS and LFS side by side (no
-    numbers at risk: a weighted risk set is not a count; N in the legend is the first row's
-    n_risk, the sum of the weights)."""
+    numbers at risk: a weighted risk set is not a count). ``n_subjects`` ({param: {cohort: N}}):
+    the legend shows N subjects and the sum of their weights; without it, N is the first row's
+    n_risk (unweighted curves)."""
     fig, axes = plt.subplots(1, len(curves), sharey=True, figsize=(7.0, 3.8), squeeze=False)
     for ax, (param, curve) in zip(axes[0], curves.items()):
-        _draw_km(ax, curve, by, cohorts_in(curve, by), show_ci)
+        _draw_km(ax, curve, by, cohorts_in(curve, by), show_ci, (n_subjects or {}).get(param))
         ax.axvline(to_months(C.TIMEPOINT_2Y_DAYS), color="grey", linestyle=":", linewidth=1)
         ax.set_title(PARAM_LABELS.get(param, param))
         ax.set_xlabel(xlabel)

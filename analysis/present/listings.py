@@ -16,10 +16,16 @@ from analysis.present.table import Table
 # safety listings (data, not statistics) and CRS/ICANS timing table
 # ------------------------------------------------------------------------------------------------
 
+def _days_since(dates: pd.Series, day0: pd.Series) -> pd.Series:
+    """Whole days from ``day0`` (day 0) to ``dates``; missing where either date is missing."""
+    return (pd.to_datetime(dates) - pd.to_datetime(day0)).dt.days
+
+
 def serious_ae_listing(adae: pd.DataFrame) -> pd.DataFrame:
-    """Serious treatment-emergent AEs, one row per event: subject, phase, onset study day (from
-    CAR-T1, ASTDY), preferred term, CTCAE grade, end day and outcome text ("resolved, N days" or
-    "ongoing at cut"). Sorted by subject and onset day."""
+    """Serious treatment-emergent AEs, one row per event: subject, phase, onset day, preferred term,
+    CTCAE grade, end day and outcome text ("resolved, N days" or "ongoing at cut"). Days are days
+    since CAR-T1 (CAR-T1 = day 0, ASTDT - TRTSDT), the one day convention of every table and
+    listing (issue 11, SAP 7.4). Sorted by subject and onset day."""
     sae = adae[(adae["AESER"] == "Y") & (adae["TRTEMFL"] == "Y")].sort_values(["USUBJID", "ASTDY", "AEDECOD"])
     grade = sae["ATOXGR"].astype(float)
     outcome = np.where(sae["AENDY"].isna(), "ongoing at cut",
@@ -28,20 +34,20 @@ def serious_ae_listing(adae: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Subject": sae["USUBJID"].astype(str).to_numpy(),
         "Phase": sae["APHASE"].astype(str).to_numpy(),
-        "Onset day": sae["ASTDY"].map(F.fmt_int).to_numpy(),
+        "Onset day": _days_since(sae["ASTDT"], sae["TRTSDT"]).map(F.fmt_int).to_numpy(),
         "Preferred term": sae["AEDECOD"].astype(str).to_numpy(),
         "Grade": grade.map(F.fmt_int).to_numpy(),
-        "End day": sae["AENDY"].map(lambda v: "" if F.is_missing(v) else F.fmt_int(v)).to_numpy(),
+        "End day": _days_since(sae["AENDT"], sae["TRTSDT"]).map(lambda v: "" if F.is_missing(v) else F.fmt_int(v)).to_numpy(),
         "Outcome": outcome,
     })
 
 
 def death_listing(adsl: pd.DataFrame, cohort: str = C.COHORT_TRIAL) -> pd.DataFrame:
-    """Deaths in ``cohort``, one row per subject: subject, study day of death from CAR-T1
-    (DTHDT - TRTSDT + 1, the AVAL convention), cause, whether a relapse preceded it, and the
-    last step of the sandwich reached."""
+    """Deaths in ``cohort``, one row per subject: subject, day of death since CAR-T1 (DTHDT -
+    TRTSDT, CAR-T1 = day 0, as every table and listing), cause, whether a relapse preceded it, and
+    the last step of the sandwich reached."""
     d = adsl[(adsl["COHORT"] == cohort) & (adsl["DTHFL"] == "Y")].copy()
-    day = (d["DTHDT"] - d["TRTSDT"]).dt.days + 1
+    day = _days_since(d["DTHDT"], d["TRTSDT"])
     steps = [("CART2DT", "CAR-T2"), ("AHSCTDT", "auto-HSCT"), ("COLLDT", "stem-cell collection"),
              ("TRTSDT", "CAR-T1")]
     reached = [next((name for col, name in steps if col in d.columns and pd.notna(r[col])), "none")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present import labels as L
 from analysis.present.table import Table
 
 LEVEL_1Y, LEVEL_2Y, LEVEL_TAU = "365.25", "730.5", f"{C.RMST_TAU_DAYS:g}"
@@ -120,7 +121,7 @@ def efficacy_table(ard: pd.DataFrame, param: str, endpoint: str, origin_note: st
     methods = methods or {}
     notes = [*extended_notes(ard, "rmst", param), origin_note, NOMINAL,
              f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not reliably estimable (SAP 3.5).",
-             *(f"{a}: {methods[a]}" for a in ("km", "followup", "rmst", "rmst_diff", "cox") if a in methods)]
+             *L.method_notes(methods, "km", "followup", "rmst", "rmst_diff", "cox")]
     return Table(title=f"{endpoint}: Kaplan-Meier summary at the maturity of this cut", frame=frame,
                  headers=[endpoint, *(F.fmt_header(COHORT_LABELS[g], value(ard, context="km_n", param=param, group1_level=g,
                                                                             stat_name="n")) for g in COHORTS),
@@ -174,7 +175,7 @@ def mrd_rates_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), methods: d
     return Table(title="MRD negativity: conversion, day 28 and by timepoint", frame=frame,
                  headers=["Rate", "Flow cytometry (< 1e-4)", "IgH NGS (< 1e-6)"], subtitles=list(subtitles),
                  footnotes=["x/n, % (95% exact CI). Samples on or after relapse are not used (SAP 4.2)."]
-                 + [f"{a}: {methods[a]}" for a in ("mrd_conversion", "mrd_day28", "mrd_timepoint") if a in methods])
+                 + L.method_notes(methods, "mrd_conversion", "mrd_day28", "mrd_timepoint"))
 
 
 def mrd_agreement_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), methods: dict | None = None) -> Table:
@@ -192,23 +193,24 @@ def mrd_agreement_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), method
     methods = methods or {}
     return Table(title="Agreement of FC and NGS on paired samples after CAR-T1", frame=frame,
                  headers=["", "NGS negative", "NGS positive"], subtitles=list(subtitles),
-                 footnotes=[f"{a}: {methods[a]}" for a in ("mrd_agreement", "mrd_baseline") if a in methods])
+                 footnotes=L.method_notes(methods, "mrd_agreement", "mrd_baseline"))
 
 
 def single_arm_km_table(ard: pd.DataFrame, params: dict, title: str, subtitles: Sequence[str] = (),
                         footnotes: Sequence[str] = (), group: str = C.COHORT_TRIAL) -> Table:
     """One column per parameter (e.g. MRD duration by method) of one group: N, events, median and
     the rates at 1 and 2 years with numbers at risk, under the reliability rule of SAP 3.5."""
-    rows = {"Subjects, N": [], "Events, n": [], "Median, months (95% CI)": [],
-            "Rate at 12 months, % (95% CI); n at risk": [], "Rate at 24 months, % (95% CI); n at risk": []}
+    # one name for a timepoint in every table (issue 11): "Rate at 1 year", as the comparison tables
+    rate_1y, rate_2y = (f"Rate at {L.timepoint_name(float(lv))}, % (95% CI); n at risk" for lv in (LEVEL_1Y, LEVEL_2Y))
+    rows = {"Subjects, N": [], "Events, n": [], "Median, months (95% CI)": [], rate_1y: [], rate_2y: []}
     for param in params:
         rows["Subjects, N"].append(F.fmt_int(value(ard, context="km_n", param=param, group1_level=group, stat_name="n")))
         rows["Events, n"].append(F.fmt_int(value(ard, context="km_n", param=param, group1_level=group, stat_name="n_event")))
         rows["Median, months (95% CI)"].append(F.fmt_est_ci(*(
             value(ard, context="km_median", param=param, group1_level=group, stat_name=s) / C.DAYS_PER_MONTH
             for s in ("median", "lcl", "ucl")), 1))
-        rows["Rate at 12 months, % (95% CI); n at risk"].append(rate_cell(ard, "km", param, group, LEVEL_1Y))
-        rows["Rate at 24 months, % (95% CI); n at risk"].append(rate_cell(ard, "km", param, group, LEVEL_2Y))
+        rows[rate_1y].append(rate_cell(ard, "km", param, group, LEVEL_1Y))
+        rows[rate_2y].append(rate_cell(ard, "km", param, group, LEVEL_2Y))
     frame = pd.DataFrame([[label, *cells] for label, cells in rows.items()], columns=["", *params.values()])
     return Table(title=title, frame=frame, headers=["", *params.values()], subtitles=list(subtitles),
                  footnotes=[*footnotes, f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not "

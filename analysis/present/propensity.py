@@ -11,6 +11,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present import labels as L
 from analysis.present.ard_views import ard_stat
 from analysis.present.cohort_style import COHORT_COLOURS, cohort_label, cohorts_in
 from analysis.present.table import Table
@@ -59,7 +60,7 @@ def plot_weight_distribution(frame: pd.DataFrame, by: str = "COHORT", weight: st
 def balance_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
     """Covariate means by cohort before and after ATT weighting, with SMDs (ARD ``ps_balance``)."""
     bal = balance_from_ard(ard)
-    label = [c if not lv else f"{c}: {lv}" for c, lv in zip(bal["covariate"], bal["level"])]
+    label = [L.covariate_label(c, lv) for c, lv in zip(bal["covariate"], bal["level"])]
     frame = pd.DataFrame({
         "Covariate": label,
         "trial": bal["mean_treated"].map(lambda v: F.fmt_num(v, 2)),

@@ -2,7 +2,7 @@
 
 Numbers come from the ARD only; labels, not codes. Day convention of every table and listing
 here: days *since* an event, the event day being day 0 (CAR-T toxicity and transplant
-convention), except study days of listings, which count CAR-T1 as day 1 (CDISC); each footnote says which.
+convention); listings count days since CAR-T1 the same way (SAP 7.4); each footnote names the event.
 """
 
 from __future__ import annotations
@@ -97,6 +97,50 @@ def imputation_sentence(ard: pd.DataFrame) -> str:
             f"the 1st of the month, or to the latest period-opening protocol event of that month not after the "
             f"end date: {s['n_onset_bounded']} onsets) and {s['n_end_imputed']} an end date without the day "
             "(SAP 2.3).")
+
+
+def coding_sentence(ard: pd.DataFrame) -> str:
+    """How many AE records arrived with their verbatim term not yet coded (ARD ``ae_coding``;
+    empty for an ARD without those rows)."""
+    if not (ard["context"] == "ae_coding").any():
+        return ""
+    s = {n: int(_stat(ard, "ae_coding", stat_name=n)) for n in
+         ("n_records", "n_uncoded", "n_uncoded_teae", "n_subj_uncoded_teae")}
+    if not s["n_uncoded"]:
+        return f"Every one of the {s['n_records']} AE records of this cut has its CTCAE 5.0 term coded."
+    return (f"{s['n_uncoded']} of {s['n_records']} AE records arrived with the verbatim term not yet coded by data "
+            f"management ({s['n_uncoded_teae']} treatment-emergent, in {s['n_subj_uncoded_teae']} subject(s)): they "
+            "are counted in every AE table under \"Not coded\" (system organ class and term) until a later cut "
+            "codes them (SAP 5.1).")
+
+
+SITE_LABELS = {"BM": "bone marrow", "CNS": "isolated CNS", "BM+CNS": "marrow and CNS",
+               "OTHER-EM": "other extramedullary", "NOT RECORDED": "no site (loss of remission: NR)"}
+
+
+def intercurrent_sentence(ard: pd.DataFrame) -> str:
+    """The intercurrent event allo-HSCT after stopping the sandwich, counted (ARD ``course``)."""
+    sel = _sel(ard, "course")
+    if sel.empty:
+        return ""
+    look = {r.stat_name: r.stat for r in sel[sel["param"] == "ALLOICE"].itertuples()}
+    return (f"Allo-HSCT in remission after stopping the sandwich (intercurrent event; treatment policy): "
+            f"{F.fmt_n_pct(look['n_subj'], look['pct'])} of the {F.fmt_int(look['N'])} subjects who received "
+            "CAR-T1 (ADSL ALLOICDT, from the subsequent-therapy form).")
+
+
+def relapse_site_sentence(ard: pd.DataFrame) -> str:
+    """Relapses of the safety population by site (ARD ``course``, ADSL RELSITE)."""
+    sel = _sel(ard, "course")
+    sel = sel[sel["param"] == "RELSITE"]
+    if sel.empty:
+        return "No subject of the safety population relapsed by this cut."
+    cells = []
+    for level in dict.fromkeys(sel["variable_level"]):
+        look = dict(zip(sel.loc[sel["variable_level"] == level, "stat_name"], sel.loc[sel["variable_level"] == level, "stat"]))
+        cells.append(f"{SITE_LABELS.get(level, level.lower())} {F.fmt_n_pct(look['n_subj'], look['pct'])}")
+    n = int(sel["stat"][sel["stat_name"] == "N"].iloc[0])
+    return f"Site of the first relapse, of the {n} subjects who relapsed: {'; '.join(cells)} (SAP 8)."
 
 
 def death_table(ard: pd.DataFrame, method: str = "") -> Table:

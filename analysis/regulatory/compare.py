@@ -144,8 +144,9 @@ def raw_events(old: dict[str, pd.DataFrame | None], new: dict[str, pd.DataFrame 
     for r in _new_rows(mrd_recurrences(old.get("mrd")), rec_new, FORMS["mrd"].key).to_dict("records"):
         add("MRD recurrence", r["SUBJID"], r["MRDDTC"], f"{r['METHOD']} level {r.get('MRDLEVEL')}")
     for r in _new_rows(old.get("ae"), new.get("ae"), FORMS["ae"].key).to_dict("records"):
+        term = r["AEDECOD"] if common.cell_text(r.get("AEDECOD")) else f"'{r.get('AETERM')}' (not yet coded)"
         add("adverse event", r["SUBJID"], r["AESTDTC"],
-            f"{r['AEDECOD']} grade {r['AETOXGR']}" + (" (serious)" if r.get("AESER") == "Y" else ""))
+            f"{term} grade {r['AETOXGR']}" + (" (serious)" if r.get("AESER") == "Y" else ""))
     ext_old, ext_new = old.get("ext"), new.get("ext")
     if ext_new is not None:
         before = {} if ext_old is None else ext_old.set_index("PATID")[["RELDTC", "DTHDTC"]].to_dict("index")
