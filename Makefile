@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: report test venv system-deps bench fuzz fuzz-raw simulate clean-outputs
+.PHONY: report test lint venv system-deps bench fuzz fuzz-raw simulate clean-outputs
 
 venv: $(STAMP)
 
@@ -34,7 +34,12 @@ report: venv
 system-deps:
 	@bash tools/system-deps.sh
 
-test: venv system-deps
+# The lint gate first (ruff: pyflakes, bugbear, complexity; pyproject.toml [tool.ruff]): any
+# finding fails the target before a test runs.
+lint: venv
+	$(PY) -m ruff check .
+
+test: venv system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Issue 14: >= 1,000 mutated raw exports through validate + derive in-process; prints counts by

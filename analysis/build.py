@@ -1,7 +1,11 @@
 """Incremental, never-stale builds.
 
-Every pipeline step declares, in the one table ``DEPENDENCIES`` below, what it reads:
+Every pipeline step is declared once, in the table ``DEPENDENCIES`` below: what runs it and
+what it reads. The command line (analysis.cli) builds its step commands from this table too.
 
+- ``entry``: ``"module:function"`` that runs it (``function(cut, root=root)``; imported only when
+             the step has to run),
+- ``help``:  one line for ``python -m analysis <step> --help``,
 - ``code``:  source files of the modules / notebooks it runs (globs relative to the repository),
 - ``reads``: data files (templates relative to the data root: ``{cut}`` the cut being built,
              ``{prev}`` the cut before it; a template ending in ``/`` means a whole folder),
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -36,14 +41,15 @@ from typing import Callable, Iterable
 from analysis import paths
 from analysis.atomic import atomic_write_text
 from analysis.errors import BadDataError
-from analysis.messages import say as _say_safe
+from analysis.messages import say
 
 RECORD_DIR = ".build"           # under data/derived/: data/derived/.build/<cut>/<step>.json
 RECORD_VERSION = 1
 LOCKFILE = "requirements.lock"  # the pinned environment: every step depends on it
 
 # Modules every step imports (paths, atomic writes, error types): a change there re-runs all.
-COMMON_CODE = ("analysis/paths.py", "analysis/ard.py", "analysis/atomic.py", "analysis/errors.py", "analysis/messages.py")
+COMMON_CODE = ("analysis/__init__.py", "analysis/paths.py", "analysis/ard.py", "analysis/atomic.py", "analysis/errors.py",
+               "analysis/messages.py")
 # Steps whose result means nothing if their data inputs changed while they ran: no record is
 # written and the build stops (validating one version of a file and recording another would let
 # derive work on bytes nobody validated).
@@ -52,7 +58,9 @@ STRICT_INPUT_STEPS = ("validate",)
 
 @dataclass(frozen=True)
 class StepDeps:
-    """What one step reads and writes (see the module docstring for the template syntax)."""
+    """One step: what runs it, and what it reads and writes (see the module docstring)."""
+    entry: str
+    help: str
     code: tuple[str, ...]
     reads: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
@@ -62,16 +70,21 @@ class StepDeps:
 # THE table of step dependencies. Order = pipeline order.
 DEPENDENCIES: dict[str, StepDeps] = {
     "validate": StepDeps(
+        entry="validation.runner:validate_cut",
+        help="check every raw form of the cut (Great Expectations)",
         code=("validation/**", "analysis/raw_spec.py", "analysis/raw_io.py", "analysis/conventions.py",
               # identifier withholding in failure lines (one marker, one function)
               "analysis/regulatory/compare.py", "analysis/regulatory/identifiers.py",
-              "analysis/regulatory/common.py", "analysis/regulatory/guard.py"),
+              "analysis/regulatory/__init__.py", "analysis/regulatory/common.py", "analysis/regulatory/guard.py",
+              "analysis/build.py"),
         reads=("data/raw/{cut}/",),
         outputs=("reports/{cut}/validation.html",),
     ),
     "derive": StepDeps(
+        entry="analysis.derive.pipeline:derive_cut",
+        help="build ADaM datasets in data/derived/<cut>/",
         code=("analysis/derive/**", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py",
-              "validation/manifest.py"),
+              "validation/__init__.py", "validation/manifest.py", "analysis/build.py"),
         reads=("data/raw/{cut}/",),
         after=("validate",),
         outputs=("data/derived/{cut}/",),
@@ -79,11 +92,15 @@ DEPENDENCIES: dict[str, StepDeps] = {
     # Define-XML 2.0 from the derive step's spec.json (written before render so the report's
     # index lists it on every run).
     "define": StepDeps(
-        code=("analysis/regulatory/define_xml.py",),
+        entry="analysis.regulatory.define_xml:define_step",
+        help="write Define-XML 2.0 of the derived datasets -> reports/<cut>/define.xml",
+        code=("analysis/regulatory/define_xml.py", "analysis/raw_spec.py"),
         after=("derive",),
         outputs=("reports/{cut}/define.xml",),
     ),
     "analyze": StepDeps(
+        entry="analysis.analyze.pipeline:analyze_cut",
+        help="compute the SAP analyses -> reports/<cut>/ard.csv",
         code=("analysis/stats/**", "analysis/analyze/**", "analysis/conventions.py"),
         after=("derive",),
         outputs=("reports/{cut}/ard.*", "reports/{cut}/ard_*", "reports/{cut}/ard/"),
@@ -91,23 +108,38 @@ DEPENDENCIES: dict[str, StepDeps] = {
     # "Changes since the previous cut": raw of both cuts, derived data / ARD of the previous cut
     # where built, and lock manifests (a change to a locked cut is called out).
     "changes": StepDeps(
-        code=("analysis/regulatory/compare.py", "analysis/regulatory/common.py", "analysis/raw_io.py",
-              "analysis/raw_spec.py", "analysis/conventions.py"),
+        entry="analysis.regulatory.compare:changes_step",
+        help="changes since the previous cut -> reports/<cut>/changes/",
+        code=("analysis/regulatory/__init__.py", "analysis/regulatory/compare.py", "analysis/regulatory/common.py",
+              "analysis/regulatory/guard.py", "analysis/raw_io.py", "analysis/raw_spec.py", "analysis/conventions.py",
+              "analysis/build.py", "validation/__init__.py", "validation/manifest.py"),
         reads=("data/raw/{cut}/", "data/raw/{prev}/", "data/derived/{prev}/", "reports/{prev}/ard.csv",
                "data/locked/{prev}/", "data/locked/{cut}/"),
         after=("derive", "analyze"),
         outputs=("reports/{cut}/changes/",),
     ),
     "render": StepDeps(
-        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "analysis/provenance.py", "docs/sap-notes.md",
-              "_quarto.yml"),
+        entry="analysis.render.pipeline:render_cut",
+        help="render the Quarto notebooks -> reports/<cut>/ (key tables also as RTF in tables/)",
+        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "analysis/provenance.py",
+              "docs/sap-notes.md", "_quarto.yml",
+              # what the notebooks import besides present: the ARD reader and loaders of
+              # analysis.analyze (and through them the statistics), the change tables' reader
+              "analysis/analyze/**", "analysis/stats/**", "analysis/conventions.py", "analysis/raw_io.py",
+              "analysis/raw_spec.py", "analysis/build.py", "analysis/regulatory/__init__.py",
+              "analysis/regulatory/common.py", "analysis/regulatory/compare.py", "analysis/regulatory/guard.py",
+              "validation/__init__.py", "validation/manifest.py"),
         after=("validate", "derive", "define", "analyze", "changes"),
         outputs=("reports/{cut}/",),
     ),
     # Last: no directly identifying column or value of raw in any output (raises BadDataError).
     "identifiers": StepDeps(
-        code=("analysis/regulatory/identifiers.py", "analysis/regulatory/common.py", "analysis/raw_io.py",
-              "analysis/raw_spec.py"),
+        entry="analysis.regulatory.identifiers:identifiers_step",
+        help="check that no identifying column or value of raw reached any output",
+        code=("analysis/regulatory/__init__.py", "analysis/regulatory/identifiers.py", "analysis/regulatory/common.py",
+              "analysis/regulatory/compare.py", "analysis/regulatory/guard.py", "analysis/raw_io.py",
+              "analysis/raw_spec.py", "analysis/conventions.py", "analysis/build.py", "validation/__init__.py",
+              "validation/manifest.py"),
         reads=("data/raw/{cut}/",),
         after=("derive", "define", "analyze", "changes", "render"),
     ),
@@ -118,6 +150,31 @@ PIPELINE = tuple(DEPENDENCIES)
 # Never inputs or outputs: caches, editor / atomic-write scratch files, our own records.
 _IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache", RECORD_DIR, "_freeze")
 _IGNORED_NAMES = ("*.pyc", ".*.tmp-*", ".*.old-*", ".DS_Store", "*~")
+
+
+# --- running a step -----------------------------------------------------------------------------------
+
+class StepMissing(Exception):
+    """A step's module does not exist (yet)."""
+
+
+def load_step(step: str, table: dict[str, StepDeps] | None = None) -> Callable:
+    """The function that runs ``step`` (its ``entry``), imported now."""
+    module, _, func = (table or DEPENDENCIES)[step].entry.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
+            raise StepMissing(f"step '{step}' is not built yet ({module} does not exist)") from None
+        raise
+    return getattr(mod, func)
+
+
+def step_runner(step: str) -> Callable[[str, Path], None]:
+    """The build engine's runner: resolves the step function only when the step must run."""
+    def run(cut: str, root: Path) -> None:
+        load_step(step)(cut, root=root)
+    return run
 
 
 # --- hashing --------------------------------------------------------------------------------------
@@ -341,12 +398,8 @@ def _summarise(reasons: list[str], limit: int = 3) -> str:
     return head + (f"; and {len(reasons) - limit} more" if len(reasons) > limit else "")
 
 
-def _say(msg: str) -> None:
-    _say_safe(msg)
-
-
 def build_step(step: str, cut: str, run: Callable[[str, Path], None], root: Path | None = None,
-               plan: Plan | None = None, force: bool = False, say: Callable[[str], None] = _say) -> bool:
+               plan: Plan | None = None, force: bool = False, say: Callable[[str], None] = say) -> bool:
     """Run ``step`` of ``cut`` unless it is up to date. ``run(cut, root)`` does the work and
     raises on failure, in which case no record is written (the old one is removed first, so a
     half-finished run is never taken for a finished one). Returns True when the step ran."""
@@ -381,7 +434,7 @@ def build_step(step: str, cut: str, run: Callable[[str, Path], None], root: Path
 
 def build(target_steps: Iterable[str], cut: str, runner: Callable[[str], Callable[[str, Path], None]],
           root: Path | None = None, plan: Plan | None = None, force: Iterable[str] = (),
-          say: Callable[[str], None] = _say) -> list[str]:
+          say: Callable[[str], None] = say) -> list[str]:
     """Bring ``target_steps`` (and what they depend on) up to date, in pipeline order.
     ``runner(step)`` returns the step function; ``force`` names steps to re-run regardless.
     Returns the steps that ran."""

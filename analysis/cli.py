@@ -1,7 +1,7 @@
 """Command line: ``python -m analysis <command> [--cut cut-YYYY-MM-DD]``.
 
 Steps run in the fixed order validate -> derive -> define -> analyze -> changes -> render ->
-identifiers;
+identifiers (declared once, with their entry points and help, in analysis.build.DEPENDENCIES);
 ``report`` brings them all up to date, re-running only what is stale (analysis.build). A step
 command (e.g. ``analyze``) brings that step and what it depends on up to date. ``--cut`` defaults
 to the latest cut in data/raw/.
@@ -16,7 +16,6 @@ the message names the path and the OS error; earlier outputs are intact).
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import sys
@@ -29,62 +28,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Only light imports here: the "everything up to date" path must not load pandas or GX.
 from analysis import build, paths  # noqa: E402
-from analysis.atomic import sweep_stale  # noqa: E402
 from analysis.errors import (  # noqa: E402
     EXIT_BAD_DATA, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError,
     ReproductionMismatch, UsageError, environment_error,
 )
 from analysis.messages import say, tell  # noqa: E402
+from analysis.regulatory import guard  # noqa: E402  (light: json and hashing)
 from analysis.render.errors import RenderError  # noqa: E402  (a tiny module: no renderer imports)
 
-# step name -> (module, function, one-line description). The function takes (cut, root) and
-# raises BadDataError for bad data. Modules are imported only when the step has to run.
-STEPS = {
-    "validate": ("validation.runner", "validate_cut", "check every raw form of the cut (Great Expectations)"),
-    "derive": ("analysis.derive.pipeline", "derive_cut", "build ADaM datasets in data/derived/<cut>/"),
-    "define": ("analysis.regulatory.define_xml", "define_step",
-               "write Define-XML 2.0 of the derived datasets -> reports/<cut>/define.xml"),
-    "analyze": ("analysis.analyze.pipeline", "analyze_cut", "compute the SAP analyses -> reports/<cut>/ard.csv"),
-    "changes": ("analysis.regulatory.compare", "changes_step",
-                "changes since the previous cut -> reports/<cut>/changes/"),
-    "render": ("analysis.render.pipeline", "render_cut", "render the Quarto notebooks -> reports/<cut>/"),
-    "identifiers": ("analysis.regulatory.identifiers", "identifiers_step",
-                    "check that no identifying column or value of raw reached any output"),
-}
+# The steps, their order, entry points and help: the one table of analysis.build.
 PIPELINE = build.PIPELINE
-assert set(PIPELINE) == set(STEPS), "analysis.build.DEPENDENCIES and cli.STEPS must name the same steps"
+StepMissing = build.StepMissing
 
 
-class StepMissing(Exception):
-    pass
-
-
-def _load(step: str):
-    module, func, _ = STEPS[step]
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            raise StepMissing(f"step '{step}' is not built yet ({module} does not exist)") from None
-        raise
-    return getattr(mod, func)
-
-
-def _say(msg: str) -> None:
-    say(msg)   # control characters of raw values escaped (analysis.messages)
-
-
-def _runner(step: str):
-    """The build engine's runner: resolves the step function only when the step must run."""
-    def run(cut: str, root: Path) -> None:
-        _load(step)(cut, root=root)
-    return run
+_say = say   # the one message helper: logging to stderr, control characters escaped (analysis.messages)
 
 
 def _prestarting_runner(step: str):
-    """``_runner``; and when a step before render has to run, render's kernels are started at
+    """``build.step_runner``; and when a step before render has to run, render's kernels are started at
     once to start up and import on the other core meanwhile (analysis.render.kernels.prestart)."""
-    run = _runner(step)
+    run = build.step_runner(step)
 
     def run_after_prestart(cut: str, root: Path) -> None:
         if PIPELINE.index(step) < PIPELINE.index("render"):
@@ -101,44 +64,15 @@ def _discard_prestarted() -> None:
 
 
 def _root(args) -> Path:
-    return args.root if args.root is not None else paths.ROOT
-
-
-def check_cut(cut: str, root: Path | None) -> str:
-    """A cut named on the command line must exist in data/raw/ as a plain folder named
-    cut-<calendar date> (else bad data, exit 3)."""
-    if not paths.is_cut_name(cut):
-        raise BadDataError(f"{cut!r} is not a data cut name (expected cut-YYYY-MM-DD with a calendar date, "
-                           f"a folder of {paths.raw_root(root)})")
-    if paths.raw_dir(cut, root).is_symlink():
-        raise BadDataError(f"{paths.raw_dir(cut, root)} is a symbolic link; refused: a raw cut is a plain "
-                           f"folder of {paths.raw_root(root)}")
-    cuts = paths.list_cuts(root)
-    if cut not in cuts:
-        raise BadDataError(f"data cut {cut!r} not found in {paths.raw_root(root)}; "
-                           f"available: {', '.join(cuts) or 'none'}")
-    return cut
-
-
-def resolve_cut(cut: str | None, root: Path | None) -> str:
-    """The named cut (checked), or the latest in data/raw/ when none is named."""
-    if cut is not None:
-        return check_cut(cut, root)
-    for name in paths.ignored_cut_folders(root):
-        _say(f"note: ignoring {paths.raw_root(root) / name}: not a cut (a cut is a plain folder named "
-             f"cut-YYYY-MM-DD with a calendar date)")
-    try:
-        return paths.latest_cut(root)
-    except FileNotFoundError as exc:
-        raise BadDataError(f"{exc}; run `python -m analysis simulate` or add a raw export") from None
+    return paths.project_root(args.root)
 
 
 def _cut_of(args) -> str:
-    return resolve_cut(args.cut, args.root)
+    return paths.resolve_cut(args.cut, args.root)
 
 
 def cmd_simulate(args) -> int:
-    from analysis.simulate import write_cuts  # the only place that imports the simulator
+    from analysis.simulate.study import write_cuts  # the only place that imports the simulator
     out = args.out if args.out is not None else paths.raw_root(args.root)
     try:
         written = write_cuts(out, seed=args.seed, force=args.force, n_trial=args.n_trial,
@@ -151,21 +85,10 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-def prepare_build(cut: str, root: Path) -> None:
-    """Before a build: remove scratch left by killed runs (analysis.atomic.sweep_stale), and
-    refuse to rebuild a LOCKED cut whose raw export differs from the lock (exit 4)."""
-    from analysis.regulatory.guard import refuse_changed_locked_raw
-    for folder in (paths.derived_root(root), paths.reports_root(root), paths.report_dir(cut, root),
-                   paths.derived_root(root) / build.RECORD_DIR / cut, root / "data" / "locked"):
-        for p in sweep_stale(folder):
-            _say(f"removed {p} (left by a run that was killed)")
-    refuse_changed_locked_raw(cut, root)
-
-
 def cmd_step(args) -> int:
     cut = _cut_of(args)
-    prepare_build(cut, _root(args))
-    build.build([args.command], cut, _runner, root=_root(args),
+    guard.prepare_build(cut, _root(args))
+    build.build([args.command], cut, build.step_runner, root=_root(args),
                 force=[args.command] if args.force else (), say=_say)
     return EXIT_OK
 
@@ -174,8 +97,8 @@ def cmd_report(args) -> int:
     cut = _cut_of(args)
     t0 = time.perf_counter()
     targets = PIPELINE[: PIPELINE.index(args.until) + 1] if args.until else PIPELINE
-    prepare_build(cut, _root(args))
-    runner = _prestarting_runner if "render" in targets else _runner
+    guard.prepare_build(cut, _root(args))
+    runner = _prestarting_runner if "render" in targets else build.step_runner
     try:
         build.build(targets, cut, runner, root=_root(args), force=targets if args.force else (), say=_say)
     except StepMissing as exc:
@@ -197,8 +120,8 @@ def cmd_status(args) -> int:
 
 def cmd_extra(args) -> int:
     """lock / reproduce / compare live in analysis.regulatory."""
-    mod = importlib.import_module("analysis.regulatory.commands")
-    return getattr(mod, f"cmd_{args.command}")(args)
+    from analysis.regulatory import commands
+    return getattr(commands, f"cmd_{args.command}")(args)
 
 
 def cut_name(value: str) -> str:
@@ -236,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, default=None,
                     help="folder that receives the cut folders (default: data/raw/ of --root); "
                          "e.g. --out /tmp/big/data/raw, then --root /tmp/big for the other commands")
-    for name, (_, _, desc) in STEPS.items():
-        sp = add(name, desc + " (and bring the steps it needs up to date)", cmd_step)
+    for name, deps in build.DEPENDENCIES.items():
+        sp = add(name, deps.help + " (and bring the steps it needs up to date)", cmd_step)
         sp.add_argument("--force", action="store_true", help="re-run this step even if it is up to date")
     sp = add("report", "bring every step up to date, in order: " + " -> ".join(PIPELINE), cmd_report)
     sp.add_argument("--force", action="store_true", help="re-run every step even if up to date")
@@ -259,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to", dest="to_cut", default=None, type=cut_name, help="later cut (default: the latest)")
     sp.add_argument("--no-write", action="store_true", help="print only; do not write reports/<to>/changes/")
     sp.set_defaults(func=cmd_extra)
-    importlib.import_module("analysis.cli_design").add_parser(sub, after)   # issue 17 (SAP 9)
+    from analysis import cli_design   # the `design` subcommand, issue 17 (SAP 9)
+    cli_design.add_parser(sub, after)
     return p
 
 

@@ -73,7 +73,7 @@ def _swapped_constants(model, trial, ext, site_hr):
 
 def simulate_raw(scenario, seed: int) -> dict[str, bytes]:
     """The raw CSV exports (file name -> bytes) of ``scenario.cut`` of one simulated study."""
-    from analysis.simulate import cut_files, simulate_study
+    from analysis.simulate.study import cut_files, simulate_study
     model, trial, ext, site_hr, unmeasured = _scenario_models(scenario)
     with _LOCK, _swapped_constants(model, trial, ext, site_hr):
         study = simulate_study(seed, n_trial=scenario.n_trial, n_external=scenario.n_external, unmeasured=unmeasured)

@@ -16,7 +16,6 @@ AVAL_ADD_ONE_DAY = True
 # --- confidence intervals ---------------------------------------------------------------------
 CONF_LEVEL = 0.95
 KM_CONF_TYPE = "log-log"          # SAP 3.1: KM limits on the complementary log-log scale
-KM_DIFF_CI = "wald"               # SAP 3.2: difference of KM at t, Greenwood SEs, Wald interval
 BINOMIAL_CI = "clopper-pearson"   # SAP 3.4: exact limits for rates
 COX_TIES = "efron"                # SAP 3.3
 LOGRANK_RHO = 0                   # SAP 3.3: plain log-rank (survdiff rho = 0)

@@ -3,13 +3,16 @@
 Raw values reach messages (a validation failure quotes the cell, compare lists changed values):
 a terminal escape sequence, a NUL, a carriage return or a bidirectional override in a raw value
 must not act on the reader's terminal or forge a line. They are shown escaped instead
-(``\\x1b``, ``\\x00``, ``\\u202e``). ``say`` prints to stderr, ``tell`` to stdout.
+(``\\x1b``, ``\\x00``, ``\\u202e``). ``say`` logs a message to stderr through the ``analysis``
+logger of :mod:`logging` (the one helper for progress and error messages: no module prints to
+stderr itself), ``tell`` prints output meant for stdout.
 
 This module is light (no pandas): the CLI and the build engine use it on the fast path.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 
@@ -44,9 +47,32 @@ def printable(text, keep_newlines: bool = False) -> str:
     return pattern.sub(lambda m: escape_char(m.group(0)), str(text))
 
 
-def say(msg: str) -> None:
-    """A progress or error message on stderr, control characters escaped."""
-    print(printable(msg, keep_newlines=True), file=sys.stderr, flush=True)
+LOGGER = logging.getLogger("analysis")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes each record, control characters escaped, to the *current* ``sys.stderr`` (a stream
+    redirected after import, e.g. by pytest, still receives it). A broken pipe is raised to the
+    caller (the command line stops quietly on it), not swallowed by logging."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(printable(record.getMessage(), keep_newlines=True) + "\n")
+        sys.stderr.flush()
+
+
+def logger() -> logging.Logger:
+    """The package's logger, with its stderr handler (installed once; not propagated to the root
+    logger, so a library's logging configuration cannot duplicate or hide our messages)."""
+    if not any(isinstance(h, _StderrHandler) for h in LOGGER.handlers):
+        LOGGER.addHandler(_StderrHandler())
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.propagate = False
+    return LOGGER
+
+
+def say(msg: str, level: int = logging.INFO) -> None:
+    """A progress or error message on stderr (through ``logging``), control characters escaped."""
+    logger().log(level, "%s", msg)
 
 
 def tell(msg: str) -> None:

@@ -7,6 +7,9 @@ import re
 from datetime import date
 from pathlib import Path
 
+from analysis.errors import BadDataError
+from analysis.messages import say
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # ANALYSIS_ROOT lets tests and `reproduce` run the whole pipeline in a scratch tree.
 ROOT = Path(os.environ.get("ANALYSIS_ROOT", REPO_ROOT)).resolve()
@@ -90,3 +93,39 @@ def previous_cut(cut: str, root: Path | None = None) -> str | None:
     cuts = list_cuts(root)
     earlier = [c for c in cuts if c < cut]
     return earlier[-1] if earlier else None
+
+
+# --- the cut a command works on (command line: --cut, --from, --to) ----------------------------------
+
+def check_cut(cut: str, root: Path | None = None) -> str:
+    """A cut named on the command line must exist in data/raw/ as a plain folder named
+    cut-<calendar date> (else bad data, exit 3)."""
+    if not is_cut_name(cut):
+        raise BadDataError(f"{cut!r} is not a data cut name (expected cut-YYYY-MM-DD with a calendar date, "
+                           f"a folder of {raw_root(root)})")
+    if raw_dir(cut, root).is_symlink():
+        raise BadDataError(f"{raw_dir(cut, root)} is a symbolic link; refused: a raw cut is a plain "
+                           f"folder of {raw_root(root)}")
+    cuts = list_cuts(root)
+    if cut not in cuts:
+        raise BadDataError(f"data cut {cut!r} not found in {raw_root(root)}; "
+                           f"available: {', '.join(cuts) or 'none'}")
+    return cut
+
+
+def resolve_cut(cut: str | None, root: Path | None = None) -> str:
+    """The named cut (checked), or the latest in data/raw/ when none is named."""
+    if cut is not None:
+        return check_cut(cut, root)
+    for name in ignored_cut_folders(root):
+        say(f"note: ignoring {raw_root(root) / name}: not a cut (a cut is a plain folder named "
+            f"cut-YYYY-MM-DD with a calendar date)")
+    try:
+        return latest_cut(root)
+    except FileNotFoundError as exc:
+        raise BadDataError(f"{exc}; run `python -m analysis simulate` or add a raw export") from None
+
+
+def project_root(root: Path | None) -> Path:
+    """``root`` as given on the command line, else the default project root (ROOT)."""
+    return root if root is not None else ROOT

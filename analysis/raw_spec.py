@@ -14,7 +14,7 @@ Types:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 STUDYID = "SWCART-01"  # synthetic study identifier
 

@@ -122,7 +122,7 @@ def write_scaled_cut(root: Path, factor: int, seed: int = SEED) -> tuple[str, in
     """Raw exports of the latest cut for ``factor`` times the shipped numbers of patients, under
     ``root``/data/raw/ (the seeded simulator's API). Returns (cut, number of patients)."""
     from analysis.raw_spec import MANIFEST
-    from analysis.simulate import CUTS, cut_files, manifest_bytes, params, simulate_study
+    from analysis.simulate.study import CUTS, cut_files, manifest_bytes, params, simulate_study
     n_trial, n_external = params.N_TRIAL * factor, params.N_EXTERNAL * factor
     capacity = params.SITE_CAPACITY
     if n_trial > params.MAX_SITES * capacity:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.simulate import simulate_study
+from analysis.simulate.study import simulate_study
 from analysis.simulate.params import DEFAULT_SEED_CALIBRATION
 
 YEAR = 365.25

@@ -274,9 +274,19 @@ def test_record_written_atomically_only_after_success(tree, monkeypatch):
     assert "env:requirements.lock" in rec["inputs"]
 
 
-def test_every_step_of_the_cli_has_a_dependency_declaration():
+def test_the_cli_step_commands_are_the_steps_of_the_one_table():
+    """The command line is built from build.DEPENDENCIES: one subcommand per step, its help
+    line the table's, in pipeline order (report's help lists them)."""
     from analysis import cli
-    assert list(cli.STEPS) == list(build.DEPENDENCIES)
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for step, deps in build.DEPENDENCIES.items():
+        assert step in sub.choices, step
+        assert sub.choices[step].description.startswith(deps.help), step
+    assert " -> ".join(build.PIPELINE) in sub.choices["report"].description
+
+
+def test_every_step_declares_an_entry_and_its_dependencies():
     for step, deps in build.DEPENDENCIES.items():
         assert deps.code, f"{step} declares no code"
         assert set(deps.after) <= set(build.DEPENDENCIES), step

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import build, cli, paths
+from analysis import build, paths
 from analysis.errors import ReproductionMismatch
 from analysis.regulatory import common, lock, reproduce
 from tests.conftest import REPO
@@ -34,7 +34,7 @@ def _quiet(msg: str) -> None:
 
 
 def _ran(root: Path, plan: build.Plan, targets=build.PIPELINE) -> list[str]:
-    return build.build(targets, CUT, cli._runner, root=root, plan=plan, say=_quiet)
+    return build.build(targets, CUT, build.step_runner, root=root, plan=plan, say=_quiet)
 
 
 def _edit_raw_value(raw_dir: Path, form: str, subject: str, column: str, new: str) -> str:
@@ -83,7 +83,7 @@ def test_nothing_changed_nothing_runs_and_the_cli_answers_within_3_seconds(real_
     script = (
         "import sys; from pathlib import Path; from analysis import build, cli\n"
         f"plan = build.Plan(code_root=Path({str(code)!r}))\n"
-        f"ran = build.build(build.PIPELINE, {CUT!r}, cli._runner, root=Path({str(root)!r}), plan=plan)\n"
+        f"ran = build.build(build.PIPELINE, {CUT!r}, build.step_runner, root=Path({str(root)!r}), plan=plan)\n"
         "assert ran == [], ran\n"
         "assert 'pandas' not in sys.modules\n"
     )

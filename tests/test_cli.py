@@ -8,11 +8,13 @@ import types
 
 import pytest
 
-from analysis import cli
+import dataclasses
+
+from analysis import build, cli
 from analysis.errors import EXIT_BAD_DATA, EXIT_BUG, EXIT_OK, BadDataError
 from tests.conftest import REPO
 
-SUBCOMMANDS = ["simulate", *cli.STEPS, "report", "status", "lock", "reproduce", "compare"]
+SUBCOMMANDS = ["simulate", *build.DEPENDENCIES, "report", "status", "lock", "reproduce", "compare"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -45,10 +47,10 @@ def fake_steps(monkeypatch, tmp_path):
             (root / "fake" / cut).mkdir(parents=True, exist_ok=True)
             (root / "fake" / cut / f"{step}.out").write_text(step)
         return fn
-    for step in cli.STEPS:
+    for step, deps in build.DEPENDENCIES.items():
         setattr(mod, f"{step}_fn", make(step))
+        monkeypatch.setitem(build.DEPENDENCIES, step, dataclasses.replace(deps, entry=f"{mod.__name__}:{step}_fn"))
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    monkeypatch.setattr(cli, "STEPS", {s: (mod.__name__, f"{s}_fn", d) for s, (_, _, d) in cli.STEPS.items()})
     for cut in ("cut-2024-06-30", "cut-2025-06-30"):
         (tmp_path / "data" / "raw" / cut).mkdir(parents=True)
         (tmp_path / "data" / "raw" / cut / "dm.csv").write_text("SUBJID\n01-001\n")
@@ -118,9 +120,8 @@ def test_a_bug_exits_1_with_traceback(fake_steps, capsys):
 
 def test_missing_step_module_stops_report_quietly(fake_steps, monkeypatch, capsys):
     root, calls, _ = fake_steps
-    steps = dict(cli.STEPS)
-    steps["render"] = ("analysis.no_such_module", "render_cut", "x")
-    monkeypatch.setattr(cli, "STEPS", steps)
+    monkeypatch.setitem(build.DEPENDENCIES, "render",
+                        dataclasses.replace(build.DEPENDENCIES["render"], entry="analysis.no_such_module:render_cut"))
     assert cli.main(["--root", str(root), "report"]) == EXIT_OK
     assert [s for s, _ in calls] == ["validate", "derive", "define", "analyze", "changes"]
     assert "not built yet" in capsys.readouterr().err

@@ -88,7 +88,8 @@ def test_replicate_seeds_are_spawned_per_scenario_and_replicate_and_do_not_depen
 
 def test_the_adapter_with_the_shipped_settings_reproduces_the_shipped_simulator_and_restores_it():
     from analysis.cli_design import simulate_raw
-    from analysis.simulate import cut_files, outcomes, params, simulate_study
+    from analysis.simulate import outcomes, params
+    from analysis.simulate.study import cut_files, simulate_study
     before = (params.OUTCOME_MODEL, outcomes.draw_outcome.__defaults__, params.EXTERNAL_COVARIATES)
     shipped = Scenario(name="shipped", effect="planted", measured=1.0, unmeasured_shift_sd=-0.3,
                        unmeasured_log_hr_per_sd=math.log(1.5), n_trial=15, n_external=30, cut=CUTS[-1])

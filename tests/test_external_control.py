@@ -474,7 +474,7 @@ BIG_SEED, BIG_TRIAL, BIG_EXTERNAL = 11, 500, 1500
 def big(tmp_path_factory) -> SimpleNamespace:
     """A large seeded cohort through the raw export (CSV files) and the derivations, then the
     analyze step's propensity/weighting functions (bootstrap size irrelevant here: 2)."""
-    from analysis.simulate import CUTS, cut_files, simulate_study
+    from analysis.simulate.study import CUTS, cut_files, simulate_study
 
     cut = CUTS[-1]
     raw = tmp_path_factory.mktemp("big_raw") / cut
@@ -495,7 +495,7 @@ def test_att_weighting_balances_the_planted_confounders(big):
     """(i) Before weighting the planted confounders (PLANTED_TRUTH["confounders"]: age, MRD before
     therapy, disease status) are imbalanced (|SMD| > conventions.BALANCE_THRESHOLD); after ATT
     weighting every covariate and level of the propensity model has |SMD| < the threshold."""
-    from analysis.simulate import PLANTED_TRUTH
+    from analysis.simulate.study import PLANTED_TRUTH
 
     bal = big.rows[big.rows["context"] == "ps_balance"]
     before = bal[bal["stat_name"] == "smd_unweighted"].groupby("variable")["stat"].apply(lambda s: s.abs().max())
@@ -533,7 +533,7 @@ def test_iptw_moves_the_lfs_hazard_ratio_toward_the_planted_effect(big):
     row) lies below it. The planted effect is a cause-specific relapse HR (PLANTED_TRUTH; LFS also
     holds NRM, whose shape differs by cohort), so only the direction of the correction is
     asserted here; recovery of the planted values: tests/test_simulate_truth.py."""
-    from analysis.simulate import PLANTED_TRUTH
+    from analysis.simulate.study import PLANTED_TRUTH
 
     lfs = big.data["adtte"][big.data["adtte"]["PARAMCD"] == "LFS"]
     naive = float(survival.cox(lfs, "COHORT", ties=C.COX_TIES, reference=C.REFERENCE_COHORT)["coef"].iloc[0])

@@ -1,5 +1,5 @@
 """The present modules of the safety and external-comparison sections (ard_views, curves, forest,
-propensity, comparison_tables, listings, changes, safety_tables) and analysis.analyze.safety_extra on small hand-made frames.
+propensity, comparison_tables, listings, changes, safety_tables) and analysis.analyze.crs_icans_timing on small hand-made frames.
 
 Expected values are hand calculations stated next to each assertion (tolerance 1e-12 unless
 said otherwise), or the values put into the input frames (the figures must draw what they are
@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 
 from analysis import conventions as C  # noqa: E402
 from analysis import ard as A  # noqa: E402
-from analysis.analyze import safety_extra  # noqa: E402
+from analysis.analyze import crs_icans_timing  # noqa: E402
 from analysis.present import ard_views as AV  # noqa: E402
 from analysis.present import changes as CH  # noqa: E402
 from analysis.present import cohort_style as CS  # noqa: E402
@@ -243,12 +243,12 @@ def _adsl_adae():
 
 def test_crs_episodes_onset_from_the_preceding_infusion():
     adsl, adae = _adsl_adae()
-    ep = safety_extra.episodes(adae, adsl, "CRSFL").sort_values(["USUBJID", "ONSETDY"])
+    ep = crs_icans_timing.episodes(adae, adsl, "CRSFL").sort_values(["USUBJID", "ONSETDY"])
     # S1: 2023-01-06 - CAR-T1 2023-01-01 = day 5; 2023-04-03 - CAR-T2 2023-04-01 = day 2;
     # S2: day 9 after CAR-T1; S3's pre-treatment record is not treatment-emergent: excluded
     assert list(zip(ep["USUBJID"], ep["INFUSION"], ep["ONSETDY"])) == [
         ("S1", "CAR-T2", 2.0), ("S1", "CAR-T1", 5.0), ("S2", "CAR-T1", 9.0)]
-    rows = A.read(_roundtrip(safety_extra.timing_rows(adae, adsl)))
+    rows = A.read(_roundtrip(crs_icans_timing.timing_rows(adae, adsl)))
     look = lambda **k: A.lookup(rows, context="crs_icans_timing", param="CRS", **k)  # noqa: E731
     assert look(variable="EPISODES", variable_level="ANY", stat_name="n_episodes") == 3
     assert look(variable="EPISODES", variable_level="ANY", stat_name="n_subj") == 2
@@ -331,7 +331,7 @@ def _ae_ard() -> pd.DataFrame:
 
 
 def test_ae_tables_from_ard_rows():
-    from analysis.present import format_ae_overview, format_ae_table
+    from analysis.present.layouts import format_ae_overview, format_ae_table
     ard = _ae_ard()
     tidy = AV.ae_table_frame(ard)
     assert set(tidy["section"]) == {"population", "overall", "soc", "term"}

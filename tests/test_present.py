@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import present as P
+from analysis.present import layouts as L
+from analysis.present import table as T
 from analysis.present import formats as F
 from analysis.stats import tables
 
@@ -76,7 +77,7 @@ def small_adsl():
 def test_format_table1_cells(small_adsl):
     tidy = tables.table1(small_adsl, "ARM", ["AGE", "SEX"], categorical=["SEX"],
                          labels={"AGE": "Age (years)", "SEX": "Sex"})
-    t = P.format_table1(tidy, groups=["A", "B"])
+    t = L.format_table1(tidy, groups=["A", "B"])
     # hand computation: A = 10, 20, 30 -> mean 20, SD 10, quartiles 15 / 25 (linear);
     # B = 1..4 -> mean 2.5, SD 1.2910, quartiles 1.75 / 3.25
     assert t.frame.loc[t.frame.Characteristic == "Mean (SD)", "A"].item() == "20.0 (10.00)"
@@ -114,7 +115,7 @@ def ae_tidy():
 
 
 def test_format_ae_table_cells_and_order(ae_tidy):
-    t = P.format_ae_table(ae_tidy, grades=("any", ">=3"))
+    t = L.format_ae_table(ae_tidy, grades=("any", ">=3"))
     col_any, col_high = "A | Any grade", "A | Grade \u2265 3"
     assert t.cell("CRS", col_any) == "2 (66.7) [3]"        # S1 twice + S2 -> 2 subjects, 3 events
     assert t.cell("CRS", col_high) == "1 (33.3) [1]"
@@ -125,16 +126,16 @@ def test_format_ae_table_cells_and_order(ae_tidy):
     assert labels == ["Subjects with at least one TEAE", "Blood", "Anemia", "Immune", "CRS"]
     assert t.indent == [0, 0, 1, 0, 1]
     assert t.headers[1] == "A\nN = 3\nAny grade"
-    worst = P.format_ae_table(ae_tidy, grades=("1", "2", "3", "4", "5"), show_events=False)
+    worst = L.format_ae_table(ae_tidy, grades=("1", "2", "3", "4", "5"), show_events=False)
     assert worst.cell("CRS", "A | Grade 3") == "1 (33.3)"  # S1 at its worst grade only
     assert worst.cell("CRS", "A | Grade 1") == "0"
     assert any("worst grade" in n for n in worst.footnotes)
     with pytest.raises(ValueError, match="grades"):
-        P.format_ae_table(ae_tidy, grades=("7",))
+        L.format_ae_table(ae_tidy, grades=("7",))
 
 
 def test_format_ae_table_min_pct_drops_rare_terms(ae_tidy):
-    t = P.format_ae_table(ae_tidy, min_pct=60)
+    t = L.format_ae_table(ae_tidy, min_pct=60)
     assert t.frame.iloc[:, 0].tolist() == ["Subjects with at least one TEAE", "Immune", "CRS"]
 
 
@@ -163,7 +164,7 @@ def test_format_survival_summary(km_frames):
     diff = pd.DataFrame({"COHORT": ["SANDWICH"], "reference": ["ALLO_EXT"], "time": [730.5],
                          "diff": [0.2], "lcl": [-0.0049], "ucl": [0.40501],
                          "method": ["difference of Kaplan-Meier estimates, Greenwood variance"]})
-    t = P.format_survival_summary(q, "COHORT", estimates=e, timepoints=[730.5], logrank=lr, cox=cox,
+    t = L.format_survival_summary(q, "COHORT", estimates=e, timepoints=[730.5], logrank=lr, cox=cox,
                                   difference=diff, groups=["SANDWICH", "ALLO_EXT"])
     assert t.cell("Difference in rate at 2 years (SANDWICH - ALLO_EXT), percentage points (95% CI)",
                   "Comparison") == "20.0 (-0.5, 40.5)"
@@ -189,7 +190,7 @@ def test_format_rates():
                       "x": [18, 12, 0], "n": [20, 18, 10], "rate": [0.9, 12 / 18, 0.0],
                       "lcl": [0.6830, 0.4099, 0.0], "ucl": [0.9877, 0.8666, 0.3085],
                       "method": "clopper-pearson"})
-    t = P.format_rates(r, by="COHORT", label="endpoint")
+    t = L.format_rates(r, by="COHORT", label="endpoint")
     assert t.frame.loc[0, "SANDWICH"] == "18/20 (90.0)" and t.frame.loc[1, "SANDWICH"] == "(68.3, 98.8)"
     assert t.frame.loc[0, "ALLO_EXT"] == "0/10 (0.0)" and t.frame.loc[1, "ALLO_EXT"] == "(0.0, 30.9)"
     assert t.frame.loc[2, "ALLO_EXT"] == "NE"          # no NGS rate in that cohort
@@ -206,14 +207,14 @@ def test_format_rates():
 def demo_table():
     frame = pd.DataFrame({"Characteristic": ["Age", "Mean (SD)", "P & Q {x}"],
                           "A": ["", "20.0 (10.00)", "<0.001"], "B": ["", "2.5 (1.29)", "\u2265 3"]})
-    return P.Table(title="Table 14.1.1 Demographics {draft}", frame=frame,
+    return T.Table(title="Table 14.1.1 Demographics {draft}", frame=frame,
                    headers=["Characteristic", "A\nN = 3", "B\nN = 4"], indent=[0, 1, 1],
                    subtitles=["Safety population"], source="Source: ADSL (TRTEMFL_X)",
                    footnotes=["SMD: standardized mean difference.", "NE: not estimable."])
 
 
 def test_to_html_structure(demo_table):
-    doc = lxml.html.fromstring(P.to_html(demo_table))
+    doc = lxml.html.fromstring(T.to_html(demo_table))
     assert doc.tag == "table"
     assert doc.find("caption").text_content() == "Table 14.1.1 Demographics {draft}Safety population"
     assert [th.text_content() for th in doc.iter("th")] == ["Characteristic", "AN = 3", "BN = 4"]
@@ -221,11 +222,11 @@ def test_to_html_structure(demo_table):
     assert [td.text_content() for td in rows[2]] == ["P & Q {x}", "<0.001", "\u2265 3"]
     assert "padding-left:1.5em" in rows[1][0].get("style")
     # notebooks show the HTML as a Pandoc raw block in a text/markdown output, never as text/html
-    # (Quarto would add require.js/jQuery from a CDN for it: analysis.render.rawhtml)
+    # (Quarto would add require.js/jQuery from a CDN for it: analysis.present.rawhtml)
     from IPython.core.formatters import DisplayFormatter
     data, _ = DisplayFormatter().format(demo_table)
     assert set(data) == {"text/plain", "text/markdown"}
-    assert data["text/markdown"] == "```{=html}\n" + P.to_html(demo_table).strip("\n") + "\n```\n"
+    assert data["text/markdown"] == "```{=html}\n" + T.to_html(demo_table).strip("\n") + "\n```\n"
     notes = [td.text_content() for td in doc.find("tfoot").iter("td")]
     assert notes == ["SMD: standardized mean difference.", "NE: not estimable.", "Source: ADSL (TRTEMFL_X)"]
 
@@ -252,7 +253,7 @@ def _rtf_table_rows(text: str) -> list[list[str]]:
 
 
 def test_write_rtf_well_formed(demo_table, tmp_path):
-    path = P.write_rtf(demo_table, tmp_path / "t14_1_1.rtf")
+    path = T.write_rtf(demo_table, tmp_path / "t14_1_1.rtf")
     text = path.read_text(encoding="utf-8")
     assert text.startswith("{\\rtf1") and text.rstrip().endswith("}")
     assert _balanced_braces(text)
@@ -272,9 +273,9 @@ def test_write_rtf_well_formed(demo_table, tmp_path):
 def test_rtf_of_cdisc_pilot_ae_table(cdisc_pilot_dir, tmp_path):
     read = lambda n: pd.read_sas(cdisc_pilot_dir / f"{n}.xpt", format="xport", encoding="latin1")  # noqa: E731
     tidy = tables.ae_summary(read("adae"), read("adsl"), "TRT01A", grade=None)
-    t = P.format_ae_table(tidy, groups=["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"],
+    t = L.format_ae_table(tidy, groups=["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"],
                           sort="alpha", title="Table 14-5.01 Incidence of TEAEs by treatment group")
-    text = P.write_rtf(t, tmp_path / "ae.rtf").read_text(encoding="utf-8")
+    text = T.write_rtf(t, tmp_path / "ae.rtf").read_text(encoding="utf-8")
     assert _balanced_braces(text)
     # the published CDISC Pilot 01 row "ANY BODY SYSTEM": 65 (75.6%) [281] / 77 (91.7%) [412]
     assert "65 (75.6) [281]" in text and "77 (91.7) [412]" in text
@@ -289,11 +290,11 @@ def test_rtf_of_cdisc_pilot_ae_table(cdisc_pilot_dir, tmp_path):
 
 def test_table_rejects_mismatched_headers():
     with pytest.raises(ValueError, match="headers"):
-        P.Table(title="x", frame=pd.DataFrame({"a": ["1"], "b": ["2"]}), headers=["a"])
+        T.Table(title="x", frame=pd.DataFrame({"a": ["1"], "b": ["2"]}), headers=["a"])
 
 
 def test_write_outputs_writes_both_formats(demo_table, tmp_path):
-    paths = P.write_outputs(demo_table, tmp_path / "tables", "t14_1_1")
+    paths = T.write_outputs(demo_table, tmp_path / "tables", "t14_1_1")
     assert paths["html"].read_text(encoding="utf-8").startswith('<table class="clinical-table">')
     assert paths["rtf"].read_text(encoding="utf-8").startswith("{\\rtf1")
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["t14_1_1.html", "t14_1_1.rtf"]
@@ -304,11 +305,11 @@ def test_format_ae_overview_and_ae_by():
     adae = pd.DataFrame({"USUBJID": ["S1", "S1", "S2"], "ATOXGR": [3, 1, 5], "TRTEMFL": "Y",
                          "AESER": ["Y", "N", "Y"], "AREL": ["N", "N", "Y"],
                          "APHASE": ["CAR-T1", "CAR-T1", "HSCT"]})
-    ov = P.format_ae_overview(tables.ae_overview(adae, adsl, "ARM"))
+    ov = L.format_ae_overview(tables.ae_overview(adae, adsl, "ARM"))
     assert ov.cell("Any TEAE", "A") == "2 (100.0) [3]" and ov.cell("Any TEAE", "B") == "0"
     assert ov.cell("Any TEAE of grade 5", "A") == "1 (50.0) [1]"
     assert ov.headers == ["Category", "A\nN = 2", "B\nN = 1"]
-    by = P.format_ae_overview(tables.ae_by(adae, adsl, "ARM", "APHASE"), category="level",
+    by = L.format_ae_overview(tables.ae_by(adae, adsl, "ARM", "APHASE"), category="level",
                               row_header="Treatment phase", show_events=False)
     assert by.cell("CAR-T1", "A") == "1 (50.0)" and by.cell("HSCT", "A") == "1 (50.0)"
 
@@ -316,7 +317,7 @@ def test_format_ae_overview_and_ae_by():
 def test_format_survival_summary_single_arm_with_counts(km_frames):
     q, e, _, _ = km_frames
     one = q[q.COHORT == "SANDWICH"].drop(columns="COHORT")
-    t = P.format_survival_summary(one, None, counts=pd.DataFrame({"n": [25], "events": [6]}),
+    t = L.format_survival_summary(one, None, counts=pd.DataFrame({"n": [25], "events": [6]}),
                                   time_unit="days", decimals=0)
     assert t.headers == ["Overall survival", "All\nN = 25"]
     assert t.cell("Events, n (%)", "All") == "6 (24.0)"
@@ -328,10 +329,10 @@ def test_format_table1_from_minimal_columns(small_adsl):
     """Rows read back from the analysis results dataset carry only variable, level, group,
     stat_name, stat: the same display results (labels = variable names)."""
     tidy = tables.table1(small_adsl, "ARM", ["AGE", "SEX"], categorical=["SEX"])
-    full = P.format_table1(tidy)
+    full = L.format_table1(tidy)
     minimal = tidy[["variable", "level", "group", "stat_name", "stat"]].copy()
     minimal["level"] = minimal["level"].replace("", np.nan)   # as a CSV round trip gives it
-    slim = P.format_table1(minimal)
+    slim = L.format_table1(minimal)
     pd.testing.assert_frame_equal(slim.frame, full.frame)
     assert slim.headers == full.headers
 

@@ -3,6 +3,7 @@ reproduce, Define-XML, identifier check. Expected values are counted by hand fro
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 from lxml import etree
 
-from analysis import ard, cli, paths
+from analysis import ard, build, cli, paths
 from analysis.errors import EXIT_MISMATCH, EXIT_OK, BadDataError, ReproductionMismatch
 from analysis.regulatory import common, compare, define_xml, identifiers, lock, reproduce
 
@@ -451,10 +452,8 @@ def test_lock_cli_builds_the_cut_then_locks_it(two_cuts, monkeypatch, capsys):
     mod.analyze = lambda cut, root=None: fake_analyze(cut, root)
     mod.render = lambda cut, root=None: (paths.report_dir(cut, root) / "index.html").write_text("<html/>")
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    steps = dict(cli.STEPS)
     for s in ("validate", "derive", "analyze", "render"):
-        steps[s] = (mod.__name__, s, steps[s][2])
-    monkeypatch.setattr(cli, "STEPS", steps)
+        monkeypatch.setitem(build.DEPENDENCIES, s, dataclasses.replace(build.DEPENDENCIES[s], entry=f"{mod.__name__}:{s}"))
     assert cli.main(["--root", str(two_cuts), "lock", "--cut", CUT1]) == EXIT_OK
     err = capsys.readouterr().err
     assert "[identifiers] cut-2024-06-30 done" in err and f"locked {CUT1}" in err

@@ -1,4 +1,4 @@
-"""HTML without text/html outputs (analysis.render.rawhtml), and the last self-containment check
+"""HTML without text/html outputs (analysis.present.rawhtml), and the last self-containment check
 of the render step over every HTML file it wrote."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from analysis.render.errors import RenderError
 from analysis.render.layout import shown_outputs
 from analysis.render.options import QUARTO_DEFAULTS, cell_options
 from analysis.render.pipeline import check_self_contained
-from analysis.render.rawhtml import (
+from analysis.present.rawhtml import (
     HtmlBlock,
     raw_html_block,
     split_raw_html,

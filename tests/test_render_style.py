@@ -1,4 +1,4 @@
-"""Figure defaults (analysis.render.style) meet the print requirements they state."""
+"""Figure defaults (analysis.present.style) meet the print requirements they state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.font_manager import FontProperties
 
-from analysis.render.style import REPORT_RC, use_report_style
+from analysis.present.style import REPORT_RC, use_report_style
 
 A4_TEXT_WIDTH_IN = (210 - 2 * 15) / 25.4   # A4 with 15 mm margins (report.css @page)
 MIN_PRINT_FONT_PT = 8                        # smallest readable size in a printed figure

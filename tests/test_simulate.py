@@ -18,7 +18,7 @@ import pytest
 
 from analysis.raw_io import read_form, read_form_text, read_manifest, sha256_file
 from analysis.raw_spec import CTCAE_TERMS, FORMS, MANIFEST, STUDYID
-from analysis.simulate import CORRECTIONS, CUTS, DEFAULT_SEED, PLANTED_TRUTH, params, simulate_study, write_cuts
+from analysis.simulate.study import CORRECTIONS, CUTS, DEFAULT_SEED, PLANTED_TRUTH, params, simulate_study, write_cuts
 
 REPO = Path(__file__).resolve().parent.parent
 PDATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
@@ -82,7 +82,7 @@ def test_refuses_to_overwrite_raw_without_force(raw_root, tmp_path):
 def test_a_failing_cut_leaves_nothing_half_written(tmp_path, monkeypatch, previous_build):
     """Each cut is written whole or not at all (analysis.atomic.atomic_dir): from a clean state the
     failing cut is absent; over an earlier simulation (--force, another seed) it stays as it was."""
-    import analysis.simulate as sim
+    import analysis.simulate.study as sim
 
     before = {}
     if previous_build:
@@ -143,17 +143,7 @@ def contract_violations(cut_dir: Path) -> list[str]:
             values = raw[col.name].dropna()
             if col.required and raw[col.name].isna().any():
                 problems.append(f"{name}.{col.name}: missing in rows {list(raw.index[raw[col.name].isna()])[:5]}")
-            if col.type == "date":
-                bad = [v for v in values if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
-                bad += [v for v in values if v not in bad and not _valid_date(v)]
-            elif col.type == "pdate":
-                bad = [v for v in values if not PDATE.fullmatch(v) or not _valid_date(v if len(v) == 10 else v + "-01")]
-            elif col.type == "int":
-                bad = [v for v in values if not re.fullmatch(r"-?\d+", v)]
-            elif col.type == "float":
-                bad = [v for v in values if not _is_float(v)]
-            else:
-                bad = []
+            bad = _not_of_type(values, col.type)
             if bad:
                 problems.append(f"{name}.{col.name}: not {col.type}: {bad[:3]}")
                 continue
@@ -174,6 +164,20 @@ def contract_violations(cut_dir: Path) -> list[str]:
         if raw.duplicated(list(form.key)).any():
             problems.append(f"{name}: duplicate key {form.key}")
     return problems
+
+
+def _not_of_type(values, type_: str) -> list[str]:
+    """The values that are not text of the column's declared type."""
+    if type_ == "date":
+        bad = [v for v in values if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)]
+        return bad + [v for v in values if v not in bad and not _valid_date(v)]
+    if type_ == "pdate":
+        return [v for v in values if not PDATE.fullmatch(v) or not _valid_date(v if len(v) == 10 else v + "-01")]
+    if type_ == "int":
+        return [v for v in values if not re.fullmatch(r"-?\d+", v)]
+    if type_ == "float":
+        return [v for v in values if not _is_float(v)]
+    return []
 
 
 def _valid_date(text: str) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.simulate import PLANTED_TRUTH, cut_files, params, simulate_study
+from analysis.simulate.study import PLANTED_TRUTH, cut_files, params, simulate_study
 from analysis.simulate.params import UNMEASURED, UNMEASURED_OFF, UnmeasuredConfounding
 
 SEED = 11
@@ -185,7 +185,7 @@ def test_a_large_study_validates_with_zero_failures(tmp_path):
     (tmp_path / cut).mkdir()
     for name, data in cut_files(simulate_study(5, n_trial=1200, n_external=10001), cut).items():
         (tmp_path / cut / name).write_bytes(data)
-    from analysis.simulate import manifest_bytes
+    from analysis.simulate.study import manifest_bytes
     files = {p.name: p.read_bytes() for p in (tmp_path / cut).iterdir()}
     (tmp_path / cut / "manifest.json").write_bytes(manifest_bytes(simulate_study(5, 1, 1), cut, files))
     outcomes = check_cut(tmp_path / cut, cut[4:])

@@ -99,7 +99,7 @@ def big(tmp_path_factory) -> SimpleNamespace:
     the estimand (LFS from treatment start, non-response an event) is not exp(gamma); it is set
     to 0 here so that PLANTED_TRUTH is the true value of exactly what the primary analysis
     estimates (conditional = marginal direction; see the tolerance note in the test)."""
-    from analysis.simulate import CUTS, PLANTED_TRUTH, cut_files, params, simulate_study
+    from analysis.simulate.study import CUTS, PLANTED_TRUTH, cut_files, params, simulate_study
 
     cut = CUTS[-1]
     raw = tmp_path_factory.mktemp("tte_big") / cut

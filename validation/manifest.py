@@ -14,7 +14,7 @@ import csv
 import json
 from pathlib import Path
 
-from analysis.raw_io import sha256_file
+from analysis.build import sha256_file
 from analysis.raw_spec import FORMS, MANIFEST
 
 

@@ -103,7 +103,7 @@ def competing_risk_rows(adtte: pd.DataFrame) -> pd.DataFrame:
     cif = competing.cumulative_incidence(data, COHORT, KM_TIMEPOINTS, event_type="EVNTTYPE",
                                          conf_level=C.CONF_LEVEL, conf_type=C.KM_CONF_TYPE)
     parts = []
-    for cause, label in C.CR_CAUSES.items():
+    for cause in C.CR_CAUSES:
         sub = cif[cif["cause"] == cause]
         param = "CIR" if cause == 1 else "NRM"
         parts.append(ard.from_frame(sub, context="cif", param=param, group_col=COHORT, variable="AVAL",

@@ -12,7 +12,7 @@ from analysis import conventions as C
 from analysis import paths
 from analysis.messages import say
 from analysis import ard
-from analysis.analyze import external, mrd, safety, safety_extra, sap, target_trial
+from analysis.analyze import crs_icans_timing, external, mrd, safety, sap, target_trial
 
 
 DATASETS = ("adsl", "adtte", "admrd", "adae")
@@ -59,7 +59,7 @@ def methods_table() -> pd.DataFrame:
         "ae_overview": "overview of treatment-emergent AEs, n (%) of the safety population",
         "ae_by": "treatment-emergent AEs with CRS / ICANS (n (%) of the safety population) and by period at onset: "
                  + safety.METHODS["ae_by"],
-        "crs_icans_timing": safety_extra.METHOD,
+        "crs_icans_timing": crs_icans_timing.METHOD,
         **{k: v for k, v in safety.METHODS.items() if k != "ae_by"},
         "cif": f"cumulative incidence (Aalen-Johansen), Gray's variance (cmprsk::cuminc); {ci} on the {C.KM_CONF_TYPE} scale; EVNTTYPE 1 relapse, 2 death without relapse",
         "gray": "Gray's test (rho = 0) of equal cumulative incidence",
@@ -107,7 +107,7 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
         sap.mrd_duration(adtte),
         mrd.mrd_rows(admrd, adsl),  # SAP 4.5-4.6
         sap.ae_rows(adae, adsl),
-        safety_extra.timing_rows(adae, adsl),
+        crs_icans_timing.timing_rows(adae, adsl),
     ]
     parts.append(external.external_control_rows(data))
     parts.append(target_trial.comparison_rows(adsl, adtte))  # SAP 6.5, 6.7

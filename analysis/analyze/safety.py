@@ -15,7 +15,7 @@ import pandas as pd
 from analysis import ard
 from analysis import conventions as C
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
-from analysis.analyze.safety_extra import describe
+from analysis.analyze.crs_icans_timing import describe
 
 GROUP = C.COHORT_TRIAL
 PERIODS = ("CAR-T1", "MOBILIZATION", "AUTO-HSCT", "CAR-T2", "POST-TREATMENT")  # derive.periods.PERIODS

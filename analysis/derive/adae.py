@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis import conventions
 from analysis.derive import periods
-from analysis.derive.common import require_known_subjects, require_unique, trial_usubjid, yn
+from analysis.derive.columns import require_known_subjects, require_unique, trial_usubjid, yn
 from analysis.derive.dates import days_between, impute_end_dates, impute_start_dates, study_day
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
 from analysis.errors import BadDataError

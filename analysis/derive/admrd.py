@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions
-from analysis.derive.common import lookup, raw_dates, require_unique, trial_usubjid, yn
+from analysis.derive.columns import lookup, raw_dates, require_unique, trial_usubjid, yn
 from analysis.derive.dates import DATE_DTYPE, study_day
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
 from analysis.errors import BadDataError

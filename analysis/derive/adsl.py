@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import conventions
-from analysis.derive.common import (
+from analysis.derive.columns import (
     EXTERNAL_STUDYID, external_usubjid, lookup, raw_dates, raw_start_dates, require_known_subjects,
     require_unique, trial_usubjid, yn,
 )

@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 
 from analysis import conventions
-from analysis.derive.common import lookup
+from analysis.derive.columns import lookup
 from analysis.derive.dates import DATE_DTYPE, days_between
 from analysis.derive.spec import DatasetSpec, char, date, num, typed
 from analysis.derive.tte import POPULATION, CensorSource, EventSource, TTEParam, derive_param_tte

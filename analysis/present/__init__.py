@@ -13,12 +13,7 @@
   :mod:`~analysis.present.safety_tables`, :mod:`~analysis.present.maturity`,
   :mod:`~analysis.present.target_trial`; :mod:`~analysis.present.listings` (records, not
   statistics); :mod:`~analysis.present.changes` (the changes page).
+
+Import them from their modules: this file imports none (a package that imports its own modules,
+which import the package, is an import cycle).
 """
-
-from analysis.present.layouts import (format_ae_overview, format_ae_table, format_rates,
-                                      format_survival_summary, format_table1)
-from analysis.present.table import (Table, rtf_string, to_html, write_html, write_outputs,
-                                    write_rtf)
-
-__all__ = ["Table", "to_html", "write_html", "write_rtf", "write_outputs", "rtf_string", "format_table1",
-           "format_ae_table", "format_ae_overview", "format_survival_summary", "format_rates"]

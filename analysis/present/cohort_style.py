@@ -8,7 +8,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present.figures import COHORT_LABELS
-from analysis.render.style import OKABE_ITO
+from analysis.present.style import OKABE_ITO
 
 # cohort display names: one definition, in analysis.present.figures (whose km_plot draws the
 # unweighted overlaid KM curves of notebook 06)

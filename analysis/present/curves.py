@@ -20,7 +20,7 @@ from analysis.present.cohort_style import (
     cohorts_in,
     to_months,
 )
-from analysis.render.style import OKABE_ITO
+from analysis.present.style import OKABE_ITO
 
 # ------------------------------------------------------------------------------------------------
 # weighted Kaplan-Meier curves by cohort, one panel per parameter (the unweighted overlay with

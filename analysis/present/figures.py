@@ -2,7 +2,7 @@
 
 Every figure function takes tidy data frames (ADaM-shaped, or results read from the analysis
 results dataset) and returns a matplotlib ``Figure`` drawn with the report style
-(``analysis.render.style``: Okabe-Ito colours, print sizes). Nothing here reads files or knows a
+(``analysis.present.style``: Okabe-Ito colours, print sizes). Nothing here reads files or knows a
 data cut; the notebooks load the data and pass it in.
 
 * :func:`km_plot` -- Kaplan-Meier curves with censoring marks and a numbers-at-risk table under
@@ -33,7 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from analysis import conventions as C
-from analysis.render.style import OKABE_ITO
+from analysis.present.style import OKABE_ITO
 from analysis.stats import survival
 
 LINE_STYLES = ("-", "--", "-.", ":")

@@ -17,7 +17,7 @@ from analysis.present.ard_views import ard_stat
 from analysis.present.cohort_style import LEVEL_2Y, PARAM_LABELS
 from analysis.present.comparison_tables import any_carried
 from analysis.present.table import Table
-from analysis.render.style import OKABE_ITO
+from analysis.present.style import OKABE_ITO
 
 # ------------------------------------------------------------------------------------------------
 # forest plot of the 2-year differences under every analysis

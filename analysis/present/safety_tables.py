@@ -285,7 +285,7 @@ TIMING_TITLE = "CRS and ICANS: onset and duration by infusion"
 
 
 def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table:
-    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.safety_extra``
+    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.crs_icans_timing``
     (a one-line table saying so when the ARD has none: the analysis was not run for this cut)."""
     sel = ard[ard["context"] == analysis]
     if sel.empty:
@@ -296,7 +296,7 @@ def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: 
     infusions = ["CAR-T1", "CAR-T2", "ANY"]
     for syndrome in dict.fromkeys(sel["param"]):
         def s(variable, level, name):
-            return ard_stat(sel, param=syndrome, variable=variable, variable_level=level, stat_name=name)
+            return ard_stat(sel, param=syndrome, variable=variable, variable_level=level, stat_name=name)  # noqa: B023  (called in this iteration)
         labels.append(syndrome)
         indent.append(0)
         cells.append(["", "", ""])

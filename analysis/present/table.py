@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.atomic import atomic_write_text
-from analysis.render.rawhtml import raw_html_block
+from analysis.present.rawhtml import raw_html_block
 
 INDENT_SPACES = 3  # RTF/text indentation per level (CSR tables indent with spaces)
 
@@ -61,7 +61,7 @@ class Table:
     def _repr_markdown_(self) -> str:
         """Notebooks (Quarto or the Jupyter fallback) display a Table as its HTML, inside a
         Pandoc raw HTML block: a ``text/html`` output would make Quarto load require.js and
-        jQuery from a CDN (see analysis.render.rawhtml). No ``_repr_html_`` on purpose."""
+        jQuery from a CDN (see analysis.present.rawhtml). No ``_repr_html_`` on purpose."""
         return raw_html_block(to_html(self))
 
     def with_indented_labels(self) -> pd.DataFrame:

@@ -1,4 +1,8 @@
-"""Command-line entry points of lock / reproduce / compare (called by analysis.cli)."""
+"""Command-line entry points of lock / reproduce / compare (called by analysis.cli).
+
+They use the build engine and the cut resolution of analysis.paths directly; nothing here
+imports the command line back (no cycle).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,18 @@ from analysis import build, paths
 from analysis.errors import EXIT_MISMATCH, EXIT_OK, BadDataError, UsageError
 from analysis.messages import say as _say
 from analysis.messages import tell
+from analysis.regulatory.guard import prepare_build
 
 
 def cmd_lock(args) -> int:
     """Bring every step of the cut up to date (the identifier check included), then lock it."""
-    from analysis import cli
     from analysis.regulatory.lock import lock_cut
-    cut = cli._cut_of(args)
+    cut = paths.resolve_cut(args.cut, args.root)
+    root = paths.project_root(args.root)
     if not args.force:   # --force is the deliberate re-lock of changed raw data
-        cli.prepare_build(cut, cli._root(args))
+        prepare_build(cut, root)
     reason = getattr(args, "reason", None)
-    build.build(cli.PIPELINE, cut, cli._runner, root=cli._root(args), say=_say)
+    build.build(build.PIPELINE, cut, build.step_runner, root=root, say=_say)
     manifest = lock_cut(cut, args.root, force=args.force, reason=reason)
     if "relock" in manifest:
         _say(f"re-locked {cut}: reason {manifest['relock']['reason']!r}; previous lock.json sha256 "
@@ -29,9 +34,8 @@ def cmd_lock(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from analysis import cli
     from analysis.regulatory.reproduce import reproduce_cut
-    cut = cli._cut_of(args)
+    cut = paths.resolve_cut(args.cut, args.root)
     reproduce_cut(cut, args.root, keep=args.keep, say=tell)   # raises ReproductionMismatch -> exit 4
     return EXIT_OK
 
@@ -39,10 +43,9 @@ def cmd_reproduce(args) -> int:
 def cmd_compare(args) -> int:
     """Print the changes between two cuts; write them to reports/<to>/changes/ unless --no-write.
     Exit 4 when a locked cut's raw export or outputs no longer match its lock."""
-    from analysis import cli
     from analysis.regulatory.compare import compare_cuts, listing, write_changes
-    to_cut = cli.resolve_cut(args.to_cut, args.root)
-    from_cut = cli.check_cut(args.from_cut, args.root) if args.from_cut else paths.previous_cut(to_cut, args.root)
+    to_cut = paths.resolve_cut(args.to_cut, args.root)
+    from_cut = paths.check_cut(args.from_cut, args.root) if args.from_cut else paths.previous_cut(to_cut, args.root)
     if from_cut is None:
         raise BadDataError(f"{to_cut} is the first data cut: nothing to compare it with (give --from)")
     if paths.cut_date(from_cut) >= paths.cut_date(to_cut):

@@ -16,8 +16,10 @@ import json
 from pathlib import Path
 
 from analysis import paths
-from analysis.build import sha256_file
+from analysis.atomic import sweep_stale
+from analysis.build import RECORD_DIR, sha256_file
 from analysis.errors import ReproductionMismatch
+from analysis.messages import say
 
 LOCKED_DIRNAME = "locked"          # data/locked/<cut>/ (committed; not touched by any step)
 LOCK_MANIFEST = "lock.json"
@@ -55,3 +57,13 @@ def refuse_changed_locked_raw(cut: str, root: Path | None = None) -> None:
             f"({lock_file(cut, root)}); refusing to rebuild it with different numbers. "
             f"Differences:\n  " + "\n  ".join(diffs) + "\nRestore the locked raw files, or re-lock deliberately "
             f"with `python -m analysis lock --cut {cut} --force` and record the reason.")
+
+
+def prepare_build(cut: str, root: Path) -> None:
+    """Before a build: remove scratch left by killed runs (analysis.atomic.sweep_stale), and
+    refuse to rebuild a LOCKED cut whose raw export differs from the lock (exit 4)."""
+    for folder in (paths.derived_root(root), paths.reports_root(root), paths.report_dir(cut, root),
+                   paths.derived_root(root) / RECORD_DIR / cut, root / "data" / "locked"):
+        for p in sweep_stale(folder):
+            say(f"removed {p} (left by a run that was killed)")
+    refuse_changed_locked_raw(cut, root)

@@ -10,5 +10,5 @@ Two engines produce the same set of self-contained HTML files:
   using this package's template; see analysis.render.fallback.
 
 Entry point: ``analysis.render.pipeline.render_cut(cut, root=None) -> Path``.
-Notebooks call ``analysis.render.style.use_report_style()`` for print-quality figures.
+Notebooks call ``analysis.present.style.use_report_style()`` for print-quality figures.
 """

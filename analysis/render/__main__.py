@@ -8,6 +8,7 @@ current folder). The report itself is built by ``python -m analysis render``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from analysis import paths  # noqa: E402
+from analysis.messages import say  # noqa: E402
 from analysis.render.errors import RenderError  # noqa: E402
 from analysis.render.html import NavEntry  # noqa: E402
 from analysis.render.options import load_yaml_mapping  # noqa: E402
@@ -49,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                                  work_root=Path(scratch) / "work")
             shutil.copyfile(written, out)
     except (RenderError, ValueError) as exc:
-        print(f"RENDER FAILED: {exc}", file=sys.stderr)
+        say(f"RENDER FAILED: {exc}", logging.ERROR)
         return 1
-    print(f"{out} ({engine}, {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    say(f"{out} ({engine}, {time.perf_counter() - t0:.1f} s)")
     return 0
 
 

@@ -21,7 +21,7 @@ from analysis.render.layout import presentation_notebook
 from analysis.render.options import document_defaults
 from analysis.render.params import inject_parameters
 from analysis.render.qmd import QmdDocument
-from analysis.render.rawhtml import widget_outputs
+from analysis.present.rawhtml import widget_outputs
 
 
 def executed_notebook(doc: QmdDocument, params: dict, project_meta: dict, cwd: Path,
@@ -41,7 +41,7 @@ def executed_notebook(doc: QmdDocument, params: dict, project_meta: dict, cwd: P
 
 def refuse_widget_outputs(nb: nbformat.NotebookNode, notebook: str) -> None:
     """A text/html or JavaScript output makes Quarto put require.js and jQuery from a CDN into the
-    page (analysis.render.rawhtml): refused here too, so both engines accept the same notebooks."""
+    page (analysis.present.rawhtml): refused here too, so both engines accept the same notebooks."""
     found = widget_outputs(nb)
     if found:
         where = "; ".join(f"code cell {nb.cells[i].metadata.get('chunk', i + 1)} "
@@ -49,7 +49,7 @@ def refuse_widget_outputs(nb: nbformat.NotebookNode, notebook: str) -> None:
                           f"line {nb.cells[i].metadata.get('qmd_line')}) outputs {mime}" for i, mime in found[:5])
         raise RenderError(f"notebook {notebook}: {where}. Quarto would load require.js and jQuery from the "
                           "network for such an output; show tables as analysis.present.table.Table or "
-                          "analysis.render.rawhtml.HtmlBlock (text/markdown with a raw HTML block), not "
+                          "analysis.present.rawhtml.HtmlBlock (text/markdown with a raw HTML block), not "
                           "IPython.display.HTML or a DataFrame")
 
 

@@ -23,7 +23,7 @@ WARM_MODULES = (
     "numpy", "pandas", "matplotlib.pyplot", "scipy.stats", "pyarrow.parquet",
     "analysis.present", "analysis.present.figures", "analysis.present.ard_views", "analysis.present.forest",
     "analysis.present.comparison_tables", "analysis.present.propensity", "analysis.present.curves",
-    "analysis.ard", "analysis.analyze.pipeline", "analysis.render.style",
+    "analysis.ard", "analysis.analyze.pipeline", "analysis.present.style",
 )
 
 _SNAPSHOT: dict = {}

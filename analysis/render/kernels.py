@@ -18,9 +18,9 @@ after a kernel started (e.g. the folder for exported tables) are passed on befor
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +32,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from traitlets.config import Config
 
+from analysis.messages import say
 from analysis.render.execute import (DEFAULT_CELL_TIMEOUT_S, ThisInterpreterKernelManager, kernel_environment,
                                      run_client, tag_cells_for_execution)
 
@@ -175,7 +176,7 @@ class KernelPool:
             try:
                 kernel.shutdown()
             except Exception as exc:  # noqa: BLE001  (a kernel that will not stop must not hide the result)
-                print(f"[render] could not shut a kernel down cleanly: {exc}", file=sys.stderr, flush=True)
+                say(f"[render] could not shut a kernel down cleanly: {exc}", logging.WARNING)
 
     def map(self, items: Sequence[T], work: Callable[[T, WarmKernel], R]) -> list[R]:
         """``work(item, kernel)`` for every item; the results in the order of ``items``. The first

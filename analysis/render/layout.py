@@ -23,7 +23,7 @@ import nbformat
 
 from analysis.render.errors import RenderError
 from analysis.render.options import CROSSREF_KINDS, cell_options
-from analysis.render.rawhtml import split_markdown_output
+from analysis.present.rawhtml import split_markdown_output
 
 CROSSREF = re.compile(r"(?<![\w@.])(-?)@((?:fig|tbl|sec)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
 HEADING_WITH_ATTRS = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*\{([#.][^}]*)\}[ \t]*$", re.MULTILINE)

@@ -18,7 +18,6 @@ import html as html_lib
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import nbformat
 
 from analysis import paths
 from analysis.atomic import atomic_dir
+from analysis.messages import say
 from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
@@ -66,8 +66,6 @@ class RenderedNotebook:
 TABLES_DIR = "tables"  # RTF/HTML copies of the key tables (present.table.export)
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def list_notebooks(notebooks_dir: Path) -> list[Path]:

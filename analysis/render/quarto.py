@@ -154,7 +154,7 @@ def render_with_quarto(qmd: Path, out_html: Path, params: dict, *, repo_root: Pa
     remote = external_references(text)
     if remote:
         hint = ("a cell has a text/html output, for which Quarto adds require.js and jQuery: show tables "
-                "as analysis.present.table.Table or analysis.render.rawhtml.HtmlBlock"
+                "as analysis.present.table.Table or analysis.present.rawhtml.HtmlBlock"
                 if any("require.js" in r or "jquery" in r for r in remote) else "is embed-resources on in _quarto.yml?")
         raise RenderError(f"notebook {qmd.name}: the Quarto page is not self-contained ({hint}), "
                           f"it would load {'; '.join(remote[:5])}")

@@ -10,40 +10,18 @@ Day numbers are days after CAR-T1; ``end=None`` means not resolved (ongoing).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import numpy as np
 
 from analysis.raw_spec import CTCAE_TERMS
 from analysis.simulate import params as P
 from analysis.simulate.randomness import choice, lognormal_days, uniform_int
-
-if TYPE_CHECKING:  # pragma: no cover
-    from analysis.simulate.trial import TrialPatient
+from analysis.simulate.records import AdverseEvent, TrialPatient
 
 CRS = "Cytokine release syndrome"
 ICANS = "Immune effector cell-associated neurotoxicity syndrome"
 AE_COLLECTION_AFTER_RELAPSE = 30   # days: AE collection stops a month after relapse (salvage therapy)
-
-
-@dataclass(frozen=True)
-class AdverseEvent:
-    term: str
-    grade: int
-    start: int
-    end: int | None
-    serious: bool
-    related: bool          # related to CAR-T
-    phase: str             # PRE, CAR-T1, HSCT, CAR-T2, LATE, DISCONTINUATION, FATAL
-    verbatim: str = ""
-    partial_start: bool = False
-    partial_end: bool = False
-    astct: int | None = None           # ASTCT 2019 consensus grade (CRS and ICANS only)
-    tocilizumab: bool | None = None    # CRS and ICANS only
-    steroids: bool | None = None       # CRS and ICANS only
-    action: str = "NONE"               # AEACN: NONE or TREATMENT DISCONTINUED
-    reported: int = 0                  # days after onset until the event reached the EDC (late reporting)
 
 
 class _Collector:

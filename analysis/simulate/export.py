@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from analysis.raw_spec import ASTCT_TERMS, CTCAE_TERMS, FORMS, STUDYID, TRIAL_FORMS, Form
 from analysis.simulate import params as P
-from analysis.simulate.trial import TrialPatient
+from analysis.simulate.records import TrialPatient
 
 # Number formats per column (default for floats: one decimal).
 FLOAT_FORMATS = {"DOSE": "{:.3g}", "WBCDIAG": "{:g}", "CD34": "{:.2f}", "MRDLEVEL": "{:.2g}", "MRDPRELV": "{:.2g}",

@@ -9,37 +9,15 @@ not evaluable against the 1e-6 threshold. MRD recurrence (rising level) precedes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from analysis.simulate import params as P
 from analysis.simulate.randomness import choice, log_uniform, uniform_int
-
-if TYPE_CHECKING:  # pragma: no cover
-    from analysis.simulate.trial import TrialPatient
+from analysis.simulate.records import Assessment, MrdSample, TrialPatient
 
 UNDETECTABLE_BELOW = 5e-7   # latent level treated as cleared
 ASSAY_LOG10_SD = 0.15       # measurement error of an MRD assay (log10 scale)
-
-
-@dataclass(frozen=True)
-class Assessment:
-    day: int
-    visit: str
-    bmblast: float
-    response: str          # CR, CRi, NR, RELAPSE
-    site: str | None = None  # relapse site (rs.RELSITE) for RELAPSE
-
-
-@dataclass(frozen=True)
-class MrdSample:
-    day: int
-    method: str            # FC or NGS
-    undetectable: bool
-    level: float | None    # None when undetectable
-    sensitivity: float
 
 
 def scheduled_visits(rng: np.random.Generator, p: "TrialPatient", day28: int) -> list[tuple[str, int]]:

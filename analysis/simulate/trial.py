@@ -9,87 +9,25 @@ Parameters and their literature rows: analysis.simulate.params.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
 from analysis.simulate import params as P
 from analysis.simulate import conduct
-from analysis.simulate.adverse_events import AdverseEvent, generate_adverse_events
-from analysis.simulate.mrd import Assessment, MrdSample, generate_assessments, pre_infusion_assessments
+from analysis.simulate.adverse_events import generate_adverse_events
+from analysis.simulate.mrd import generate_assessments, pre_infusion_assessments
 from analysis.simulate.outcomes import (
     COHORT_SANDWICH, Covariates, death_after_relapse, draw_covariates, draw_outcome, trial_latent_shift,
 )
 from analysis.simulate.params import UnmeasuredConfounding
+from analysis.simulate.records import Schedule, TrialPatient
 from analysis.simulate.randomness import (
     add_days, choice, log_uniform, uniform_int,
 )
 
 INF = math.inf
-
-
-@dataclass
-class Schedule:
-    """Protocol day numbers of a patient who would complete the sandwich."""
-    cd19_day: int
-    mobilization: int
-    collection: int
-    conditioning: int
-    hsct: int
-    cart2: int
-    neutrophil: int
-    platelet: int
-
-
-@dataclass
-class TrialPatient:
-    subjid: str
-    siteid: str
-    enrollment: date
-    cart1: date                       # day 0
-    cov: Covariates
-    baseline: dict                    # bl/dm values not in cov (dates as day numbers)
-    schedule: Schedule
-    cd34: float
-    doses: dict                       # (phase, product) -> cells/kg
-    nonresponder: bool
-    mrd_post: str                     # latent day-28 MRD class after CAR-T1: FC, NGS or NEG (truth)
-    relapse_site: str | None          # BM, CNS, BM+CNS, OTHER-EM (rs.RELSITE) if the patient relapses
-    relapse_day: float                # INF if none (truth: may fall after withdrawal)
-    death_day: float                  # INF if never (truth: may fall after withdrawal)
-    death_cause: str | None           # DTHCAUS code
-    withdrawal_day: float             # INF unless consent withdrawn: follow-up stops here
-    reached: dict                     # step -> bool: "hsct", "cart2" (both given = sandwich completed)
-    mobilization_failed: bool
-    apheresis_done: bool
-    eot: str                          # "COMPLETED" or "DISCONTINUED" in the full truth
-    dc_reason: str | None
-    dc_day: float
-    infused: bool = True              # False: enrolled but never received CAR-T1 (conduct.py)
-    therapies: tuple = ()             # subsequent anti-leukaemic therapy (conduct.Therapy), ct.csv
-    assessments: list[Assessment] = field(default_factory=list)
-    mrd: list[MrdSample] = field(default_factory=list)
-    adverse_events: list[AdverseEvent] = field(default_factory=list)
-
-    @property
-    def enrollment_day(self) -> int:
-        return (self.enrollment - self.cart1).days
-
-    @property
-    def death_observed(self) -> bool:
-        return math.isfinite(self.death_day) and self.death_day <= self.withdrawal_day
-
-    @property
-    def observation_end(self) -> float:
-        """Last day anything can be recorded: death or withdrawal of consent."""
-        return min(self.death_day, self.withdrawal_day)
-
-    def crs_grade(self, phase: str) -> int:
-        """Worst ASTCT CRS grade after ``phase`` (CAR-T1 / CAR-T2); 0 if none (for sanity checks)."""
-        grades = [ae.astct for ae in self.adverse_events
-                  if ae.term == "Cytokine release syndrome" and ae.phase == phase]
-        return max(grades, default=0)
 
 
 def draw_schedule(rng: np.random.Generator, cd34: float) -> Schedule:

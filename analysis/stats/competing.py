@@ -201,7 +201,7 @@ def cumulative_incidence(data: pd.DataFrame, by: str | None, times: Sequence[flo
         order = np.argsort(t_all[in_group], kind="stable")
         t_g, ev_g = t_all[in_group][order], ev_all[in_group][order]
         for cause in causes:
-            step_t, n_risk, n_ev, cif, var = _aalen_johansen(t_g, ev_g != CENSORED, ev_g == cause)
+            step_t, _n_risk, n_ev, cif, var = _aalen_johansen(t_g, ev_g != CENSORED, ev_g == cause)
             est, var_t, n_event = _step_values(step_t, requested, cif, var, n_ev)
             # not estimable after the group's last follow-up (timepoints gives NA there)
             estimable = (requested >= 0) & (requested <= t_g[-1])

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis.stats._table_inputs import (_blank_to_na, _check_groups, _group_order, _level_text,
+                                          _require_columns)
+
 if TYPE_CHECKING:  # imported where a table is built: the notebooks and other steps that only
     from tableone import TableOne  # import this module for its names need not load it (1 s)
 
@@ -45,53 +48,6 @@ _TABLEONE_NULL = "None"
 # tableone's names of the continuous summaries -> ours
 _TABLEONE_CONT = {"count": "n", "mean": "mean", "std": "sd", "median": "median",
                   "q25": "q1", "q75": "q3", "min": "min", "max": "max"}
-
-
-# ------------------------------------------------------------------------------------------------
-# shared input checks
-# ------------------------------------------------------------------------------------------------
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], frame_name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{frame_name}: column(s) {missing} not found "
-                         f"(available: {sorted(map(str, frame.columns))})")
-
-
-def _group_order(values: pd.Series) -> list:
-    """Groups in a stable, meaningful order: declared categories first, else sorted values."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.dropna())
-        return [c for c in values.cat.categories if c in present]
-    unique = values.dropna().unique()
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return sorted(unique)
-    return sorted(unique, key=str)
-
-
-def _blank_to_na(series: pd.Series) -> pd.Series:
-    """Empty or all-space strings -> missing (how SAS XPT and CSV exports spell a missing text)."""
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        blank = series.map(lambda x: isinstance(x, str) and not x.strip())
-        return series.mask(blank)
-    return series
-
-
-def _level_text(x) -> str:
-    """Level label of a categorical value: 2.0 -> '2' (numeric codes read from XPT are floats)."""
-    if isinstance(x, (float, np.floating)) and float(x).is_integer():
-        return str(int(x))
-    return str(x)
-
-
-def _check_groups(frame: pd.DataFrame, by: str, frame_name: str, id_col: str | None) -> None:
-    """A subject without a group would silently vanish from every column: refuse it."""
-    bad = frame[by].isna()
-    if bad.any():
-        where = frame.loc[bad, id_col].astype(str).tolist()[:5] if id_col in frame.columns \
-            else frame.index[bad].tolist()[:5]
-        raise ValueError(f"{frame_name}: {int(bad.sum())} row(s) with missing group column {by!r} "
-                         f"(rule: every subject belongs to a group), e.g. {where}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -144,16 +100,7 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     categorical = list(categorical or [])
     nonnormal = list(nonnormal or [])
     labels = dict(labels or {})
-    _require_columns(adsl, [by, *variables], "table1 input")
-    unknown = sorted(set(categorical + nonnormal) - set(variables))
-    if unknown:
-        raise ValueError(f"table1: {unknown} listed as categorical/nonnormal but not in variables")
-    _check_groups(adsl, by, "table1 input", "USUBJID")
-    continuous = [v for v in variables if v not in categorical]
-    for v in continuous:
-        if not pd.api.types.is_numeric_dtype(adsl[v]):
-            raise ValueError(f"table1: continuous variable {v!r} is not numeric (dtype "
-                             f"{adsl[v].dtype}); list it in categorical= or fix the data")
+    continuous = _check_table1_input(adsl, by, variables, categorical, nonnormal)
 
     groups = _group_order(adsl[by])
     if len(groups) == 0:
@@ -204,6 +151,22 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
             _table1_smd(t1, data, v, var_type_of(v), group_names, by, add)
 
     return pd.DataFrame(rows, columns=TIDY_TABLE1_COLUMNS)
+
+
+def _check_table1_input(adsl: pd.DataFrame, by: str, variables: list[str], categorical: list[str],
+                        nonnormal: list[str]) -> list[str]:
+    """Refuse what table1 cannot summarise honestly; returns the continuous variables."""
+    _require_columns(adsl, [by, *variables], "table1 input")
+    unknown = sorted(set(categorical + nonnormal) - set(variables))
+    if unknown:
+        raise ValueError(f"table1: {unknown} listed as categorical/nonnormal but not in variables")
+    _check_groups(adsl, by, "table1 input", "USUBJID")
+    continuous = [v for v in variables if v not in categorical]
+    for v in continuous:
+        if not pd.api.types.is_numeric_dtype(adsl[v]):
+            raise ValueError(f"table1: continuous variable {v!r} is not numeric (dtype "
+                             f"{adsl[v].dtype}); list it in categorical= or fix the data")
+    return continuous
 
 
 def _tableone(data: pd.DataFrame, by: str, group_names: list[str], columns: list[str],

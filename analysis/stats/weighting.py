@@ -52,7 +52,7 @@ def _treatment_indicator(df: pd.DataFrame, treatment: str) -> np.ndarray:
     if values.isna().any():
         raise ValueError(f"column {treatment!r}: {int(values.isna().sum())} missing treatment value(s)")
     codes = set(pd.unique(values).tolist())
-    if not codes <= {0, 1, True, False}:
+    if not codes <= {0, 1}:   # True == 1 and False == 0
         raise ValueError(f"column {treatment!r}: treatment must be bool or 0/1 (1 = treated), "
                          f"found {sorted(map(str, codes))}")
     treated = values.to_numpy().astype(bool)

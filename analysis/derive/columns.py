@@ -1,4 +1,5 @@
-"""Small helpers shared by the derivations: identifiers, raw date columns, subject checks, flags."""
+"""Column rules shared by the derivations: USUBJID of each cohort, raw date columns (errors naming
+file, subject and column), known and unique subjects, Y/N flags, lookups."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Figure defaults of the report, set in one place. Every notebook starts with::
 
-    from analysis.render.style import use_report_style
+    from analysis.present.style import use_report_style
     use_report_style()
 
 Sizes are chosen for print: a 7 x 4.5 inch figure fits the text width of an A4 page with 15 mm
