@@ -43,7 +43,7 @@ RECORD_VERSION = 1
 LOCKFILE = "requirements.lock"  # the pinned environment: every step depends on it
 
 # Modules every step imports (paths, atomic writes, error types): a change there re-runs all.
-COMMON_CODE = ("analysis/paths.py", "analysis/atomic.py", "analysis/errors.py", "analysis/messages.py")
+COMMON_CODE = ("analysis/paths.py", "analysis/ard.py", "analysis/atomic.py", "analysis/errors.py", "analysis/messages.py")
 # Steps whose result means nothing if their data inputs changed while they ran: no record is
 # written and the build stops (validating one version of a file and recording another would let
 # derive work on bytes nobody validated).
@@ -99,7 +99,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
         outputs=("reports/{cut}/changes/",),
     ),
     "render": StepDeps(
-        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "docs/sap-notes.md",
+        code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "analysis/provenance.py", "docs/sap-notes.md",
               "_quarto.yml"),
         after=("validate", "derive", "define", "analyze", "changes"),
         outputs=("reports/{cut}/",),

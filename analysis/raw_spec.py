@@ -194,8 +194,10 @@ AE = _form(Form("ae", "Adverse events (CTCAE 5.0)", ("SUBJID", "AESEQ"), (
     SUBJID,
     Column("AESEQ", "int", "AE sequence number within subject", required=True, min=1),
     Column("AETERM", "str", "Reported term (verbatim)", required=True),
-    Column("AEDECOD", "str", "CTCAE 5.0 term", required=True, codes=tuple(CTCAE_TERMS)),
-    Column("AEBODSYS", "str", "System organ class", required=True,
+    # AEDECOD / AEBODSYS are blank while data management has not coded the verbatim term yet
+    # (both or neither; never for CRS/ICANS or a grade 5 event: validation.form_suites.ae_rules).
+    Column("AEDECOD", "str", "CTCAE 5.0 term (blank: not yet coded)", codes=tuple(CTCAE_TERMS)),
+    Column("AEBODSYS", "str", "System organ class (blank: not yet coded)",
            codes=tuple(sorted({soc for soc, _ in CTCAE_TERMS.values()}))),
     Column("AETOXGR", "int", "CTCAE grade", required=True, codes=(1, 2, 3, 4, 5)),
     Column("AESTDTC", "pdate", "Onset date", required=True),

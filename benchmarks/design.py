@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import paths
-from analysis.analyze import ard
+from analysis import ard
 from analysis.cli_design import DEFAULT_SCENARIOS, simulate_raw
 from analysis.design import runner
 from analysis.design.output import summary_lines
@@ -86,7 +86,7 @@ def bias_check(replicates: int, workers: int) -> None:
     for line in summary_lines(design_ard):
         print(line)
     for s in scenarios:
-        naive, primary = ({k: ard.lookup(design_ard, group=s.name, variable=c, stat_name=k) for k in ("bias", "bias_mcse")}
+        naive, primary = ({k: ard.lookup(design_ard, group1_level=s.name, variable=c, stat_name=k) for k in ("bias", "bias_mcse")}
                           for c in ("naive", PRIMARY_COMPARISON))
         r = records[records["scenario"] == s.name].pivot(index="replicate", columns="comparison", values="estimate")
         diff = (r["naive"] - r[PRIMARY_COMPARISON]).dropna()

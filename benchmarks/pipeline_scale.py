@@ -12,8 +12,9 @@ much into a few seconds):
    resident memory (ru_maxrss of that process and the processes it waited for, e.g. the render
    kernels), then the growth exponent between consecutive sizes, log(t2 / t1) / log(n2 / n1)
    (1 = linear in the number of patients);
-3. the share of analyze spent in the weighting bootstrap (weighted KM difference with its
-   percentile bootstrap) and in the Fine-Gray fits, per size.
+3. the share of analyze spent in the weighting bootstrap (the propensity model re-fitted in every
+   replicate, then the replicates' weighted product-limit curves, RMST and 2-year contrasts of the
+   target-trial primary and the own-origin views) and in the Fine-Gray fits, per size.
 
 Steps are called directly (the step functions of analysis.cli.STEPS, not the incremental build),
 so a step still runs when validation stops the scaled data on a rule (the message is printed).
@@ -42,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 STEPS = ("validate", "derive", "define", "analyze", "changes", "render", "identifiers")
 SEED = 20221101
 TIMED = {  # analyze's parts whose share is printed: label -> (module, attribute)
-    "bootstrap": ("analysis.stats.weighting", "weighted_km_difference"),
+    "bootstrap re-fits": ("analysis.analyze.target_trial", "bootstrap_weights"),
+    "bootstrap curves": ("analysis.analyze.target_trial", "contrast_rows"),
     "Fine-Gray": ("analysis.analyze.external", "_subdistribution_hr"),
 }
 
@@ -86,8 +88,13 @@ def _limit_memory(gb: float):
     return apply
 
 
+CPU_SECONDS: dict[str, float] = {}  # log file name -> CPU seconds (user + system) of its last run
+
+
 def run_child(args: list[str], *, memory_gb: float, timeout: float, log: Path) -> tuple[float, float, int | str]:
-    """(wall seconds, peak RSS in MB, exit code or 'timeout') of ``python <args>``."""
+    """(wall seconds, peak RSS in MB, exit code or 'timeout') of ``python <args>``. Its CPU time
+    (user + system, with the processes it waited for) goes to CPU_SECONDS[log.name]: on a shared
+    machine wall time grows with the others' load, CPU time much less."""
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
     with open(log, "ab") as out:
@@ -105,6 +112,7 @@ def run_child(args: list[str], *, memory_gb: float, timeout: float, log: Path) -
                 return time.perf_counter() - t0, usage.ru_maxrss / 1024, "timeout"
             time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU_SECONDS[log.name] = usage.ru_utime + usage.ru_stime
     return time.perf_counter() - t0, usage.ru_maxrss / 1024, proc.returncode
 
 
@@ -116,7 +124,17 @@ def write_scaled_cut(root: Path, factor: int, seed: int = SEED) -> tuple[str, in
     from analysis.raw_spec import MANIFEST
     from analysis.simulate import CUTS, cut_files, manifest_bytes, params, simulate_study
     n_trial, n_external = params.N_TRIAL * factor, params.N_EXTERNAL * factor
-    study = simulate_study(seed, n_trial=n_trial, n_external=n_external)
+    capacity = params.SITE_CAPACITY
+    if n_trial > params.MAX_SITES * capacity:
+        # the simulator adds one site per SITE_CAPACITY patients and SITEID has two digits: a
+        # bigger study (x1000: 40,000) gets fuller sites instead (subject numbers stay 3 digits)
+        params.SITE_CAPACITY = math.ceil(n_trial / params.MAX_SITES)
+        print(f"  x{factor}: {params.MAX_SITES} sites of up to {params.SITE_CAPACITY} patients "
+              f"(simulator default {capacity})", flush=True)
+    try:
+        study = simulate_study(seed, n_trial=n_trial, n_external=n_external)
+    finally:
+        params.SITE_CAPACITY = capacity
     cut = CUTS[-1]
     files = cut_files(study, cut)
     folder = root / "data" / "raw" / cut
@@ -140,7 +158,8 @@ def cold_report(work: Path, opts) -> str:
     steps = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if " done in " in ln]
     verdict = "" if code == 0 else f" FAILED ({code}; see {log})"
     return (f"cold `python -m analysis report` of the shipped data (latest cut, .venv present): "
-            f"{seconds:.1f} s, peak {mb:.0f} MB (target: at most 30 s){verdict}\n  "
+            f"{seconds:.1f} s (CPU {CPU_SECONDS.get(log.name, float('nan')):.1f} s), peak {mb:.0f} MB "
+            f"(target: at most 30 s){verdict}\n  "
             + "\n  ".join(steps))
 
 
@@ -156,6 +175,24 @@ def exponent(a: tuple, b: tuple) -> str:
     if c1 != 0 or c2 != 0 or t1 <= 0 or t2 <= 0:
         return "-"
     return f"{math.log(t2 / t1) / math.log(n2 / n1):.2f}"
+
+
+def target_lines(sizes: list[int], results: dict[str, list]) -> list[str]:
+    """Issue 15's scale targets, each with its verdict from the measured cells
+    (results[step][i] = (seconds, patients, exit code, peak MB) at sizes[i])."""
+    out = []
+    if 100 in sizes:
+        t, _, code, mb = results["analyze"][sizes.index(100)]
+        met = code == 0 and t <= 10 and mb <= 1024
+        out.append(f"target analyze at x100 <= 10 s and <= 1 GB: {t:.1f} s, {mb:,.0f} MB -> "
+                   f"{'met' if met else 'NOT met'}")
+    if 1000 in sizes:
+        cells = [results[step][sizes.index(1000)] for step in STEPS]
+        done = all(code == 0 for _, _, code, _ in cells)
+        peak = max(mb for *_, mb in cells)
+        out.append(f"target whole pipeline at x1000 within 8 GB: {'completed' if done else 'did NOT complete'}, "
+                   f"largest step peak {peak:,.0f} MB -> {'met' if done and peak <= 8192 else 'NOT met'}")
+    return out + [""] if out else out
 
 
 def scale_table(work: Path, opts) -> list[str]:
@@ -175,7 +212,8 @@ def scale_table(work: Path, opts) -> list[str]:
             seconds, mb, code = run_child(args, memory_gb=opts.memory_gb, timeout=opts.timeout,
                                           log=work / f"x{factor}-{step}.log")
             results[step].append((seconds, n, code, mb))
-            print(f"    {step:<11} {fmt_cell(seconds, mb, code)}", flush=True)
+            cpu = CPU_SECONDS.get(f"x{factor}-{step}.log", float("nan"))
+            print(f"    {step:<11} {fmt_cell(seconds, mb, code)} (CPU {cpu:.1f} s)", flush=True)
         shares.append(json.loads(shares_file.read_text()) if shares_file.exists() else None)
         if not opts.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -188,6 +226,7 @@ def scale_table(work: Path, opts) -> list[str]:
         exps = " ".join(exponent(a, b) for a, b in zip(runs, runs[1:]))
         lines.append(f"{step:<12}{cells}   {exps}")
     lines.append("")
+    lines += target_lines(opts.sizes, results)
     for factor, share in zip(opts.sizes, shares):
         if share is None:
             lines.append(f"analyze x{factor}: did not finish, no shares")

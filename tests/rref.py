@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.stats.survival import beyond_follow_up
+
 
 # write.csv prints doubles with 15 significant digits: format them with 17 ("%.17g" round-trips a
 # double exactly), leaving NA as NA and other columns as they are.
@@ -45,8 +47,8 @@ def run_r(code: str, frames: dict[str, pd.DataFrame] | None = None, timeout: int
 
 def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.DataFrame:
     """SAP 3.1, applied to R's summary(extend = TRUE) output: with nobody at risk at t and S(t) > 0
-    the estimate is not estimable (NaN) instead of R's last value carried forward."""
+    the estimate is not estimable (NaN) instead of R's last value carried forward (the rule:
+    analysis.stats.survival.beyond_follow_up, shared with the package)."""
     km = km.copy()
-    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
-    km.loc[beyond, ["surv", "std_err", "lcl", "ucl"]] = np.nan
+    km.loc[beyond_follow_up(km), ["surv", "std_err", "lcl", "ucl"]] = np.nan
     return km

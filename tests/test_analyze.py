@@ -32,8 +32,9 @@ from scipy import stats
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard
-from analysis.analyze.pipeline import ARD_PARQUET, analyze_cut, load_derived, methods_table
+from analysis import ard
+from analysis.ard import ARD_PARQUET
+from analysis.analyze.pipeline import analyze_cut, load_derived, methods_table
 from analysis.derive.pipeline import derive_cut
 from tests.rref import not_estimable_beyond_follow_up, run_r
 
@@ -69,7 +70,7 @@ def stat(run: SimpleNamespace, **keys) -> float:
 
 
 def level(time: float) -> str:
-    """The ARD ``level`` text of a timepoint (as written by analysis.analyze.ard)."""
+    """The ARD ``level`` text of a timepoint (as written by analysis.ard)."""
     return ard._level_text(float(time))
 
 
@@ -107,16 +108,16 @@ def test_ard_check_refuses_a_broken_contract(run):
     with pytest.raises(ValueError, match="numeric"):
         ard.check(run.ard.head(3).assign(stat=["1", "2", "x"]))
     with pytest.raises(ValueError, match="columns"):
-        ard.check(run.ard.head(3).drop(columns="level"))
+        ard.check(run.ard.head(3).drop(columns="variable_level"))
     with pytest.raises(KeyError, match="2 rows"):  # one per cohort
-        ard.lookup(run.ard, analysis="km", param="OS", level=level(C.TIMEPOINT_2Y_DAYS), stat_name="surv")
+        ard.lookup(run.ard, context="km", param="OS", variable_level=level(C.TIMEPOINT_2Y_DAYS), stat_name="surv")
 
 
 def test_every_analysis_has_a_method_line(run):
     """Each analysis name in the ARD has its method in ard_methods.csv (for table footnotes)."""
     methods = pd.read_csv(run.csv.parent / "ard_methods.csv")
-    assert set(run.ard["analysis"]) <= set(methods["analysis"]), \
-        sorted(set(run.ard["analysis"]) - set(methods["analysis"]))
+    assert set(run.ard["context"]) <= set(methods["analysis"]), \
+        sorted(set(run.ard["context"]) - set(methods["analysis"]))
     assert methods["method"].str.len().min() > 10
     pd.testing.assert_frame_equal(methods, methods_table())
 
@@ -194,7 +195,7 @@ def test_km_at_1_and_2_years_vs_r_survfit(run, r_survival):
     assert len(km) == (len(PARAMS) * len(COHORTS) + len(MRD_DURATION_PARAMS)) * len(TIMEPOINTS)
     for r in km.itertuples():
         for name in ("n_risk", "n_event", "surv", "std_err", "lcl", "ucl"):
-            got = stat(run, analysis="km", param=r.param, group=r.group, variable="AVAL", level=level(r.time),
+            got = stat(run, context="km", param=r.param, group1_level=r.group, variable="AVAL", variable_level=level(r.time),
                        stat_name=name)
             assert got == pytest.approx(getattr(r, name), abs=ABS_TOL, nan_ok=True), (r.param, r.group, r.time, name)
 
@@ -212,7 +213,7 @@ def test_km_difference_at_2_years_from_r_survfit_by_hand(run, r_survival):
         expected = {"diff": diff, "se": se, "lcl": diff - z * se, "ucl": diff + z * se,
                     "p": 2 * stats.norm.sf(abs(diff / se))}
         for name, value in expected.items():
-            got = stat(run, analysis="km_diff", param=p, group=COMPARISON, level=level(C.TIMEPOINT_2Y_DAYS),
+            got = stat(run, context="km_diff", param=p, group1_level=COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS),
                        stat_name=name)
             # NaN (not estimable) when either curve is NE at 2 years (SAP 3.1)
             assert got == pytest.approx(value, abs=ABS_TOL, nan_ok=True), (p, name)
@@ -224,7 +225,7 @@ def test_median_and_its_ci_vs_r_quantile_survfit(run, r_survival):
     NA in R (not reached) must be NaN in the ARD. Tolerance 1e-10 absolute."""
     for r in r_survival["med"].itertuples():
         for name in ("median", "lcl", "ucl"):
-            got = stat(run, analysis="km_median", param=r.param, group=r.group, level="median", stat_name=name)
+            got = stat(run, context="km_median", param=r.param, group1_level=r.group, variable_level="median", stat_name=name)
             assert got == pytest.approx(getattr(r, name), abs=ABS_TOL, nan_ok=True), (r.param, r.group, name)
 
 
@@ -232,9 +233,9 @@ def test_median_and_its_ci_vs_r_quantile_survfit(run, r_survival):
 def test_logrank_vs_r_survdiff(run, r_survival):
     """Log-rank chi-square and p: R survdiff(rho = 0). Tolerance 1e-10 absolute."""
     for r in r_survival["lr"].itertuples():
-        assert stat(run, analysis="logrank", param=r.param, stat_name="chisq") == pytest.approx(r.chisq, abs=ABS_TOL)
-        assert stat(run, analysis="logrank", param=r.param, stat_name="p") == pytest.approx(r.p, abs=ABS_TOL)
-        assert stat(run, analysis="logrank", param=r.param, stat_name="df") == 1
+        assert stat(run, context="logrank", param=r.param, stat_name="chisq") == pytest.approx(r.chisq, abs=ABS_TOL)
+        assert stat(run, context="logrank", param=r.param, stat_name="p") == pytest.approx(r.p, abs=ABS_TOL)
+        assert stat(run, context="logrank", param=r.param, stat_name="df") == 1
 
 
 @pytest.mark.needs_r
@@ -243,7 +244,7 @@ def test_cox_hr_vs_r_coxph(run, r_survival):
     Tolerance 1e-6 relative (both fits iterate to convergence)."""
     for r in r_survival["cx"].itertuples():
         for name in ("hr", "lcl", "ucl", "p"):
-            got = stat(run, analysis="cox", param=r.param, group=COMPARISON, stat_name=name)
+            got = stat(run, context="cox", param=r.param, group1_level=COMPARISON, stat_name=name)
             assert got == pytest.approx(getattr(r, name), rel=FIT_RTOL), (r.param, name)
 
 
@@ -270,13 +271,13 @@ def test_km_and_log_log_ci_vs_lifelines(run, paramcd):
         kmf = _lifelines_km(d[d["COHORT"] == cohort])
         ci = kmf.confidence_interval_survival_function_
         for t in TIMEPOINTS:
-            keys = dict(analysis="km", param=paramcd, group=cohort, level=level(t))
+            keys = dict(context="km", param=paramcd, group1_level=cohort, variable_level=level(t))
             row = ci.loc[:t].iloc[-1]
             assert stat(run, **keys, stat_name="surv") == pytest.approx(
                 float(kmf.survival_function_at_times(t).iloc[0]), abs=ABS_TOL)
             assert stat(run, **keys, stat_name="lcl") == pytest.approx(float(row.iloc[0]), abs=ABS_TOL)
             assert stat(run, **keys, stat_name="ucl") == pytest.approx(float(row.iloc[1]), abs=ABS_TOL)
-        median = stat(run, analysis="km_median", param=paramcd, group=cohort, level="median", stat_name="median")
+        median = stat(run, context="km_median", param=paramcd, group1_level=cohort, variable_level="median", stat_name="median")
         expected = kmf.median_survival_time_
         assert (math.isnan(median) and math.isinf(expected)) or median == pytest.approx(expected), (cohort, median)
 
@@ -292,13 +293,13 @@ def test_logrank_and_cox_vs_lifelines(run, paramcd):
     d = tte(run, paramcd)
     s, a = d[d["COHORT"] == TRIAL], d[d["COHORT"] == EXTERNAL]
     lr = logrank_test(s["AVAL"], a["AVAL"], s["EVENT"], a["EVENT"])
-    assert stat(run, analysis="logrank", param=paramcd, stat_name="chisq") == pytest.approx(lr.test_statistic, abs=ABS_TOL)
-    assert stat(run, analysis="logrank", param=paramcd, stat_name="p") == pytest.approx(lr.p_value, abs=ABS_TOL)
+    assert stat(run, context="logrank", param=paramcd, stat_name="chisq") == pytest.approx(lr.test_statistic, abs=ABS_TOL)
+    assert stat(run, context="logrank", param=paramcd, stat_name="p") == pytest.approx(lr.p_value, abs=ABS_TOL)
     frame = pd.DataFrame({"T": d["AVAL"], "E": d["EVENT"], "sandwich": (d["COHORT"] == TRIAL).astype(float)})
     # lifelines' default stopping rule (precision 1e-7, plus a relative log-likelihood change
     # rule) leaves the coefficient ~1e-4 short of the optimum here: iterate to the optimum
     fit = CoxPHFitter(alpha=1 - C.CONF_LEVEL).fit(frame, "T", "E", fit_options={"precision": 1e-12})
-    keys = dict(analysis="cox", param=paramcd, group=COMPARISON)
+    keys = dict(context="cox", param=paramcd, group1_level=COMPARISON)
     assert stat(run, **keys, stat_name="hr") == pytest.approx(float(fit.hazard_ratios_["sandwich"]), rel=FIT_RTOL)
     lo, hi = np.exp(fit.confidence_intervals_.loc["sandwich"].to_numpy())
     assert stat(run, **keys, stat_name="lcl") == pytest.approx(lo, rel=FIT_RTOL)
@@ -311,8 +312,8 @@ def test_km_event_counts_recounted(run):
     for p in PARAMS:
         d = tte(run, p)
         for cohort, sub in d.groupby("COHORT"):
-            assert stat(run, analysis="km_n", param=p, group=cohort, stat_name="n") == len(sub)
-            assert stat(run, analysis="km_n", param=p, group=cohort, stat_name="n_event") == sub["EVENT"].sum()
+            assert stat(run, context="km_n", param=p, group1_level=cohort, stat_name="n") == len(sub)
+            assert stat(run, context="km_n", param=p, group1_level=cohort, stat_name="n_event") == sub["EVENT"].sum()
 
 
 # --- MRD ------------------------------------------------------------------------------------------------------
@@ -339,17 +340,17 @@ def test_mrd_negative_rate_recounted_and_clopper_pearson_vs_scipy(run, method):
     neg = _negative_samples(run.data["admrd"], method)
     x = int(neg["USUBJID"].astype(str).isin(pop).groupby(neg["USUBJID"].astype(str)).any().sum())
     n = len(pop)
-    keys = dict(analysis="mrd_rate", param=f"MRD-{method}", group=TRIAL, level="NEGATIVE")
+    keys = dict(context="mrd_rate", param=f"MRD-{method}", group1_level=TRIAL, variable_level="NEGATIVE")
     assert stat(run, **keys, stat_name="x") == x
     assert stat(run, **keys, stat_name="n") == n
     assert stat(run, **keys, stat_name="rate") == pytest.approx(x / n, abs=ABS_TOL)
     ci = stats.binomtest(x, n).proportion_ci(confidence_level=C.CONF_LEVEL, method="exact")
     assert stat(run, **keys, stat_name="lcl") == pytest.approx(ci.low, abs=ABS_TOL)
     assert stat(run, **keys, stat_name="ucl") == pytest.approx(ci.high, abs=ABS_TOL)
-    best = run.ard[(run.ard["analysis"] == "mrd_best") & (run.ard["param"] == f"MRD-{method}")
+    best = run.ard[(run.ard["context"] == "mrd_best") & (run.ard["param"] == f"MRD-{method}")
                    & (run.ard["stat_name"] == "n")]
     assert best["stat"].sum() == n  # best statuses partition the treated subjects
-    assert stat(run, analysis="mrd_best", param=f"MRD-{method}", level="NEGATIVE", stat_name="n") == x
+    assert stat(run, context="mrd_best", param=f"MRD-{method}", variable_level="NEGATIVE", stat_name="n") == x
 
 
 # --- adverse events -------------------------------------------------------------------------------------------
@@ -365,18 +366,20 @@ def test_ae_any_grade_subject_counts_recounted(run):
     """Any-grade subjects with >= 1 TEAE per SOC and per SOC / term, and their % of the safety
     population, recounted with pandas from ADAE (each subject once per SOC / term)."""
     teae, n_pop = _teae(run), len(trial_safety(run))
-    ae = run.ard[(run.ard["analysis"] == "ae") & (run.ard["param"] == "any grade") & (run.ard["group"] == TRIAL)]
+    ae = run.ard[(run.ard["context"] == "ae") & (run.ard["param"] == "any grade") & (run.ard["group1_level"] == TRIAL)]
     by_soc = teae.groupby("AEBODSYS")["USUBJID"].nunique()
     by_term = teae.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique()
-    got_soc = ae[(ae["variable"] == "AEBODSYS") & (ae["stat_name"] == "n_subj")].set_index("level")["stat"]
-    got_term = ae[(ae["variable"] == "AEDECOD") & (ae["stat_name"] == "n_subj")].set_index("level")["stat"]
+    got_soc = ae[(ae["variable"] == "AEBODSYS") & (ae["stat_name"] == "n_subj")].set_index("variable_level")["stat"]
+    terms = ae[(ae["variable"] == "AEDECOD") & (ae["stat_name"] == "n_subj")]
+    # a term row carries its SOC in its own columns (group2 = AEBODSYS), not packed into the level
+    assert set(terms["group2"]) == {"AEBODSYS"}
+    got_term = terms.set_index(["group2_level", "variable_level"])["stat"]
     assert got_soc.sort_index().to_dict() == by_soc.astype(float).sort_index().to_dict()
-    expected_term = {f"{s} / {t}": float(k) for (s, t), k in by_term.items()}
-    assert got_term.sort_index().to_dict() == dict(sorted(expected_term.items()))
+    assert got_term.sort_index().to_dict() == by_term.astype(float).sort_index().to_dict()
     top_soc = by_soc.idxmax()
-    assert stat(run, analysis="ae", param="any grade", group=TRIAL, variable="AEBODSYS", level=top_soc,
+    assert stat(run, context="ae", param="any grade", group1_level=TRIAL, variable="AEBODSYS", variable_level=top_soc,
                 stat_name="pct") == pytest.approx(100 * by_soc[top_soc] / n_pop, abs=ABS_TOL)
-    assert stat(run, analysis="ae", param="any grade", group=TRIAL, variable="ANY", level="",
+    assert stat(run, context="ae", param="any grade", group1_level=TRIAL, variable="ANY", variable_level="",
                 stat_name="n_events") == len(teae)
 
 
@@ -385,7 +388,7 @@ def test_ae_grade_3_or_more_for_one_term_recounted(run):
     teae = _teae(run)
     severe = teae[teae["ATOXGR"].astype(float) >= 3]
     (soc, term), k = max(severe.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique().items(), key=lambda kv: kv[1])
-    assert stat(run, analysis="ae", param="grade >=3", group=TRIAL, variable="AEDECOD", level=f"{soc} / {term}",
+    assert stat(run, context="ae", param="grade >=3", group1_level=TRIAL, variable="AEDECOD", group2_level=soc, variable_level=term,
                 stat_name="n_subj") == k
 
 
@@ -397,18 +400,18 @@ def test_table1_n_mean_and_smd_recounted(run):
     age = {}
     for cohort, sub in adsl.groupby("COHORT"):
         cohort = str(cohort)
-        assert stat(run, analysis="table1", group=cohort, variable="N", stat_name="n") == len(sub)
+        assert stat(run, context="table1", group1_level=cohort, variable="N", stat_name="n") == len(sub)
         a = sub["AGE"].astype(float)
         age[cohort] = a
-        age_keys = dict(analysis="table1", group=cohort, variable="AGE")
+        age_keys = dict(context="table1", group1_level=cohort, variable="AGE")
         assert stat(run, **age_keys, stat_name="mean") == pytest.approx(a.mean(), abs=ABS_TOL)
         assert stat(run, **age_keys, stat_name="sd") == pytest.approx(a.std(ddof=1), abs=ABS_TOL)
         for sex, k in sub["SEX"].astype(str).value_counts().items():
-            assert stat(run, analysis="table1", group=cohort, variable="SEX", level=sex, stat_name="n") == k
-    assert stat(run, analysis="table1", group="Total", variable="N", stat_name="n") == len(adsl)
+            assert stat(run, context="table1", group1_level=cohort, variable="SEX", variable_level=sex, stat_name="n") == k
+    assert stat(run, context="table1", group1_level="Total", variable="N", stat_name="n") == len(adsl)
     x, y = age[EXTERNAL], age[TRIAL]
     smd = abs(x.mean() - y.mean()) / math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
-    assert stat(run, analysis="table1", group=f"{EXTERNAL} vs {TRIAL}", variable="AGE",
+    assert stat(run, context="table1", group1_level=f"{EXTERNAL} vs {TRIAL}", variable="AGE",
                 stat_name="smd") == pytest.approx(smd, abs=ABS_TOL)
 
 
@@ -423,18 +426,18 @@ def test_disposition_recounted_from_adsl(run):
                 "Mobilized": trial["MOBSTDT"].notna().sum(),
                 "Successful stem-cell collection": (trial["MOBSTAT"].eq("SUCCESS") & (trial["CD34YLD"] >= 2)).sum(),
                 "Auto-HSCT": trial["AHSCTDT"].notna().sum(), "Received CAR-T2": trial["CART2DT"].notna().sum()}
-    got = {step: stat(run, analysis="disposition", param="FLOW", level=step, stat_name="n") for step in expected}
+    got = {step: stat(run, context="disposition", param="FLOW", variable_level=step, stat_name="n") for step in expected}
     assert got == {k: float(v) for k, v in expected.items()}
     counts = list(got.values())
     assert all(a >= b for a, b in zip(counts, counts[1:])), got
-    exits = run.ard[(run.ard["analysis"] == "disposition") & (run.ard["param"] == "EXIT")]
+    exits = run.ard[(run.ard["context"] == "disposition") & (run.ard["param"] == "EXIT")]
     steps = list(got)
     for before, after in zip(steps[:-1], steps[1:]):
         assert exits.loc[exits["variable"] == before, "stat"].sum() == got[before] - got[after], before
     assert exits["stat"].sum() == got["Enrolled"] - got["Received CAR-T2"] == (trial["COMPLFL"] != "Y").sum()
     for cohort, sub in adsl.groupby("COHORT"):
-        assert stat(run, analysis="disposition", param="DEATHS", group=str(cohort), stat_name="n") == sub["DTHDT"].notna().sum()
-        assert stat(run, analysis="disposition", param="DEATHS", group=str(cohort), stat_name="N") == len(sub)
+        assert stat(run, context="disposition", param="DEATHS", group1_level=str(cohort), stat_name="n") == sub["DTHDT"].notna().sum()
+        assert stat(run, context="disposition", param="DEATHS", group1_level=str(cohort), stat_name="N") == len(sub)
 
 
 # --- the interim (earliest) cut: short follow-up, few events ------------------------------------------------
@@ -455,7 +458,7 @@ def test_interim_cut_analyzes_and_its_km_matches_lifelines(tmp_path):
         for cohort, sub in d.groupby("COHORT"):
             kmf = _lifelines_km(sub)
             expected = float(kmf.survival_function_at_times(C.TIMEPOINT_1Y_DAYS).iloc[0])
-            got = stat(interim, analysis="km", param=p, group=cohort, level=level(C.TIMEPOINT_1Y_DAYS), stat_name="surv")
+            got = stat(interim, context="km", param=p, group1_level=cohort, variable_level=level(C.TIMEPOINT_1Y_DAYS), stat_name="surv")
             if sub["AVAL"].max() < C.TIMEPOINT_1Y_DAYS:
                 continue  # beyond the follow-up of the cohort: not compared
             assert got == pytest.approx(expected, abs=ABS_TOL), (p, cohort)

@@ -89,3 +89,31 @@ def test_ae_with_onset_after_the_cut_is_not_used(adae):
 def test_partial_end_in_the_month_of_death_is_imputed_to_the_death_date(adae):
     r = adae.loc[("01-004", 4)]   # ends "2024-06"; died 2024-06-15
     assert (r.AENDT, r.AENDTF, r.ADURN) == (T("2024-06-15"), "D", 15)
+
+
+def test_a_verbatim_term_not_yet_coded_is_kept_counted_and_shown_as_not_coded():
+    """Issue 10 / SAP 5.1: AEDECOD and AEBODSYS blank (not coded yet). ADAE keeps the record with
+    both missing (never guessed), it stays treatment-emergent by its date, the AE table counts it
+    under "Not coded", and the ARD ae_coding rows count it."""
+    from analysis.analyze import safety
+    from analysis.raw_io import parse_form
+    from analysis.stats.tables import NOT_CODED, ae_summary
+    from tests.test_derive_cases import case_text_forms
+
+    text = case_text_forms()
+    ae = text["ae"]
+    row = ae.index[(ae["SUBJID"] == "01-004") & (ae["AESEQ"].astype(str) == "3")][0]   # Anemia "2024-02"
+    ae.loc[row, ["AEDECOD", "AEBODSYS"]] = [None, None]
+    forms = {name: parse_form(df, name) for name, df in text.items()}
+    derived = derive_datasets(forms, CUT_DATE)
+    adae, adsl = derived["adae"], derived["adsl"]
+    r = adae[(adae["USUBJID"].str.endswith("01-004")) & (adae["AESEQ"].astype(int) == 3)].iloc[0]
+    assert pd.isna(r["AEDECOD"]) and pd.isna(r["AEBODSYS"]) and r["AETERM"] == "anemia"
+    assert (r["TRTEMFL"], r["ASTDT"]) == ("Y", T("2024-02-01"))
+    table = ae_summary(adae, adsl, by="COHORT", pop_flag="SAFFL", grade=None)
+    hit = table[(table["section"] == "term") & (table["soc"] == NOT_CODED) & (table["term"] == NOT_CODED)
+                & (table["stat_name"] == "n") & (table["group"] == "SANDWICH")]
+    assert list(hit["stat"]) == [1]
+    rows = safety.coding_rows(adae).set_index("stat_name")["stat"]
+    assert (rows["n_uncoded"], rows["n_uncoded_teae"], rows["n_subj_uncoded_teae"]) == (1, 1, 1)
+    assert rows["n_records"] == len(adae)

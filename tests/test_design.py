@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli
+from analysis import ard, cli
 from analysis.design import output, runner
 from analysis.design.performance import performance
 from analysis.design.scenarios import CUTS, Scenario, load_scenarios
@@ -143,7 +143,7 @@ def test_outputs_are_an_ard_a_table_a_figure_and_a_page(tmp_path):
     written = output.write_outputs(tmp_path, records, [SMALL], {"replicates": 3}, truths={"small": {"log_hr": 0.0}},
                                    truth_mcse={"small": {"log_hr": 0.0}})
     ard_ = pd.read_csv(tmp_path / "design_ard.csv", keep_default_na=False, na_values={"stat": ["nan"]})
-    assert list(ard_.columns) == ["analysis", "param", "group", "variable", "level", "stat_name", "stat"]
+    assert list(ard_.columns) == ard.ARD_COLUMNS
     row = ard_.set_index("stat_name")["stat"]
     assert row["bias"] == pytest.approx(0.2) and row["coverage"] == pytest.approx(2 / 3)
     assert written["table"].loc[0, "rejection is"] == "type I error"

@@ -17,7 +17,7 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut
 from tests.rref import run_r
@@ -46,9 +46,9 @@ def test_cut_status_is_the_declared_one(run):
     """The label comes from conventions.CUT_STATUS (every cut before the final analysis at last
     patient + 24 months is interim), not from the data."""
     status = C.CUT_STATUS[CUT]
-    rows = run.ard[run.ard["analysis"] == "cut_status"]
-    assert rows["level"].unique().tolist() == [status]
-    assert stat(run, analysis="cut_status", stat_name="status_code") == C.CUT_STATUS_CODES[status]
+    rows = run.ard[run.ard["context"] == "cut_status"]
+    assert rows["variable_level"].unique().tolist() == [status]
+    assert stat(run, context="cut_status", stat_name="status_code") == C.CUT_STATUS_CODES[status]
     assert C.cut_status("cut-2099-01-01") == "undeclared"
 
 
@@ -73,24 +73,24 @@ for (p in c("OS", "LFS")) {{
 }}
 out <- list(res = res, fu = fu)""", {"d": frame})
     for r in out["res"].itertuples():
-        assert stat(run, analysis="rmst", param=r.param, group=r.group, stat_name="rmst") == pytest.approx(r.rmean, abs=TOL)
-        assert stat(run, analysis="rmst", param=r.param, group=r.group, stat_name="se") == pytest.approx(r.se, abs=TOL)
+        assert stat(run, context="rmst", param=r.param, group1_level=r.group, stat_name="rmst") == pytest.approx(r.rmean, abs=TOL)
+        assert stat(run, context="rmst", param=r.param, group1_level=r.group, stat_name="se") == pytest.approx(r.se, abs=TOL)
     for r in out["fu"].itertuples():
         for name in ("median", "lcl", "ucl"):
-            assert stat(run, analysis="followup", param=r.param, group=r.group, stat_name=name) == \
+            assert stat(run, context="followup", param=r.param, group1_level=r.group, stat_name=name) == \
                 pytest.approx(getattr(r, name), abs=TOL, nan_ok=True), (r.param, r.group, name)
     res = out["res"].set_index(["param", "group"])
     for p in ("OS", "LFS"):
         diff = res.at[(p, TRIAL), "rmean"] - res.at[(p, EXTERNAL), "rmean"]
         se = np.hypot(res.at[(p, TRIAL), "se"], res.at[(p, EXTERNAL), "se"])
-        keys = dict(analysis="rmst_diff", param=p)
+        keys = dict(context="rmst_diff", param=p)
         assert stat(run, **keys, stat_name="diff") == pytest.approx(diff, abs=TOL)
         assert stat(run, **keys, stat_name="se") == pytest.approx(se, abs=TOL)
 
 
 def test_km_rates_flag_fewer_than_the_minimum_at_risk(run):
-    km = run.ard[(run.ard["analysis"] == "km")]
-    wide = km.pivot_table(index=["param", "group", "level"], columns="stat_name", values="stat")
+    km = run.ard[(run.ard["context"] == "km")]
+    wide = km.pivot_table(index=["param", "group1_level", "variable_level"], columns="stat_name", values="stat")
     assert ((wide["n_risk"] >= C.MIN_AT_RISK) == (wide["reliable"] == 1)).all()
 
 
@@ -115,12 +115,12 @@ def test_mrd_conversion_counts_by_hand(run):
     s = _samples(run)
     for method in ("FC", "NGS"):
         neg = set(s.loc[(s["METHOD"] == method) & (s["NEGFL"] == "Y"), "USUBJID"])
-        keys = dict(analysis="mrd_conversion", param=f"MRD-{method}", level="ALL BASELINE POSITIVE")
+        keys = dict(context="mrd_conversion", param=f"MRD-{method}", variable_level="ALL BASELINE POSITIVE")
         assert stat(run, **keys, stat_name="n") == len(pos)
         assert stat(run, **keys, stat_name="x") == len(pos & neg)
     counts = pop["MRDPREMT"].value_counts()
     for method, k in counts.items():
-        assert stat(run, analysis="mrd_baseline", variable="MRDPREMT", level=method, stat_name="n") == k
+        assert stat(run, context="mrd_baseline", variable="MRDPREMT", variable_level=method, stat_name="n") == k
 
 
 def test_mrd_kappa_matches_statsmodels_on_pairs_rebuilt_by_hand(run):
@@ -135,7 +135,7 @@ def test_mrd_kappa_matches_statsmodels_on_pairs_rebuilt_by_hand(run):
     pairs = pd.concat([fc.rename("FC"), ngs.rename("NGS")], axis=1, join="inner")
     table = pd.crosstab(pairs["FC"], pairs["NGS"]).reindex(index=["Y", "N"], columns=["Y", "N"], fill_value=0)
     ref = cohens_kappa(table.to_numpy())
-    keys = dict(analysis="mrd_agreement", variable="kappa")
+    keys = dict(context="mrd_agreement", variable="kappa")
     assert stat(run, **keys, stat_name="n_pairs") == len(pairs)
     assert stat(run, **keys, stat_name="kappa") == pytest.approx(ref.kappa, abs=1e-12)
     assert stat(run, **keys, stat_name="se") == pytest.approx(ref.std_kappa, abs=1e-12)

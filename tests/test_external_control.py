@@ -30,7 +30,8 @@ from scipy import stats
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external
+from analysis import ard
+from analysis.analyze import external
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival
@@ -179,7 +180,7 @@ def _ps_inputs(run: SimpleNamespace) -> tuple[pd.DataFrame, str]:
     """The propensity covariates (as analysis.analyze.external.ps_frame prepares them) and the
     R formula over those the analyze step put in the model (ARD ps_model in_model = 1)."""
     frame = run.weights
-    in_model = run.ard[(run.ard["analysis"] == "ps_model") & (run.ard["stat"] == 1)]["level"].tolist()
+    in_model = run.ard[(run.ard["context"] == "ps_model") & (run.ard["stat"] == 1)]["variable_level"].tolist()
     assert in_model, "ARD ps_model: no covariate in the propensity model"
     terms = [f"factor({c})" if c in external.PS_CATEGORICAL else c for c in in_model]
     ps = plain(frame, ["USUBJID", *in_model]).assign(TRT=frame[external.TREATED].to_numpy())
@@ -236,7 +237,7 @@ def test_cumulative_incidence_vs_cmprsk_cuminc(run, r_ref):
     cif = r_ref["cif"]
     assert len(cif) == 2 * 2 * len(TIMEPOINTS)
     for r in cif.itertuples():
-        keys = dict(analysis="cif", param=CAUSE_PARAM[r.cause], group=r.group, level=level(r.time))
+        keys = dict(context="cif", param=CAUSE_PARAM[r.cause], group1_level=r.group, variable_level=level(r.time))
         assert stat(run, **keys, stat_name="cif") == pytest.approx(r.cif, abs=ABS_TOL), keys
         assert stat(run, **keys, stat_name="std_err") == pytest.approx(r.std_err, abs=ABS_TOL), keys
         if r.cif == 0:   # no event of the cause yet in the cohort: the interval is the point 0
@@ -253,7 +254,7 @@ def test_gray_test_vs_cuminc_tests(run, r_ref):
     """Gray's test statistic, df and p per cause: cuminc()$Tests. Tolerance 1e-8 relative (the
     statistic comes from cmprsk's Fortran in double precision)."""
     for r in r_ref["gray"].itertuples():
-        keys = dict(analysis="gray", param=CAUSE_PARAM[r.cause], group=COMPARISON)
+        keys = dict(context="gray", param=CAUSE_PARAM[r.cause], group1_level=COMPARISON)
         assert stat(run, **keys, stat_name="chisq") == pytest.approx(r.chisq, rel=1e-8)
         assert stat(run, **keys, stat_name="p") == pytest.approx(r.p, rel=1e-8)
         assert stat(run, **keys, stat_name="df") == r.df
@@ -267,7 +268,7 @@ def test_fine_gray_vs_cmprsk_crr(run, r_ref):
     no_event = run.data["adtte"].query("PARAMCD == 'RELNRM'").groupby("COHORT", observed=True)["EVNTTYPE"] \
         .apply(lambda e: set(e.dropna().astype(int)))
     for r in r_ref["fg"].itertuples():
-        keys = dict(analysis="finegray", param=CAUSE_PARAM[r.cause], group=COMPARISON)
+        keys = dict(context="finegray", param=CAUSE_PARAM[r.cause], group1_level=COMPARISON)
         if any(r.cause not in causes for causes in no_event):
             # a cohort without an event of the cause: the sHR is 0 or infinite; crr does not
             # converge and the package reports NE (NaN) instead of a number
@@ -301,7 +302,7 @@ def test_weight_summary_recomputed_from_the_weights(run):
     f = run.weights
     for cohort, treated in ((TRIAL, 1), (EXTERNAL, 0)):
         w = f.loc[f[external.TREATED] == treated, "IPTW"].to_numpy(float)
-        keys = dict(analysis="ps_weights", param="ATT", group=cohort)
+        keys = dict(context="ps_weights", param="ATT", group1_level=cohort)
         expected = {"n": len(w), "sum": w.sum(), "ess": w.sum() ** 2 / (w ** 2).sum(), "min": w.min(),
                     "median": float(np.median(w)), "max": w.max()}
         for name, value in expected.items():
@@ -327,7 +328,7 @@ def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
     for p in ("OS", "LFS"):
         # the bootstrap difference's point estimate is the difference of the weighted curves
         at = km[(km["param"] == p) & np.isclose(km["time"], C.TIMEPOINT_2Y_DAYS)].set_index("group")["surv"]
-        keys = dict(analysis="iptw_diff", param=p, group=COMPARISON, level=level(C.TIMEPOINT_2Y_DAYS))
+        keys = dict(context="iptw_diff", param=p, group1_level=COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS))
         diff = stat(run, **keys, stat_name="diff")
         assert diff == pytest.approx(at[TRIAL] - at[EXTERNAL], abs=ABS_TOL)
         assert stat(run, **keys, stat_name="n_boot") == C.BOOTSTRAP_REPLICATES
@@ -339,7 +340,7 @@ def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
         else:
             assert math.isnan(stat(run, **keys, stat_name="lcl")) and math.isnan(stat(run, **keys, stat_name="ucl"))
         # the RMST difference uses every fitted replicate and has an interval
-        rk = dict(analysis="iptw_rmst_diff", param=p, group=COMPARISON, level=level(C.RMST_TAU_DAYS))
+        rk = dict(context="iptw_rmst_diff", param=p, group1_level=COMPARISON, variable_level=level(C.RMST_TAU_DAYS))
         assert stat(run, **rk, stat_name="n_boot_used") + stat(run, **rk, stat_name="n_boot_failed") == C.BOOTSTRAP_REPLICATES
         assert stat(run, **rk, stat_name="lcl") <= stat(run, **rk, stat_name="diff") <= stat(run, **rk, stat_name="ucl")
 
@@ -359,7 +360,7 @@ for (p in c("OS", "LFS")) {{
 }}
 out <- list(res = res)""", {"wt": wt})["res"]
     for r in out.itertuples():
-        got = stat(run, analysis="iptw_rmst", param=r.param, group=r.group, level=level(C.RMST_TAU_DAYS),
+        got = stat(run, context="iptw_rmst", param=r.param, group1_level=r.group, variable_level=level(C.RMST_TAU_DAYS),
                    stat_name="rmst")
         assert got == pytest.approx(r.rmean, abs=1e-9), (r.param, r.group)
 
@@ -367,7 +368,7 @@ out <- list(res = res)""", {"wt": wt})["res"]
 def _compare_km(run, km: pd.DataFrame, names) -> None:
     assert len(km) == 2 * 2 * len(TIMEPOINTS), km
     for r in km.itertuples():
-        keys = dict(analysis=r.analysis, param=r.param, group=r.group, level=level(r.time))
+        keys = dict(context=r.analysis, param=r.param, group1_level=r.group, variable_level=level(r.time))
         for name in names:
             assert stat(run, **keys, stat_name=name) == pytest.approx(getattr(r, name), abs=ABS_TOL, nan_ok=True), (keys, name)
 
@@ -375,7 +376,7 @@ def _compare_km(run, km: pd.DataFrame, names) -> None:
 def _compare_cox(run, cx: pd.DataFrame) -> None:
     assert len(cx) == 2, cx
     for r in cx.itertuples():
-        keys = dict(analysis=r.analysis, param=r.param, group=COMPARISON)
+        keys = dict(context=r.analysis, param=r.param, group1_level=COMPARISON)
         for name in ("hr", "lcl", "ucl", "p"):
             assert stat(run, **keys, stat_name=name) == pytest.approx(getattr(r, name), rel=FIT_RTOL), (keys, name)
 
@@ -417,22 +418,22 @@ def test_delayed_entry_km_and_cox_vs_r(run, r_ref):
         d = _delayed_entry_frame(run)
         d = d[d["PARAMCD"] == p]
         for cohort, sub in d.groupby("COHORT"):
-            assert stat(run, analysis="delayed_entry_n", param=p, group=cohort, stat_name="n") == len(sub)
-            n_event = stat(run, analysis="delayed_entry_n", param=p, group=cohort, stat_name="n_event")
+            assert stat(run, context="delayed_entry_n", param=p, group1_level=cohort, stat_name="n") == len(sub)
+            n_event = stat(run, context="delayed_entry_n", param=p, group1_level=cohort, stat_name="n_event")
             assert n_event == (sub["CNSR"] == 0).sum()
 
 
 def test_landmark_day_and_selection_recomputed_by_hand(run, landmark_day):
     """The landmark day (conventions.LANDMARK_CR_DAYS on the common clock) and the subjects/events
     of the landmark set per cohort, rebuilt by hand."""
-    assert stat(run, analysis="landmark", param="LANDMARK", stat_name="day") == landmark_day
+    assert stat(run, context="landmark", param="LANDMARK", stat_name="day") == landmark_day
     for p in ("OS", "LFS"):
         lm = landmark_set(run, p, landmark_day)
         assert (lm["AVAL"] > 0).all()
         for cohort in (TRIAL, EXTERNAL):
             sub = lm[lm["COHORT"] == cohort]
-            assert stat(run, analysis="landmark_n", param=p, group=cohort, stat_name="n") == len(sub), (p, cohort)
-            assert stat(run, analysis="landmark_n", param=p, group=cohort, stat_name="n_event") == (sub["CNSR"] == 0).sum()
+            assert stat(run, context="landmark_n", param=p, group1_level=cohort, stat_name="n") == len(sub), (p, cohort)
+            assert stat(run, context="landmark_n", param=p, group1_level=cohort, stat_name="n_event") == (sub["CNSR"] == 0).sum()
         everyone = plain(param(run, p), ["COHORT"])
         assert len(lm) < len(everyone)  # the landmark drops early events
 
@@ -496,15 +497,15 @@ def test_att_weighting_balances_the_planted_confounders(big):
     weighting every covariate and level of the propensity model has |SMD| < the threshold."""
     from analysis.simulate import PLANTED_TRUTH
 
-    bal = big.rows[big.rows["analysis"] == "ps_balance"]
+    bal = big.rows[big.rows["context"] == "ps_balance"]
     before = bal[bal["stat_name"] == "smd_unweighted"].groupby("variable")["stat"].apply(lambda s: s.abs().max())
-    after = bal[bal["stat_name"] == "smd_weighted"].set_index(["variable", "level"])["stat"].abs()
+    after = bal[bal["stat_name"] == "smd_weighted"].set_index(["variable", "variable_level"])["stat"].abs()
     for confounder in PLANTED_TRUTH["confounders"]:
         assert before[confounder] > C.BALANCE_THRESHOLD, (confounder, before.to_dict())
     # every covariate is reported; those in the model are balanced, while one left out because a
     # level occurs in one cohort only (MRDPREMT: not recorded by the registry) cannot be (SAP 6.5)
     assert set(after.index.get_level_values(0)) == set(external.PS_COVARIATES)
-    model = big.rows[big.rows["analysis"] == "ps_model"].set_index("level")["stat"]
+    model = big.rows[big.rows["context"] == "ps_model"].set_index("variable_level")["stat"]
     assert model["MRDPREMT"] == 0
     in_model = after[after.index.get_level_values(0).isin(model.index[model == 1])]
     assert (in_model < C.BALANCE_THRESHOLD).all(), in_model[in_model >= C.BALANCE_THRESHOLD].to_dict()
@@ -520,7 +521,7 @@ def test_att_weighting_balances_the_planted_confounders(big):
         var = (x1.var(ddof=1), x0.var(ddof=1)) if cov == "AGE" else (x1.mean() * (1 - x1.mean()), x0.mean() * (1 - x0.mean()))
         sd = math.sqrt(sum(var) / 2)
         smd_before, smd_after = (x1.mean() - x0.mean()) / sd, (x1.mean() - np.average(x0, weights=w0)) / sd
-        keys = (bal["variable"] == cov) & (bal["level"] == lev)
+        keys = (bal["variable"] == cov) & (bal["variable_level"] == lev)
         assert bal.loc[keys & (bal["stat_name"] == "smd_unweighted"), "stat"].item() == pytest.approx(smd_before, abs=ABS_TOL)
         assert bal.loc[keys & (bal["stat_name"] == "smd_weighted"), "stat"].item() == pytest.approx(smd_after, abs=ABS_TOL)
         assert abs(smd_before) > C.BALANCE_THRESHOLD > abs(smd_after), (cov, smd_before, smd_after)
@@ -536,7 +537,7 @@ def test_iptw_moves_the_lfs_hazard_ratio_toward_the_planted_effect(big):
 
     lfs = big.data["adtte"][big.data["adtte"]["PARAMCD"] == "LFS"]
     naive = float(survival.cox(lfs, "COHORT", ties=C.COX_TIES, reference=C.REFERENCE_COHORT)["coef"].iloc[0])
-    row = big.rows[(big.rows["analysis"] == "iptw_cox") & (big.rows["param"] == "LFS") & (big.rows["stat_name"] == "hr")]
+    row = big.rows[(big.rows["context"] == "iptw_cox") & (big.rows["param"] == "LFS") & (big.rows["stat_name"] == "hr")]
     weighted = math.log(float(row["stat"].iloc[0]))
     message = (f"LFS log HR sandwich vs allo: naive {naive:.3f}, ATT-weighted {weighted:.3f} "
                f"(seed {BIG_SEED}, {BIG_TRIAL} trial / {BIG_EXTERNAL} controls)")
@@ -553,7 +554,7 @@ def test_delayed_entry_rows_without_time_at_risk_are_censored_and_dropped(big):
         d = adtte[adtte["PARAMCD"] == p]
         assert (d.loc[d["AVAL"] <= d["ENTRY"], "CNSR"] == 1).all(), p
     rows = external.delayed_entry_rows(adtte)
-    n = rows[(rows["analysis"] == "delayed_entry_n") & (rows["stat_name"] == "n") & (rows["param"] == "LFS")]["stat"].sum()
+    n = rows[(rows["context"] == "delayed_entry_n") & (rows["stat_name"] == "n") & (rows["param"] == "LFS")]["stat"].sum()
     lfscr = adtte[adtte["PARAMCD"] == "LFSCR"]
     assert n == (lfscr["AVAL"] > lfscr["ENTRY"]).sum()
 
@@ -580,7 +581,7 @@ def test_two_year_differences_from_r_curves_by_hand(run, r_ref, view):
         se = math.hypot(at.loc[TRIAL, "std_err"], at.loc[EXTERNAL, "std_err"])
         expected = {"diff": diff, "se": se, "lcl": diff - z * se, "ucl": diff + z * se,
                     "p": 2 * stats.norm.sf(abs(diff / se))}
-        keys = dict(analysis=f"{view}_diff", param=p, group=COMPARISON, level=level(C.TIMEPOINT_2Y_DAYS))
+        keys = dict(context=f"{view}_diff", param=p, group1_level=COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS))
         for name, value in expected.items():
             # NaN (not estimable) when either curve is NE at 2 years (SAP 3.1)
             assert stat(run, **keys, stat_name=name) == pytest.approx(value, abs=ABS_TOL, nan_ok=True), (view, p, name)

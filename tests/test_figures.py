@@ -23,11 +23,13 @@ import pytest  # noqa: E402
 
 from analysis import build, paths  # noqa: E402
 from analysis import conventions as C  # noqa: E402
-from analysis.analyze import ard as A  # noqa: E402
+from analysis import ard as A  # noqa: E402
 from analysis.analyze import sap  # noqa: E402
 from analysis.present import figures as FG  # noqa: E402
 from analysis.present.layouts import format_survival_summary  # noqa: E402
 from analysis.stats import survival  # noqa: E402
+from analysis.present import ard_views as AV  # noqa: E402
+from analysis import provenance as PV  # noqa: E402
 
 M = C.DAYS_PER_MONTH
 TOL = 1e-9
@@ -284,7 +286,7 @@ def test_survival_summary_from_the_ard_equals_the_summary_from_the_statistics_fr
     stats frames directly. Any lost or mis-keyed number shows as a differing cell."""
     adtte = _adtte_two_groups()
     ard_rows = A.read(io.BytesIO(A.to_csv_bytes(sap.km_analyses(adtte, "OS"))))
-    from_ard = format_survival_summary(**FG.survival_summary_inputs(ard_rows, "OS"),
+    from_ard = format_survival_summary(**AV.survival_summary_inputs(ard_rows, "OS"),
                                        timepoints=sap.KM_TIMEPOINTS, groups=list(sap.COHORTS))
     by = "COHORT"
     counts = adtte.groupby(by).agg(n=("CNSR", "size"), events=("CNSR", lambda s: int((s == 0).sum()))).reset_index()
@@ -301,19 +303,19 @@ def test_survival_summary_from_the_ard_equals_the_summary_from_the_statistics_fr
 
 def test_survival_summary_inputs_relabel_groups_and_comparisons():
     ard_rows = sap.km_analyses(_adtte_two_groups(), "OS")
-    inputs = FG.survival_summary_inputs(ard_rows, "OS", group_labels={C.COHORT_TRIAL: "Trial"})
+    inputs = AV.survival_summary_inputs(ard_rows, "OS", group_labels={C.COHORT_TRIAL: "Trial"})
     assert set(inputs["quantiles"]["COHORT"]) == {"Trial", C.COHORT_EXTERNAL}
     assert inputs["cox"]["term"].iloc[0] == f"Trial vs {C.COHORT_EXTERNAL}"
     assert inputs["difference"][["COHORT", "reference"]].iloc[0].tolist() == ["Trial", C.COHORT_EXTERNAL]
     with pytest.raises(KeyError, match="param='LFS'"):
-        FG.survival_summary_inputs(ard_rows, "LFS")
+        AV.survival_summary_inputs(ard_rows, "LFS")
 
 
 def test_survival_summary_inputs_by_param_puts_parameters_side_by_side():
     adtte = _adtte_two_groups()
     trial = adtte[adtte["COHORT"] == C.COHORT_TRIAL]
     ard_rows = A.concat([sap.km_analyses(trial.assign(PARAMCD=p), p, reference=None) for p in ("D1", "D2")])
-    inputs = FG.survival_summary_inputs_by_param(ard_rows, {"D1": "First", "D2": "Second"})
+    inputs = AV.survival_summary_inputs_by_param(ard_rows, {"D1": "First", "D2": "Second"})
     assert inputs["counts"].to_dict("records") == [
         {"Method": "First", "n": 15, "events": int((trial["CNSR"] == 0).sum())},
         {"Method": "Second", "n": 15, "events": int((trial["CNSR"] == 0).sum())}]
@@ -326,13 +328,13 @@ def test_mrd_rate_and_table1_frames():
                      A.rows("table1", "ADSL", "SANDWICH", "N", "", {"n": 10}),
                      A.rows("table1", "ADSL", "SANDWICH", "SEX", "F", {"n": 4, "pct": 40.0}),
                      A.rows("table1", "ADSL", "SANDWICH vs ALLO_EXT", "SEX", "", {"smd": 0.2})])
-    rates = FG.mrd_rate_frame(rows, {"MRD-FC": "Flow"})
+    rates = AV.mrd_rate_frame(rows, {"MRD-FC": "Flow"})
     assert rates[["label", "x", "n", "rate"]].iloc[0].tolist() == ["Flow", 7, 10, 0.7]
-    t1 = FG.table1_frame(rows, {"SEX": ("Sex", True)}, group_labels={"SANDWICH": "Trial"})
+    t1 = AV.table1_frame(rows, {"SEX": ("Sex", True)}, group_labels={"SANDWICH": "Trial"})
     assert set(t1["group"]) == {"Trial", "Trial vs ALLO_EXT"}
     assert t1.loc[t1["variable"] == "SEX", "var_type"].unique().tolist() == ["categorical"]
     with pytest.raises(ValueError, match="\\['SEX'\\] have no label"):
-        FG.table1_frame(rows, {})
+        AV.table1_frame(rows, {})
 
 
 def test_rates_beyond_the_longest_follow_up_are_not_estimable():
@@ -343,7 +345,7 @@ def test_rates_beyond_the_longest_follow_up_are_not_estimable():
                           "COHORT": [C.COHORT_TRIAL] * 3 + [C.COHORT_EXTERNAL] * 3,
                           "AVAL": [100.0, 400, 500, 50, 150, 400], "CNSR": [0, 1, 1, 0, 0, 0]})
     rows = sap.km_analyses(adtte, "OS")
-    inputs = FG.survival_summary_inputs(rows, "OS")
+    inputs = AV.survival_summary_inputs(rows, "OS")
     est = inputs["estimates"].set_index(["COHORT", "time"])
     assert est.loc[(C.COHORT_TRIAL, 365.25), "surv"] == pytest.approx(2 / 3)
     assert np.isnan(est.loc[(C.COHORT_TRIAL, 730.5), "surv"])
@@ -373,7 +375,7 @@ def _write_raw_cut(root, cut, files):
 def test_raw_checksums_from_the_build_record_else_the_manifest(tmp_path):
     cut = "cut-2030-01-31"
     _write_raw_cut(tmp_path, cut, {"dm.csv": b"SUBJID\n1\n", "ae.csv": b"SUBJID\n"})
-    frame, source = FG.raw_checksums(cut, tmp_path)
+    frame, source = PV.raw_checksums(cut, tmp_path)
     assert source == "export manifest (manifest.json)"
     assert dict(zip(frame["File"], frame["SHA-256"])) == {
         "dm.csv": hashlib.sha256(b"SUBJID\n1\n").hexdigest(), "ae.csv": hashlib.sha256(b"SUBJID\n").hexdigest()}
@@ -381,14 +383,14 @@ def test_raw_checksums_from_the_build_record_else_the_manifest(tmp_path):
     record.parent.mkdir(parents=True)
     record.write_text(json.dumps({"version": build.RECORD_VERSION, "outputs": {},
                                   "inputs": {f"data:data/raw/{cut}/dm.csv": "a" * 64, "code:x.py": "b" * 64}}))
-    frame, source = FG.raw_checksums(cut, tmp_path)
+    frame, source = PV.raw_checksums(cut, tmp_path)
     assert source == "build record of the derive step"
     assert frame.to_dict("records") == [{"File": "dm.csv", "SHA-256": "a" * 64}]     # code inputs left out
 
 
 def test_raw_checksums_without_record_or_manifest_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest.json: no derive build record"):
-        FG.raw_checksums("cut-2030-01-31", tmp_path)
+        PV.raw_checksums("cut-2030-01-31", tmp_path)
 
 
 def test_output_checksums_compare_with_the_build_record(tmp_path):
@@ -402,17 +404,17 @@ def test_output_checksums_compare_with_the_build_record(tmp_path):
     record.write_text(json.dumps({"version": build.RECORD_VERSION, "inputs": {}, "outputs": {
         f"data/derived/{cut}/same.bin": hashlib.sha256(b"same.bin").hexdigest(),
         f"data/derived/{cut}/changed.bin": hashlib.sha256(b"before").hexdigest()}}))
-    frame = FG.output_checksums(folder, ["same.bin", "changed.bin", "new.bin"], "derive", cut, tmp_path)
+    frame = PV.output_checksums(folder, ["same.bin", "changed.bin", "new.bin"], "derive", cut, tmp_path)
     assert frame["Build record"].tolist() == ["matches", "DIFFERS", "not recorded"]
     assert frame["Bytes"].tolist() == ["8", "11", "7"]
     assert frame["SHA-256"].iloc[2] == hashlib.sha256(b"new.bin").hexdigest()
 
 
 def test_git_commit_and_package_versions(tmp_path):
-    assert FG.git_commit(tmp_path) == "unknown (not a git checkout)"
+    assert PV.git_commit(tmp_path) == "unknown (not a git checkout)"
     if (paths.REPO_ROOT / ".git").exists():
-        assert re.fullmatch(r"[0-9a-f]{40}( \(with uncommitted changes\))?", FG.git_commit())
-    versions = dict(FG.package_versions(("pandas", "surely-not-a-package-xyz")).values)
+        assert re.fullmatch(r"[0-9a-f]{40}( \(with uncommitted changes\))?", PV.git_commit())
+    versions = dict(PV.package_versions(("pandas", "surely-not-a-package-xyz")).values)
     assert versions["pandas"] == pd.__version__
     assert versions["surely-not-a-package-xyz"] == "not installed"
     assert "Python" in versions

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from lxml import etree
 
-from analysis import cli, paths
+from analysis import ard, cli, paths
 from analysis.errors import EXIT_MISMATCH, EXIT_OK, BadDataError, ReproductionMismatch
 from analysis.regulatory import common, compare, define_xml, identifiers, lock, reproduce
 
@@ -93,12 +93,11 @@ def fake_derive(cut: str, root: Path) -> None:
 
 def fake_analyze(cut: str, root: Path) -> None:
     adsl = pd.read_csv(paths.derived_dir(cut, root) / "adsl.csv")
-    rows = [("demog", "AGE", "SANDWICH", "AGE", "", "n", str(len(adsl))),
-            ("demog", "AGE", "SANDWICH", "AGE", "", "mean", repr(float(adsl["AGE"].mean()))),
-            ("os", "OS", "SANDWICH", "", "", "events", str(int((adsl["DTHFL"] == "Y").sum())))]
+    rows = ard.concat([ard.rows("demog", "AGE", "SANDWICH", "AGE", "", {"n": len(adsl), "mean": float(adsl["AGE"].mean())}),
+                       ard.rows("os", "OS", "SANDWICH", "", "", {"events": int((adsl["DTHFL"] == "Y").sum())})])
     d = paths.report_dir(cut, root)
     d.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=[*common.ARD_KEYS, "stat"]).to_csv(d / "ard.csv", index=False, lineterminator="\n")
+    (d / "ard.csv").write_bytes(ard.to_csv_bytes(rows))
 
 
 def fake_rebuild(cut: str, scratch: Path) -> None:
@@ -144,6 +143,20 @@ def test_compare_raw_subjects_events_and_changed_values(two_cuts):
     assert summary["subjects added (trial)"] == "1"
     assert summary["new events: death"] == "1"
     assert summary["ARD results compared"] == "not compared (ARD of both cuts needed)"   # nothing built yet
+
+
+def test_compare_names_an_ard_of_another_schema_instead_of_failing(two_cuts):
+    """An ARD in schema 1 (a lock older than the cards columns) is not compared result by result
+    and the summary says which file and which version; the rest of the comparison still runs."""
+    built(two_cuts, CUT1, CUT2)
+    old = paths.report_dir(CUT1, two_cuts) / "ard.csv"
+    old.write_text("analysis,param,group,variable,level,stat_name,stat\ndemog,AGE,SANDWICH,AGE,,n,2\n")
+    t = compare.compare_cuts(CUT1, CUT2, two_cuts)
+    assert t["ard_changes"].empty and not t["derived_changes"].empty
+    summary = dict(zip(t["summary"]["item"], t["summary"]["value"].astype(str)))
+    note = next(v for k, v in summary.items() if "ARD of from cut" in k)
+    assert f"ARD schema version 1, not comparable with version {ard.ARD_SCHEMA_VERSION}" in note
+    assert summary["ARD results compared"].startswith("not compared")
 
 
 def test_compare_derived_and_ard_when_built(two_cuts):
@@ -292,11 +305,26 @@ def test_reproduce_cli_exit_codes(two_cuts, monkeypatch, capsys):
     locked_ard.write_text(original.replace("45.5", "45.50001"))
     assert cli.main(["--root", str(two_cuts), "reproduce", "--cut", CUT1]) == EXIT_MISMATCH
     # a count differs by one: exact comparison
-    locked_ard.write_text(original.replace("AGE,,n,2", "AGE,,n,3"))
+    locked_ard.write_text(original.replace("AGE,,n,n,2", "AGE,,n,n,3"))
     assert cli.main(["--root", str(two_cuts), "reproduce", "--cut", CUT1]) == EXIT_MISMATCH
     assert "stat_name=n: locked 3 -> rebuilt 2 (changed)" in capsys.readouterr().out
     # an unlocked cut cannot be reproduced: bad input, exit 3
     assert cli.main(["--root", str(two_cuts), "reproduce", "--cut", CUT2]) == 3
+
+
+def test_lock_records_the_ard_schema_version_and_reproduce_compares_it(two_cuts):
+    """lock.json names the ARD schema version; reproduce passes it when equal and names both
+    versions (and the re-lock) when the lock predates the current shape."""
+    built(two_cuts, CUT1)
+    lock.lock_cut(CUT1, two_cuts)
+    manifest = common.lock_manifest(CUT1, two_cuts)
+    assert manifest["ard_schema_version"] == ard.ARD_SCHEMA_VERSION
+    assert reproduce.compare_ard_schema(manifest, CUT1).ok
+    old = {k: v for k, v in manifest.items() if k != "ard_schema_version"}   # a lock written before versioning
+    verdict = reproduce.compare_ard_schema(old, CUT1)
+    assert not verdict.ok
+    assert f"locked with ARD schema version 1, this code writes version {ard.ARD_SCHEMA_VERSION}" in verdict.verdict
+    assert f"lock --cut {CUT1} --force --reason" in verdict.verdict
 
 
 def test_ard_tolerance_counts_exact_floats_relative():

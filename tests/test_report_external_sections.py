@@ -17,8 +17,10 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard as ard_io
-from analysis.present import figures_external as FX
+from analysis import ard as ard_io
+from analysis.present import cohort_style as CS
+from analysis.present import forest as FO
+from analysis.present import safety_tables as ST
 from analysis.present import formats as F
 
 pytestmark = pytest.mark.needs_chromium
@@ -38,7 +40,7 @@ EXPECTED = {
                    "Table 14.3.1.4: Serious treatment-emergent adverse events by system organ class",
                    "Table 14.3.1.5: Treatment-emergent adverse events by period at onset",
                    "Table 14.3.1.6: Cytokine release syndrome and ICANS by ASTCT 2019 grade and infusion",
-                   f"Table 14.3.1.7: {FX.TIMING_TITLE}", "Table 14.3.2.1: Deaths of the trial cohort",
+                   f"Table 14.3.1.7: {ST.TIMING_TITLE}", "Table 14.3.2.1: Deaths of the trial cohort",
                    "Listing 16.2.7.1: Serious treatment-emergent adverse events",
                    "Listing 16.2.7.2: Deaths, sandwich cohort"],
         "figures": 0,
@@ -46,8 +48,8 @@ EXPECTED = {
     "06-external-control.html": {
         "headings": ["Baseline characteristics", "Overall survival", "Leukemia-free survival",
                      "2-year OS and LFS, difference, log-rank and Cox"],
-        "tables": ["Baseline characteristics: sandwich cohort and external allo-HSCT controls",
-                   "2-year overall and leukemia-free survival: sandwich versus external allo-HSCT"],
+        # one Table 1 in the report (Table 14.1.2, population section): none here (issue 11)
+        "tables": ["Table 14.2.3.1: 2-year overall and leukemia-free survival: sandwich versus external allo-HSCT"],
         "figures": 2,
     },
     "07-external-sensitivity.html": {
@@ -120,6 +122,8 @@ def test_section_shows_its_headings_tables_and_figures(pages, page):
     for title in EXPECTED[page]["tables"]:
         assert any(title in caption for caption in seen["table_captions"]), \
             f"{page}: table {title!r} missing (captions: {seen['table_captions']})"
+    if page == "06-external-control.html":
+        assert len(seen["table_captions"]) == 1 and "Table 14.1.2" in seen["text"]
     assert len(seen["figure_captions"]) == EXPECTED[page]["figures"]
     assert all(caption.startswith("Figure ") and len(caption) > 20 for caption in seen["figure_captions"])
     assert len(seen["images"]) == EXPECTED[page]["figures"]
@@ -134,21 +138,21 @@ def test_external_control_text_quotes_the_ard(pages, rendered):
     _, _, _, ard = rendered
     text = pages["06-external-control.html"]["text"]
     for group in ("SANDWICH", "ALLO_EXT"):
-        est = [ard_io.lookup(ard, analysis="km", param="OS", group=group, level=FX.LEVEL_2Y, stat_name=s)
+        est = [ard_io.lookup(ard, context="km", param="OS", group1_level=group, variable_level=CS.LEVEL_2Y, stat_name=s)
                for s in ("surv", "lcl", "ucl", "n_risk")]
         if est[3] < C.MIN_AT_RISK:  # SAP 3.5: not a bare number
             assert f"not reliably estimable (n at risk {F.fmt_int(est[3])} < {C.MIN_AT_RISK})" in text
         else:
             assert F.fmt_est_ci(*(100 * v for v in est[:3]), 1) in text
-    p = ard_io.lookup(ard, analysis="logrank", param="OS", stat_name="p")
+    p = ard_io.lookup(ard, context="logrank", param="OS", stat_name="p")
     assert f"log-rank P = {F.fmt_pvalue(p)}" in text
 
 
 def test_sensitivity_page_reads_robustness_from_the_numbers(pages, rendered):
     _, _, _, ard = rendered
     text = pages["07-external-sensitivity.html"]["text"]
-    assert FX.robustness_statement(FX.forest_rows(ard)) in text
-    n_boot = ard_io.lookup(ard, analysis="iptw_diff", param="OS", stat_name="n_boot")
+    assert FO.robustness_statement(FO.forest_rows(ard)) in text
+    n_boot = ard_io.lookup(ard, context="iptw_diff", param="OS", stat_name="n_boot")
     assert f"{F.fmt_int(n_boot)} replicates" in text
     assert "5% level" not in text and "immortal" not in text.lower()
 
@@ -168,14 +172,14 @@ def test_safety_page_quotes_the_ard_with_period_denominators(pages, rendered):
     table = lxml.html.parse(str(out / "tables" / "ae_period.html")).getroot()
     cells = {tr[0].text_content().strip(): [td.text_content().strip() for td in tr[1:]] for tr in table.iter("tr")
              if len(tr) == 4 and tr[0].tag == "td"}
-    get = lambda name: ard_io.lookup(ard, analysis="ae_by", variable="APHASE", level="CAR-T2", stat_name=name)  # noqa: E731
+    get = lambda name: ard_io.lookup(ard, context="ae_by", variable="APHASE", variable_level="CAR-T2", stat_name=name)  # noqa: E731
     adsl = pd.read_parquet(out.parents[1] / "data" / "derived" / rendered[1] / "adsl.parquet")
     entered = int((adsl["CART2DT"].notna() & (adsl["COHORT"] == "SANDWICH")).sum())   # independent count
-    assert get("N") == entered < ard_io.lookup(ard, analysis="ae_overview", level="N", stat_name="N")
+    assert get("N") == entered < ard_io.lookup(ard, context="ae_overview", variable_level="N", stat_name="N")
     assert cells["CAR-T2"][:2] == [F.fmt_int(get("N")), F.fmt_n_pct(get("n_subj"), get("pct"))]
-    recorded = ard[(ard["analysis"] == "crs_icans_grade") & (ard["stat_name"] == "n_recorded")]["stat"].sum()
+    recorded = ard[(ard["context"] == "crs_icans_grade") & (ard["stat_name"] == "n_recorded")]["stat"].sum()
     assert ("ASTCT grade not recorded in this cut" in text) == (recorded == 0)
-    imputed = ard_io.lookup(ard, analysis="ae_imputation", stat_name="n_onset_imputed")
+    imputed = ard_io.lookup(ard, context="ae_imputation", stat_name="n_onset_imputed")
     assert f"{F.fmt_int(imputed)} had an onset date without the day" in text
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.analyze import ard as A
+from analysis import ard as A
 from analysis.analyze import safety
 from analysis.derive import periods
 from analysis.derive.pipeline import derive_datasets, read_raw_forms
@@ -52,8 +52,8 @@ NO_MOBILIZATION = dict(USUBJID="S3", TRTSDT="2024-01-10", CART1EDT="2024-01-12",
 # --- defect 1: disposition --------------------------------------------------------------------------
 
 def _flow(table):
-    sel = table[(table["analysis"] == "disposition") & (table["param"] == "FLOW")]
-    return dict(zip(sel["level"], sel["stat"].astype(int)))
+    sel = table[(table["context"] == "disposition") & (table["param"] == "FLOW")]
+    return dict(zip(sel["variable_level"], sel["stat"].astype(int)))
 
 
 def test_failed_mobilization_with_a_collection_date_is_not_a_successful_collection():
@@ -61,7 +61,7 @@ def test_failed_mobilization_with_a_collection_date_is_not_a_successful_collecti
     assert _flow(rows) == {"Enrolled": 3, "Received CAR-T1": 3, "Mobilized": 2,
                            "Successful stem-cell collection": 1, "Auto-HSCT": 1, "Received CAR-T2": 1}
     exits = rows[rows["param"] == "EXIT"]
-    assert set(zip(exits["variable"], exits["level"])) == {("Received CAR-T1", "DEATH"),
+    assert set(zip(exits["variable"], exits["variable_level"])) == {("Received CAR-T1", "DEATH"),
                                                           ("Mobilized", "MOBILIZATION FAILURE")}
 
 
@@ -130,7 +130,7 @@ def test_ae_by_period_denominator_is_subjects_who_entered():
     rows = safety.ae_period_rows(adae, adsl)
 
     def stat(period, name):
-        return A.lookup(rows, level=period, stat_name=name)
+        return A.lookup(rows, variable_level=period, stat_name=name)
     assert (stat("CAR-T2", "n_subj"), stat("CAR-T2", "N"), stat("CAR-T2", "pct")) == (1, 1, 100)
     assert (stat("MOBILIZATION", "N"), stat("MOBILIZATION", "pct")) == (2, 50)
     assert stat("POST-TREATMENT", "N") == 2     # S3 died on day 21, before the post-treatment period
@@ -141,13 +141,13 @@ def test_shipped_cut_period_denominators_and_disposition(cut):
     data = derive_datasets(read_raw_forms(raw_dir(cut)), cut.removeprefix("cut-"))
     rows = safety.ae_period_rows(data["adae"], data["adsl"])
     trial = data["adsl"][data["adsl"]["COHORT"] == "SANDWICH"]
-    assert A.lookup(rows, level="CAR-T2", stat_name="N") == trial["CART2DT"].notna().sum()
-    assert A.lookup(rows, level="MOBILIZATION", stat_name="N") == trial["MOBSTDT"].notna().sum()
+    assert A.lookup(rows, variable_level="CAR-T2", stat_name="N") == trial["CART2DT"].notna().sum()
+    assert A.lookup(rows, variable_level="MOBILIZATION", stat_name="N") == trial["MOBSTDT"].notna().sum()
     assert rows.loc[rows["stat_name"] == "n_events_outside", "stat"].sum() == 0
     # period denominators differ from the N of the safety population (issue 11: 32/40 and 37/40 on the
     # data of the issue, before the issue 10 simulator regenerated the cuts)
     n_saf = int((trial["SAFFL"] == "Y").sum())
-    assert A.lookup(rows, level="CAR-T2", stat_name="N") < n_saf
+    assert A.lookup(rows, variable_level="CAR-T2", stat_name="N") < n_saf
     flow = _flow(safety.disposition_rows(data["adsl"]))
     failed = trial[trial["MOBSTAT"].eq("FAILED") & trial["COLLDT"].notna()]
     assert flow["Successful stem-cell collection"] == trial["COLLDT"].notna().sum() - len(failed)
@@ -182,10 +182,10 @@ def test_onset_bound_ignores_events_after_the_end_date():
 def test_deaths_within_30_and_100_days_and_relapse():
     relapsed = dict(COMPLETER, USUBJID="S4", RELDT="2024-06-01", DTHDT="2024-07-01", DTHFL="Y", DTHCAUS="RELAPSE")
     rows = safety.death_rows(adsl_rows(COMPLETER, NO_MOBILIZATION, relapsed))
-    assert A.lookup(rows, variable="WITHIN_CAR-T1", level="30", stat_name="n_subj") == 1     # S3: day 20
-    assert A.lookup(rows, variable="WITHIN_auto-HSCT", level="100", stat_name="n_subj") == 1  # S4: 85 days
-    assert A.lookup(rows, variable="WITHIN_auto-HSCT", level="100", stat_name="N") == 2
-    assert A.lookup(rows, variable="RELAPSE", level="After relapse", stat_name="n_subj") == 1
+    assert A.lookup(rows, variable="WITHIN_CAR-T1", variable_level="30", stat_name="n_subj") == 1     # S3: day 20
+    assert A.lookup(rows, variable="WITHIN_auto-HSCT", variable_level="100", stat_name="n_subj") == 1  # S4: 85 days
+    assert A.lookup(rows, variable="WITHIN_auto-HSCT", variable_level="100", stat_name="N") == 2
+    assert A.lookup(rows, variable="RELAPSE", variable_level="After relapse", stat_name="n_subj") == 1
 
 
 # --- defect 6: CRS/ICANS by ASTCT grade and infusion -------------------------------------------------
@@ -199,16 +199,16 @@ def _crs_adae(with_astct: bool) -> pd.DataFrame:
 
 def test_crs_by_astct_grade_and_infusion():
     rows = safety.crs_icans_grade_rows(_crs_adae(True), adsl_rows(COMPLETER, FAILED_COLLECTION))
-    assert A.lookup(rows, param="CRS", variable="ASTCTGR CAR-T1", level=2, stat_name="n_subj") == 1
-    assert A.lookup(rows, param="CRS", variable="ASTCTGR CAR-T2", level=3, stat_name="pct") == 100  # 1 of 1 infused
-    assert A.lookup(rows, param="CRS", variable="AINFUS", level="CAR-T1", stat_name="n_tocilizumab") == 1
+    assert A.lookup(rows, param="CRS", variable="ASTCTGR CAR-T1", variable_level=2, stat_name="n_subj") == 1
+    assert A.lookup(rows, param="CRS", variable="ASTCTGR CAR-T2", variable_level=3, stat_name="pct") == 100  # 1 of 1 infused
+    assert A.lookup(rows, param="CRS", variable="AINFUS", variable_level="CAR-T1", stat_name="n_tocilizumab") == 1
 
 
 def test_crs_grade_is_unknown_not_zero_when_astct_is_not_recorded():
     rows = safety.crs_icans_grade_rows(_crs_adae(False), adsl_rows(COMPLETER, FAILED_COLLECTION))
-    assert A.lookup(rows, param="CRS", variable="AINFUS", level="CAR-T1", stat_name="n_recorded") == 0
-    assert np.isnan(A.lookup(rows, param="CRS", variable="ASTCTGR CAR-T1", level=2, stat_name="n_subj"))
-    assert np.isnan(A.lookup(rows, param="CRS", variable="AINFUS", level="CAR-T1", stat_name="n_tocilizumab"))
+    assert A.lookup(rows, param="CRS", variable="AINFUS", variable_level="CAR-T1", stat_name="n_recorded") == 0
+    assert np.isnan(A.lookup(rows, param="CRS", variable="ASTCTGR CAR-T1", variable_level=2, stat_name="n_subj"))
+    assert np.isnan(A.lookup(rows, param="CRS", variable="AINFUS", variable_level="CAR-T1", stat_name="n_tocilizumab"))
 
 
 def test_adae_carries_astct_columns_when_collected_and_leaves_them_missing_otherwise():
@@ -237,7 +237,7 @@ def test_exposure_counts_doses_outside_4_to_6_million():
     assert A.lookup(rows, param="CD34YLD", stat_name="n_below_min") == 1
 
 
-def test_shipped_cut_24_of_144_infusions_outside_the_range():
+def test_shipped_cut_infusions_outside_the_range_recounted_on_the_raw_form():
     data = derive_datasets(read_raw_forms(raw_dir("cut-2025-06-30")), "2025-06-30")
     rows = safety.exposure_rows(data["adsl"])
     cart = read_raw_forms(raw_dir("cut-2025-06-30"))["cart"]
@@ -268,8 +268,8 @@ def test_deaths_with_and_without_a_grade_5_ae():
     died = dict(NO_MOBILIZATION)
     adae = pd.DataFrame({"USUBJID": ["S3", "S1"], "ATOXGR": [4.0, 5.0]})   # S3 died without a grade 5 AE
     rows = safety.death_rows(adsl_rows(COMPLETER, died), adae)
-    assert A.lookup(rows, variable="FATALAE", level="Without a grade 5 AE", stat_name="n_subj") == 1
-    assert A.lookup(rows, variable="FATALAE", level="With a grade 5 AE", stat_name="n_subj") == 0
+    assert A.lookup(rows, variable="FATALAE", variable_level="Without a grade 5 AE", stat_name="n_subj") == 1
+    assert A.lookup(rows, variable="FATALAE", variable_level="With a grade 5 AE", stat_name="n_subj") == 0
 
 
 def test_disposition_lists_the_analysis_populations():

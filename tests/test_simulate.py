@@ -271,7 +271,9 @@ def test_clinical_consistency_of_records(raw_root, cut):
     assert mrd.loc[und, "MRDLEVEL"].isna().all() and mrd.loc[~und, "MRDLEVEL"].notna().all()
     assert (mrd.loc[~und, "MRDLEVEL"] >= mrd.loc[~und, "MRDSENS"]).all(), "a detected level is above the LoD"
     ae = f["ae"]
-    for term, soc, grade in ae[["AEDECOD", "AEBODSYS", "AETOXGR"]].itertuples(index=False):
+    uncoded = ae["AEDECOD"].isna()   # verbatim terms not yet coded: both blank, never fatal (SAP 5.1)
+    assert ae.loc[uncoded, "AEBODSYS"].isna().all() and (ae.loc[uncoded, "AETOXGR"] < 5).all()
+    for term, soc, grade in ae.loc[~uncoded, ["AEDECOD", "AEBODSYS", "AETOXGR"]].itertuples(index=False):
         assert CTCAE_TERMS[term][0] == soc and grade in CTCAE_TERMS[term][1], (term, soc, grade)
     ds = f["ds"].set_index("SUBJID")
     assert set(ds.index) == set(f["dm"]["SUBJID"])
@@ -552,3 +554,42 @@ def test_shipped_cut_shows_the_planted_confounding(raw_root):
         pooled_sd = math.sqrt((v[treated].var(ddof=1) + v[~treated].var(ddof=1)) / 2)
         smd = (np.average(v[treated], weights=w[treated]) - np.average(v[~treated], weights=w[~treated])) / pooled_sd
         assert abs(smd) < 0.1, (c, smd)
+
+
+def test_recent_verbatim_terms_arrive_uncoded_and_are_coded_at_the_next_cut(raw_root):
+    """Issue 10: AEs entered within params.AE_CODING_LAG_DAYS of a cut have AEDECOD/AEBODSYS
+    blank; the same record (subject, AESEQ) is coded in the next cut; CRS/ICANS and fatal events
+    are never left uncoded."""
+    from datetime import timedelta
+
+    from analysis.simulate import params as P
+    first = pd.read_csv(raw_root / "cut-2024-06-30" / "ae.csv")
+    later = pd.read_csv(raw_root / "cut-2025-06-30" / "ae.csv").set_index(["SUBJID", "AESEQ"])
+    uncoded = first[first["AEDECOD"].isna()]
+    assert len(uncoded) >= 3
+    cut = pd.Timestamp("2024-06-30")
+    onset = pd.to_datetime(uncoded["AESTDTC"], format="mixed")
+    assert (onset > cut - timedelta(days=P.AE_CODING_LAG_DAYS)).all()   # entered in the last 3 weeks
+    for key in zip(uncoded["SUBJID"], uncoded["AESEQ"]):
+        assert pd.notna(later.loc[key, "AEDECOD"]) and pd.notna(later.loc[key, "AEBODSYS"]), key
+    assert first.loc[first["AEDECOD"].notna()].shape[0] > 0
+
+
+def test_late_reported_events_appear_in_a_later_cut_dated_before_the_earlier_one(raw_root):
+    """Issue 10 (messy data): an AE reported months late is absent from cut-2024-06-30 although its
+    onset is before that cut, and present in cut-2025-06-30; the changes step lists it as a new
+    event with its (early) onset date."""
+    from analysis.regulatory.compare import raw_events
+    first = pd.read_csv(raw_root / "cut-2024-06-30" / "ae.csv")
+    later = pd.read_csv(raw_root / "cut-2025-06-30" / "ae.csv")
+    known = set(zip(first["SUBJID"], first["AESEQ"]))
+    onset = pd.to_datetime(later["AESTDTC"], format="mixed")
+    is_new = pd.Series([key not in known for key in zip(later["SUBJID"], later["AESEQ"])], index=later.index)
+    late = later[is_new & (onset <= pd.Timestamp("2024-06-30"))]
+    assert len(late) >= 1
+    first_subjects = set(first["SUBJID"])
+    assert set(late["SUBJID"]) <= first_subjects     # the subject was already in the earlier cut
+    events = raw_events({"ae": first}, {"ae": later})
+    listed = events[events["event"] == "adverse event"]
+    for r in late.itertuples():
+        assert ((listed["subject"] == r.SUBJID) & (listed["date"] == r.AESTDTC)).any(), r

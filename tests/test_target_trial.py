@@ -26,7 +26,8 @@ import pytest
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, target_trial
+from analysis import ard
+from analysis.analyze import external, target_trial
 from analysis.analyze.pipeline import analyze_cut, load_derived
 from analysis.derive.pipeline import derive_cut, derive_datasets, read_raw_forms
 from analysis.stats import survival
@@ -122,7 +123,7 @@ def big(tmp_path_factory) -> SimpleNamespace:
 
 
 def _hr(rows: pd.DataFrame, analysis: str, param: str) -> tuple[float, float, float]:
-    return tuple(ard.lookup(rows, analysis=analysis, param=param, stat_name=s) for s in ("hr", "lcl", "ucl"))
+    return tuple(ard.lookup(rows, context=analysis, param=param, stat_name=s) for s in ("hr", "lcl", "ucl"))
 
 
 def test_primary_comparison_recovers_the_true_hazard_ratio(big):
@@ -151,7 +152,7 @@ def test_primary_comparison_recovers_the_true_hazard_ratio(big):
 
 def test_primary_bootstrap_uses_every_replicate_and_says_so(big):
     for param in ("LFS", "OS"):
-        keys = dict(analysis="tte_rmst_diff", param=param)
+        keys = dict(context="tte_rmst_diff", param=param)
         assert ard.lookup(big.rows, **keys, stat_name="n_boot") == BIG_BOOT
         assert ard.lookup(big.rows, **keys, stat_name="n_boot_used") + \
             ard.lookup(big.rows, **keys, stat_name="n_boot_failed") == BIG_BOOT
@@ -193,14 +194,14 @@ for (p in unique(d$param)) {{
 out <- list(km = km, cx = cx, rm = rm)""", {"d": data})
     a = small.ard
     for r in out["km"].itertuples():
-        keys = dict(analysis="tte_km", param=r.param, group=r.group, level=ard._level_text(float(r.time)))
+        keys = dict(context="tte_km", param=r.param, group1_level=r.group, variable_level=ard._level_text(float(r.time)))
         for name in ("surv", "std_err", "lcl", "ucl"):
             assert ard.lookup(a, **keys, stat_name=name) == pytest.approx(getattr(r, name), abs=1e-9), (keys, name)
     for r in out["cx"].itertuples():
         for name in ("hr", "lcl", "ucl"):
-            assert ard.lookup(a, analysis="tte_cox", param=r.param, stat_name=name) == pytest.approx(getattr(r, name), rel=1e-6)
+            assert ard.lookup(a, context="tte_cox", param=r.param, stat_name=name) == pytest.approx(getattr(r, name), rel=1e-6)
     for r in out["rm"].itertuples():
-        got = ard.lookup(a, analysis="tte_rmst", param=r.param, group=r.group, stat_name="rmst")
+        got = ard.lookup(a, context="tte_rmst", param=r.param, group1_level=r.group, stat_name="rmst")
         assert got == pytest.approx(r.rmean, abs=1e-9), (r.param, r.group)
 
 
@@ -213,9 +214,9 @@ def test_evalue_and_tipping_rows_are_the_formulas_applied_to_the_primary_hr(smal
         hr, lcl, ucl = _hr(small.ard, "tte_cox", param)
         h = hr if hr >= 1 else 1 / hr
         rr = (1 - 0.5 ** math.sqrt(h)) / (1 - 0.5 ** math.sqrt(1 / h))
-        assert ard.lookup(small.ard, analysis="tte_evalue", param=param, stat_name="evalue") == \
+        assert ard.lookup(small.ard, context="tte_evalue", param=param, stat_name="evalue") == \
             pytest.approx(rr + math.sqrt(rr * (rr - 1)), abs=1e-12)
         for gamma in C.TIPPING_CONFOUNDER_HR:
-            got = ard.lookup(small.ard, analysis="tte_tipping", param=param, level=ard._level_text(float(gamma)),
+            got = ard.lookup(small.ard, context="tte_tipping", param=param, variable_level=ard._level_text(float(gamma)),
                              stat_name="p_estimate")
             assert got == pytest.approx((h - 1) / (gamma - 1), abs=1e-12)

@@ -4,7 +4,8 @@ copy of the latest shipped cut: the failure line names file, row, subject, colum
 - the unit mix-up: a WBC value impossible for its stated unit (bl.WBCDIAGU);
 - death <-> fatal AE reconciliation (a non-relapse death in the AE window without a grade 5 AE);
 - ASTCT 2019 columns of ae.csv (present exactly for CRS/ICANS; fatal on both scales);
-- subsequent therapy (ct.csv) after death; a relapse site outside its code list.
+- subsequent therapy (ct.csv) after death; a relapse site outside its code list;
+- verbatim AE terms not yet coded: valid when AEDECOD and AEBODSYS are both blank, not half-coded or fatal.
 """
 
 from __future__ import annotations
@@ -94,3 +95,27 @@ def test_subsequent_therapy_after_death_and_a_bad_relapse_site(work):  # noqa: F
     lines = lines_of(work, "cross.ct", "raw.rs")
     _one(lines, f"ct.csv row {len(ct) + 1} (SUBJID {dead['SUBJID']}) CTSTDTC:", "DTHDTC")
     _one(lines, f"rs.csv row {rel}", "RELSITE: SKIN not in {BM, CNS, BM+CNS, OTHER-EM}")
+
+
+@pytest.mark.parametrize("case", ["uncoded_is_valid", "half_coded", "fatal_uncoded"])
+def test_verbatim_terms_not_yet_coded(work, case):  # noqa: F811
+    """Issue 10 / SAP 5.1: an AE whose verbatim term is not coded yet (AEDECOD and AEBODSYS both
+    blank) is valid; only one of them blank, or an uncoded grade 5 event, stops validation."""
+    ae = frame(work, "ae")
+    row = first_row(ae, ~ae["AEDECOD"].isin([CRS, "Immune effector cell-associated neurotoxicity syndrome"])
+                    & (ae["AETOXGR"] != "5"))
+    subj = ae.loc[row - 1, "SUBJID"]
+    if case == "uncoded_is_valid":
+        ae.loc[row - 1, ["AEDECOD", "AEBODSYS"]] = ["", ""]
+    elif case == "half_coded":
+        ae.loc[row - 1, "AEDECOD"] = ""
+    else:
+        ae.loc[row - 1, ["AEDECOD", "AEBODSYS", "AETOXGR"]] = ["", "", "5"]
+    write_text(work, "ae", ae)
+    lines = lines_of(work, "raw.ae")
+    if case == "uncoded_is_valid":
+        assert not [line for line in lines if f"ae.csv row {row} " in line], lines
+    elif case == "half_coded":
+        _one(lines, f"ae.csv row {row} (SUBJID {subj}) AEBODSYS:", "given although AEDECOD is empty")
+    else:
+        _one(lines, f"ae.csv row {row} (SUBJID {subj}) AEDECOD: empty although AETOXGR is 5")

@@ -25,7 +25,7 @@ from analysis.conventions import MRD_THRESHOLD
 from analysis.raw_spec import ASTCT_TERMS, CTCAE_TERMS, REMISSION_CODES, WBC_RANGE, Form
 from validation.frames import DATE_TYPES, NUMBER_PATTERN, check_frame, num
 from validation.rules import (
-    DateRef, Rule, Suite, codes_text, date_text, empty_when, in_codes, in_range, matches,
+    DateRef, Rule, Suite, codes_text, date_text, empty_when, equals, in_codes, in_range, matches,
     not_after_cut, number_text, on_or_after, present_when, required, shown, text_clean, unique_key,
 )
 
@@ -115,7 +115,16 @@ def ae_rules(f: str) -> list[Rule]:
     astct_rules = [rule for col in ("ASTCTGR", "AETOCI", "AESTER") for rule in (
         present_when(f, col, astct, "AEDECOD is CRS or ICANS (ASTCT 2019)"),
         empty_when(f, col, other, "AEDECOD is not CRS or ICANS"))]
+    # Verbatim terms not yet coded (raw_spec AE; SAP 5.1): AEDECOD and AEBODSYS blank together;
+    # a fatal event must be coded (the death reconciliation and the death listing need its term).
+    uncoded, coded = Col("AEDECOD").is_null(), Col("AEDECOD").is_not_null()
+    coding_rules = [
+        empty_when(f, "AEBODSYS", uncoded, "AEDECOD is empty (term not yet coded: both or neither)"),
+        present_when(f, "AEBODSYS", coded, "AEDECOD is coded (both or neither)"),
+        present_when(f, "AEDECOD", equals("AETOXGR", 5, numeric=True), "AETOXGR is 5 (a fatal event must be coded)"),
+    ]
     return [
+        *coding_rules,
         *astct_rules,
         pair_in_set(f, "AETOXGR", "ASTCTGR", [(str(c), a) for a, c in fatal_pairs],
                     "ASTCTGR is 5 exactly when AETOXGR is 5 (a fatal event is fatal on both scales)",

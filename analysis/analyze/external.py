@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.sap import (
     COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, km_at,
     km_difference_stats, param_rows,
@@ -106,7 +106,7 @@ def competing_risk_rows(adtte: pd.DataFrame) -> pd.DataFrame:
     for cause, label in C.CR_CAUSES.items():
         sub = cif[cif["cause"] == cause]
         param = "CIR" if cause == 1 else "NRM"
-        parts.append(ard.from_frame(sub, analysis="cif", param=param, group_col=COHORT, variable="AVAL",
+        parts.append(ard.from_frame(sub, context="cif", param=param, group_col=COHORT, variable="AVAL",
                                     level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event",
                                                              "cif": "cif", "std_err": "std_err",
                                                              "lcl": "lcl", "ucl": "ucl"}))
@@ -162,14 +162,11 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     # a level found in one cohort only has no spread within either cohort: its SMD is not
     # estimable (NaN, shown as NE), not infinite (e.g. MRDPREMT "NOT RECORDED", registry only)
     bal[["smd_unweighted", "smd_weighted"]] = bal[["smd_unweighted", "smd_weighted"]].replace([np.inf, -np.inf], np.nan)
-    parts = [ard.from_frame(bal, analysis="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
-                            variable="covariate", level_col=None, stats={
+    parts = [ard.from_frame(bal, context="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
+                            variable="covariate", variable_col="covariate", level_col="level", stats={
                                 "smd_unweighted": "smd_unweighted", "smd_weighted": "smd_weighted",
                                 "mean_treated": "mean_treated", "mean_control": "mean_control",
                                 "mean_control_weighted": "mean_control_weighted"})]
-    # ard.from_frame puts one level for all; re-key by covariate/level so rows stay unique
-    parts[0]["variable"] = np.repeat(bal["covariate"].astype(str).to_numpy(), 5)
-    parts[0]["level"] = np.repeat(bal["level"].fillna("").astype(str).to_numpy(), 5)
     parts.append(_weight_summary(frame))
     parts.append(ard.concat(ard.rows("ps_model", "ATT", COMPARISON, "covariate", cov, {"in_model": cov in in_model})
                             for cov in PS_COVARIATES))
@@ -181,7 +178,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
         if data["IPTW"].isna().any():
             raise ValueError(f"ADTTE {paramcd}: subjects without a weight: {list(data.loc[data['IPTW'].isna(), 'USUBJID'][:5])}")
         km = km_at(data, COHORT, weights="IPTW")
-        parts.append(ard.from_frame(km, analysis="iptw_km", param=paramcd, group_col=COHORT, variable="AVAL",
+        parts.append(ard.from_frame(km, context="iptw_km", param=paramcd, group_col=COHORT, variable="AVAL",
                                     level_col="time", stats={"n_risk": "n_risk", "surv": "surv",
                                                              "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"}))
         # the 2-year difference and the RMST difference with their bootstrap intervals (propensity
@@ -197,7 +194,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
 def _two_group_rows(data: pd.DataFrame, analysis: str, paramcd: str, entry: str | None = None,
                     time_col: str = "AVAL", cnsr: str = "CNSR") -> pd.DataFrame:
     km = km_at(data, COHORT, entry=entry, time=time_col, cnsr=cnsr)
-    parts = [ard.from_frame(km, analysis=f"{analysis}_km", param=paramcd, group_col=COHORT, variable="AVAL",
+    parts = [ard.from_frame(km, context=f"{analysis}_km", param=paramcd, group_col=COHORT, variable="AVAL",
                             level_col="time", stats={"n_risk": "n_risk", "surv": "surv", "std_err": "std_err",
                                                      "lcl": "lcl", "ucl": "ucl"})]
     n = data.groupby(COHORT, observed=True)[cnsr].agg(["size", lambda s: int((s == 0).sum())])

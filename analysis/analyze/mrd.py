@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis import ard
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
 from analysis.stats.agreement import cohen_kappa
 from analysis.stats.rates import binomial_rate
 
@@ -44,7 +45,8 @@ def baseline_rows(adsl: pd.DataFrame) -> pd.DataFrame:
     pop = treated(adsl)
     method = pop["MRDPREMT"].astype(object).where(pop["MRDPREMT"].notna(), "MISSING")
     table = pd.crosstab(method, pop["MRDPRE"].astype(object).where(pop["MRDPRE"].notna(), "MISSING"))
-    parts = [ard.rows("mrd_baseline", "MRDPREMT", C.COHORT_TRIAL, "MRDPRE", f"{m} / {s}", {"n": int(table.at[m, s])})
+    parts = [ard.rows("mrd_baseline", "MRDPREMT", C.COHORT_TRIAL, "MRDPRE", s, {"n": int(table.at[m, s])},
+                      group2="MRDPREMT", group2_level=m)
              for m in table.index for s in table.columns]
     parts += [ard.rows("mrd_baseline", "MRDPREMT", C.COHORT_TRIAL, "MRDPREMT", m, {"n": int(k), "N": len(pop)})
               for m, k in method.value_counts().sort_index().items()]
@@ -62,10 +64,10 @@ def conversion_rows(admrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for method in (*METHODS, "ANY"):
         hit = neg if method == "ANY" else neg[neg["METHOD"] == method]
-        conv = positive["USUBJID"].isin(hit["USUBJID"])
+        conv = isin(positive["USUBJID"], hit["USUBJID"])
         parts.append(_rate("mrd_conversion", f"MRD-{method}", "ALL BASELINE POSITIVE", int(conv.sum()), len(positive)))
         for base, sub in positive.groupby(positive["MRDPREMT"].astype(object).fillna("MISSING")):
-            x = int(sub["USUBJID"].isin(hit["USUBJID"]).sum())
+            x = int(isin(sub["USUBJID"], hit["USUBJID"]).sum())
             parts.append(_rate("mrd_conversion", f"MRD-{method}", f"BASELINE {base}", x, len(sub)))
     return ard.concat(parts)
 
@@ -88,7 +90,7 @@ def day28_rows(admrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     at = _first_in_window(usable_samples(admrd), low, high, 28)
     parts = []
     for method in METHODS:
-        m = at[(at["METHOD"] == method) & at["USUBJID"].isin(pop["USUBJID"])]
+        m = at[(at["METHOD"] == method) & isin(at["USUBJID"], pop["USUBJID"])]
         x = int((m["NEGFL"] == "Y").sum())
         parts.append(_rate("mrd_day28", f"MRD-{method}", "SAFETY POPULATION", x, len(pop)))
         parts.append(_rate("mrd_day28", f"MRD-{method}", "EVALUABLE IN WINDOW", x, len(m)))
@@ -99,7 +101,7 @@ def timepoint_rows(admrd: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """MRD-negative rate by visit window (conventions.MRD_TIMEPOINTS), per method, among subjects
     with an evaluable sample before relapse in the window (SAP 4.5)."""
     samples = usable_samples(admrd)
-    samples = samples[samples["USUBJID"].isin(treated(adsl)["USUBJID"])]
+    samples = samples[isin(samples["USUBJID"], treated(adsl)["USUBJID"])]
     parts = []
     for label, low, high in C.MRD_TIMEPOINTS:
         at = _first_in_window(samples, low, high, (low + high) / 2)
@@ -120,8 +122,8 @@ def agreement_rows(admrd: pd.DataFrame) -> pd.DataFrame:
     for fc in ("Y", "N"):
         for ngs in ("Y", "N"):
             k = int(((wide["FC"] == fc) & (wide["NGS"] == ngs)).sum()) if len(wide) else 0
-            parts.append(ard.rows("mrd_agreement", "FC-NGS", C.COHORT_TRIAL, "NEGFL",
-                                  f"FC {'NEG' if fc == 'Y' else 'POS'} / NGS {'NEG' if ngs == 'Y' else 'POS'}", {"n": k}))
+            parts.append(ard.rows("mrd_agreement", "FC-NGS", C.COHORT_TRIAL, "NEGFL NGS", ngs, {"n": k},
+                                  group2="NEGFL FC", group2_level=fc))
     if len(wide):
         k = cohen_kappa(wide["FC"], wide["NGS"], conf_level=C.CONF_LEVEL)
         parts.append(ard.rows("mrd_agreement", "FC-NGS", C.COHORT_TRIAL, "kappa", "", {

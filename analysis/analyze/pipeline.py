@@ -3,8 +3,6 @@ ard_methods.csv. Reads derived data only, never raw."""
 
 from __future__ import annotations
 
-import io
-import sys
 import time
 from pathlib import Path
 
@@ -12,12 +10,10 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import paths
-from analysis.analyze import ard, external, mrd, safety, safety_extra, sap, target_trial
-from analysis.atomic import atomic_write_bytes
+from analysis.messages import say
+from analysis import ard
+from analysis.analyze import external, mrd, safety, safety_extra, sap, target_trial
 
-ARD_CSV = "ard.csv"
-ARD_PARQUET = "ard.parquet"
-ARD_METHODS = "ard_methods.csv"
 
 DATASETS = ("adsl", "adtte", "admrd", "adae")
 
@@ -122,12 +118,6 @@ def analyze_cut(cut: str, root: Path | None = None) -> Path:
     t0 = time.perf_counter()
     data = load_derived(cut, root)
     table = build_ard(data, cut)
-    out = paths.report_dir(cut, root)
-    buf = io.BytesIO()
-    table.to_parquet(buf, index=False)
-    atomic_write_bytes(out / ARD_PARQUET, buf.getvalue())
-    atomic_write_bytes(out / ARD_METHODS, methods_table().to_csv(index=False, lineterminator="\n").encode())
-    atomic_write_bytes(out / ARD_CSV, ard.to_csv_bytes(table))
-    print(f"  ARD: {len(table)} rows, {table['analysis'].nunique()} analyses "
-          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-    return out / ARD_CSV
+    written = ard.write(table, paths.report_dir(cut, root), methods_table())
+    say(f"  ARD: {len(table)} rows, {table['context'].nunique()} analyses ({time.perf_counter() - t0:.1f} s)")
+    return written

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 
 ANALYSIS = "crs_icans_timing"
 SYNDROMES = {"CRS": "CRSFL", "ICANS": "ICANSFL"}

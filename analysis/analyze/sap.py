@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis import ard
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
+from analysis.stats import cards, survival, tables
 from analysis.stats import rmst as rmst_stats
-from analysis.stats import survival, tables
 from analysis.stats.rates import binomial_rate
 
 COHORT = "COHORT"
@@ -32,7 +33,6 @@ TABLE1_VARIABLES = {  # variable -> (label, categorical)
     "MRDPRE": ("MRD before therapy", True),
 }
 TABLE1_NONNORMAL = ("WBCDIAG",)
-AE_LEVEL_SEP = " / "
 
 
 def param_rows(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
@@ -68,8 +68,7 @@ def km_at(data: pd.DataFrame, by: str, times=KM_TIMEPOINTS, **options) -> pd.Dat
     at risk any more and the curve has not reached 0: R's summary(extend=TRUE) would carry the
     last value forward beyond the group's follow-up."""
     km = survival.km_estimates(data, by, times, conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL, **options)
-    beyond = (km["n_risk"] == 0) & (km["surv"] > 0)
-    km.loc[beyond, list(KM_STATS)] = NOT_ESTIMABLE
+    km.loc[survival.beyond_follow_up(km), list(KM_STATS)] = NOT_ESTIMABLE
     # SAP 3.5: a rate resting on fewer than conventions.MIN_AT_RISK subjects at risk is reported as
     # not reliably estimable; the ARD keeps the value and this flag (1 reliable, 0 not)
     km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
@@ -96,12 +95,12 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
     Wald), 3.3 (log-rank rho = 0, Cox Efron ties)."""
     data = param_rows(adtte, paramcd)
     km = km_at(data, by, timepoints)
-    parts = [ard.from_frame(km, analysis=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
+    parts = [ard.from_frame(km, context=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
                             level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event", "surv": "surv",
                                                      "std_err": "std_err", "lcl": "lcl", "ucl": "ucl",
                                                      "reliable": "reliable"})]
     med = survival.km_quantiles(data, by, probs=(0.5,), conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
-    parts.append(ard.from_frame(med, analysis=f"{prefix}km_median", param=paramcd, group_col=by, variable="AVAL",
+    parts.append(ard.from_frame(med, context=f"{prefix}km_median", param=paramcd, group_col=by, variable="AVAL",
                                 level_col=None, level_value="median",
                                 stats={"median": "quantile", "lcl": "lcl", "ucl": "ucl"}))
     counts = data.groupby(by, observed=True).agg(n=("CNSR", "size"), n_event=("CNSR", lambda s: int((s == 0).sum())))
@@ -129,7 +128,8 @@ def cut_status_rows(cut: str | None) -> pd.DataFrame:
     0 undeclared; the level carries the word."""
     status = C.cut_status(cut)
     return ard.rows("cut_status", "CUT", str(cut or ""), "status", status,
-                    {"status_code": C.CUT_STATUS_CODES[status], "p_nominal": float(C.P_VALUES_ARE_NOMINAL)})
+                    {"status_code": C.CUT_STATUS_CODES[status], "p_nominal": float(C.P_VALUES_ARE_NOMINAL)},
+                    group1="CUT")
 
 
 def followup_rows(adtte: pd.DataFrame, params=PRIMARY_PARAMS, by: str = COHORT, prefix: str = "") -> pd.DataFrame:
@@ -180,7 +180,7 @@ def mrd_rates(admrd_best: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     pop = adsl[(adsl[COHORT] == C.COHORT_TRIAL) & (adsl["SAFFL"] == "Y")]["USUBJID"]
     parts = []
     for method, (paramcd, _) in MRD_PARAMS.items():
-        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & admrd_best["USUBJID"].isin(pop)]
+        best = admrd_best[(admrd_best["PARAMCD"] == paramcd) & isin(admrd_best["USUBJID"], pop)]
         x = int((best["BESTSTAT"] == "NEGATIVE").sum())
         n = int(pop.nunique())
         r = binomial_rate(x, n, conf_level=C.CONF_LEVEL, method=C.BINOMIAL_CI).iloc[0]
@@ -203,17 +203,11 @@ def mrd_duration(adtte: pd.DataFrame) -> pd.DataFrame:
 
 def table1_rows(adsl: pd.DataFrame, analysis: str = "table1") -> pd.DataFrame:
     variables = [v for v in TABLE1_VARIABLES if v in adsl.columns]
-    tidy = tables.table1(adsl, COHORT, variables,
-                         categorical=[v for v in variables if TABLE1_VARIABLES[v][1]],
-                         nonnormal=[v for v in TABLE1_NONNORMAL if v in variables],
-                         labels={v: TABLE1_VARIABLES[v][0] for v in variables})
-    out = tidy[["variable", "level", "group", "stat_name", "stat"]].copy()
-    out.insert(0, "param", "ADSL")
-    out.insert(0, "analysis", analysis)
-    out["level"] = out["level"].fillna("").astype(str)
-    out["group"] = out["group"].astype(str)
-    out["stat"] = out["stat"].astype(float)
-    return out[ard.ARD_COLUMNS]
+    rows = cards.table1_cards(adsl, COHORT, variables,
+                              categorical=[v for v in variables if TABLE1_VARIABLES[v][1]],
+                              nonnormal=[v for v in TABLE1_NONNORMAL if v in variables],
+                              labels={v: TABLE1_VARIABLES[v][0] for v in variables})
+    return ard.with_context(rows, analysis, "ADSL")
 
 
 def _grade_param(grade: str) -> str:
@@ -223,29 +217,15 @@ def _grade_param(grade: str) -> str:
 
 def ae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """TEAE incidence in the safety population of the trial cohort (SAP 5): by SOC and CTCAE
-    term, any grade, by worst grade, and grade >= 3; overview; by treatment phase; CRS/ICANS."""
+    term (the term's SOC in group2), any grade, by worst grade, and grade >= 3; overview; by
+    CRS / ICANS flag."""
     trial = adsl[adsl[COHORT] == C.COHORT_TRIAL]
-    rename = {"n": "n_subj", "events": "n_events", "pct": "pct", "N": "N"}
-    tidy = tables.ae_summary(adae, trial, COHORT, grade="ATOXGR")
-    tidy = tidy[tidy["section"] != "population"].copy()
-    tidy["variable"] = tidy["section"].map({"overall": "ANY", "soc": "AEBODSYS", "term": "AEDECOD"})
-    # term rows keep their SOC ("SOC / term") so that the SOC/PT table can be rebuilt from the ARD
-    tidy["level"] = (tidy["soc"].fillna("") + AE_LEVEL_SEP + tidy["term"].fillna("")).where(
-        tidy["section"] == "term", tidy["soc"]).fillna("").astype(str)
-    tidy["param"] = tidy["grade"].astype(str).map(_grade_param)
-    tidy["stat_name"] = tidy["stat_name"].map(rename)
-    parts = [pd.DataFrame({"analysis": "ae", "param": tidy["param"], "group": tidy["group"].astype(str),
-                           "variable": tidy["variable"], "level": tidy["level"],
-                           "stat_name": tidy["stat_name"], "stat": tidy["stat"].astype(float)})]
-    overview = tables.ae_overview(adae, trial, COHORT, grade="ATOXGR", related="AERELCAR")
-    parts.append(pd.DataFrame({"analysis": "ae_overview", "param": "TEAE", "group": overview["group"].astype(str),
-                               "variable": "category", "level": overview["category"],
-                               "stat_name": overview["stat_name"].map(rename), "stat": overview["stat"].astype(float)}))
+    rows = cards.ae_summary_cards(adae, trial, COHORT, grade="ATOXGR")
+    rows["param"] = rows.pop("grade").map(_grade_param)
+    parts = [ard.with_context(rows, "ae", "")]
+    overview = cards.ae_overview_cards(adae, trial, COHORT, grade="ATOXGR", related="AERELCAR")
+    parts.append(ard.with_context(overview, "ae_overview", "TEAE"))
     for var in ("CRSFL", "ICANSFL"):  # by period (APHASE): analysis.analyze.safety, denominators per period
         if var in adae.columns:
-            by_var = tables.ae_by(adae, trial, COHORT, var)
-            parts.append(pd.DataFrame({"analysis": "ae_by", "param": "TEAE", "group": by_var["group"].astype(str),
-                                       "variable": var, "level": by_var["level"].astype(str),
-                                       "stat_name": by_var["stat_name"].map(rename),
-                                       "stat": by_var["stat"].astype(float)}))
+            parts.append(ard.with_context(cards.ae_by_cards(adae, trial, COHORT, var), "ae_by", "TEAE"))
     return ard.concat(parts)

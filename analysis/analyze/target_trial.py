@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
@@ -78,8 +78,9 @@ PROTOCOL: tuple[tuple[str, str, str], ...] = (
 INTERCURRENT_EVENTS: tuple[tuple[str, str], ...] = (
     ("Not completing the sandwich (failed mobilisation, withdrawal, adverse event, physician decision)",
      "Treatment policy: the subject stays in the trial cohort and is followed"),
-    ("Allo-HSCT after stopping the sandwich", "Treatment policy (the trial CRF does not collect subsequent "
-     "transplants, so no other strategy can be applied); named as a limitation"),
+    ("Allo-HSCT after stopping the sandwich (in remission)", "Treatment policy: the subject stays in the trial "
+     "cohort and follow-up continues past it; its date is ADSL/ADTTE ALLOICDT (from ct.csv), so a hypothetical "
+     "strategy (censoring at ALLOICDT) is possible but not an analysis of this SAP"),
     ("New anti-leukemic therapy before relapse (e.g. TKI maintenance, donor lymphocytes)",
      "Treatment policy (not collected in either source)"),
     ("Non-response to CAR-T1", "Composite: an LFS event at the first assessment after CAR-T1"),
@@ -103,22 +104,55 @@ def _design(frame: pd.DataFrame, covariates) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _att_from_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Logistic fit by Newton-Raphson, then the ATT weights of ``external.att_weights``."""
-    beta = np.zeros(x.shape[1])
+def _logistic_fit(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
+                  counts: np.ndarray | None = None) -> np.ndarray:
+    """Coefficients of a logistic model by Newton-Raphson from ``beta0`` (zeros by default; a
+    bootstrap replicate starts from the full-data fit: the same maximum to the convergence
+    tolerance, in fewer iterations). ``counts``: how many times each row is repeated (a bootstrap
+    replicate fitted on its distinct subjects: the same likelihood as on the repeated rows).
+    Raises FloatingPointError when it does not converge."""
+    beta = np.zeros(x.shape[1]) if beta0 is None else beta0.copy()
+    c = np.ones(len(y)) if counts is None else counts
     for _ in range(100):
         p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
-        step = np.linalg.solve(x.T @ (x * (p * (1 - p))[:, None]), x.T @ (y - p))
+        step = np.linalg.solve(x.T @ (x * (c * p * (1 - p))[:, None]), x.T @ (c * (y - p)))
         beta += step
         if np.max(np.abs(step)) < 1e-10:
-            break
-    else:
-        raise FloatingPointError("propensity model did not converge (separation)")
-    e = 1 / (1 + np.exp(-(x @ beta)))
+            return beta
+    raise FloatingPointError("propensity model did not converge (separation)")
+
+
+def percentiles_of_repeated(values: np.ndarray, counts: np.ndarray, percents) -> list[float]:
+    """``np.percentile(np.repeat(values, counts), percents)`` (numpy's default linear method,
+    R type 7), without building the repeated array."""
+    order = np.argsort(values, kind="stable")
+    ranked, last = values[order], np.cumsum(counts[order]) - 1   # last[j]: last position of ranked[j]
+    n = int(last[-1]) + 1
+    out = []
+    for q in np.true_divide(percents, 100):
+        virtual = (n - 1) * q
+        below = min(max(int(np.floor(virtual)), 0), n - 1)
+        a, b = (ranked[np.searchsorted(last, k, side="left")] for k in (below, min(below + 1, n - 1)))
+        gamma = virtual - below
+        out.append(float(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma))  # numpy's _lerp
+    return out
+
+
+def _att_from_design(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
+                     counts: np.ndarray | None = None) -> np.ndarray:
+    """Logistic fit (``_logistic_fit``), then the ATT weights of ``external.att_weights``: controls
+    e/(1-e) rescaled to sum to their number, then clipped to the percentiles of
+    conventions.IPTW_TRUNCATE_PERCENTILES. With ``counts`` every sum and percentile counts each
+    row that many times (one weight per distinct subject)."""
+    c = np.ones(len(y)) if counts is None else counts
+    e = 1 / (1 + np.exp(-(x @ _logistic_fit(x, y, beta0, counts))))
     treated = y == 1
     w = np.where(treated, 1.0, e / (1 - e))
-    w[~treated] *= (~treated).sum() / w[~treated].sum()
-    lo, hi = np.percentile(w, C.IPTW_TRUNCATE_PERCENTILES)
+    w[~treated] *= c[~treated].sum() / (c[~treated] * w[~treated]).sum()
+    if counts is None:
+        lo, hi = np.percentile(w, C.IPTW_TRUNCATE_PERCENTILES)
+    else:
+        lo, hi = percentiles_of_repeated(w, counts, C.IPTW_TRUNCATE_PERCENTILES)
     return np.clip(w, lo, hi)
 
 
@@ -132,30 +166,37 @@ def fast_att_weights(frame: pd.DataFrame, covariates) -> np.ndarray:
 
 
 class _Covariates:
-    """The propensity covariates of a subject frame as arrays, coded once: a replicate then
-    applies the rule of ``external.estimable_covariates`` (a discrete covariate with a level in
-    one cohort only is left out) and builds its design matrix without pandas."""
+    """The propensity covariates of a subject frame coded once as one matrix (numeric columns and
+    one indicator column per level of each discrete covariate): a replicate applies the rule of
+    ``external.estimable_covariates`` (a discrete covariate with a level in one cohort only is left
+    out) by choosing columns of that matrix, without pandas and without re-coding."""
 
     def __init__(self, frame: pd.DataFrame):
         from analysis.analyze.external import DISCRETE_COVARIATES, PS_COVARIATES
         self.y = frame[TREATED].to_numpy(float)
-        self.columns = []
+        blocks, self.terms, at = [np.ones((len(frame), 1))], [], 1
         for c in PS_COVARIATES:
             if c in DISCRETE_COVARIATES:
                 levels = sorted(pd.unique(frame[c]), key=str)
                 codes = pd.Categorical(frame[c], categories=levels).codes
-                self.columns.append((c, True, codes, len(levels)))
+                blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype(float))
+                self.terms.append((codes, at, len(levels)))
+                at += len(levels)
             else:
-                self.columns.append((c, False, frame[c].to_numpy(float), 0))
+                blocks.append(frame[c].to_numpy(float)[:, None])
+                self.terms.append((None, at, 0))
+                at += 1
+        self.matrix = np.hstack(blocks)
 
-    def design(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        y = self.y[rows]
-        cols = [np.ones(len(rows))]
-        for _, discrete, values, n_levels in self.columns:
-            v = values[rows]
-            if not discrete:
-                cols.append(v)
+    def columns(self, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The design's columns for the resampled ``rows``: intercept, numeric covariates, and the
+        indicators of a discrete covariate's levels present in the replicate except the first."""
+        keep = [0]
+        for codes, at, n_levels in self.terms:
+            if codes is None:
+                keep.append(at)
                 continue
+            v = codes[rows]
             in_t = np.bincount(v[y == 1], minlength=n_levels) > 0
             in_c = np.bincount(v[y == 0], minlength=n_levels) > 0
             if not np.array_equal(in_t, in_c):   # a level in one cohort only: left out (SAP 6.5)
@@ -163,31 +204,62 @@ class _Covariates:
             present = np.flatnonzero(in_t)
             if len(present) < 2:                 # a single level: no contrast to estimate
                 continue
-            cols += [(v == k).astype(float) for k in present[1:]]
-        return np.column_stack(cols), y
+            keep += [at + k for k in present[1:]]
+        return np.asarray(keep)
+
+    def design(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = self.y[rows]
+        return self.matrix[rows][:, self.columns(rows, y)], y
+
+
+def _replicate_weights(x: np.ndarray, y: np.ndarray, counts: np.ndarray, beta0: np.ndarray | None) -> np.ndarray | None:
+    """One replicate's ATT weights, or None when its propensity model cannot be fitted. Started
+    from ``beta0`` first; when that does not converge (near separation, Newton overshoots from a
+    far start) fitted again from zeros, so that a replicate fails exactly when a fit from zeros does."""
+    for start in ((beta0, None) if beta0 is not None else (None,)):
+        try:
+            with np.errstate(all="ignore"):
+                w = _att_from_design(x, y, start, counts=counts)
+        except (FloatingPointError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(w).all():
+            return w
+    return None
 
 
 def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(W, ok): W[b, i] = the summed re-fitted ATT weight of subject i's copies in replicate b
     (subjects resampled with replacement within cohort; the propensity model, with its covariate
     rule, fitted again on the replicate); ok[b] False when the replicate's model could not be
-    fitted (row of zeros; counted in the ARD as n_boot_failed, never silently dropped)."""
+    fitted (row of zeros; counted in the ARD as n_boot_failed, never silently dropped).
+    A replicate whose design keeps the full data's columns starts Newton-Raphson from the
+    full-data coefficients (same maximum, fewer iterations)."""
     rng = np.random.default_rng(seed)
     coded = _Covariates(frame)
+    everyone = np.arange(len(frame))
+    full_cols = coded.columns(everyone, coded.y)
+    try:
+        with np.errstate(all="ignore"):
+            beta_full = _logistic_fit(coded.matrix[:, full_cols], coded.y)
+    except (FloatingPointError, np.linalg.LinAlgError):
+        beta_full, full_cols = None, None   # no full-data fit to start from: every replicate from zeros
     groups = [np.flatnonzero(coded.y == t) for t in (1, 0)]
+    full_design = None if full_cols is None else coded.matrix[:, full_cols]
     W, ok = np.zeros((n_boot, len(frame))), np.ones(n_boot, bool)
     for b in range(n_boot):
         rows = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
-        try:
-            with np.errstate(all="ignore"):
-                w = _att_from_design(*coded.design(rows))
-        except (FloatingPointError, np.linalg.LinAlgError):
+        # the replicate as its distinct subjects with their counts: the same fit on ~63% of the rows
+        counts = np.bincount(rows, minlength=len(frame))
+        who = np.flatnonzero(counts)
+        y, c = coded.y[who], counts[who].astype(float)
+        cols = coded.columns(who, y)  # a level is present among the resampled rows iff among `who`
+        same = full_cols is not None and np.array_equal(cols, full_cols)
+        x = full_design[who] if same else coded.matrix[who][:, cols]
+        w = _replicate_weights(x, y, c, beta_full if same else None)
+        if w is None:
             ok[b] = False
             continue
-        if not np.isfinite(w).all():
-            ok[b] = False
-            continue
-        W[b] = np.bincount(rows, weights=w, minlength=len(frame))
+        W[b, who] = c * w
     return W, ok
 
 
@@ -211,7 +283,7 @@ def _replicate_curves(data: pd.DataFrame, W: np.ndarray) -> dict:
     for cohort in (C.COHORT_TRIAL, C.COHORT_EXTERNAL):
         d = data[data[COHORT] == cohort]
         out[cohort] = rmst_stats.product_limit_matrix(d["AVAL"].to_numpy(float), 1 - d["CNSR"].to_numpy(float),
-                                                      W[:, d["POS"].to_numpy()], d["ENTRY"].to_numpy(float))
+                                                      W, d["ENTRY"].to_numpy(float), columns=d["POS"].to_numpy())
     return out
 
 
@@ -231,7 +303,8 @@ def contrast_rows(data: pd.DataFrame, W: np.ndarray, ok: np.ndarray, endpoint: s
     tau, t2 = C.RMST_TAU_DAYS, C.TIMEPOINT_2Y_DAYS
     full = np.zeros((1, int(data["POS"].max()) + 1))
     full[0, data["POS"].to_numpy()] = data["IPTW"].to_numpy()
-    est, boot = _replicate_curves(data, full), _replicate_curves(data, W[ok])
+    # W[ok] copies W (n_boot x subjects): only when a replicate failed
+    est, boot = _replicate_curves(data, full), _replicate_curves(data, W if ok.all() else W[ok])
     counts = {"n_boot": len(ok), "n_boot_used": int(ok.sum()), "n_boot_failed": int((~ok).sum()), "seed": seed}
     parts, area, surv2, defined2 = [], {}, {}, {}
     for cohort in (C.COHORT_TRIAL, C.COHORT_EXTERNAL):
@@ -267,7 +340,7 @@ def km_rows(data: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     km["n_risk"] = plain["n_risk"].to_numpy()
     km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
     n = data.groupby(COHORT, observed=True)["CNSR"].agg(["size", lambda s: int((s == 0).sum())])
-    return ard.concat([ard.from_frame(km, analysis=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
+    return ard.concat([ard.from_frame(km, context=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
                                       level_col="time", stats={k: k for k in ("n_risk", "n_risk_weighted", "surv",
                                                                               "std_err", "lcl", "ucl", "reliable")}),
                        *(ard.rows(f"{PRIMARY}_n", endpoint, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})

@@ -96,6 +96,9 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
     date("RELDT", "Date of First Relapse", "Derived", "rs.RSDTC; ext.RELDTC",
          "Trial: first assessment with RSORRES RELAPSE or NR (loss of remission) after REMDT, "
          "or after TRTSDT when no remission was reached. Controls: ext.RELDTC."),
+    char("RELSITE", "Site of First Relapse", "Collected", "rs.RELSITE",
+         "Trial: rs.RELSITE of the assessment at RELDT when it is a RELAPSE (BM, CNS, BM+CNS, "
+         "OTHER-EM; an NR loss of remission has none). Controls: missing (not in the registry)."),
     date("DTHDT", "Date of Death", "Derived", "ds.DTHDTC; ext.DTHDTC"),
     char("DTHFL", "Subject Death Flag", "Derived", "ds.DTHFL; ext.DTHDTC", "Y if died, else N."),
     char("DTHCAUS", "Cause of Death", "Collected", "ds.DTHCAUS; ext.DTHCAUS",
@@ -111,6 +114,9 @@ SPEC = DatasetSpec("ADSL", "Subject-Level Analysis Dataset", ("USUBJID",), (
     char("EOTSTT", "End of Treatment Status", "Collected", "ds.EOTSTAT"),
     char("DCSREAS", "Reason for Stopping Treatment", "Collected", "ds.DCREAS"),
     date("EOTDT", "Date Treatment Stopped", "Derived", "ds.DCDTC"),
+    date("ALLOICDT", "Date of Allo-HSCT After Stopping", "Derived", "ct.CTSTDTC; ct.CTTYPE; RELDT",
+         "Intercurrent event (SAP 6.3): first ct.csv ALLO-HSCT on or after TRTSDT and before "
+         "RELDT (in remission, after the sandwich stopped). Trial only."),
     date("DCUTDT", "Data Cut-off Date", "Assigned", "cut name", "The date in the cut name."),
     char("ENRLFL", "Enrolled Population Flag", "Derived", "dm",
          "Y for every trial subject in dm; N for controls."),
@@ -263,6 +269,23 @@ def _check_disposition(adsl: pd.DataFrame) -> None:
                            "(rule: DTHFL = Y exactly when a death date is recorded)")
 
 
+def relapse_site(rs: pd.DataFrame, reldt: pd.DataFrame) -> pd.DataFrame:
+    """Per SUBJID: RELSITE, rs.RELSITE of the RELAPSE assessment dated RELDT (SAP 8)."""
+    rs = rs.assign(RSDT=raw_dates(rs, "rs", "RSDTC")).merge(reldt, on="SUBJID")
+    at = rs.loc[rs["RSDT"].eq(rs["RELDT"]).fillna(False) & rs["RSORRES"].eq("RELAPSE")]
+    return at[["SUBJID", "RELSITE"]].drop_duplicates("SUBJID")
+
+
+def intercurrent_allo(ct: pd.DataFrame, dates: pd.DataFrame) -> pd.DataFrame:
+    """Per SUBJID: ALLOICDT, the first subsequent ALLO-HSCT (ct.csv) on or after TRTSDT and
+    before RELDT: an allo-HSCT in remission after stopping the sandwich, the intercurrent event
+    of SAP 6.3 (an allo-HSCT after relapse is salvage, not this event)."""
+    ct = ct.assign(CTSTDT=raw_dates(ct, "ct", "CTSTDTC")).merge(dates, on="SUBJID")
+    ice = ct["CTTYPE"].eq("ALLO-HSCT") & (ct["CTSTDT"] >= ct["TRTSDT"]).fillna(False) \
+        & (ct["RELDT"].isna() | (ct["CTSTDT"] < ct["RELDT"]).fillna(False))
+    return _first_by_subject(ct.loc[ice], "SUBJID", "CTSTDT", "ALLOICDT", "min")
+
+
 def derive_trial_adsl(forms: dict[str, pd.DataFrame], cut_date: pd.Timestamp) -> pd.DataFrame:
     """ADSL rows of the trial subjects from dm, bl, cart, mob, hsct, rs, mrd and ds."""
     dm, bl = forms["dm"], forms["bl"]
@@ -289,6 +312,11 @@ def derive_trial_adsl(forms: dict[str, pd.DataFrame], cut_date: pd.Timestamp) ->
             .merge(procedure_dates(forms["mob"], forms["hsct"]), on="SUBJID", how="left")
             .merge(response_dates(forms["rs"], infusions[["SUBJID", "TRTSDT"]]), on="SUBJID", how="left")
             .merge(disposition(forms["ds"]), on="SUBJID", how="left"))
+    adsl = adsl.merge(relapse_site(forms["rs"], adsl[["SUBJID", "RELDT"]]), on="SUBJID", how="left")
+    if "ct" in forms:
+        require_known_subjects(forms["ct"], "ct", dm["SUBJID"])
+        adsl = adsl.merge(intercurrent_allo(forms["ct"], adsl[["SUBJID", "TRTSDT", "RELDT"]]), on="SUBJID",
+                          how="left")
     adsl["LSTALVDT"] = last_alive(adsl, alive_dates(forms))
     adsl["DTHFL"] = adsl["DTHFL"].fillna("N")
     _check_disposition(adsl)

@@ -153,7 +153,7 @@ COMPETING_RISK_PARAMS = ("RELNRM",)
 
 ADSL_COVARIATES = ["STUDYID", "SITEID", "COHORT", "AGE", "AGEGR1", "SEX", "PHSTAT", "CYTORISK",
                    "CNSSTAT", "DISSTAT", "MRDPRE", "DONOR", "TRTSDT", "DCUTDT", "SAFFL", "LFSFL",
-                   "COMPLFL"]
+                   "COMPLFL", "ALLOICDT"]
 
 SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAMCD"), (
     char("STUDYID", "Study Identifier", "Predecessor", "ADSL.STUDYID"),
@@ -200,6 +200,10 @@ SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAM
     char("SAFFL", "Safety Population Flag", "Predecessor", "ADSL.SAFFL"),
     char("LFSFL", "LFS Population Flag", "Predecessor", "ADSL.LFSFL"),
     char("COMPLFL", "Completed Sandwich Flag", "Predecessor", "ADSL.COMPLFL"),
+    char("RELSITE", "Site of Relapse", "Derived", "ADSL.RELSITE; EVNTDESC",
+         "ADSL.RELSITE on a relapse event (EVNTDESC RELAPSE), missing on every other row (SAP 8)."),
+    date("ALLOICDT", "Date of Allo-HSCT After Stopping", "Predecessor", "ADSL.ALLOICDT",
+         "Intercurrent event of SAP 6.3 (treatment policy: follow-up continues past it)."),
 ))
 
 
@@ -209,7 +213,9 @@ def derive_parameter(definition: ParamDefinition, adsl: pd.DataFrame, admrd: pd.
     rows = derive_param_tte(population, {"adsl": adsl, "admrd": admrd}, definition.param)
     if definition.param.paramcd not in COMPETING_RISK_PARAMS:
         rows["EVNTTYPE"] = (1 - rows["CNSR"]).astype("Int64")
-    return rows.merge(adsl[["USUBJID"] + ADSL_COVARIATES], on="USUBJID", how="left")
+    rows = rows.merge(adsl[["USUBJID", "RELSITE"] + ADSL_COVARIATES], on="USUBJID", how="left")
+    rows["RELSITE"] = rows["RELSITE"].where(rows["EVNTDESC"].eq("RELAPSE"))
+    return rows
 
 
 def derive_adtte(adsl: pd.DataFrame, admrd: pd.DataFrame,

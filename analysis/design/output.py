@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.analyze import ard
+from analysis import ard
 from analysis.atomic import atomic_write_bytes
 from analysis.design.performance import ALPHA, performance_ard
 from analysis.design.replicate import COMPARISONS, ENDPOINT, PRIMARY_COMPARISON
@@ -34,7 +34,7 @@ def _cell(value: float, mcse: float, digits: int) -> str:
 
 def table(design_ard: pd.DataFrame, scenarios: list[Scenario]) -> pd.DataFrame:
     """One row per scenario x comparison: each measure as 'estimate (Monte Carlo SE)'."""
-    wide = design_ard.pivot_table(index=["group", "variable"], columns="stat_name", values="stat",
+    wide = design_ard.pivot_table(index=["group1_level", "variable"], columns="stat_name", values="stat",
                                   aggfunc="first", dropna=False)
     rows = []
     for s in scenarios:
@@ -61,7 +61,7 @@ def figure_svg(design_ard: pd.DataFrame, scenarios: list[Scenario]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     matplotlib.rcParams["svg.hashsalt"] = "design"   # stable element ids: same figure, same bytes
-    wide = design_ard.pivot_table(index=["group", "variable"], columns="stat_name", values="stat", aggfunc="first",
+    wide = design_ard.pivot_table(index=["group1_level", "variable"], columns="stat_name", values="stat", aggfunc="first",
                                   dropna=False)
     fig, axes = plt.subplots(1, 3, figsize=(13, 0.5 * len(COMPARISONS) + 2.5), sharey=True)
     ypos = {c: k for k, c in enumerate(COMPARISONS)}
@@ -133,7 +133,7 @@ def write_outputs(out: Path, records: pd.DataFrame, scenarios: list[Scenario], s
 
 def summary_lines(design_ard: pd.DataFrame) -> list[str]:
     """Printed at the end of a run: bias, coverage and rejection rate per scenario x comparison."""
-    wide = design_ard.pivot_table(index=["group", "variable"], columns="stat_name", values="stat", aggfunc="first",
+    wide = design_ard.pivot_table(index=["group1_level", "variable"], columns="stat_name", values="stat", aggfunc="first",
                                   sort=False, dropna=False)
     lines = [f"{'scenario':28s} {'comparison':14s} {'bias (MCSE)':>16s} {'coverage (MCSE)':>16s} {'rejection (MCSE)':>17s}"]
     for (scenario, comparison), m in wide.iterrows():

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import conventions as C
-from analysis.analyze import ard
+from analysis import ard
 
 ALPHA = 1 - C.CONF_LEVEL   # two-sided test at the report's level (SAP 3.7)
 MEASURES = ("n_sim", "n_failed", "truth", "truth_mcse", "mean", "bias", "bias_mcse", "empse", "empse_mcse",
@@ -67,7 +67,7 @@ def _proportion_mcse(share: float, n: int) -> float:
 
 
 def performance_ard(records: pd.DataFrame, truths: dict, endpoint: str, truth_mcse: dict | None = None) -> pd.DataFrame:
-    """ARD rows (analysis "design") of every scenario x comparison of ``records`` (columns
+    """ARD rows (context "design", group1 SCENARIO) of every scenario x comparison of ``records`` (columns
     scenario, replicate, comparison, estimand, estimate, lcl, ucl, p); ``truths``: scenario ->
     true value of every comparison, or scenario -> {estimand: true value} (NaN: unknown);
     ``truth_mcse`` the same shape (default 0: an exact truth). Rows in the order of first appearance."""
@@ -80,5 +80,5 @@ def performance_ard(records: pd.DataFrame, truths: dict, endpoint: str, truth_mc
         estimand = g["estimand"].iloc[0]
         m = performance(g["estimate"], g["lcl"], g["ucl"], g["p"], pick(truths, scenario, estimand, math.nan),
                         truth_mcse=pick(truth_mcse, scenario, estimand, 0.0))
-        parts.append(ard.rows("design", endpoint, scenario, comparison, g["estimand"].iloc[0], m))
+        parts.append(ard.rows("design", endpoint, scenario, comparison, estimand, m, group1="SCENARIO"))
     return ard.check(ard.concat(parts))

@@ -74,7 +74,7 @@ def _rmst(adtte_: pd.DataFrame, frame: pd.DataFrame, n_boot: int, seed: int) -> 
     W, ok = target_trial.bootstrap_weights(frame, n_boot, seed) if n_boot > 0 else (None, np.zeros(0, bool))
     if ok.any():
         rows = target_trial.contrast_rows(data, W, ok, ENDPOINT, seed)
-        cell = rows[rows["analysis"] == f"{target_trial.PRIMARY}_rmst_diff"].set_index("stat_name")["stat"]
+        cell = rows[rows["context"] == f"{target_trial.PRIMARY}_rmst_diff"].set_index("stat_name")["stat"]
         est, se, lo, hi = (float(cell[k]) for k in ("diff", "se", "lcl", "ucl"))
         # a percentile interval has no p-value: "p" is 0 when 0 is outside the interval (the test
         # rejects), 1 otherwise, so that the rejection rate counts exactly those (SAP 9.3)

@@ -1,4 +1,4 @@
-"""Figures of the SAP report (notebooks 01-04), and the small ARD -> display-input adapters they use.
+"""Figures of the SAP report (notebooks 01-04).
 
 Every figure function takes tidy data frames (ADaM-shaped, or results read from the analysis
 results dataset) and returns a matplotlib ``Figure`` drawn with the report style
@@ -17,25 +17,13 @@ data cut; the notebooks load the data and pass it in.
 * :func:`study_design_diagram` -- the schematic of the sandwich (registry record);
 * :func:`consort_diagram` (exits: :func:`consort_exits`) -- CONSORT-style flow.
 
-Provenance tables of the overview page (:func:`raw_checksums`, :func:`output_checksums`,
-:func:`git_commit`, :func:`package_versions`) read build records and file bytes, never raw data.
-
-The ARD adapters (:func:`ard_rows`, :func:`survival_summary_inputs`,
-:func:`survival_summary_inputs_by_param`, :func:`mrd_rate_frame`, :func:`table1_frame`) reshape
-rows of ``reports/<cut>/ard.csv`` into the input frames of ``analysis.present.layouts``: they
-select and rename, never compute a statistic. One display rule is applied there: a Kaplan-Meier
-rate read beyond a group's longest follow-up is shown as not estimable
-(:func:`not_estimable_beyond_follow_up`).
+The ARD -> display-input adapters are in ``analysis.present.ard_views``; the provenance tables
+of the overview page in ``analysis.provenance``.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import json
-import platform
-import subprocess
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -44,7 +32,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from analysis import build, paths
 from analysis import conventions as C
 from analysis.render.style import OKABE_ITO
 from analysis.stats import survival
@@ -490,208 +477,3 @@ def consort_diagram(flow: Sequence[tuple[str, int]], exits: pd.DataFrame) -> Fig
                         gid=f"exit:{label}")
     fig.tight_layout()
     return fig
-
-
-# ------------------------------------------------------------------------------------------------
-# ARD adapters: rows of the analysis results dataset -> input frames of analysis.present.layouts
-# ------------------------------------------------------------------------------------------------
-
-def ard_rows(ard: pd.DataFrame, analysis: str, param: str | None = None, required: bool = True) -> pd.DataFrame:
-    """The ARD rows of one analysis (and param), wide: one row per (group, variable, level),
-    one column per stat_name. An empty selection is an error unless ``required`` is False."""
-    sel = ard[ard["analysis"] == analysis]
-    if param is not None:
-        sel = sel[sel["param"] == param]
-    if sel.empty:
-        if required:
-            raise KeyError(f"ARD has no rows for analysis={analysis!r}" + (f", param={param!r}" if param else ""))
-        return pd.DataFrame(columns=["group", "variable", "level"])
-    wide = sel.pivot_table(index=["group", "variable", "level"], columns="stat_name", values="stat",
-                           aggfunc="first", sort=False, dropna=False)
-    return wide.reset_index().rename_axis(columns=None)
-
-
-def _method(methods: Mapping[str, str] | None, analysis: str, default: str) -> str:
-    return (methods or {}).get(analysis, default)
-
-
-def _relabel(values: pd.Series, labels: Mapping[str, str] | None) -> pd.Series:
-    """Group names for display; "A vs B" comparison names are relabelled part by part."""
-    if not labels:
-        return values.astype(str)
-    return values.astype(str).map(lambda g: " vs ".join(labels.get(p, p) for p in g.split(" vs ")))
-
-
-FOOTNOTE_BEYOND_FOLLOW_UP = ("A Kaplan-Meier rate at a time beyond a group's longest follow-up (nobody at "
-                             "risk, curve not at 0), and a difference involving it, is not estimable (NE).")
-
-
-def not_estimable_beyond_follow_up(km: pd.DataFrame) -> pd.Series:
-    """True for ARD km rows (wide: n_risk, surv) read after the group's longest follow-up: nobody
-    is at risk at the time and the curve has not reached 0, so the product-limit estimate is not
-    defined there (R's summary.survfit(extend = TRUE) carries the last value forward; a table
-    must not print it as the rate at that time)."""
-    return (km["n_risk"] == 0) & (km["surv"] > 0)
-
-
-def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
-                            methods: Mapping[str, str] | None = None,
-                            group_labels: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame | None]:
-    """Keyword arguments of ``layouts.format_survival_summary`` from the ARD rows km, km_median,
-    km_n, km_diff, cox and logrank of ``param`` (those of ``analysis.analyze.sap.km_analyses``).
-    Groups are the ARD groups (renamed by ``group_labels``); the comparison rows are present only
-    when the ARD has them. ``methods``: analysis -> method text (ard_methods.csv), put in each
-    frame's ``method``. Rates beyond a group's follow-up, and differences using them, are NaN
-    ("NE"; :func:`not_estimable_beyond_follow_up`, FOOTNOTE_BEYOND_FOLLOW_UP)."""
-    ard = ard.assign(group=_relabel(ard["group"], group_labels))
-    km = ard_rows(ard, "km", param)
-    beyond = not_estimable_beyond_follow_up(km)
-    km.loc[beyond, ["surv", "lcl", "ucl"]] = np.nan
-    estimates = pd.DataFrame({by: km["group"], "time": km["level"].astype(float), "n_risk": km["n_risk"],
-                              "surv": km["surv"], "lcl": km["lcl"], "ucl": km["ucl"],
-                              "conf_type": C.KM_CONF_TYPE, "conf_level": C.CONF_LEVEL,
-                              "method": _method(methods, "km", "Kaplan-Meier")})
-    med = ard_rows(ard, "km_median", param)
-    quantiles = pd.DataFrame({by: med["group"], "prob": 0.5, "quantile": med["median"], "lcl": med["lcl"],
-                              "ucl": med["ucl"], "conf_type": C.KM_CONF_TYPE, "conf_level": C.CONF_LEVEL,
-                              "method": _method(methods, "km_median", "Kaplan-Meier")})
-    n = ard_rows(ard, "km_n", param)
-    counts = pd.DataFrame({by: n["group"], "n": n["n"], "events": n["n_event"]})
-    out = {"quantiles": quantiles, "estimates": estimates, "counts": counts, "by": by,
-           "difference": None, "cox": None, "logrank": None}
-    diff = ard_rows(ard, "km_diff", param, required=False)
-    if len(diff):
-        index, reference = diff["group"].iloc[0].split(" vs ")
-        out["difference"] = pd.DataFrame({by: index, "reference": reference, "time": diff["level"].astype(float),
-                                          "diff": diff["diff"], "lcl": diff["lcl"], "ucl": diff["ucl"],
-                                          "method": _method(methods, "km_diff", "Wald")})
-        unknown_at = set(km.loc[beyond, "level"])
-        out["difference"].loc[diff["level"].isin(unknown_at).to_numpy(), ["diff", "lcl", "ucl"]] = np.nan
-    cox = ard_rows(ard, "cox", param, required=False)
-    if len(cox):
-        out["cox"] = pd.DataFrame({"term": cox["group"], "hr": cox["hr"], "lcl": cox["lcl"], "ucl": cox["ucl"],
-                                   "p": cox["p"], "method": _method(methods, "cox", "Cox")})
-    lr = ard_rows(ard, "logrank", param, required=False)
-    if len(lr):
-        out["logrank"] = pd.DataFrame({"p": lr["p"], "chisq": lr["chisq"],
-                                       "method": _method(methods, "logrank", "log-rank test")})
-    return out
-
-
-def survival_summary_inputs_by_param(ard: pd.DataFrame, params: Mapping[str, str], by: str = "Method",
-                                     methods: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame | None]:
-    """As :func:`survival_summary_inputs` for several single-group parameters side by side (e.g.
-    MRD duration by FC and by NGS): one column per param, named ``params[param]``; no
-    comparison rows."""
-    parts = [survival_summary_inputs(ard, p, by=by, methods=methods) for p in params]
-    out = {"by": by, "difference": None, "cox": None, "logrank": None}
-    for name in ("quantiles", "estimates", "counts"):
-        frames = []
-        for p, part in zip(params, parts):
-            frame = part[name].copy()
-            if frame[by].nunique() != 1:
-                raise ValueError(f"survival_summary_inputs_by_param: {p} has {frame[by].nunique()} groups, expected 1")
-            frame[by] = params[p]
-            frames.append(frame)
-        out[name] = pd.concat(frames, ignore_index=True)
-    return out
-
-
-def mrd_rate_frame(ard: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Input of ``layouts.format_rates`` from the ARD mrd_rate rows: label (``labels[param]`` or
-    the param), group, x, n, rate, lcl, ucl, method (conventions.BINOMIAL_CI), conf_level."""
-    params = ard[ard["analysis"] == "mrd_rate"]["param"].drop_duplicates().tolist()
-    parts = []
-    for p in params:
-        w = ard_rows(ard, "mrd_rate", p)
-        parts.append(pd.DataFrame({"label": (labels or {}).get(p, p), "group": w["group"], "x": w["x"], "n": w["n"],
-                                   "rate": w["rate"], "lcl": w["lcl"], "ucl": w["ucl"],
-                                   "method": C.BINOMIAL_CI, "conf_level": C.CONF_LEVEL}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def table1_frame(ard: pd.DataFrame, variables: Mapping[str, tuple[str, bool]], nonnormal: Sequence[str] = (),
-                 group_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Input of ``layouts.format_table1`` from the ARD table1 rows: adds label and var_type from
-    ``variables`` (variable -> (label, categorical), as ``analysis.analyze.sap.TABLE1_VARIABLES``)
-    and renames groups with ``group_labels`` (also inside "A vs B" SMD groups)."""
-    t = ard[ard["analysis"] == "table1"][["variable", "level", "group", "stat_name", "stat"]].copy()
-    if t.empty:
-        raise KeyError("ARD has no rows for analysis='table1'")
-    unknown = sorted(set(t["variable"]) - set(variables) - {"N"})
-    if unknown:
-        raise ValueError(f"table1_frame: ARD variables {unknown} have no label")
-    t["label"] = t["variable"].map(lambda v: variables[v][0] if v in variables else v)
-    t["var_type"] = t["variable"].map(lambda v: "count" if v == "N" else "categorical" if variables[v][1]
-                                      else "continuous_nonnormal" if v in nonnormal else "continuous")
-    if group_labels:
-        t["group"] = t["group"].map(lambda g: " vs ".join(group_labels.get(p, p) for p in g.split(" vs ")))
-    return t.reset_index(drop=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# provenance of a rendered data cut (overview page)
-# ------------------------------------------------------------------------------------------------
-
-KEY_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "tableone", "great-expectations",
-                "pyarrow", "pyreadstat", "matplotlib", "jupytext", "nbclient", "nbconvert", "rtflite")
-
-
-def raw_checksums(cut: str, root: Path | None = None) -> tuple[pd.DataFrame, str]:
-    """SHA-256 of every raw input file of ``cut``: File, SHA-256, and where they come from. From
-    the derive step's build record (``analysis.build``: the hashes of the bytes the derivation
-    read), else from the export's manifest.json (metadata, not raw data)."""
-    record = build.read_record("derive", cut, root)
-    prefix = f"data:data/raw/{cut}/"
-    if record:
-        found = {k[len(prefix):]: v for k, v in sorted(record["inputs"].items()) if k.startswith(prefix)}
-        return pd.DataFrame({"File": list(found), "SHA-256": list(found.values())}), "build record of the derive step"
-    manifest_path = paths.raw_dir(cut, root) / "manifest.json"
-    try:
-        files = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise FileNotFoundError(f"{manifest_path}: no derive build record and no readable manifest "
-                                f"with 'files' ({exc})") from exc
-    return (pd.DataFrame({"File": list(files), "SHA-256": [f["sha256"] for f in files.values()]}),
-            "export manifest (manifest.json)")
-
-
-def output_checksums(folder: Path, names: Sequence[str], step: str, cut: str, root: Path | None = None) -> pd.DataFrame:
-    """File, Bytes, SHA-256 of each of ``names`` in ``folder`` as it is now, and "Build record":
-    "matches" / "DIFFERS" / "not recorded" against the hash ``step``'s build record holds for it
-    (a file changed after the step wrote it shows as DIFFERS)."""
-    record = build.read_record(step, cut, root) or {"outputs": {}}
-    recorded = {Path(k).name: v for k, v in record["outputs"].items()}
-    rows = []
-    for name in names:
-        path = Path(folder) / name
-        digest = build.sha256_file(path)
-        known = recorded.get(name)
-        rows.append({"File": name, "Bytes": str(path.stat().st_size), "SHA-256": digest,
-                     "Build record": "not recorded" if known is None else "matches" if known == digest else "DIFFERS"})
-    return pd.DataFrame(rows, columns=["File", "Bytes", "SHA-256", "Build record"])
-
-
-def git_commit(repo: Path = paths.REPO_ROOT) -> str:
-    """``git rev-parse HEAD`` of ``repo``, noting uncommitted changes to tracked files; "unknown
-    (not a git checkout)" when git or the repository is not there (e.g. a source archive)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=20,
-                              check=True).stdout.strip()
-    try:
-        head = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
-    return head + (" (with uncommitted changes)" if dirty else "")
-
-
-def package_versions(names: Sequence[str] = KEY_PACKAGES) -> pd.DataFrame:
-    """Package, Version: Python, then each of ``names`` as installed (importlib.metadata)."""
-    rows = [("Python", platform.python_version())]
-    for name in names:
-        try:
-            rows.append((name, importlib.metadata.version(name)))
-        except importlib.metadata.PackageNotFoundError:
-            rows.append((name, "not installed"))
-    return pd.DataFrame(rows, columns=["Package", "Version"])

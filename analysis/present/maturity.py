@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present import labels as L
 from analysis.present.table import Table
 
 LEVEL_1Y, LEVEL_2Y, LEVEL_TAU = "365.25", "730.5", f"{C.RMST_TAU_DAYS:g}"
@@ -40,7 +41,7 @@ def unreliable_text(n_risk: float) -> str:
 def rate_cell(ard: pd.DataFrame, analysis: str, param: str, group: str, level: str) -> str:
     """"est (lcl, ucl); n at risk k" in %, or the not-reliably-estimable text (SAP 3.5), or NE
     beyond follow-up (nobody at risk, SAP 3.1)."""
-    keys = dict(analysis=analysis, param=param, group=group, level=level)
+    keys = dict(context=analysis, param=param, group1_level=group, variable_level=level)
     n_risk = value(ard, stat_name="n_risk", **keys)
     est, lo, hi = (value(ard, stat_name=s, **keys) for s in ("surv", "lcl", "ucl"))
     if np.isnan(est):
@@ -51,13 +52,13 @@ def rate_cell(ard: pd.DataFrame, analysis: str, param: str, group: str, level: s
 
 
 def both_reliable(ard: pd.DataFrame, analysis: str, param: str, level: str) -> bool:
-    return all(value(ard, analysis=analysis, param=param, group=g, level=level, stat_name="n_risk") >= C.MIN_AT_RISK
+    return all(value(ard, context=analysis, param=param, group1_level=g, variable_level=level, stat_name="n_risk") >= C.MIN_AT_RISK
                for g in COHORTS)
 
 
 def cut_status_sentence(ard: pd.DataFrame, cut: str) -> str:
-    rows = ard[ard["analysis"] == "cut_status"]
-    status = rows["level"].iloc[0] if len(rows) else C.cut_status(cut)
+    rows = ard[ard["context"] == "cut_status"]
+    status = rows["variable_level"].iloc[0] if len(rows) else C.cut_status(cut)
     word = {"interim": "an **interim** analysis", "final": "the **final** analysis",
             "undeclared": "a cut whose status is **not declared** (conventions.CUT_STATUS)"}[status]
     return (f"Data cut {cut} is {word} (declared in `conventions.CUT_STATUS`; the final analysis is at the "
@@ -65,7 +66,7 @@ def cut_status_sentence(ard: pd.DataFrame, cut: str) -> str:
 
 
 def follow_up_text(ard: pd.DataFrame, param: str, group: str) -> str:
-    keys = dict(analysis="followup", param=param, group=group)
+    keys = dict(context="followup", param=param, group1_level=group)
     med, q1, q3, mx = (value(ard, stat_name=s, **keys) / C.DAYS_PER_MONTH for s in ("median", "q1", "q3", "max"))
     return f"{F.fmt_num(med, 1)} (IQR {F.fmt_num(q1, 1)}-{F.fmt_num(q3, 1)}; longest {F.fmt_num(mx, 1)})"
 
@@ -73,7 +74,7 @@ def follow_up_text(ard: pd.DataFrame, param: str, group: str) -> str:
 def maturity_sentence(ard: pd.DataFrame, param: str, endpoint: str) -> str:
     """Plain reading of the maturity of one endpoint, from the ARD."""
     g = C.COHORT_TRIAL
-    n2 = value(ard, analysis="km", param=param, group=g, level=LEVEL_2Y, stat_name="n_risk")
+    n2 = value(ard, context="km", param=param, group1_level=g, variable_level=LEVEL_2Y, stat_name="n_risk")
     text = (f"**{endpoint}.** Median follow-up (reverse Kaplan-Meier) is {follow_up_text(ard, param, g)} months "
             f"in the trial cohort; {F.fmt_int(n2)} trial patient(s) are still at risk at 2 years.")
     if n2 < C.MIN_AT_RISK:
@@ -93,36 +94,36 @@ def efficacy_table(ard: pd.DataFrame, param: str, endpoint: str, origin_note: st
         labels.append(label)
         cells.append([*per_group, comparison])
 
-    add("Subjects, N", [F.fmt_int(value(ard, analysis="km_n", param=param, group=g, stat_name="n")) for g in COHORTS])
-    add("Events, n", [F.fmt_int(value(ard, analysis="km_n", param=param, group=g, stat_name="n_event")) for g in COHORTS])
-    add("Median, months (95% CI)", [F.fmt_est_ci(*(value(ard, analysis="km_median", param=param, group=g, stat_name=s)
+    add("Subjects, N", [F.fmt_int(value(ard, context="km_n", param=param, group1_level=g, stat_name="n")) for g in COHORTS])
+    add("Events, n", [F.fmt_int(value(ard, context="km_n", param=param, group1_level=g, stat_name="n_event")) for g in COHORTS])
+    add("Median, months (95% CI)", [F.fmt_est_ci(*(value(ard, context="km_median", param=param, group1_level=g, stat_name=s)
                                                    / C.DAYS_PER_MONTH for s in ("median", "lcl", "ucl")), 1)
                                     for g in COHORTS])
     add("Median follow-up (reverse KM), months", [follow_up_text(ard, param, g) for g in COHORTS])
     for level, text in ((LEVEL_1Y, "1 year"), (LEVEL_2Y, "2 years")):
         add(f"Rate at {text}, % (95% CI); n at risk", [rate_cell(ard, "km", param, g, level) for g in COHORTS])
     add("RMST to 24 months, months (95% CI)",
-        [F.fmt_est_ci(*(value(ard, analysis="rmst", param=param, group=g, level=LEVEL_TAU, stat_name=s)
+        [F.fmt_est_ci(*(value(ard, context="rmst", param=param, group1_level=g, variable_level=LEVEL_TAU, stat_name=s)
                         / C.DAYS_PER_MONTH for s in ("rmst", "lcl", "ucl")), 1) for g in COHORTS],
         _diff_text(ard, "rmst_diff", param, LEVEL_TAU, scale=1 / C.DAYS_PER_MONTH, unit="months"))
-    risks = [value(ard, analysis="km", param=param, group=g, level=LEVEL_2Y, stat_name="n_risk") for g in COHORTS]
+    risks = [value(ard, context="km", param=param, group1_level=g, variable_level=LEVEL_2Y, stat_name="n_risk") for g in COHORTS]
     two_year = (_diff_text(ard, "km_diff", param, LEVEL_2Y, scale=100, unit="percentage points")
                 if both_reliable(ard, "km", param, LEVEL_2Y) else
                 "NE (a cohort has no patient followed for 2 years)" if min(risks) == 0 else
                 f"not reliably estimable (a cohort has < {C.MIN_AT_RISK} at risk at 2 years)")
     add("Difference at 2 years", ["", ""], two_year)
-    hr = [value(ard, analysis="cox", param=param, stat_name=s) for s in ("hr", "lcl", "ucl", "p")]
+    hr = [value(ard, context="cox", param=param, stat_name=s) for s in ("hr", "lcl", "ucl", "p")]
     add("Hazard ratio, trial vs control (95% CI)", ["", ""],
         f"{F.fmt_est_ci(*hr[:3], decimals=F.RATIO_DECIMALS)}; nominal P = {F.fmt_pvalue(hr[3])}")
-    add("Log-rank test", ["", ""], f"nominal P = {F.fmt_pvalue(value(ard, analysis='logrank', param=param, stat_name='p'))}")
+    add("Log-rank test", ["", ""], f"nominal P = {F.fmt_pvalue(value(ard, context='logrank', param=param, stat_name='p'))}")
     frame = pd.DataFrame(cells, columns=[*COHORTS, "Comparison"])
     frame.insert(0, endpoint, labels)
     methods = methods or {}
     notes = [*extended_notes(ard, "rmst", param), origin_note, NOMINAL,
              f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not reliably estimable (SAP 3.5).",
-             *(f"{a}: {methods[a]}" for a in ("km", "followup", "rmst", "rmst_diff", "cox") if a in methods)]
+             *L.method_notes(methods, "km", "followup", "rmst", "rmst_diff", "cox")]
     return Table(title=f"{endpoint}: Kaplan-Meier summary at the maturity of this cut", frame=frame,
-                 headers=[endpoint, *(F.fmt_header(COHORT_LABELS[g], value(ard, analysis="km_n", param=param, group=g,
+                 headers=[endpoint, *(F.fmt_header(COHORT_LABELS[g], value(ard, context="km_n", param=param, group1_level=g,
                                                                             stat_name="n")) for g in COHORTS),
                           "Comparison"],
                  subtitles=list(subtitles), footnotes=notes)
@@ -133,7 +134,7 @@ def extended_notes(ard: pd.DataFrame, analysis: str, param: str) -> list[str]:
     from its last observed time (SAP 3.6)."""
     notes = []
     for g in COHORTS:
-        keys = dict(analysis=analysis, param=param, group=g, level=LEVEL_TAU)
+        keys = dict(context=analysis, param=param, group1_level=g, variable_level=LEVEL_TAU)
         if value(ard, stat_name="extended", **keys) == 1:
             last = value(ard, stat_name="last_time", **keys)
             where = f" from day {F.fmt_int(last)}" if not np.isnan(last) else ""
@@ -143,7 +144,7 @@ def extended_notes(ard: pd.DataFrame, analysis: str, param: str) -> list[str]:
 
 
 def _diff_text(ard: pd.DataFrame, analysis: str, param: str, level: str, scale: float, unit: str) -> str:
-    est, lo, hi, p = (value(ard, analysis=analysis, param=param, level=level, stat_name=s)
+    est, lo, hi, p = (value(ard, context=analysis, param=param, variable_level=level, stat_name=s)
                       for s in ("diff", "lcl", "ucl", "p"))
     return f"{F.fmt_est_ci(scale * est, scale * lo, scale * hi, 1)} {unit}; nominal P = {F.fmt_pvalue(p)}"
 
@@ -151,7 +152,7 @@ def _diff_text(ard: pd.DataFrame, analysis: str, param: str, level: str, scale: 
 # --- MRD ---------------------------------------------------------------------------------------------------
 
 def _rate_text(ard: pd.DataFrame, analysis: str, param: str, level: str) -> str:
-    keys = dict(analysis=analysis, param=param, level=level)
+    keys = dict(context=analysis, param=param, variable_level=level)
     n, x = value(ard, stat_name="n", **keys), value(ard, stat_name="x", **keys)
     if not n:
         return "no evaluable sample"
@@ -163,7 +164,7 @@ def mrd_rates_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), methods: d
     """Conversion among baseline MRD-positive patients, the day-28 rate and rates by timepoint,
     per method: x/n, % (95% CI)."""
     rows = [("Conversion: MRD-positive before CAR-T1, negative after", "mrd_conversion", "ALL BASELINE POSITIVE")]
-    bases = sorted(set(ard.loc[(ard["analysis"] == "mrd_conversion") & ard["level"].str.startswith("BASELINE "), "level"]))
+    bases = sorted(set(ard.loc[(ard["context"] == "mrd_conversion") & ard["variable_level"].str.startswith("BASELINE "), "variable_level"]))
     rows += [(f"  of which baseline measured by {b.replace('BASELINE ', '')}", "mrd_conversion", b) for b in bases]
     rows += [("Day-28 assessment, safety population (not assessed = not negative)", "mrd_day28", "SAFETY POPULATION"),
              ("Day-28 assessment, evaluable in the window", "mrd_day28", "EVALUABLE IN WINDOW")]
@@ -174,41 +175,42 @@ def mrd_rates_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), methods: d
     return Table(title="MRD negativity: conversion, day 28 and by timepoint", frame=frame,
                  headers=["Rate", "Flow cytometry (< 1e-4)", "IgH NGS (< 1e-6)"], subtitles=list(subtitles),
                  footnotes=["x/n, % (95% exact CI). Samples on or after relapse are not used (SAP 4.2)."]
-                 + [f"{a}: {methods[a]}" for a in ("mrd_conversion", "mrd_day28", "mrd_timepoint") if a in methods])
+                 + L.method_notes(methods, "mrd_conversion", "mrd_day28", "mrd_timepoint"))
 
 
 def mrd_agreement_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), methods: dict | None = None) -> Table:
     """The FC x NGS 2x2 table of paired samples and Cohen's kappa, and the baseline method counts."""
-    n = {lev: value(ard, analysis="mrd_agreement", level=lev, stat_name="n")
-         for lev in ("FC NEG / NGS NEG", "FC NEG / NGS POS", "FC POS / NGS NEG", "FC POS / NGS POS")}
-    k = {s: value(ard, analysis="mrd_agreement", variable="kappa", stat_name=s) for s in ("kappa", "lcl", "ucl", "n_pairs")}
-    base = ard[(ard["analysis"] == "mrd_baseline") & (ard["variable"] == "MRDPREMT") & (ard["stat_name"] == "n")]
+    n = {(fc, ngs): value(ard, context="mrd_agreement", group2_level=fc, variable_level=ngs, stat_name="n")
+         for fc in ("Y", "N") for ngs in ("Y", "N")}   # NEGFL of FC (group2) x NEGFL of NGS (variable)
+    k = {s: value(ard, context="mrd_agreement", variable="kappa", stat_name=s) for s in ("kappa", "lcl", "ucl", "n_pairs")}
+    base = ard[(ard["context"] == "mrd_baseline") & (ard["variable"] == "MRDPREMT") & (ard["stat_name"] == "n")]
     frame = pd.DataFrame([
-        ["FC negative", F.fmt_int(n["FC NEG / NGS NEG"]), F.fmt_int(n["FC NEG / NGS POS"])],
-        ["FC positive", F.fmt_int(n["FC POS / NGS NEG"]), F.fmt_int(n["FC POS / NGS POS"])],
+        ["FC negative", F.fmt_int(n["Y", "Y"]), F.fmt_int(n["Y", "N"])],
+        ["FC positive", F.fmt_int(n["N", "Y"]), F.fmt_int(n["N", "N"])],
         ["Cohen's kappa (95% CI)", F.fmt_est_ci(k["kappa"], k["lcl"], k["ucl"], 2), f"{F.fmt_int(k['n_pairs'])} pairs"],
-        ["Baseline MRD measured by", ", ".join(f"{r.level} {F.fmt_int(r.stat)}" for r in base.itertuples()), ""],
+        ["Baseline MRD measured by", ", ".join(f"{r.variable_level} {F.fmt_int(r.stat)}" for r in base.itertuples()), ""],
     ], columns=["", "NGS negative", "NGS positive"])
     methods = methods or {}
     return Table(title="Agreement of FC and NGS on paired samples after CAR-T1", frame=frame,
                  headers=["", "NGS negative", "NGS positive"], subtitles=list(subtitles),
-                 footnotes=[f"{a}: {methods[a]}" for a in ("mrd_agreement", "mrd_baseline") if a in methods])
+                 footnotes=L.method_notes(methods, "mrd_agreement", "mrd_baseline"))
 
 
 def single_arm_km_table(ard: pd.DataFrame, params: dict, title: str, subtitles: Sequence[str] = (),
                         footnotes: Sequence[str] = (), group: str = C.COHORT_TRIAL) -> Table:
     """One column per parameter (e.g. MRD duration by method) of one group: N, events, median and
     the rates at 1 and 2 years with numbers at risk, under the reliability rule of SAP 3.5."""
-    rows = {"Subjects, N": [], "Events, n": [], "Median, months (95% CI)": [],
-            "Rate at 12 months, % (95% CI); n at risk": [], "Rate at 24 months, % (95% CI); n at risk": []}
+    # one name for a timepoint in every table (issue 11): "Rate at 1 year", as the comparison tables
+    rate_1y, rate_2y = (f"Rate at {L.timepoint_name(float(lv))}, % (95% CI); n at risk" for lv in (LEVEL_1Y, LEVEL_2Y))
+    rows = {"Subjects, N": [], "Events, n": [], "Median, months (95% CI)": [], rate_1y: [], rate_2y: []}
     for param in params:
-        rows["Subjects, N"].append(F.fmt_int(value(ard, analysis="km_n", param=param, group=group, stat_name="n")))
-        rows["Events, n"].append(F.fmt_int(value(ard, analysis="km_n", param=param, group=group, stat_name="n_event")))
+        rows["Subjects, N"].append(F.fmt_int(value(ard, context="km_n", param=param, group1_level=group, stat_name="n")))
+        rows["Events, n"].append(F.fmt_int(value(ard, context="km_n", param=param, group1_level=group, stat_name="n_event")))
         rows["Median, months (95% CI)"].append(F.fmt_est_ci(*(
-            value(ard, analysis="km_median", param=param, group=group, stat_name=s) / C.DAYS_PER_MONTH
+            value(ard, context="km_median", param=param, group1_level=group, stat_name=s) / C.DAYS_PER_MONTH
             for s in ("median", "lcl", "ucl")), 1))
-        rows["Rate at 12 months, % (95% CI); n at risk"].append(rate_cell(ard, "km", param, group, LEVEL_1Y))
-        rows["Rate at 24 months, % (95% CI); n at risk"].append(rate_cell(ard, "km", param, group, LEVEL_2Y))
+        rows[rate_1y].append(rate_cell(ard, "km", param, group, LEVEL_1Y))
+        rows[rate_2y].append(rate_cell(ard, "km", param, group, LEVEL_2Y))
     frame = pd.DataFrame([[label, *cells] for label, cells in rows.items()], columns=["", *params.values()])
     return Table(title=title, frame=frame, headers=["", *params.values()], subtitles=list(subtitles),
                  footnotes=[*footnotes, f"A rate resting on fewer than {C.MIN_AT_RISK} patients at risk is not "

@@ -24,6 +24,7 @@ class Output:
     number: str       # e.g. 14.3.1.2
     population: str
     program: str      # the notebook that makes it
+    chunk: str = ""   # the Quarto label of the cell that shows it (tbl-... / fig-...)
 
     @property
     def label(self) -> str:
@@ -31,23 +32,69 @@ class Output:
 
 
 _P = "analysis/notebooks/"
+_OV, _POP, _EFF, _MRD = _P + "01-overview.qmd", _P + "02-population.qmd", _P + "03-efficacy.qmd", _P + "04-mrd.qmd"
+_SAF, _EXT, _SENS = _P + "05-safety.qmd", _P + "06-external-control.qmd", _P + "07-external-sensitivity.qmd"
+_ALL = "All subjects (trial enrolled, external controls)"
+_TREATED = "Trial subjects who received CAR-T1; external controls"
+_MRD_POP = "Safety population of the trial cohort (received CAR-T1)"
+_TTE = "Trial subjects who received CAR-T1; external controls (ATT weights)"
+# Numbering: 9.x study design; 14.1 population; 14.2.1 survival, 14.2.2 MRD, 14.2.3 external
+# comparison, 14.2.4 estimand and sensitivity analyses; 14.3 safety; 16.1 provenance appendices;
+# 16.2 listings. ``chunk`` is the Quarto label of the cell that shows the output (one per output).
 OUTPUTS = (
-    Output("disposition", "Table", "14.1.1", "Enrolled trial subjects", _P + "02-population.qmd"),
-    Output("consort", "Figure", "14.1.1", "Enrolled trial subjects", _P + "02-population.qmd"),
-    Output("table1", "Table", "14.1.2", "All subjects (trial enrolled, external controls)", _P + "02-population.qmd"),
-    Output("exposure", "Table", "14.1.3", "Safety population (received CAR-T1)", _P + "05-safety.qmd"),
-    Output("adherence", "Table", "14.1.4", "Safety population, subjects reaching each step", _P + "05-safety.qmd"),
-    Output("followup", "Table", "14.1.5", "Safety population", _P + "05-safety.qmd"),
-    Output("ae_overview", "Table", "14.3.1.1", "Safety population", _P + "05-safety.qmd"),
-    Output("ae_soc_pt_worst_grade", "Table", "14.3.1.2", "Safety population", _P + "05-safety.qmd"),
-    Output("ae_grade3", "Table", "14.3.1.3", "Safety population", _P + "05-safety.qmd"),
-    Output("sae_soc_pt", "Table", "14.3.1.4", "Safety population", _P + "05-safety.qmd"),
-    Output("ae_period", "Table", "14.3.1.5", "Subjects who entered each period", _P + "05-safety.qmd"),
-    Output("crs_icans_grade", "Table", "14.3.1.6", "Subjects who received each infusion", _P + "05-safety.qmd"),
-    Output("crs_icans_timing", "Table", "14.3.1.7", "CRS / ICANS episodes, safety population", _P + "05-safety.qmd"),
-    Output("deaths", "Table", "14.3.2.1", "Safety population; transplanted for post-HSCT windows", _P + "05-safety.qmd"),
-    Output("sae_listing", "Listing", "16.2.7.1", "Safety population, serious TEAEs", _P + "05-safety.qmd"),
-    Output("death_listing", "Listing", "16.2.7.2", "Safety population, deaths", _P + "05-safety.qmd"),
+    Output("design", "Figure", "9.1.1", "Study design (registry record)", _OV, "fig-design"),
+    Output("disposition", "Table", "14.1.1", "Enrolled trial subjects", _POP, "tbl-disposition"),
+    Output("consort", "Figure", "14.1.1", "Enrolled trial subjects", _POP, "fig-consort"),
+    Output("table1", "Table", "14.1.2", _ALL, _POP, "tbl-table1"),
+    Output("exposure", "Table", "14.1.3", "Safety population (received CAR-T1)", _SAF, "tbl-exposure"),
+    Output("adherence", "Table", "14.1.4", "Safety population, subjects reaching each step", _SAF, "tbl-adherence"),
+    Output("followup", "Table", "14.1.5", "Safety population", _SAF, "tbl-followup"),
+    Output("survival_os", "Table", "14.2.1.1", "OS population: trial from CAR-T1, controls from allo-HSCT", _EFF, "tbl-os"),
+    Output("km_os", "Figure", "14.2.1.1", "OS population: trial from CAR-T1, controls from allo-HSCT", _EFF, "fig-os-km"),
+    Output("survival_lfs", "Table", "14.2.1.2", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _EFF, "tbl-lfs"),
+    Output("km_lfs", "Figure", "14.2.1.2", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _EFF, "fig-lfs-km"),
+    Output("swimmer", "Figure", "14.2.1.3", "Safety population (received CAR-T1)", _EFF, "fig-swimmer"),
+    Output("mrd_rates", "Table", "14.2.2.1", _MRD_POP, _MRD, "tbl-mrd-rate"),
+    Output("mrd_best", "Table", "14.2.2.2", _MRD_POP, _MRD, "tbl-mrd-best"),
+    Output("mrd_conversion", "Table", "14.2.2.3", _MRD_POP, _MRD, "tbl-mrd-conversion"),
+    Output("mrd_agreement", "Table", "14.2.2.4", "Paired FC and NGS samples of the same date, both evaluable, before relapse", _MRD, "tbl-mrd-agreement"),
+    Output("mrd_course", "Figure", "14.2.2.1", _MRD_POP, _MRD, "fig-mrd-course"),
+    Output("mrd_duration_km", "Figure", "14.2.2.2", "Trial subjects with a negative MRD sample after CAR-T1", _MRD, "fig-mrd-duration"),
+    Output("mrd_duration", "Table", "14.2.2.5", "Trial subjects with a negative MRD sample after CAR-T1", _MRD, "tbl-mrd-duration"),
+    Output("ext_km_os", "Figure", "14.2.3.1", _TREATED, _EXT, "fig-ext-os-km"),
+    Output("ext_km_lfs", "Figure", "14.2.3.2", _TREATED, _EXT, "fig-ext-lfs-km"),
+    Output("ext_summary", "Table", "14.2.3.1", _TREATED, _EXT, "tbl-ext-summary"),
+    Output("target_trial", "Table", "14.2.4.1", "Protocol of the target trial and its emulation", _SENS, "tbl-target-trial"),
+    Output("intercurrent", "Table", "14.2.4.2", "Intercurrent events of the estimand", _SENS, "tbl-intercurrent"),
+    Output("tte_primary", "Table", "14.2.4.3", _TTE, _SENS, "tbl-primary"),
+    Output("cif_stacked", "Figure", "14.2.4.1", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _SENS, "fig-cr-stacked"),
+    Output("competing_risks", "Table", "14.2.4.4", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _SENS, "tbl-cr"),
+    Output("ps_balance", "Table", "14.2.4.5", _TTE, _SENS, "tbl-balance"),
+    Output("love", "Figure", "14.2.4.2", _TTE, _SENS, "fig-love"),
+    Output("ps_weights", "Table", "14.2.4.6", _TTE, _SENS, "tbl-weights"),
+    Output("weights_hist", "Figure", "14.2.4.3", _TTE, _SENS, "fig-weights"),
+    Output("iptw_km", "Figure", "14.2.4.4", _TTE, _SENS, "fig-iptw-km"),
+    Output("iptw", "Table", "14.2.4.7", _TTE, _SENS, "tbl-iptw"),
+    Output("delayed_entry", "Table", "14.2.4.8", _TREATED, _SENS, "tbl-delayed"),
+    Output("landmark", "Table", "14.2.4.9", "Subjects alive and relapse-free at the landmark", _SENS, "tbl-landmark"),
+    Output("per_protocol", "Table", "14.2.4.10", "Trial completers (CAR-T2); external controls", _SENS, "tbl-pp"),
+    Output("forest_2y", "Figure", "14.2.4.5", _TREATED, _SENS, "fig-forest"),
+    Output("forest_rmst", "Figure", "14.2.4.6", _TREATED, _SENS, "fig-forest-rmst"),
+    Output("bias", "Table", "14.2.4.11", "Analyses of the external comparison", _SENS, "tbl-bias"),
+    Output("ae_overview", "Table", "14.3.1.1", "Safety population", _SAF, "tbl-ae-overview"),
+    Output("ae_soc_pt_worst_grade", "Table", "14.3.1.2", "Safety population", _SAF, "tbl-ae-soc-grade"),
+    Output("ae_grade3", "Table", "14.3.1.3", "Safety population", _SAF, "tbl-ae-grade3"),
+    Output("sae_soc_pt", "Table", "14.3.1.4", "Safety population", _SAF, "tbl-sae"),
+    Output("ae_period", "Table", "14.3.1.5", "Subjects who entered each period", _SAF, "tbl-ae-phase"),
+    Output("crs_icans_grade", "Table", "14.3.1.6", "Subjects who received each infusion", _SAF, "tbl-crs-icans-grade"),
+    Output("crs_icans_timing", "Table", "14.3.1.7", "CRS / ICANS episodes, safety population", _SAF, "tbl-crs-icans-timing"),
+    Output("deaths", "Table", "14.3.2.1", "Safety population; transplanted for post-HSCT windows", _SAF, "tbl-deaths"),
+    Output("raw_files", "Table", "16.1.13.1", "Raw export files of the data cut", _OV, "tbl-raw-checksums"),
+    Output("derived_files", "Table", "16.1.13.2", "Derived datasets of the data cut", _OV, "tbl-derived-checksums"),
+    Output("ard_files", "Table", "16.1.13.3", "Analysis results dataset of the data cut", _OV, "tbl-ard-checksums"),
+    Output("software", "Table", "16.1.13.4", "Software environment of the report", _OV, "tbl-software"),
+    Output("sae_listing", "Listing", "16.2.7.1", "Safety population, serious TEAEs", _SAF, "tbl-sae-listing"),
+    Output("death_listing", "Listing", "16.2.7.2", "Safety population, deaths", _SAF, "tbl-death-listing"),
 )
 BY_KEY = {o.key: o for o in OUTPUTS}
 
@@ -105,3 +152,15 @@ def rtf_index_markdown(names, folder: str = "tables") -> str:
         rows.append(f"| {label} | [{name}.rtf]({folder}/{name}.rtf) | {population} |")
     return ("## Tables and listings as RTF\n\n| number | file | population |\n|---|---|---|\n"
             + "\n".join(rows) + "\n")
+
+
+def publish(table, key: str, cut: str, subtitles=()):
+    """Number ``table`` (:func:`number`) and export it as RTF under its registry key (during a
+    report render), returning it for display: the one call every notebook table goes through."""
+    from analysis.present.table import export
+    return export(number(table, key, cut, subtitles), key)
+
+
+def outputs_of(program: str) -> list[Output]:
+    """The registered outputs of one notebook, in registry order."""
+    return [o for o in OUTPUTS if o.program == program]

@@ -2,7 +2,7 @@
 
 Numbers come from the ARD only; labels, not codes. Day convention of every table and listing
 here: days *since* an event, the event day being day 0 (CAR-T toxicity and transplant
-convention), except study days of listings, which count CAR-T1 as day 1 (CDISC); each footnote says which.
+convention); listings count days since CAR-T1 the same way (SAP 7.4); each footnote names the event.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis.present import formats as F
+from analysis.present.ard_views import ae_table_frame, ard_stat
 from analysis.present.table import Table
 
 PERIOD_LABELS = {"CAR-T1": "CAR-T1", "MOBILIZATION": "Mobilization and collection",
@@ -29,7 +30,7 @@ TRIAL_HEADER = "Sandwich (trial)"
 
 
 def _sel(ard: pd.DataFrame, analysis: str, **keys) -> pd.DataFrame:
-    sel = ard[ard["analysis"] == analysis]
+    sel = ard[ard["context"] == analysis]
     for k, v in keys.items():
         sel = sel[sel[k] == str(v)]
     return sel
@@ -53,17 +54,17 @@ def disposition_table(ard: pd.DataFrame, method: str = "") -> Table:
     flow = _sel(ard, "disposition", param="FLOW")
     exits = _sel(ard, "disposition", param="EXIT")
     rows = []
-    for step, n in zip(flow["level"], flow["stat"]):
+    for step, n in zip(flow["variable_level"], flow["stat"]):
         rows.append((0, step, F.fmt_int(n)))
-        for reason, k in zip(exits.loc[exits["variable"] == step, "level"], exits.loc[exits["variable"] == step, "stat"]):
+        for reason, k in zip(exits.loc[exits["variable"] == step, "variable_level"], exits.loc[exits["variable"] == step, "stat"]):
             rows.append((1, f"Stopped after this step: {reason.capitalize()}", F.fmt_int(k)))
     pops = _sel(ard, "disposition", param="POPULATION")
     if len(pops):
         rows.append((0, "Analysis populations", ""))
-        rows += [(1, label, F.fmt_int(k)) for label, k in zip(pops["level"], pops["stat"])]
-    deaths = _stat(ard, "disposition", param="DEATHS", group=C.COHORT_TRIAL, stat_name="n")
+        rows += [(1, label, F.fmt_int(k)) for label, k in zip(pops["variable_level"], pops["stat"])]
+    deaths = _stat(ard, "disposition", param="DEATHS", group1_level=C.COHORT_TRIAL, stat_name="n")
     rows.append((0, "Died during follow-up (any time up to the cut)", F.fmt_int(deaths)))
-    n = _stat(ard, "disposition", param="FLOW", level="Enrolled", stat_name="n")
+    n = _stat(ard, "disposition", param="FLOW", variable_level="Enrolled", stat_name="n")
     return _table("Disposition of the trial cohort through the sandwich", rows,
                   ["Step", F.fmt_header(TRIAL_HEADER, n)],
                   footnotes=[f"Successful collection: mobilization recorded SUCCESS and CD34+ yield >= "
@@ -77,7 +78,7 @@ def ae_period_table(ard: pd.DataFrame, method: str = "") -> Table:
     rows = []
     for period, label in PERIOD_LABELS.items():
         def s(name, period=period):
-            return _stat(ard, "ae_by", variable="APHASE", level=period, stat_name=name)
+            return _stat(ard, "ae_by", variable="APHASE", variable_level=period, stat_name=name)
         rows.append((0, label, F.fmt_int(s("N")), F.fmt_n_pct(s("n_subj"), s("pct")), F.fmt_int(s("n_events"))))
     notes = [f"{PERIOD_LABELS[p]}: {r}." for p, r in PERIOD_RULES.items()]
     notes += ["N: subjects who entered the period (alive and followed when it opened); n (%): subjects with >= 1 "
@@ -98,20 +99,64 @@ def imputation_sentence(ard: pd.DataFrame) -> str:
             "(SAP 2.3).")
 
 
+def coding_sentence(ard: pd.DataFrame) -> str:
+    """How many AE records arrived with their verbatim term not yet coded (ARD ``ae_coding``;
+    empty for an ARD without those rows)."""
+    if not (ard["context"] == "ae_coding").any():
+        return ""
+    s = {n: int(_stat(ard, "ae_coding", stat_name=n)) for n in
+         ("n_records", "n_uncoded", "n_uncoded_teae", "n_subj_uncoded_teae")}
+    if not s["n_uncoded"]:
+        return f"Every one of the {s['n_records']} AE records of this cut has its CTCAE 5.0 term coded."
+    return (f"{s['n_uncoded']} of {s['n_records']} AE records arrived with the verbatim term not yet coded by data "
+            f"management ({s['n_uncoded_teae']} treatment-emergent, in {s['n_subj_uncoded_teae']} subject(s)): they "
+            "are counted in every AE table under \"Not coded\" (system organ class and term) until a later cut "
+            "codes them (SAP 5.1).")
+
+
+SITE_LABELS = {"BM": "bone marrow", "CNS": "isolated CNS", "BM+CNS": "marrow and CNS",
+               "OTHER-EM": "other extramedullary", "NOT RECORDED": "no site (loss of remission: NR)"}
+
+
+def intercurrent_sentence(ard: pd.DataFrame) -> str:
+    """The intercurrent event allo-HSCT after stopping the sandwich, counted (ARD ``course``)."""
+    sel = _sel(ard, "course")
+    if sel.empty:
+        return ""
+    look = {r.stat_name: r.stat for r in sel[sel["param"] == "ALLOICE"].itertuples()}
+    return (f"Allo-HSCT in remission after stopping the sandwich (intercurrent event; treatment policy): "
+            f"{F.fmt_n_pct(look['n_subj'], look['pct'])} of the {F.fmt_int(look['N'])} subjects who received "
+            "CAR-T1 (ADSL ALLOICDT, from the subsequent-therapy form).")
+
+
+def relapse_site_sentence(ard: pd.DataFrame) -> str:
+    """Relapses of the safety population by site (ARD ``course``, ADSL RELSITE)."""
+    sel = _sel(ard, "course")
+    sel = sel[sel["param"] == "RELSITE"]
+    if sel.empty:
+        return "No subject of the safety population relapsed by this cut."
+    cells = []
+    for level in dict.fromkeys(sel["variable_level"]):
+        look = dict(zip(sel.loc[sel["variable_level"] == level, "stat_name"], sel.loc[sel["variable_level"] == level, "stat"]))
+        cells.append(f"{SITE_LABELS.get(level, level.lower())} {F.fmt_n_pct(look['n_subj'], look['pct'])}")
+    n = int(sel["stat"][sel["stat_name"] == "N"].iloc[0])
+    return f"Site of the first relapse, of the {n} subjects who relapsed: {'; '.join(cells)} (SAP 8)."
+
+
 def death_table(ard: pd.DataFrame, method: str = "") -> Table:
     """Deaths: overall, by cause, after relapse or not, within 30 / 100 days of CAR-T1 and auto-HSCT."""
     sel = _sel(ard, "deaths")
-    look = {(r.variable, r.level, r.stat_name): r.stat for r in sel.itertuples()}
+    look = {(r.variable, r.variable_level, r.stat_name): r.stat for r in sel.itertuples()}
 
     def cell(var, level):
         return F.fmt_n_pct(look[(var, level, "n_subj")], look[(var, level, "pct")])
     rows = [(0, "Deaths", F.fmt_int(look[("ALL", "Died", "N")]), cell("ALL", "Died")), (0, "By cause", "", "")]
-    rows += [(1, lv.capitalize(), "", cell("DTHCAUS", lv)) for lv in sel.loc[sel["variable"] == "DTHCAUS", "level"].unique()]
+    rows += [(1, lv.capitalize(), "", cell("DTHCAUS", lv)) for lv in sel.loc[sel["variable"] == "DTHCAUS", "variable_level"].unique()]
     rows += [(0, "By relapse", "", "")]
-    rows += [(1, lv, "", cell("RELAPSE", lv)) for lv in sel.loc[sel["variable"] == "RELAPSE", "level"].unique()]
+    rows += [(1, lv, "", cell("RELAPSE", lv)) for lv in sel.loc[sel["variable"] == "RELAPSE", "variable_level"].unique()]
     if (sel["variable"] == "FATALAE").any():
         rows += [(0, "By grade 5 AE", "", "")]
-        rows += [(1, lv, "", cell("FATALAE", lv)) for lv in sel.loc[sel["variable"] == "FATALAE", "level"].unique()]
+        rows += [(1, lv, "", cell("FATALAE", lv)) for lv in sel.loc[sel["variable"] == "FATALAE", "variable_level"].unique()]
     for anchor in ("CAR-T1", "auto-HSCT"):
         var = f"WITHIN_{anchor}"
         for window in ("30", "100"):
@@ -132,7 +177,7 @@ def crs_icans_table(ard: pd.DataFrame, method: str = "") -> Table:
     rows = []
     for syndrome in ("CRS", "ICANS"):
         def s(var, level, name, syndrome=syndrome):
-            return _stat(ard, "crs_icans_grade", param=syndrome, variable=var, level=level, stat_name=name)
+            return _stat(ard, "crs_icans_grade", param=syndrome, variable=var, variable_level=level, stat_name=name)
         rows.append((0, syndrome, *[F.fmt_n_pct(s("AINFUS", i, "n_subj"), s("AINFUS", i, "pct")) for i in infusions]))
         for grade in ("1", "2", "3", "4", "5"):
             cells = [F.fmt_n_pct(s(f"ASTCTGR {i}", grade, "n_subj"), s(f"ASTCTGR {i}", grade, "pct"))
@@ -143,7 +188,7 @@ def crs_icans_table(ard: pd.DataFrame, method: str = "") -> Table:
             rows.append((1, label, *[F.fmt_int(s("AINFUS", i, name)) if not F.is_missing(s("AINFUS", i, name))
                                      else "not recorded" for i in infusions]))
         rows.append((1, "Episodes", *[F.fmt_int(s("AINFUS", i, "n_episodes")) for i in infusions]))
-    n = [_stat(ard, "crs_icans_grade", param="CRS", variable="AINFUS", level=i, stat_name="N") for i in infusions]
+    n = [_stat(ard, "crs_icans_grade", param="CRS", variable="AINFUS", variable_level=i, stat_name="N") for i in infusions]
     notes = ["Grading: ASTCT 2019 consensus (Lee et al. 2019) for CRS and ICANS." if recorded else
              f"{NOT_RECORDED}: the grade recorded in this cut is a CTCAE 5.0 grade, shown in the CTCAE tables, not here.",
              "Infusion: the most recent CAR-T infusion on or before onset; N = subjects who received it."]
@@ -168,7 +213,7 @@ def exposure_table(ard: pd.DataFrame, method: str = "") -> Table:
                               ("CAR-T2", "CD22", "CAR-T2, CD22"), ("CAR-T2", "CD19", "CAR-T2, CD19"),
                               ("ALL", "ALL", "All infusions")]:
         def s(name, var=var, level=level):
-            return _stat(ard, "exposure", param="DOSE", variable=var, level=level, stat_name=name)
+            return _stat(ard, "exposure", param="DOSE", variable=var, variable_level=level, stat_name=name)
         rows.append((1, label, *_summary_cells(s, 1, 1e6), F.fmt_int(s("n_outside"))))
     def cd(name):
         return _stat(ard, "exposure", param="CD34YLD", stat_name=name)
@@ -223,9 +268,9 @@ def overview_table(ard: pd.DataFrame, method: Sequence[str] = ()) -> Table:
     n = sel.loc[sel["stat_name"] == "N", "stat"].iloc[0]
     labels = {"Any TEAE of grade 5": "Any fatal TEAE (grade 5)"}
     rows = []
-    levels = [lv for lv in dict.fromkeys(sel["level"]) if set(sel.loc[sel["level"] == lv, "stat_name"]) != {"N"}]
+    levels = [lv for lv in dict.fromkeys(sel["variable_level"]) if set(sel.loc[sel["variable_level"] == lv, "stat_name"]) != {"N"}]
     for level in sorted(levels, key=lambda lv: "discontinuation" in lv):
-        look = dict(zip(sel.loc[sel["level"] == level, "stat_name"], sel.loc[sel["level"] == level, "stat"]))
+        look = dict(zip(sel.loc[sel["variable_level"] == level, "stat_name"], sel.loc[sel["variable_level"] == level, "stat"]))
         if look.get("n_recorded", 1) == 0:
             cell = "not recorded in this cut"
         else:
@@ -234,3 +279,77 @@ def overview_table(ard: pd.DataFrame, method: Sequence[str] = ()) -> Table:
     return _table("Overview of treatment-emergent adverse events", rows, ["Category", F.fmt_header(TRIAL_HEADER, n)],
                   footnotes=["n (%) [E]: subjects (% of the safety population) [events]. Treatment-emergent: onset "
                              "from CAR-T1 to 730 days after it. CTCAE 5.0 grades.", *method])
+
+
+TIMING_TITLE = "CRS and ICANS: onset and duration by infusion"
+
+
+def timing_table(ard: pd.DataFrame, analysis: str = "crs_icans_timing", method: str | None = None) -> Table:
+    """CRS / ICANS onset day and duration from the ARD rows of ``analysis.analyze.safety_extra``
+    (a one-line table saying so when the ARD has none: the analysis was not run for this cut)."""
+    sel = ard[ard["context"] == analysis]
+    if sel.empty:
+        return Table(title=TIMING_TITLE, frame=pd.DataFrame({"Syndrome": [
+            f"Not in the analysis results of this cut (ARD analysis {analysis!r} not produced)."]}),
+            headers=["Syndrome"])
+    labels, indent, cells = [], [], []
+    infusions = ["CAR-T1", "CAR-T2", "ANY"]
+    for syndrome in dict.fromkeys(sel["param"]):
+        def s(variable, level, name):
+            return ard_stat(sel, param=syndrome, variable=variable, variable_level=level, stat_name=name)
+        labels.append(syndrome)
+        indent.append(0)
+        cells.append(["", "", ""])
+        rows = [
+            ("Episodes (subjects)", lambda lv: f"{F.fmt_int(s('EPISODES', lv, 'n_episodes'))} "
+                                               f"({F.fmt_int(s('EPISODES', lv, 'n_subj'))})"),
+            ("Onset day, median (Q1, Q3)", lambda lv: F.fmt_median_q1q3(
+                s("ONSETDY", lv, "median"), s("ONSETDY", lv, "q1"), s("ONSETDY", lv, "q3"), 0)),
+            ("Onset day, min, max", lambda lv: F.fmt_range(s("ONSETDY", lv, "min"), s("ONSETDY", lv, "max"), 0)),
+            ("Duration, days, median (Q1, Q3)", lambda lv: F.fmt_median_q1q3(
+                s("ADURN", lv, "median"), s("ADURN", lv, "q1"), s("ADURN", lv, "q3"), 0)),
+            ("Duration, days, min, max", lambda lv: F.fmt_range(s("ADURN", lv, "min"), s("ADURN", lv, "max"), 0)),
+            ("Ongoing at the cut", lambda lv: F.fmt_int(s("EPISODES", lv, "n_ongoing"))),
+        ]
+        for text, fn in rows:
+            labels.append(text)
+            indent.append(1)
+            cells.append([fn(lv) for lv in infusions])
+    frame = pd.DataFrame(cells, columns=infusions)
+    frame.insert(0, "Syndrome", labels)
+    notes = ["Episodes: treatment-emergent ADAE records; onset day 0 = day of the CAR-T infusion that "
+             "preceded the onset."]
+    if method:
+        notes.append(f"Method: {method}.")
+    return Table(title=TIMING_TITLE, frame=frame,
+                 headers=["Syndrome", "After CAR-T1", "After CAR-T2", "Any infusion"], indent=indent,
+                 subtitles=["Safety population, sandwich cohort"], footnotes=notes)
+
+
+def term_grade_table(ard: pd.DataFrame, term: str, title: str, grades=("1", "2", "3", "4", "5")) -> Table:
+    """Subjects by worst CTCAE grade of one preferred term (ARD ``ae`` AEDECOD rows), n (%) of N."""
+    tidy = ae_table_frame(ard)
+    rows = tidy[(tidy["section"] == "term") & (tidy["term"] == term)]
+    pop = tidy[tidy["section"] == "population"]
+    groups = list(dict.fromkeys(pop["group"]))
+    look = {(r.grade, r.group, r.stat_name): r.stat for r in rows.itertuples()}
+    labels = ["Any grade", *[f"Grade {g}" for g in grades], "Grade \u2265 3"]
+    keys = ["any", *grades, ">=3"]
+    cells = [[F.fmt_n_pct(look.get((k, g, "n"), 0), look.get((k, g, "pct"), 0)) for g in groups] for k in keys]
+    frame = pd.DataFrame(cells, columns=groups)
+    frame.insert(0, "Worst grade", labels)
+    n_of = dict(zip(pop["group"], pop["stat"]))
+    return Table(title=title, frame=frame, headers=["Worst grade", *[F.fmt_header(g, n_of[g]) for g in groups]],
+                 subtitles=["Safety population"],
+                 footnotes=["n (%): subjects by their worst grade of the term; percentages of N.",
+                            "CTCAE version 5.0 (CRS and ICANS graded as recorded by the investigator)."])
+
+
+def flagged_term(adae: pd.DataFrame, flag: str, default: str) -> str:
+    """The preferred term (AEDECOD) of the ADAE records flagged ``flag`` = "Y" (CRSFL, ICANSFL),
+    so the grade table reads the ARD rows of the term actually coded; ``default`` when no record
+    is flagged. Several terms under one flag is a coding problem: ValueError naming them."""
+    terms = sorted(adae.loc[adae[flag] == "Y", "AEDECOD"].dropna().astype(str).unique())
+    if len(terms) > 1:
+        raise ValueError(f"ADAE: records flagged {flag} = 'Y' carry several preferred terms {terms}")
+    return terms[0] if terms else default

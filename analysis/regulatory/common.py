@@ -4,27 +4,24 @@ ARD whatever their format, and the two comparisons (record-level dataset diff, A
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
-from analysis import paths
+from analysis import ard, paths
 from analysis.regulatory.guard import LOCK_MANIFEST, LOCKED_DIRNAME  # noqa: F401  (one definition)
 
 LOCKED_DERIVED_DIRNAME = "derived"  # data/locked/<cut>/derived/: the locked ADaM datasets
 SPEC_FILE = "spec.json"
-ARD_FILE = "ard.csv"
-ARD_COMPANIONS = ("ard_methods.csv",)   # locked beside the ARD when the analyze step writes them
+ARD_FILE = ard.ARD_CSV
+ARD_COMPANIONS = (ard.ARD_METHODS,)   # locked beside the ARD when the analyze step writes them
 DEFINE_FILE = "define.xml"
 DATASET_SUFFIXES = (".xpt", ".parquet", ".csv")
-# The ARD is long: one row per statistic, identified by every column but ``stat``.
-ARD_KEYS = ("analysis", "param", "group", "variable", "level", "stat_name")
-ARD_VALUE = "stat"
-# Floats in the ARD are equal when |a-b| <= REL_TOL * max(|a|, |b|) (or both within ABS_TOL of 0):
-# 1e-9 tolerates the last-digit noise of a different BLAS / libm, not a changed result.
-REL_TOL = 1e-9
-ABS_TOL = 1e-12
+# The ARD (schema, keys, tolerance, diff) is owned by analysis.ard; these names are its.
+ARD_KEYS = tuple(ard.KEY_COLUMNS)
+ARD_VALUE = ard.VALUE
+REL_TOL, ABS_TOL = ard.REL_TOL, ard.ABS_TOL
+cell_text, _with_occurrence, as_number, stats_equal = ard.cell_text, ard.with_occurrence, ard.as_number, ard.stats_equal
 SUBJECT_VARIABLE = "USUBJID"
 
 
@@ -114,26 +111,6 @@ def dataset_keys(spec: dict, name: str, df: pd.DataFrame) -> list[str]:
     return [SUBJECT_VARIABLE] if SUBJECT_VARIABLE in df.columns else []
 
 
-def cell_text(v) -> str | None:
-    """Comparable text of a cell: missing -> None, 3.0 -> '3', bytes decoded."""
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, bytes):
-        v = v.decode("utf-8", "replace")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def _with_occurrence(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Add '_occ' numbering duplicates of the key, so a non-unique key still joins 1:1."""
-    df = df.copy()
-    df["_occ"] = df.groupby(keys, dropna=False, sort=False).cumcount() if keys else range(len(df))
-    return df
-
-
 def diff_records(old: pd.DataFrame, new: pd.DataFrame, keys: list[str], dataset: str) -> pd.DataFrame:
     """Record-level differences of two versions of one dataset joined on ``keys``.
 
@@ -185,69 +162,8 @@ def diff_records(old: pd.DataFrame, new: pd.DataFrame, keys: list[str], dataset:
 
 
 def read_ard(path: Path) -> pd.DataFrame:
-    """The ARD as text (keys and stat exactly as written; numbers parsed only when compared)."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    missing = [c for c in (*ARD_KEYS, ARD_VALUE) if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: ARD lacks columns {missing} (expected {list(ARD_KEYS) + [ARD_VALUE]})")
-    return df
+    """The ARD as text (analysis.ard.read_text: the one ARD reader)."""
+    return ard.read_text(path)
 
 
-def as_number(text):
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _is_integer_text(text) -> bool:
-    t = str(text).strip().lstrip("+-")
-    return t.isdigit()
-
-
-def stats_equal(a, b, rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL) -> bool:
-    """Two ARD values agree: integers (counts) exactly, other numbers within ``rel_tol``
-    (relative) or ``abs_tol`` (absolute, near zero), text exactly; both missing agree."""
-    if a is None or b is None:
-        return a is None and b is None
-    if _is_integer_text(a) and _is_integer_text(b):
-        return int(a) == int(b)
-    x, y = as_number(a), as_number(b)
-    if x is None or y is None:
-        return str(a) == str(b)
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
-    return math.isclose(x, y, rel_tol=rel_tol, abs_tol=abs_tol)
-
-
-def diff_ard(old: pd.DataFrame, new: pd.DataFrame, rel_tol: float = REL_TOL) -> pd.DataFrame:
-    """Every ARD result of either version, joined on all columns but ``stat``: the ARD keys,
-    old, new, delta (new-old when numeric), status ('same' / 'changed' / 'added' / 'removed')."""
-    keys = list(ARD_KEYS)
-    o = _with_occurrence(old[[*keys, ARD_VALUE]], keys).astype(object)
-    n = _with_occurrence(new[[*keys, ARD_VALUE]], keys).astype(object)
-    for df in (o, n):
-        for k in keys:
-            df[k] = df[k].map(cell_text)
-        df[ARD_VALUE] = df[ARD_VALUE].map(cell_text)
-    m = o.merge(n, on=[*keys, "_occ"], how="outer", suffixes=("_old", "_new"), indicator=True)
-    out = m[keys].copy()
-    out["old"] = m[ARD_VALUE + "_old"]
-    out["new"] = m[ARD_VALUE + "_new"]
-
-    def delta(r):
-        x, y = as_number(r["old"]), as_number(r["new"])
-        return None if x is None or y is None else y - x
-
-    def state(r, how):
-        if how == "left_only":
-            return "removed"
-        if how == "right_only":
-            return "added"
-        return "same" if stats_equal(r["old"], r["new"], rel_tol) else "changed"
-
-    out["delta"] = [delta(r) for r in out.to_dict("records")]
-    out["status"] = [state(r, how) for r, how in zip(out.to_dict("records"), m["_merge"])]
-    return out.reset_index(drop=True)
+diff_ard = ard.diff

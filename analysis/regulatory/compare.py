@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import paths
+from analysis import ard, paths
 from analysis.atomic import atomic_dir
 from analysis.build import sha256_file
 from analysis.conventions import MRD_THRESHOLD
@@ -144,8 +144,9 @@ def raw_events(old: dict[str, pd.DataFrame | None], new: dict[str, pd.DataFrame 
     for r in _new_rows(mrd_recurrences(old.get("mrd")), rec_new, FORMS["mrd"].key).to_dict("records"):
         add("MRD recurrence", r["SUBJID"], r["MRDDTC"], f"{r['METHOD']} level {r.get('MRDLEVEL')}")
     for r in _new_rows(old.get("ae"), new.get("ae"), FORMS["ae"].key).to_dict("records"):
+        term = r["AEDECOD"] if common.cell_text(r.get("AEDECOD")) else f"'{r.get('AETERM')}' (not yet coded)"
         add("adverse event", r["SUBJID"], r["AESTDTC"],
-            f"{r['AEDECOD']} grade {r['AETOXGR']}" + (" (serious)" if r.get("AESER") == "Y" else ""))
+            f"{term} grade {r['AETOXGR']}" + (" (serious)" if r.get("AESER") == "Y" else ""))
     ext_old, ext_new = old.get("ext"), new.get("ext")
     if ext_new is not None:
         before = {} if ext_old is None else ext_old.set_index("PATID")[["RELDTC", "DTHDTC"]].to_dict("index")
@@ -302,7 +303,12 @@ def compare_cuts(from_cut: str, to_cut: str, root: Path | None = None) -> dict[s
         "raw_changes": pd.concat(raw, ignore_index=True) if raw else _empty("raw_changes"),
     }
     folders = derived_folder(from_cut, root), derived_folder(to_cut, root)
-    ards = ard_path(from_cut, root), ard_path(to_cut, root)
+    found_ards = {"from cut": ard_path(from_cut, root), "to cut": ard_path(to_cut, root)}
+    # an ARD written in another schema (a lock older than the current shape) is not compared
+    # result by result; the sources line says why
+    other_schema = {label: (p, ard.schema_of(p)) for label, p in found_ards.items() if p is not None}
+    other_schema = {label: pv for label, pv in other_schema.items() if pv[1] != ard.ARD_SCHEMA_VERSION}
+    ards = tuple(None if label in other_schema else p for label, p in found_ards.items())
     dchg, dev = derived_changes(*folders)
     rev = raw_events(old, new)
     t["events"] = pd.concat([x for x in (rev, dev) if not x.empty], ignore_index=True) if not (
@@ -315,6 +321,9 @@ def compare_cuts(from_cut: str, to_cut: str, root: Path | None = None) -> dict[s
     sources = {f"{what} of {label}": source_text(p, c, root)
                for what, found in (("derived data", folders), ("ARD", ards))
                for label, c, p in (("from cut", from_cut, found[0]), ("to cut", to_cut, found[1]))}
+    for label, (p, version) in other_schema.items():
+        sources[f"ARD of {label}"] = (f"{p.relative_to(root or paths.ROOT).as_posix()}: ARD schema version {version}, "
+                                      f"not comparable with version {ard.ARD_SCHEMA_VERSION} (re-lock the cut)")
     t["summary"] = summarise(from_cut, to_cut, t, root, derived_available=None not in folders,
                              ard_available=None not in ards, sources=sources)
     return {name: t[name] for name in TABLES}

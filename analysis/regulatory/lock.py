@@ -25,46 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-import re
 import shutil
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from analysis import build, paths
+from analysis import ard, build, paths, provenance
 from analysis.atomic import atomic_dir
 from analysis.errors import BadDataError
 from analysis.regulatory import common
 from analysis.regulatory.define_xml import build_define, read_spec_json
-
-_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)")
-
-
-def pinned_versions(lockfile: Path) -> dict[str, str]:
-    """name -> version of every exact pin in requirements.lock."""
-    pins = {}
-    for line in Path(lockfile).read_text(encoding="utf-8").splitlines():
-        m = _PIN.match(line)
-        if m:
-            pins[m.group(1).lower()] = m.group(2)
-    return pins
-
-
-def git_state(repo: Path) -> dict:
-    """Commit of ``repo`` and whether tracked files differ from it (None when git is unavailable)."""
-    def git(*a):
-        return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True, timeout=60)
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return {"commit": None, "dirty": None}
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-        return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
 
 def raw_hashes(cut: str, root: Path | None = None) -> dict[str, str]:
     d = paths.raw_dir(cut, root)
@@ -92,25 +61,15 @@ def lock_sources(cut: str, root: Path | None = None) -> dict[str, Path]:
     return dict(sorted(sources.items()))
 
 
-def environment(code_root: Path) -> dict:
-    lockfile = code_root / build.LOCKFILE
-    return {
-        "requirements_lock_sha256": build.sha256_file(lockfile) if lockfile.exists() else None,
-        "pinned_versions": pinned_versions(lockfile) if lockfile.exists() else {},
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-    }
-
-
 def make_manifest(cut: str, outputs: dict[str, str], root: Path | None, code_root: Path) -> dict:
     return {
         "cut": cut,
         "locked_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "raw": raw_hashes(cut, root),
         "outputs": outputs,
-        "environment": environment(code_root),
-        "code": {**git_state(code_root), "step_code_sha256": build.code_fingerprints()},
+        "environment": provenance.environment(code_root),
+        "ard_schema_version": ard.ARD_SCHEMA_VERSION,
+        "code": {**provenance.git_state(code_root), "step_code_sha256": build.code_fingerprints()},
         "tolerance": {"ard_float_relative": common.REL_TOL, "ard_float_absolute": common.ABS_TOL,
                       "counts": "exact", "datasets": "byte for byte"},
     }

@@ -8,6 +8,8 @@ from the rebuilt spec.json, and compares every locked output with the rebuilt on
 - derived datasets, spec.json, define.xml: byte for byte; when bytes differ, datasets get a
   record-level diff on their keys naming dataset, variable, USUBJID and both values, and text
   files a unified diff;
+- the ARD schema version recorded in lock.json against ``analysis.ard.ARD_SCHEMA_VERSION``
+  (a lock without it is schema 1); a different version is reported as such;
 - ard.csv: result by result, joined on all columns but ``stat``: integers (counts) exactly,
   other numbers within relative tolerance common.REL_TOL (1e-9), text exactly.
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from analysis import build, paths
+from analysis import ard, build, paths
 from analysis.errors import BadDataError, ReproductionMismatch
 from analysis.regulatory import common
 from analysis.regulatory.define_xml import build_define, read_spec_json
@@ -131,6 +133,21 @@ def compare_ard_files(locked: Path, rebuilt: Path) -> FileVerdict:
     return FileVerdict(common.ARD_FILE, False, f"DIFFERENT: {len(bad)} of {len(d)} results ({tol})", lines)
 
 
+LEGACY_ARD_SCHEMA = "1"   # locks written before lock.json recorded ard_schema_version
+
+
+def compare_ard_schema(manifest: dict, cut: str) -> FileVerdict:
+    """The ARD schema version the lock recorded against the one this code writes: when they
+    differ the locked ARD is in another shape, and the verdict says so (and how to re-lock)."""
+    locked = str(manifest.get("ard_schema_version") or LEGACY_ARD_SCHEMA)
+    name = "ARD schema version"
+    if locked == ard.ARD_SCHEMA_VERSION:
+        return FileVerdict(name, True, f"{locked} (as this code writes)")
+    return FileVerdict(name, False, f"DIFFERENT: locked with ARD schema version {locked}, this code writes "
+                                    f"version {ard.ARD_SCHEMA_VERSION}; the ARD changed shape, re-lock openly: "
+                                    f"`python -m analysis lock --cut {cut} --force --reason ...`")
+
+
 def compare_text(name: str, locked: bytes, rebuilt: bytes) -> FileVerdict:
     diff = list(difflib.unified_diff(locked.decode("utf-8", "replace").splitlines(),
                                      rebuilt.decode("utf-8", "replace").splitlines(),
@@ -207,7 +224,7 @@ def reproduce_cut(cut: str, root: Path | None = None,
     scratch = Path(tempfile.mkdtemp(prefix=f"reproduce-{cut}-"))
     try:
         shutil.copytree(raw, paths.raw_dir(cut, scratch))
-        verdicts = compare_raw(manifest, paths.raw_dir(cut, scratch), cut)
+        verdicts = compare_raw(manifest, paths.raw_dir(cut, scratch), cut) + [compare_ard_schema(manifest, cut)]
         try:
             rebuild(cut, scratch)
         except (ReproductionMismatch, BadDataError) as exc:

@@ -84,12 +84,21 @@ def make_exporter() -> HTMLExporter:
                         anchor_link_text="¶")
 
 
+def cut_status_label(cut: str) -> str:
+    """The cut's status for every page header (SAP 3.7: one declaration, conventions.CUT_STATUS)."""
+    from analysis.conventions import cut_status
+    return {"interim": "interim analysis", "final": "final analysis"}.get(
+        cut_status(cut), "interim/final status not declared")
+
+
 def page_resources(page: Page) -> dict:
-    meta = f"Data cut <b>{html_lib.escape(page.cut)}</b> · {SYNTHETIC_NOTICE}"
+    status = cut_status_label(page.cut)  # issue 12: interim or final on every page, not only on two
+    meta = (f"Data cut <b>{html_lib.escape(page.cut)}</b>, <b>{status}</b> (every p-value nominal) · "
+            f"{SYNTHETIC_NOTICE}")
     return {"metadata": {"path": str(page.resource_dir or Path.cwd())}, "report": {
         "title": page.title, "subtitle": page.subtitle, "engine": page.engine, "css": report_css(),
         "nav_html": nav_html(page.nav, page.current), "meta_html": meta,
-        "footer_html": (f"Data cut {html_lib.escape(page.cut)} · SYNTHETIC data · "
+        "footer_html": (f"Data cut {html_lib.escape(page.cut)} ({status}) · SYNTHETIC data · "
                         f"rendered by analysis.render ({html_lib.escape(page.engine)})"),
     }}
 

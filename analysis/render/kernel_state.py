@@ -21,8 +21,9 @@ import warnings
 # once per kernel instead of once per notebook.
 WARM_MODULES = (
     "numpy", "pandas", "matplotlib.pyplot", "scipy.stats", "pyarrow.parquet",
-    "analysis.present", "analysis.present.figures", "analysis.present.figures_external",
-    "analysis.analyze.ard", "analysis.analyze.pipeline", "analysis.render.style",
+    "analysis.present", "analysis.present.figures", "analysis.present.ard_views", "analysis.present.forest",
+    "analysis.present.comparison_tables", "analysis.present.propensity", "analysis.present.curves",
+    "analysis.ard", "analysis.analyze.pipeline", "analysis.render.style",
 )
 
 _SNAPSHOT: dict = {}

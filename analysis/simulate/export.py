@@ -13,7 +13,7 @@ import io
 import math
 from datetime import date, timedelta
 
-from analysis.raw_spec import CTCAE_TERMS, FORMS, STUDYID, TRIAL_FORMS, Form
+from analysis.raw_spec import ASTCT_TERMS, CTCAE_TERMS, FORMS, STUDYID, TRIAL_FORMS, Form
 from analysis.simulate import params as P
 from analysis.simulate.trial import TrialPatient
 
@@ -153,13 +153,23 @@ class PatientCut:
             if end is not None and e.partial_end and month_end(end) <= last and \
                     (not self.death_seen or month_end(end) < self.date(self.p.death_day)):
                 end_text = end.strftime("%Y-%m")
-            rows.append({"SUBJID": self.p.subjid, "AESEQ": seq, "AETERM": e.verbatim, "AEDECOD": e.term,
-                         "AEBODSYS": _soc(e.term), "AETOXGR": grade,
+            coded = self.coded(e, grade)
+            rows.append({"SUBJID": self.p.subjid, "AESEQ": seq, "AETERM": e.verbatim,
+                         "AEDECOD": e.term if coded else None, "AEBODSYS": _soc(e.term) if coded else None,
+                         "AETOXGR": grade,
                          "AESTDTC": start.strftime("%Y-%m") if e.partial_start else start,
                          "AEENDTC": end_text, "AESER": _yes_no(e.serious), "AERELCAR": _yes_no(e.related),
                          "ASTCTGR": astct, "AETOCI": None if e.tocilizumab is None else _yes_no(e.tocilizumab),
                          "AESTER": None if e.steroids is None else _yes_no(e.steroids), "AEACN": e.action})
         return rows
+
+    def coded(self, e, grade) -> bool:
+        """Whether data management has coded the event's verbatim term by this cut
+        (params.AE_CODING_LAG_DAYS after its entry; CRS/ICANS, serious and fatal events at entry:
+        expedited SAE reporting needs the term)."""
+        if e.term in ASTCT_TERMS or e.serious or e.grade == 5 or grade == 5:
+            return True
+        return (self.cut - self.date(e.start + e.reported)).days >= P.AE_CODING_LAG_DAYS
 
     def ds(self, other_rows: list[dict]) -> list[dict]:
         p = self.p

@@ -404,6 +404,13 @@ CORRECTIONS: tuple[Correction, ...] = (
 # Late-reported AEs: share of events (grade < 5, onset >= day 60) entered months late, and the lag.
 LATE_REPORTED_AE = 0.05
 LATE_REPORT_LAG_DAYS = (200, 450)
+# Verbatim terms still to be coded: data management codes a reported AE term (AEDECOD, AEBODSYS)
+# within this many days of its entry in the EDC, so the events entered in the last days before a
+# cut arrive uncoded (AEDECOD and AEBODSYS blank); the next cut has them coded. CRS and ICANS are
+# coded at entry (their CRF page carries the ASTCT grade), and so is every serious or fatal event
+# (expedited SAE reporting and the death reconciliation need its term). Free choice; deterministic (no random draw), so the rest of the
+# data is unchanged by it.
+AE_CODING_LAG_DAYS = 21
 # Unit mix-up: this site records WBC at diagnosis in cells/uL (bl.WBCDIAGU says so); the
 # derivation converts to 10^9/L (SAP 6.1); a value impossible for its stated unit stops validation.
 WBC_CELLS_PER_UL_SITE = "02"

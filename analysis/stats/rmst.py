@@ -40,7 +40,8 @@ def _group_km(stop: np.ndarray, event: np.ndarray, start: np.ndarray | None):
     n_event = np.bincount(index, weights=event, minlength=len(times))
     n_risk = np.cumsum(leaving[::-1])[::-1]
     if start is not None:
-        n_risk = n_risk - (start[None, :] >= times[:, None]).sum(axis=1)
+        # subjects not yet entered at t_k (start >= t_k): by sorting, linear in n (no n x times matrix)
+        n_risk = n_risk - (len(start) - np.searchsorted(np.sort(start), times, side="left"))
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(n_risk > 0, 1 - n_event / n_risk, 1.0)
     return times, n_risk, n_event, np.cumprod(factor)
@@ -145,27 +146,49 @@ def reverse_km_follow_up(adtte: pd.DataFrame, by: str | None, conf_level: float 
 # ------------------------------------------------------------------------------------------------
 
 def product_limit_matrix(stop: np.ndarray, event: np.ndarray, weights: np.ndarray,
-                         start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         start: np.ndarray | None = None, columns: np.ndarray | None = None,
+                         chunk: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted KM of each row of ``weights`` (replicates x subjects) on the distinct event times.
 
     d_w(t) = sum of weights of events at t, n_w(t) = sum of weights of subjects with
     start < t <= stop (survfit(weights =) with Surv(start, stop, event)); S(t) = prod (1 - d_w/n_w),
-    a factor 1 where nobody of the replicate is at risk. Returns (event_times (K,), surv (B, K),
-    last_time (B,): each replicate's last observed time carrying weight, -inf when none)."""
+    a factor 1 where nobody of the replicate is at risk. ``columns`` (optional): row i's weight is
+    ``weights[:, columns[i]]`` (several data sets share one replicate matrix without copying it);
+    by default column i. Returns (event_times (K,), surv (B, K), last_time (B,): each replicate's
+    last observed time carrying weight, -inf when none).
+
+    Time and memory are linear in the number of rows: each row enters the risk set at one grid
+    index and leaves it at another (sparse +w / -w, then a cumulative sum over the grid), and the
+    replicates are taken ``chunk`` at a time, so no rows x times matrix is ever formed."""
+    from scipy import sparse
+
     stop, event = np.asarray(stop, float), np.asarray(event, float)
     weights = np.atleast_2d(np.asarray(weights, float))
+    cols = np.arange(len(stop)) if columns is None else np.asarray(columns, int)
     times = np.unique(stop[event > 0])
-    at_risk = (stop[:, None] >= times[None, :])
-    if start is not None:
-        at_risk &= np.asarray(start, float)[:, None] < times[None, :]
-    dies = (stop[:, None] == times[None, :]) & (event[:, None] > 0)
-    n_w = weights @ at_risk.astype(float)
-    d_w = weights @ dies.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n_w > 0, 1 - d_w / n_w, 1.0)
-    surv = np.cumprod(factor, axis=1)
-    carrying = weights > 0
-    last_time = np.where(carrying.any(axis=1), np.max(np.where(carrying, stop[None, :], -np.inf), axis=1), -np.inf)
+    n_times = len(times)
+    leave = np.searchsorted(times, stop, side="right")          # at risk at grid k < leave
+    enter = (np.zeros(len(stop), int) if start is None
+             else np.searchsorted(times, np.asarray(start, float), side="right"))  # and k >= enter
+    risky = enter < leave
+    rows = np.concatenate([np.flatnonzero(risky)] * 2)
+    change = sparse.csr_matrix((np.concatenate([np.ones(risky.sum()), -np.ones(risky.sum())]),
+                                (rows, np.concatenate([enter[risky], leave[risky]]))), shape=(len(stop), n_times + 1))
+    died = np.flatnonzero(event > 0)
+    deaths = sparse.csr_matrix((np.ones(len(died)), (died, np.searchsorted(times, stop[died]))),
+                               shape=(len(stop), max(n_times, 1)))
+    order = np.argsort(stop, kind="stable")[::-1]               # latest first, for last_time
+    surv, last_time = np.empty((weights.shape[0], n_times)), np.full(weights.shape[0], -np.inf)
+    for b0 in range(0, weights.shape[0], chunk):
+        w = weights[b0:b0 + chunk][:, cols]
+        n_w = np.cumsum(np.asarray(w @ change), axis=1)[:, :n_times]
+        d_w = np.asarray(w @ deaths)[:, :n_times]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(n_w > 0, 1 - d_w / n_w, 1.0)
+        surv[b0:b0 + chunk] = np.cumprod(factor, axis=1)
+        carrying = w[:, order] > 0
+        last = np.argmax(carrying, axis=1)
+        last_time[b0:b0 + chunk] = np.where(carrying.any(axis=1), stop[order][last], -np.inf)
     return times, surv, last_time
 
 

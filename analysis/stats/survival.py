@@ -78,6 +78,14 @@ def _method_columns(frame: pd.DataFrame, variance: str, conf_type: str, conf_lev
     return frame
 
 
+def beyond_follow_up(km: pd.DataFrame) -> pd.Series:
+    """True for Kaplan-Meier rows (columns n_risk, surv) read after a group's longest follow-up:
+    nobody is at risk at the time and the curve has not reached 0, so the product-limit estimate
+    is not defined there (R's summary.survfit(extend = TRUE) carries the last value forward; it
+    must be reported as not estimable). The one statement of this rule."""
+    return (km["n_risk"] == 0) & (km["surv"] > 0)
+
+
 def km_estimates(adtte: pd.DataFrame, by: str | None, times: Iterable[float], conf_type: str = "log-log",
                  conf_level: float = 0.95, weights: str | None = None, entry: str | None = None, *,
                  time: str = "AVAL", cnsr: str = "CNSR", variance: str | None = None) -> pd.DataFrame:

@@ -354,7 +354,8 @@ def _events_in_population(adae: pd.DataFrame, pop: pd.DataFrame, subject: str,
 
 
 def _check_adae_subjects(adae: pd.DataFrame, adsl: pd.DataFrame, subject: str) -> None:
-    unknown = ~adae[subject].isin(adsl[subject])
+    # object dtype: pandas' Arrow-string isin converts each value to a pyarrow scalar (slow at scale)
+    unknown = ~adae[subject].astype(object).isin(pd.unique(adsl[subject].dropna().astype(object)))
     if unknown.any():
         rows = adae.index[unknown].tolist()[:5]
         raise ValueError(f"ADAE: subject(s) {adae.loc[unknown, subject].unique()[:5].tolist()} "

@@ -334,29 +334,35 @@ def balance(df: pd.DataFrame, treatment: str, covariates: Sequence[str], weights
     return out
 
 
-def love_plot(balance_frame: pd.DataFrame, threshold: float = 0.1, title: str | None = None):
+def love_plot(balance_frame: pd.DataFrame, threshold: float = 0.1, title: str | None = None,
+              labels=None):
     """Love plot: absolute SMD per covariate (level) before and after weighting, with a
     reference line at ``threshold`` (0.1 by convention, Austin 2009). Takes the output of
-    ``balance``; returns a matplotlib Figure (the caller saves or closes it)."""
+    ``balance``; returns a matplotlib Figure (the caller saves or closes it). ``labels``: a
+    function (covariate, level) -> display text for the axis (default "covariate: level"). The
+    legend sits above the plotting area, so it can cover no point."""
     import matplotlib.pyplot as plt
 
     _require_columns(balance_frame, ["covariate", "level", "smd_unweighted", "smd_weighted"],
                     "balance_frame")
-    labels = [c if not lv else f"{c}: {lv}" for c, lv in
-              zip(balance_frame["covariate"], balance_frame["level"].fillna(""))]
+    name = labels or (lambda c, lv: c if not lv else f"{c}: {lv}")
+    labels = [name(c, lv) for c, lv in zip(balance_frame["covariate"], balance_frame["level"].fillna(""))]
     y = np.arange(len(labels))[::-1]
-    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.3 * len(labels)))
+    fig, ax = plt.subplots(figsize=(6, 1.6 + 0.3 * len(labels)))
     ax.scatter(balance_frame["smd_unweighted"].abs(), y, facecolors="none", edgecolors="black",
-               label="unweighted")
-    ax.scatter(balance_frame["smd_weighted"].abs(), y, color="tab:blue", label="weighted")
+               label="Unweighted")
+    ax.scatter(balance_frame["smd_weighted"].abs(), y, color="tab:blue", label="Weighted")
     ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(y, labels)
-    ax.set_xlabel("absolute standardized mean difference")
+    ax.set_xlabel("Absolute standardized mean difference")
     ax.set_xlim(left=0)
-    ax.legend(loc="lower right", frameon=False)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+    top = 1 - 0.45 / fig.get_figheight()   # room above the axes for the legend (inches -> fraction)
+    fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=2, frameon=False)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+        top -= 0.3 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
@@ -398,7 +404,8 @@ def _survival_input(data, by, weights, time, cnsr):
 def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, reference, weights=None,
                            n_boot: int = 1000, seed: int = 20240101, conf_level: float = 0.95,
                            refit: Callable[[pd.DataFrame], Sequence[float]] | None = None,
-                           time: str = "AVAL", cnsr: str = "CNSR") -> pd.DataFrame:
+                           time: str = "AVAL", cnsr: str = "CNSR", *,
+                           all_replicates: bool = True) -> pd.DataFrame:
     """Difference of weighted Kaplan-Meier estimates at ``time_point`` with a bootstrap CI.
 
     Method: per group, KM with case weights S(t) = prod (1 - d_w/n_w) (Xie & Liu 2005, Stat Med
@@ -413,8 +420,12 @@ def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, refer
     what ``refit`` returns on the full data. Percentiles use numpy's default linear
     interpolation (R quantile type 7). The draws depend only on ``seed``, ``n_boot`` and the
     group sizes, so the same seed reproduces the interval exactly. Replicates where a curve is
-    undefined at ``time_point`` (resampled follow-up too short) are dropped and counted in
-    n_boot_valid.
+    undefined at ``time_point`` (resampled follow-up too short) cannot estimate the difference and
+    are counted apart (n_boot_valid). With ``all_replicates`` (default) an interval and SE are
+    given only when every replicate estimates the difference; otherwise they are NaN (not
+    estimable; n_boot_valid < n_boot says why), because percentiles of the surviving replicates
+    describe only the resamples that kept the long-followed subjects. ``all_replicates=False``
+    takes them from the n_boot_valid replicates, a choice the caller must report.
     Returns one row per non-reference group: <by>, reference, time, surv, surv_reference,
     difference, boot_se, lcl, ucl, conf_level, ci_method, n_boot, n_boot_valid, seed, refit.
     """
@@ -446,10 +457,11 @@ def weighted_km_difference(data: pd.DataFrame, by: str, time_point: float, refer
             continue
         diff = boot[lv] - boot[reference]
         valid = diff[np.isfinite(diff)]
-        lcl, ucl = (np.quantile(valid, [alpha / 2, 1 - alpha / 2]) if valid.size else (np.nan, np.nan))
+        usable = valid.size > 0 and (valid.size == n_boot or not all_replicates)  # never a silently reduced set
+        lcl, ucl = (np.quantile(valid, [alpha / 2, 1 - alpha / 2]) if usable else (np.nan, np.nan))
         rows.append({by: lv, "reference": reference, "time": float(time_point), "surv": est[lv],
                      "surv_reference": est[reference], "difference": est[lv] - est[reference],
-                     "boot_se": float(np.std(valid, ddof=1)) if valid.size > 1 else np.nan,
+                     "boot_se": float(np.std(valid, ddof=1)) if usable and valid.size > 1 else np.nan,
                      "lcl": float(lcl), "ucl": float(ucl), "conf_level": conf_level,
                      "ci_method": "percentile bootstrap, subjects resampled within group",
                      "n_boot": int(n_boot), "n_boot_valid": int(valid.size), "seed": seed,

@@ -1,0 +1,82 @@
+"""The summary tables of ``analysis.stats.tables`` as rows in the shape of the pharmaverse
+``cards`` ARD (group1/group1_level, group2/group2_level, variable/variable_level, stat_name,
+stat), so that the analysis layer only adds its context.
+
+Trial-agnostic: the grouping variable, the SOC / term variables and the statistic names are
+arguments. A hierarchy (a preferred term within its SOC) is carried by its own columns
+(group2 = the SOC variable, group2_level = the SOC), never packed into one string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from analysis.stats import tables
+
+CARDS_COLUMNS = ["group1", "group1_level", "group2", "group2_level", "variable", "variable_level",
+                 "stat_name", "stat"]
+# the AE tables' statistics under the names an incidence ARD uses
+AE_STAT_NAMES = {"n": "n_subj", "events": "n_events", "pct": "pct", "N": "N"}
+OVERALL_VARIABLE = "ANY"   # variable of the "any adverse event" rows
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str)
+
+
+def cards_rows(tidy: pd.DataFrame, by: str, variable, variable_level, *, group2: str | pd.Series = "",
+               group2_level: str | pd.Series = "", stat_names: Mapping[str, str] | None = None,
+               extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Cards rows of a tidy frame with columns ``group, stat_name, stat``: ``variable`` /
+    ``variable_level`` (and ``group2`` / ``group2_level``) are constants or per-row series;
+    ``stat_names`` renames statistics; ``extra`` columns of ``tidy`` are kept after the cards ones."""
+    names = stat_names or {}
+    out = pd.DataFrame({
+        "group1": by, "group1_level": _text(tidy["group"]),
+        "group2": group2, "group2_level": group2_level,
+        "variable": variable, "variable_level": variable_level,
+        "stat_name": tidy["stat_name"].map(lambda s: names.get(s, s)), "stat": tidy["stat"].astype(float),
+    }, index=tidy.index)
+    for c in ("group2", "group2_level", "variable", "variable_level"):
+        out[c] = _text(out[c])
+    for c in extra:
+        out[c] = _text(tidy[c])
+    return out[[*CARDS_COLUMNS, *extra]].reset_index(drop=True)
+
+
+def table1_cards(adsl: pd.DataFrame, by: str, variables: Sequence[str], **kwargs) -> pd.DataFrame:
+    """``tables.table1`` as cards rows: variable / variable_level per characteristic and level."""
+    tidy = tables.table1(adsl, by, variables, **kwargs)
+    return cards_rows(tidy, by, tidy["variable"], _text(tidy["level"]))
+
+
+def ae_summary_cards(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, *, soc: str = "AEBODSYS",
+                     term: str = "AEDECOD", **kwargs) -> pd.DataFrame:
+    """``tables.ae_summary`` as cards rows, the population rows (N) dropped (``ae_overview_cards``
+    carries N): any AE (variable ``OVERALL_VARIABLE``), per SOC (variable ``soc``), per term
+    (variable ``term``, its SOC in group2 / group2_level). Column ``grade`` (the grade scope:
+    'any', a worst grade, '>=3') is kept for the caller to name."""
+    tidy = tables.ae_summary(adae, adsl, by, soc=soc, term=term, **kwargs)
+    tidy = tidy[tidy["section"] != "population"]
+    section = tidy["section"]
+    is_term = section == "term"
+    variable = section.map({"overall": OVERALL_VARIABLE, "soc": soc, "term": term})
+    level = _text(tidy["soc"]).where(section == "soc", _text(tidy["term"]).where(is_term, ""))
+    return cards_rows(tidy, by, variable, level, group2=pd.Series(soc, index=tidy.index).where(is_term, ""),
+                      group2_level=_text(tidy["soc"]).where(is_term, ""), stat_names=AE_STAT_NAMES,
+                      extra=["grade"])
+
+
+def ae_overview_cards(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, *, variable: str = "category",
+                      **kwargs) -> pd.DataFrame:
+    """``tables.ae_overview`` as cards rows: one variable_level per overview category."""
+    tidy = tables.ae_overview(adae, adsl, by, **kwargs)
+    return cards_rows(tidy, by, variable, _text(tidy["category"]), stat_names=AE_STAT_NAMES)
+
+
+def ae_by_cards(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, var: str, **kwargs) -> pd.DataFrame:
+    """``tables.ae_by`` as cards rows: variable ``var``, one variable_level per level."""
+    tidy = tables.ae_by(adae, adsl, by, var, **kwargs)
+    return cards_rows(tidy, by, var, _text(tidy["level"]), stat_names=AE_STAT_NAMES)
