@@ -80,6 +80,44 @@ def simulate_raw(scenario, seed: int) -> dict[str, bytes]:
         return cut_files(study, scenario.cut)
 
 
+TRUTH_FILE = "truth.json"
+TRUTH_SEED = 20261201
+
+
+def scenario_truth(scenario, n: int, seed: int = TRUTH_SEED):
+    """True values of the comparisons' estimands in ``scenario`` (analysis.simulate.truth: the
+    trial population under both strategies, the scenario's outcome model, latent U and cut)."""
+    from datetime import date
+
+    from analysis.simulate import truth
+    model, trial, ext, site_hr, unmeasured = _scenario_models(scenario)
+    with _LOCK, _swapped_constants(model, trial, ext, site_hr):
+        return truth.true_values(date.fromisoformat(paths.cut_date(scenario.cut)), n=n, seed=seed,
+                                 unmeasured=unmeasured)
+
+
+def scenario_truths(scenarios, n: int, out: Path, seed: int = TRUTH_SEED) -> tuple[dict, dict]:
+    """({scenario: {estimand: truth}}, {scenario: {estimand: MCSE}}), cached in ``out/truth.json``
+    by scenario settings, n and seed (a truth takes about 30 s per 20000 patients)."""
+    import json
+
+    from analysis.atomic import atomic_write_bytes
+    path = out / TRUTH_FILE
+    cache = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    values, mcse = {}, {}
+    for s in scenarios:
+        key = json.dumps({"scenario": {k: v for k, v in s.as_dict().items() if k not in ("name", "n_trial",
+                                                                                        "n_external", "measured")},
+                          "n": n, "seed": seed}, sort_keys=True)
+        if key not in cache:
+            say(f"[design] true values of {s.name}: counterfactual simulation of {n} trial patients")
+            t = scenario_truth(s, n, seed)
+            cache[key] = {"values": t.values, "mcse": t.mcse}
+            atomic_write_bytes(path, (json.dumps(cache, indent=1, sort_keys=True) + "\n").encode())
+        values[s.name], mcse[s.name] = cache[key]["values"], cache[key]["mcse"]
+    return values, mcse
+
+
 def add_parser(sub, after) -> None:
     """The ``design`` subcommand (called by analysis.cli.build_parser)."""
     from analysis import design as defaults
@@ -102,6 +140,9 @@ def add_parser(sub, after) -> None:
     sp.add_argument("--bootstrap", type=int, default=defaults.DEFAULT_DESIGN_BOOTSTRAP,
                     help="bootstrap replicates of the RMST difference inside each simulated study (default: "
                          "%(default)s = no RMST interval; the report's own setting is unchanged)")
+    sp.add_argument("--truth-n", type=int, default=20000, help="trial patients of the counterfactual simulation "
+                    "that gives each scenario's true values (analysis.simulate.truth; 0: none, truth unknown; "
+                    "default: %(default)s)")
     sp.add_argument("--out", type=Path, default=None, help="output folder (default: reports/design/ of --root)")
     sp.add_argument("--fresh", action="store_true", help="discard the results already in --out instead of resuming")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,9 +165,11 @@ def cmd_design(args) -> int:
     records = runner.run_design(scenarios, args.replicates, simulate_raw, out, root_seed=args.seed,
                                 chunk_size=args.chunk_size, n_boot=args.bootstrap, scheduler=args.scheduler,
                                 workers=args.workers, progress=not args.no_progress, say=say)
+    truths, truth_mcse = scenario_truths(scenarios, args.truth_n, out) if args.truth_n > 0 else ({}, {})
     written = output.write_outputs(out, records, scenarios, settings={
         "replicates": args.replicates, "root seed": args.seed, "RMST bootstrap": args.bootstrap,
-        "scenario file": args.scenarios.name})
+        "scenario file": args.scenarios.name, "truth: trial patients": args.truth_n}, truths=truths,
+        truth_mcse=truth_mcse)
     for line in output.summary_lines(written["ard"]):
         say(line)
     say(f"[design] {', '.join(str(p) for p in written['files'])}")

@@ -107,6 +107,18 @@ def test_lfs_from_remission_counts_non_response_as_loss_of_remission(adtte):
     assert r.AVAL == 117 + 32           # CAR-T1 2024-01-10 -> 2024-02-10 is 31 days later
 
 
+def test_lfs_from_remission_censored_at_last_known_alive_not_last_assessment(adtte):
+    """LFSCR (primary external comparison, SAP 6.7) is censored where both its events stop being
+    ascertained: the last date known alive. 01-002: last assessment 2024-06-01, alive 2025-01-15
+    (2025-01-15 - CRDT + 1 days); its single-arm LFS stays censored at the last assessment.
+    Censoring LFSCR at the last assessment while counting later events biased the primary
+    comparison by +0.12 on the log-HR scale under a null (docs/sap-notes.md 9.5)."""
+    r = row(adtte, "01-002", "LFSCR")
+    assert (r.ADT, r.CNSR, r.CNSDTDSC) == (T("2025-01-15"), 1, "LAST KNOWN ALIVE")
+    assert r.AVAL == (T("2025-01-15") - r.STARTDT).days + 1
+    assert row(adtte, "01-002", "LFS").ADT == T("2024-06-01")
+
+
 def test_completer_parameters_start_at_car_t2(adtte):
     r = row(adtte, "01-001", "OSPP")  # 2024-04-09 -> 2024-12-01: 21+31+30+31+31+30+31+30+1 = 236
     assert (r.STARTDT, r.AVAL, r.CNSR) == (T("2024-04-09"), 237, 0)

@@ -141,7 +141,8 @@ def test_outputs_are_an_ard_a_table_a_figure_and_a_page(tmp_path):
     records = pd.DataFrame({"scenario": "small", "replicate": [0, 1, 2], "comparison": "naive",
                             "estimand": "log_hr", "estimate": [0.1, 0.3, 0.2], "se": 0.1,
                             "lcl": [-0.1, 0.1, -0.2], "ucl": [0.3, 0.5, 0.6], "p": [0.3, 0.01, 0.2]})
-    written = output.write_outputs(tmp_path, records, [SMALL], {"replicates": 3})
+    written = output.write_outputs(tmp_path, records, [SMALL], {"replicates": 3}, truths={"small": {"log_hr": 0.0}},
+                                   truth_mcse={"small": {"log_hr": 0.0}})
     ard_ = pd.read_csv(tmp_path / "design_ard.csv", keep_default_na=False, na_values={"stat": ["nan"]})
     assert list(ard_.columns) == ard.ARD_COLUMNS
     row = ard_.set_index("stat_name")["stat"]

@@ -62,8 +62,8 @@ PROTOCOL: tuple[tuple[str, str, str], ...] = (
      "ADTTE LFSCR / OSCR: loss of remission (relapse, or non-response at the first assessment after CAR-T1) or "
      "death counted from the start of treatment; the registry's own LFS is kept for the single-arm description"),
     ("Follow-up", "From time zero to the event, loss to follow-up, or the data cut-off",
-     "From treatment start (entry) to the event or the last disease assessment (trial) / last follow-up "
-     "(registry), capped at the cut-off"),
+     "From treatment start (entry) to the event or the last date known alive (trial) / last follow-up "
+     "(registry), capped at the cut-off: the dates up to which relapse and death are ascertained in each source"),
     ("Causal contrast", "Per-protocol effect of the strategies in patients like the trial cohort (ATT), with the "
      "intercurrent events handled as in the estimand",
      "Observational analogue of the intention-to-treat effect from treatment start (treatment policy for not "

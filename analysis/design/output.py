@@ -44,7 +44,7 @@ def table(design_ard: pd.DataFrame, scenarios: list[Scenario]) -> pd.DataFrame:
             m = wide.loc[(s.name, c)]
             rows.append({
                 "scenario": s.name, "comparison": LABEL[c], "n_sim": int(m["n_sim"]), "failed": int(m["n_failed"]),
-                "truth": "unknown" if not math.isfinite(m["truth"]) else f"{m['truth']:g}",
+                "truth (MCSE)": "unknown" if not math.isfinite(m["truth"]) else _cell(m["truth"], m["truth_mcse"], 3),
                 "mean": _cell(m["mean"], math.nan, 3), "bias (MCSE)": _cell(m["bias"], m["bias_mcse"], 3),
                 "empSE (MCSE)": _cell(m["empse"], m["empse_mcse"], 3),
                 "coverage (MCSE)": _cell(m["coverage"], m["coverage_mcse"], 3),
@@ -73,7 +73,7 @@ def figure_svg(design_ard: pd.DataFrame, scenarios: list[Scenario]) -> bytes:
                 continue
             m = wide.loc[(s.name, c)]
             y = ypos[c] + offset
-            if s.truth_known and c != "rmst":
+            if math.isfinite(m["truth"]) and c != "rmst":
                 axes[0].errorbar(m["bias"], y, xerr=1.96 * m["bias_mcse"], fmt="o", color=f"C{j}", ms=4)
                 axes[1].errorbar(m["coverage"], y, xerr=1.96 * m["coverage_mcse"], fmt="o", color=f"C{j}", ms=4)
             axes[2].errorbar(m["rejection"], y, xerr=1.96 * m["rejection_mcse"], fmt="o", color=f"C{j}", ms=4,
@@ -83,8 +83,8 @@ def figure_svg(design_ard: pd.DataFrame, scenarios: list[Scenario]) -> bytes:
     axes[2].axvline(ALPHA, color="grey", lw=0.8, ls="--")
     axes[0].set_yticks(range(len(COMPARISONS)), [LABEL[c] for c in COMPARISONS])
     axes[0].invert_yaxis()
-    axes[0].set_xlabel("bias of the log HR (null scenarios)")
-    axes[1].set_xlabel("coverage of the 95% CI (null scenarios)")
+    axes[0].set_xlabel("bias of the log HR (scenarios with a computed truth)")
+    axes[1].set_xlabel("coverage of the 95% CI (scenarios with a computed truth)")
     axes[2].set_xlabel(f"rejection rate at alpha = {ALPHA:g} (dashed)")
     fig.legend(loc="lower center", ncol=min(len(names), 5), fontsize=7, frameon=False)
     fig.suptitle("Operating characteristics of the external comparison (LFS); bars: +-1.96 Monte Carlo SE", fontsize=10)
@@ -104,17 +104,23 @@ def page(frame: pd.DataFrame, svg: bytes, scenarios: list[Scenario], settings: d
         "<h1>Operating characteristics of the external comparison by simulation</h1>",
         (f"<p>Endpoint {ENDPOINT}; primary comparison: {html.escape(LABEL[PRIMARY_COMPARISON])} (SAP 6.7). "
         "Each cell: estimate (Monte Carlo SE; Morris, White &amp; Crowther 2019). NE: not estimable. "
-        "The true value is 0 in null scenarios; elsewhere it is not known in closed form (SAP 9.2), so only power "
-        "and empirical SE are given.</p>"),
+        "True values: the primary estimand (ATT, LFS from treatment start on the common clock) computed by a large "
+        "counterfactual simulation of the trial population under both strategies with the analysed follow-up "
+        "(analysis.simulate.truth, SAP 9.2), with its own Monte Carlo SE; every comparison is measured against it. "
+        "Without a computed truth a value is 'unknown' and only power and empirical SE are given.</p>"),
         "<p>" + "; ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in settings.items()) + "</p>",
         frame.to_html(index=False, escape=True), svg.decode("utf-8").split("?>", 1)[-1],
         "<h2>Scenarios</h2>", spec.to_html(index=False, escape=True), "</body></html>\n"])
     return text.encode("utf-8")
 
 
-def write_outputs(out: Path, records: pd.DataFrame, scenarios: list[Scenario], settings: dict) -> dict:
-    truths = {s.name: (0.0 if s.truth_known else math.nan) for s in scenarios}
-    design_ard = performance_ard(records, truths, ENDPOINT)
+def write_outputs(out: Path, records: pd.DataFrame, scenarios: list[Scenario], settings: dict,
+                  truths: dict | None = None, truth_mcse: dict | None = None) -> dict:
+    """``truths`` / ``truth_mcse``: scenario -> {estimand: value} (analysis.simulate.truth via the
+    command line); a scenario without one has an unknown truth (NaN: no bias or coverage)."""
+    truths = {s.name: (truths or {}).get(s.name, math.nan) for s in scenarios}
+    truth_mcse = {s.name: (truth_mcse or {}).get(s.name, math.nan) for s in scenarios}
+    design_ard = performance_ard(records, truths, ENDPOINT, truth_mcse)
     frame = table(design_ard, scenarios)
     svg = figure_svg(design_ard, scenarios)
     content = {"ard": ard.to_csv_bytes(design_ard), "replicates": records_bytes(records),

@@ -49,7 +49,8 @@ class Scenario:
 
     @property
     def truth_known(self) -> bool:
-        """True value of every comparison known (0) only under the null (module docstring)."""
+        """A null scenario: its rejection rate is a type I error (the true values themselves come
+        from analysis.simulate.truth for every scenario; SAP 9.2)."""
         return self.effect == "null"
 
     def as_dict(self) -> dict:
