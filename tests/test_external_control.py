@@ -265,11 +265,11 @@ def test_fine_gray_vs_cmprsk_crr(run, r_ref):
     """Fine-Gray sHR sandwich vs allo, 95% CI and p per cause: cmprsk::crr (sandwich variance).
     crr stops when the score is below gtol = 1e-6, so log sHR and limits are compared to 1e-4
     (absolute, log scale) and p to 1e-4 absolute."""
-    no_event = run.data["adtte"].query("PARAMCD == 'RELNRM'").groupby("COHORT", observed=True)["EVNTTYPE"] \
+    causes_by_cohort = run.data["adtte"].query("PARAMCD == 'RELNRM'").groupby("COHORT", observed=True)["EVNTTYPE"] \
         .apply(lambda e: set(e.dropna().astype(int)))
     for r in r_ref["fg"].itertuples():
         keys = dict(context="finegray", param=CAUSE_PARAM[r.cause], group1_level=COMPARISON)
-        if any(r.cause not in causes for causes in no_event):
+        if any(r.cause not in causes for causes in causes_by_cohort):
             # a cohort without an event of the cause: the sHR is 0 or infinite; crr does not
             # converge and the package reports NE (NaN) instead of a number
             assert not r.converged

@@ -38,6 +38,9 @@ _ALL = "All subjects (trial enrolled, external controls)"
 _TREATED = "Trial subjects who received CAR-T1; external controls"
 _MRD_POP = "Safety population of the trial cohort (received CAR-T1)"
 _TTE = "Trial subjects who received CAR-T1; external controls (ATT weights)"
+_OS_POP = "OS population: trial from CAR-T1, controls from allo-HSCT"
+_LFS_POP = "LFS population: trial from remission after CAR-T1, controls from allo-HSCT"
+_MRD_NEG_POP = "Trial subjects with a negative MRD sample after CAR-T1"
 # Numbering: 9.x study design; 14.1 population; 14.2.1 survival, 14.2.2 MRD, 14.2.3 external
 # comparison, 14.2.4 estimand and sensitivity analyses; 14.3 safety; 16.1 provenance appendices;
 # 16.2 listings. ``chunk`` is the Quarto label of the cell that shows the output (one per output).
@@ -49,26 +52,26 @@ OUTPUTS = (
     Output("exposure", "Table", "14.1.3", "Safety population (received CAR-T1)", _SAF, "tbl-exposure"),
     Output("adherence", "Table", "14.1.4", "Safety population, subjects reaching each step", _SAF, "tbl-adherence"),
     Output("followup", "Table", "14.1.5", "Safety population", _SAF, "tbl-followup"),
-    Output("survival_os", "Table", "14.2.1.1", "OS population: trial from CAR-T1, controls from allo-HSCT", _EFF, "tbl-os"),
-    Output("km_os", "Figure", "14.2.1.1", "OS population: trial from CAR-T1, controls from allo-HSCT", _EFF, "fig-os-km"),
-    Output("survival_lfs", "Table", "14.2.1.2", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _EFF, "tbl-lfs"),
-    Output("km_lfs", "Figure", "14.2.1.2", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _EFF, "fig-lfs-km"),
+    Output("survival_os", "Table", "14.2.1.1", _OS_POP, _EFF, "tbl-os"),
+    Output("km_os", "Figure", "14.2.1.1", _OS_POP, _EFF, "fig-os-km"),
+    Output("survival_lfs", "Table", "14.2.1.2", _LFS_POP, _EFF, "tbl-lfs"),
+    Output("km_lfs", "Figure", "14.2.1.2", _LFS_POP, _EFF, "fig-lfs-km"),
     Output("swimmer", "Figure", "14.2.1.3", "Safety population (received CAR-T1)", _EFF, "fig-swimmer"),
     Output("mrd_rates", "Table", "14.2.2.1", _MRD_POP, _MRD, "tbl-mrd-rate"),
     Output("mrd_best", "Table", "14.2.2.2", _MRD_POP, _MRD, "tbl-mrd-best"),
     Output("mrd_conversion", "Table", "14.2.2.3", _MRD_POP, _MRD, "tbl-mrd-conversion"),
     Output("mrd_agreement", "Table", "14.2.2.4", "Paired FC and NGS samples of the same date, both evaluable, before relapse", _MRD, "tbl-mrd-agreement"),
     Output("mrd_course", "Figure", "14.2.2.1", _MRD_POP, _MRD, "fig-mrd-course"),
-    Output("mrd_duration_km", "Figure", "14.2.2.2", "Trial subjects with a negative MRD sample after CAR-T1", _MRD, "fig-mrd-duration"),
-    Output("mrd_duration", "Table", "14.2.2.5", "Trial subjects with a negative MRD sample after CAR-T1", _MRD, "tbl-mrd-duration"),
+    Output("mrd_duration_km", "Figure", "14.2.2.2", _MRD_NEG_POP, _MRD, "fig-mrd-duration"),
+    Output("mrd_duration", "Table", "14.2.2.5", _MRD_NEG_POP, _MRD, "tbl-mrd-duration"),
     Output("ext_km_os", "Figure", "14.2.3.1", _TREATED, _EXT, "fig-ext-os-km"),
     Output("ext_km_lfs", "Figure", "14.2.3.2", _TREATED, _EXT, "fig-ext-lfs-km"),
     Output("ext_summary", "Table", "14.2.3.1", _TREATED, _EXT, "tbl-ext-summary"),
     Output("target_trial", "Table", "14.2.4.1", "Protocol of the target trial and its emulation", _SENS, "tbl-target-trial"),
     Output("intercurrent", "Table", "14.2.4.2", "Intercurrent events of the estimand", _SENS, "tbl-intercurrent"),
     Output("tte_primary", "Table", "14.2.4.3", _TTE, _SENS, "tbl-primary"),
-    Output("cif_stacked", "Figure", "14.2.4.1", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _SENS, "fig-cr-stacked"),
-    Output("competing_risks", "Table", "14.2.4.4", "LFS population: trial from remission after CAR-T1, controls from allo-HSCT", _SENS, "tbl-cr"),
+    Output("cif_stacked", "Figure", "14.2.4.1", _LFS_POP, _SENS, "fig-cr-stacked"),
+    Output("competing_risks", "Table", "14.2.4.4", _LFS_POP, _SENS, "tbl-cr"),
     Output("ps_balance", "Table", "14.2.4.5", _TTE, _SENS, "tbl-balance"),
     Output("love", "Figure", "14.2.4.2", _TTE, _SENS, "fig-love"),
     Output("ps_weights", "Table", "14.2.4.6", _TTE, _SENS, "tbl-weights"),
