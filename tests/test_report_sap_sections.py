@@ -78,7 +78,7 @@ def report(tmp_path_factory):
     root = base / "root"
     shutil.copytree(paths.raw_dir(CUT, REPO), paths.raw_dir(CUT, root))
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-m", "analysis", "--root", str(root), "analyze", "--cut", CUT],
+    proc = subprocess.run([sys.executable, "-m", "analysis", "--root", str(root), "rtf", "--cut", CUT],
                           cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     notebooks = base / "notebooks"
@@ -189,7 +189,7 @@ def test_population_and_mrd_numbers_are_the_ards(report):
 
 def test_key_tables_are_also_delivered_as_rtf(report):
     """Table 1, the survival summaries and the MRD rates shown on the pages are written as RTF
-    (reports/<cut>/tables/, analysis.present.table.export) for the clinical study report."""
+    (reports/<cut>/tables/, written by the rtf step) for the clinical study report."""
     _, out, _ = report
     for name, title in {"table1": "Demographic and baseline characteristics by cohort",
                         "survival_os": "Overall survival: Kaplan-Meier summary",

@@ -77,7 +77,7 @@ def death_listing(inputs) -> Table:
     adae = inputs.derived["adae"]
     listing = LI.death_listing(inputs.derived["adsl"])
     fatal_terms = adae[adae["ATOXGR"].astype(float) == 5].groupby("USUBJID")["AEDECOD"].agg("; ".join)
-    listing["Grade 5 AE"] = listing["Subject"].map(fatal_terms).fillna("none recorded")
+    listing["Grade 5 AE"] = listing["Subject"].map(lambda subject: fatal_terms.get(subject, "none recorded"))
     table = LI.listing_table(listing, title="Deaths, sandwich cohort",
                              footnotes=["Day of death: days since CAR-T1 (CAR-T1 = day 0).",
                                         "Relapse before death: a relapse date on or before the death date. Last step: "
