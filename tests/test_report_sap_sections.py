@@ -198,3 +198,22 @@ def test_key_tables_are_also_delivered_as_rtf(report):
         rtf = (out / "tables" / f"{name}.rtf").read_text(encoding="utf-8")
         assert rtf.startswith("{\\rtf1") and rtf.count("{") == rtf.count("}"), name
         assert title in rtf, name
+
+
+@pytest.mark.needs_chromium
+def test_every_numbered_table_on_the_pages_has_the_same_number_and_title_in_its_rtf(report):
+    """Issue 16: the rtf step (not the render) wrote tables/; each numbered table caption the
+    browser saw starts with the title line of the RTF of the same registry number."""
+    from analysis.present import numbering as NB
+    from tests.test_rtf_step import rtf_lines
+    _, out, seen_all = report
+    by_label = {o.label: o.key for o in NB.OUTPUTS}
+    checked = 0
+    for page, seen in seen_all.items():
+        for caption in seen["table_captions"]:
+            label = re.match(r"((?:Table|Listing) [\d.]+):", caption)
+            if label:
+                title = rtf_lines((out / "tables" / f"{by_label[label.group(1)]}.rtf").read_text(encoding="utf-8"))[2]
+                assert " ".join(caption.split()).startswith(" ".join(title.split())), (page, caption)
+                checked += 1
+    assert checked >= 10
