@@ -96,20 +96,6 @@ def rows(context: str, param: str, group, variable: str, level, stats: Mapping[s
     }, columns=ARD_COLUMNS)
 
 
-def from_frame(frame: pd.DataFrame, *, context: str, param: str, group_col: str | None, variable: str,
-               level_col: str | None, stats: Mapping[str, str], group_value: str | None = None,
-               level_value=None, variable_col: str | None = None) -> pd.DataFrame:
-    """ARD rows from a tidy result frame: ``stats`` maps ARD stat_name -> frame column; the
-    group / variable / level of a row come from its ``*_col`` columns, else the constants."""
-    parts = []
-    for _, rec in frame.iterrows():
-        group = rec[group_col] if group_col else group_value
-        level = rec[level_col] if level_col else level_value
-        var = rec[variable_col] if variable_col else variable
-        parts.append(rows(context, param, group, var, level, {k: rec[c] for k, c in stats.items()}))
-    return concat(parts)
-
-
 def with_context(frame: pd.DataFrame, context: str, param: str) -> pd.DataFrame:
     """Complete the cards-shaped rows a statistics function emits (every column but context and
     param) into ARD rows: the analysis layer only adds what the analysis is."""

@@ -95,14 +95,9 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
     Wald), 3.3 (log-rank rho = 0, Cox Efron ties)."""
     data = param_rows(adtte, paramcd)
     km = km_at(data, by, timepoints)
-    parts = [ard.from_frame(km, context=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
-                            level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event", "surv": "surv",
-                                                     "std_err": "std_err", "lcl": "lcl", "ucl": "ucl",
-                                                     "reliable": "reliable"})]
+    parts = [ard.with_context(cards.km_cards(km, by, (*cards.KM_ESTIMATE_STATS, "reliable")), f"{prefix}km", paramcd)]
     med = survival.km_quantiles(data, by, probs=(0.5,), conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
-    parts.append(ard.from_frame(med, context=f"{prefix}km_median", param=paramcd, group_col=by, variable="AVAL",
-                                level_col=None, level_value="median",
-                                stats={"median": "quantile", "lcl": "lcl", "ucl": "ucl"}))
+    parts.append(ard.with_context(cards.km_quantile_cards(med, by), f"{prefix}km_median", paramcd))
     counts = data.groupby(by, observed=True).agg(n=("CNSR", "size"), n_event=("CNSR", lambda s: int((s == 0).sum())))
     parts.append(ard.concat(ard.rows(f"{prefix}km_n", paramcd, g, "AVAL", "", {"n": r.n, "n_event": r.n_event})
                             for g, r in counts.iterrows()))

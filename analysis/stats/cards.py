@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from analysis.stats import tables
@@ -80,3 +81,65 @@ def ae_by_cards(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, var: str, **kwa
     """``tables.ae_by`` as cards rows: variable ``var``, one variable_level per level."""
     tidy = tables.ae_by(adae, adsl, by, var, **kwargs)
     return cards_rows(tidy, by, var, _text(tidy["level"]), stat_names=AE_STAT_NAMES)
+
+
+# --- estimates of the survival, competing-risk and weighting functions as cards rows --------------
+
+def result_cards(frame: pd.DataFrame, stats: Mapping[str, str], *, by: str = "", group_level=None,
+                 variable: str = "", variable_col: str | None = None, level_col: str | None = None,
+                 level="") -> pd.DataFrame:
+    """Cards rows of a result frame with one row per estimate (e.g. per group and time): every
+    statistic of ``stats`` (stat_name -> frame column) becomes its own row, in the frame's row
+    order. group1 is ``by`` with its level from that column (or the constant ``group_level``);
+    variable / variable_level are the constants or come from ``variable_col`` / ``level_col``.
+    Levels are passed on as they are (the ARD writer formats them)."""
+    n, names = len(frame), list(stats)
+
+    def each_row(column: str | None, constant) -> np.ndarray:
+        values = frame[column].to_numpy(dtype=object) if column else np.full(n, constant, dtype=object)
+        return np.repeat(values, len(names))
+
+    values = frame[list(stats.values())].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return pd.DataFrame({
+        "group1": by, "group1_level": each_row(None if group_level is not None else by or None, group_level or ""),
+        "group2": "", "group2_level": "",
+        "variable": each_row(variable_col, variable), "variable_level": each_row(level_col, level),
+        "stat_name": np.tile(np.asarray(names, dtype=object), n), "stat": values.reshape(-1),
+    }, columns=CARDS_COLUMNS)
+
+
+KM_ESTIMATE_STATS = ("n_risk", "n_event", "surv", "std_err", "lcl", "ucl")
+
+
+def km_cards(km: pd.DataFrame, by: str, stats=KM_ESTIMATE_STATS, variable: str = "AVAL") -> pd.DataFrame:
+    """``survival.km_estimates`` rows (columns ``by``, time and ``stats``) as cards rows:
+    variable_level = the time."""
+    return result_cards(km, {s: s for s in stats}, by=by, variable=variable, level_col="time")
+
+
+def km_quantile_cards(quantiles: pd.DataFrame, by: str, variable: str = "AVAL",
+                      names: Mapping[float, str] | None = None) -> pd.DataFrame:
+    """``survival.km_quantiles`` rows as cards rows: the quantile's name (``names``, default
+    0.5 -> "median") is both its variable_level and its stat_name, then its CI (lcl, ucl)."""
+    names = names or {0.5: "median"}
+    parts = [result_cards(quantiles[quantiles["prob"] == prob], {name: "quantile", "lcl": "lcl", "ucl": "ucl"},
+                          by=by, variable=variable, level=name) for prob, name in names.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+CIF_STATS = ("n_risk", "n_event", "cif", "std_err", "lcl", "ucl")
+
+
+def cif_cards(cif: pd.DataFrame, by: str, cause, stats=CIF_STATS, variable: str = "AVAL") -> pd.DataFrame:
+    """``competing.cumulative_incidence`` rows of one ``cause`` as cards rows (variable_level = the time)."""
+    return result_cards(cif[cif["cause"] == cause], {s: s for s in stats}, by=by, variable=variable, level_col="time")
+
+
+BALANCE_STATS = ("smd_unweighted", "smd_weighted", "mean_treated", "mean_control", "mean_control_weighted")
+
+
+def balance_cards(balance: pd.DataFrame, by: str, comparison: str, stats=BALANCE_STATS) -> pd.DataFrame:
+    """``weighting.balance`` rows as cards rows: group1 ``by`` at the level ``comparison`` (the
+    two groups compared), variable = the covariate, variable_level = its level."""
+    return result_cards(balance, {s: s for s in stats}, by=by, group_level=comparison,
+                        variable_col="covariate", level_col="level")
