@@ -205,19 +205,12 @@ def table1_rows(adsl: pd.DataFrame, analysis: str = "table1") -> pd.DataFrame:
     return ard.with_context(rows, analysis, "ADSL")
 
 
-def _grade_param(grade: str) -> str:
-    return "any grade" if grade == tables.ANY_GRADE else f"grade {grade}" if grade.startswith(">=") \
-        else f"worst grade {grade}"
-
-
 def ae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """TEAE incidence in the safety population of the trial cohort (SAP 5): by SOC and CTCAE
-    term (the term's SOC in group2), any grade, by worst grade, and grade >= 3; overview; by
-    CRS / ICANS flag."""
+    term (the term's SOC in group2), any grade, by worst grade, and grade >= 3 (the grade scope in
+    group3 / group3_level); overview; by CRS / ICANS flag."""
     trial = adsl[adsl[COHORT] == C.COHORT_TRIAL]
-    rows = cards.ae_summary_cards(adae, trial, COHORT, grade="ATOXGR")
-    rows["param"] = rows.pop("grade").map(_grade_param)
-    parts = [ard.with_context(rows, "ae", "")]
+    parts = [ard.with_context(cards.ae_summary_cards(adae, trial, COHORT, grade="ATOXGR"), "ae", "TEAE")]
     overview = cards.ae_overview_cards(adae, trial, COHORT, grade="ATOXGR", related="AERELCAR")
     parts.append(ard.with_context(overview, "ae_overview", "TEAE"))
     for var in ("CRSFL", "ICANSFL"):  # by period (APHASE): analysis.analyze.safety, denominators per period
