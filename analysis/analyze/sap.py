@@ -11,7 +11,7 @@ import pandas as pd
 from analysis import ard
 from analysis import conventions as C
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
-from analysis.stats import cards, survival, tables
+from analysis.stats import cards, survival
 from analysis.stats import rmst as rmst_stats
 from analysis.stats.rates import binomial_rate
 
