@@ -388,7 +388,7 @@ def test_ae_grade_3_or_more_for_one_term_recounted(run):
     teae = _teae(run)
     severe = teae[teae["ATOXGR"].astype(float) >= 3]
     (soc, term), k = max(severe.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique().items(), key=lambda kv: kv[1])
-    assert stat(run, context="ae", param="grade >=3", group1_level=TRIAL, variable="AEDECOD", group2_level=soc, variable_level=term,
+    assert stat(run, context="ae", group3="ATOXGR", group3_level=">=3", group1_level=TRIAL, variable="AEDECOD", group2_level=soc, variable_level=term,
                 stat_name="n_subj") == k
 
 
