@@ -1,9 +1,11 @@
 """The numbering registry of the report's tables, figures and listings (ICH E3 section 14/16 style).
 
-One entry per output: its number, population and the program (notebook) that makes it. The
-number is put into the title of the :class:`~analysis.present.table.Table` itself, so the HTML
-report and the RTF file carry the same "Table 14.3.1.2" (one source, two renderings), and the
-footer names the program, the data cut and the commit. ``docs/reviewers-guide.md`` lists the
+One entry per output: its number, population and the notebook that shows it (``program``); a
+table or listing is made by its builder in analysis/present/csr/ (``Output.maker``), which the
+``rtf`` step writes as RTF and the notebook shows as HTML. The number is put into the title of the
+:class:`~analysis.present.table.Table` itself, so the HTML report and the RTF file carry the same
+"Table 14.3.1.2" (one source, two renderings), and the footer names the program, the data cut and
+the commit. ``docs/reviewers-guide.md`` lists the
 same entries (a test keeps the two in agreement).
 """
 
@@ -23,7 +25,7 @@ class Output:
     kind: str         # Table, Figure or Listing
     number: str       # e.g. 14.3.1.2
     population: str
-    program: str      # the notebook that makes it
+    program: str      # the notebook that shows it (and draws it, for a figure)
     chunk: str = ""   # the Quarto label of the cell that shows it (tbl-... / fig-...)
 
     @property
