@@ -16,7 +16,7 @@ much into a few seconds):
    replicate, then the replicates' weighted product-limit curves, RMST and 2-year contrasts of the
    target-trial primary and the own-origin views) and in the Fine-Gray fits, per size.
 
-Steps are called directly (the step functions of analysis.cli.STEPS, not the incremental build),
+Steps are called directly (the entry functions of analysis.build.DEPENDENCIES, not the incremental build),
 so a step still runs when validation stops the scaled data on a rule (the message is printed).
 Each step process gets an address-space limit of --memory-gb (default 8, the target): a step
 that needs more fails with MemoryError instead of swapping the machine; a step slower than
@@ -53,7 +53,7 @@ TIMED = {  # analyze's parts whose share is printed: label -> (module, attribute
 
 def run_step_here(step: str, cut: str, root: Path, shares_file: Path | None) -> int:
     """The child: run one step function on ``root`` and, for analyze, time its parts."""
-    from analysis.cli import STEPS as CLI_STEPS
+    from analysis.build import DEPENDENCIES
     from analysis.errors import BadDataError
     spent: dict[str, float] = {name: 0.0 for name in TIMED}
     if step == "analyze":
@@ -68,7 +68,7 @@ def run_step_here(step: str, cut: str, root: Path, shares_file: Path | None) -> 
                 finally:
                     spent[_name] += time.perf_counter() - t0
             setattr(mod, attr, timed)
-    module, func, _ = CLI_STEPS[step]
+    module, func = DEPENDENCIES[step].entry.split(":")
     t0 = time.perf_counter()
     try:
         getattr(importlib.import_module(module), func)(cut, root=root)
