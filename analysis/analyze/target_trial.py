@@ -19,6 +19,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import ard
+from analysis.analyze import forked
 from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
@@ -124,18 +125,41 @@ def _logistic_fit(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
 
 def percentiles_of_repeated(values: np.ndarray, counts: np.ndarray, percents) -> list[float]:
     """``np.percentile(np.repeat(values, counts), percents)`` (numpy's default linear method,
-    R type 7), without building the repeated array."""
-    order = np.argsort(values, kind="stable")
-    ranked, last = values[order], np.cumsum(counts[order]) - 1   # last[j]: last position of ranked[j]
-    n = int(last[-1]) + 1
+    R type 7), without building the repeated array and, for a percentile near either end (the
+    0th and 99th of conventions.IPTW_TRUNCATE_PERCENTILES), without sorting every value: only
+    the few smallest or largest values can hold those positions (each value is repeated at least
+    once), and they are found by partitioning (linear time; a bootstrap replicate sorted 10^4
+    weights twice before)."""
+    counts = np.asarray(counts)
+    n = int(counts.sum())
     out = []
     for q in np.true_divide(percents, 100):
         virtual = (n - 1) * q
         below = min(max(int(np.floor(virtual)), 0), n - 1)
-        a, b = (ranked[np.searchsorted(last, k, side="left")] for k in (below, min(below + 1, n - 1)))
+        a, b = (_kth_of_repeated(values, counts, k, n) for k in (below, min(below + 1, n - 1)))
         gamma = virtual - below
         out.append(float(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma))  # numpy's _lerp
     return out
+
+
+def _kth_of_repeated(values: np.ndarray, counts: np.ndarray, k: int, n: int) -> float:
+    """The value at 0-based position ``k`` of ``np.sort(np.repeat(values, counts))`` (n = counts' sum).
+    Position k from the bottom lies among the k + 1 smallest values, so those are selected
+    (np.argpartition) and only they sorted; from the top likewise. A value tied across the
+    selection's edge is the same value whichever of its copies were selected."""
+    from_top = k > n - 1 - k
+    m = (n - 1 - k if from_top else k) + 1  # the answer is among the m most extreme values
+    if m >= len(values):
+        pick = np.arange(len(values))
+    elif from_top:
+        pick = np.argpartition(values, len(values) - m)[len(values) - m:]
+    else:
+        pick = np.argpartition(values, m - 1)[:m]
+    order = pick[np.argsort(values[pick], kind="stable")]
+    if from_top:   # positions counted from the largest value down
+        order, k = order[::-1], n - 1 - k
+    last = np.cumsum(counts[order]) - 1   # last[j]: last position (from that end) of order[j]'s copies
+    return values[order[np.searchsorted(last, k, side="left")]]
 
 
 def _att_from_design(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
@@ -227,14 +251,17 @@ def _replicate_weights(x: np.ndarray, y: np.ndarray, counts: np.ndarray, beta0: 
     return None
 
 
-def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int,
+                      workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(W, ok): W[b, i] = the summed re-fitted ATT weight of subject i's copies in replicate b
     (subjects resampled with replacement within cohort; the propensity model, with its covariate
     rule, fitted again on the replicate); ok[b] False when the replicate's model could not be
     fitted (row of zeros; counted in the ARD as n_boot_failed, never silently dropped).
     A replicate whose design keeps the full data's columns starts Newton-Raphson from the
-    full-data coefficients (same maximum, fewer iterations)."""
-    rng = np.random.default_rng(seed)
+    full-data coefficients (same maximum, fewer iterations).
+    ``workers``: processes the replicates are spread over (analysis.analyze.forked; default: the
+    machine's cores for a large study). Each chunk of replicates starts from the random-number
+    state the serial loop would have reached there, so W and ok do not depend on ``workers``."""
     coded = _Covariates(frame)
     everyone = np.arange(len(frame))
     full_cols = coded.columns(everyone, coded.y)
@@ -245,22 +272,33 @@ def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.n
         beta_full, full_cols = None, None   # no full-data fit to start from: every replicate from zeros
     groups = [np.flatnonzero(coded.y == t) for t in (1, 0)]
     full_design = None if full_cols is None else coded.matrix[:, full_cols]
-    W, ok = np.zeros((n_boot, len(frame))), np.ones(n_boot, bool)
-    for b in range(n_boot):
-        rows = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
-        # the replicate as its distinct subjects with their counts: the same fit on ~63% of the rows
-        counts = np.bincount(rows, minlength=len(frame))
-        who = np.flatnonzero(counts)
-        y, c = coded.y[who], counts[who].astype(float)
-        cols = coded.columns(who, y)  # a level is present among the resampled rows iff among `who`
-        same = full_cols is not None and np.array_equal(cols, full_cols)
-        x = full_design[who] if same else coded.matrix[who][:, cols]
-        w = _replicate_weights(x, y, c, beta_full if same else None)
-        if w is None:
-            ok[b] = False
-            continue
-        W[b, who] = c * w
-    return W, ok
+    rng = np.random.default_rng(seed)
+    parts = forked.chunks(n_boot, forked.default_workers(n_boot * len(frame)) if workers is None else workers)
+    states = {}
+    for first, stop in parts:   # the generator's state at the start of each chunk, as in one loop
+        states[first] = rng.bit_generator.state
+        for _ in range(first, stop if stop < n_boot else first):  # (the last chunk's draws: in fill)
+            for g in groups:
+                rng.integers(0, len(g), len(g))
+
+    def fill(W: np.ndarray, ok: np.ndarray, first: int, stop: int) -> None:
+        chunk_rng = np.random.default_rng(seed)
+        chunk_rng.bit_generator.state = states[first]
+        for b in range(first, stop):
+            rows = np.concatenate([g[chunk_rng.integers(0, len(g), len(g))] for g in groups])
+            # the replicate as its distinct subjects with their counts: the same fit on ~63% of the rows
+            counts = np.bincount(rows, minlength=len(frame))
+            who = np.flatnonzero(counts)
+            y, c = coded.y[who], counts[who].astype(float)
+            cols = coded.columns(who, y)  # a level is present among the resampled rows iff among `who`
+            same = full_cols is not None and np.array_equal(cols, full_cols)
+            x = full_design[who] if same else coded.matrix[who][:, cols]
+            w = _replicate_weights(x, y, c, beta_full if same else None)
+            if w is None:
+                ok[b] = False
+                continue
+            W[b, who] = c * w
+    return forked.fill_rows((n_boot, len(frame)), fill, parts)
 
 
 # --- the primary comparison --------------------------------------------------------------------------
