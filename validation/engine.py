@@ -94,12 +94,12 @@ def run_suites(suites: list[Suite], context=None, cache: dict | None = None,
     outcomes), so a run that changes one form re-validates only the suites that form touches.
     ``workers``: processes the suites are spread over (default: validation.parallel.default_workers,
     i.e. $SAP_VALIDATE_WORKERS or the machine's cores); outcomes and their order do not depend on it."""
-    from validation.parallel import default_workers, run_parallel
+    from validation.parallel import default_workers
     keys = [suite_fingerprint(s) if cache is not None else None for s in suites]
     todo = [i for i, key in enumerate(keys) if key is None or key not in cache]
     workers = default_workers(len(todo)) if workers is None else max(1, min(workers, len(todo)))
     if workers > 1 and context is None:
-        fresh = run_parallel([suites[i] for i in todo], workers)
+        fresh = _run_in_workers([suites[i] for i in todo], workers)
     else:
         fresh = _run_serially([suites[i] for i in todo], context)
     done = dict(zip(todo, fresh))
@@ -112,6 +112,38 @@ def run_suites(suites: list[Suite], context=None, cache: dict | None = None,
             cache[key] = _rebind(done[i], suite)
         outcomes.extend(done[i])
     return outcomes
+
+
+_PENDING: list[Suite] = []   # the suites of a parallel run, set before the workers are forked
+_WORKER_GX: list = []        # a worker's (context, data source), made on its first suite
+
+
+def _run_in_workers(suites: list[Suite], workers: int) -> list[list[Outcome]]:
+    """Each suite's outcomes, in order, from ``workers`` forked processes (validation.parallel);
+    the workers send plain data back, rebuilt here into outcomes bound to ``suites``' rules."""
+    from validation.parallel import fork_map
+    _PENDING[:] = suites
+    _WORKER_GX.clear()   # a context made here by an earlier run's fallback is not the workers' to reuse
+    try:
+        plain = fork_map(_plain_outcomes_of_pending, len(suites), workers,
+                         costs=[len(s.rules) * (100 + (0 if s.frame is None else len(s.frame))) for s in suites])
+    finally:
+        _PENDING.clear()
+        _WORKER_GX.clear()
+    return [[Outcome(suite, rule, status, [FailedRow(*row) for row in rows], problems, checked, note, more)
+             for rule, (status, rows, problems, checked, note, more) in zip(suite.rules, outcomes)]
+            for suite, outcomes in zip(suites, plain)]
+
+
+def _plain_outcomes_of_pending(index: int) -> list[tuple]:
+    """In a worker (or, after a worker died, here): suite ``index`` of _PENDING's outcomes as plain data."""
+    suite = _PENDING[index]
+    if not _WORKER_GX and suite.frame is not None:
+        ctx = new_context()
+        _WORKER_GX.append((ctx, ctx.data_sources.add_pandas(f"raw-worker-{os.getpid()}")))
+    ctx, source = _WORKER_GX[0] if _WORKER_GX else (None, None)
+    return [(o.status, [(r.row, r.subject, r.detail) for r in o.rows], o.problems, o.checked, o.note, o.more_rows)
+            for o in _run_suite(ctx, source, suite)]
 
 
 def _run_serially(suites: list[Suite], context=None) -> list[list[Outcome]]:
