@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -24,11 +25,35 @@ from analysis.stats import survival
 def ard_stat(ard: pd.DataFrame, **keys) -> float:
     """The one ARD stat matching ``keys`` (``analysis.ard`` columns: context=..., param=...,
     group1_level=..., variable_level=..., stat_name=...), NaN when absent (an analysis not run
-    for this cut)."""
-    sel = A.select(ard, **keys)
-    if len(sel) > 1:
-        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
-    return float(sel["stat"].iloc[0]) if len(sel) else float("nan")
+    for this cut). The rows ``analysis.ard.select`` would return, found through an index of the
+    frame built once per set of key columns (issue 15: a page makes hundreds of lookups, each a
+    scan of every ARD row, about a quarter of the longest notebook's time)."""
+    names = tuple(keys)
+    if any(k not in ard.columns for k in names):
+        A.select(ard, **keys)  # raises the ARD's own error naming the column
+    rows = _rows_by_keys(ard, names).get(tuple(A._level_text(keys[k]) for k in names), ())  # select's text
+    if len(rows) > 1:
+        raise KeyError(f"ARD lookup {keys}: {len(rows)} rows")
+    return float(ard["stat"].iloc[rows[0]]) if len(rows) else float("nan")
+
+
+_KEY_INDEXES: dict[tuple[int, tuple[str, ...]], tuple[weakref.ref, int, dict]] = {}
+
+
+def _rows_by_keys(ard: pd.DataFrame, names: tuple[str, ...]) -> dict[tuple, list[int]]:
+    """{(cell of each column of ``names``): row positions} of ``ard``, kept while that frame lives
+    and has as many rows (a frame is matched by identity, not by value)."""
+    slot = (id(ard), names)
+    hit = _KEY_INDEXES.get(slot)
+    if hit is not None and hit[0]() is ard and hit[1] == len(ard):
+        return hit[2]
+    for stale in [s for s, (ref, _, _) in _KEY_INDEXES.items() if ref() is None]:
+        del _KEY_INDEXES[stale]
+    index: dict[tuple, list[int]] = {}
+    for pos, key in enumerate(zip(*(ard[n].tolist() for n in names))):
+        index.setdefault(key, []).append(pos)
+    _KEY_INDEXES[slot] = (weakref.ref(ard), len(ard), index)
+    return index
 
 
 WIDE_NAMES = {"group1_level": "group", "variable_level": "level"}   # ARD column -> display-input column
