@@ -31,6 +31,14 @@ from analysis.messages import say
 WORKERS_ENV = "SAP_VALIDATE_WORKERS"
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system says, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def default_workers(n_items: int) -> int:
     """$SAP_VALIDATE_WORKERS, else the machine's cores; never more than the items; 1 where fork
     is not available (the workers inherit the suites by forking)."""
@@ -41,7 +49,7 @@ def default_workers(n_items: int) -> int:
         except ValueError:
             raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
     else:
-        wanted = os.cpu_count() or 1
+        wanted = usable_cores()
     if "fork" not in multiprocessing.get_all_start_methods():
         wanted = 1
     return max(1, min(wanted, n_items))

@@ -27,6 +27,14 @@ WORKERS_ENV = "SAP_BOOTSTRAP_WORKERS"
 MIN_CELLS = 10**6   # below this (e.g. 1,000 replicates x 190 subjects) a fork costs more than it saves
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system says, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def default_workers(n_cells: int) -> int:
     """$SAP_BOOTSTRAP_WORKERS, else the machine's cores (1 for a small matrix or without fork)."""
     text = os.environ.get(WORKERS_ENV)
@@ -37,7 +45,7 @@ def default_workers(n_cells: int) -> int:
             raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
     if n_cells < MIN_CELLS or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return os.cpu_count() or 1
+    return usable_cores()
 
 
 def shared_zeros(shape: tuple[int, ...], dtype=float) -> np.ndarray:
