@@ -80,3 +80,28 @@ def test_workers_setting(monkeypatch):
     assert forked.default_workers(1000 * 190) == 1   # the shipped study: not worth a fork
     monkeypatch.setenv(forked.WORKERS_ENV, "3")
     assert forked.default_workers(10) == 3
+
+
+def test_fixed_information_steps_reach_the_newton_fit(monkeypatch):
+    """A large study's replicates are fitted with steps scaled by the full data's information
+    matrix (target_trial.FIXED_HESSIAN_MIN_SUBJECTS): the same maximum as Newton-Raphson to the
+    step tolerance (1e-10), so the weights agree to 1e-8 relative and the same replicates fail."""
+    frame = subject_frame(n=600, seed=8)
+    monkeypatch.setattr(target_trial, "FIXED_HESSIAN_MIN_SUBJECTS", 10**9)
+    W_newton, ok_newton = target_trial.bootstrap_weights(frame, 20, seed=6, workers=1)
+    monkeypatch.setattr(target_trial, "FIXED_HESSIAN_MIN_SUBJECTS", 0)
+    W_fixed, ok_fixed = target_trial.bootstrap_weights(frame, 20, seed=6, workers=1)
+    assert np.array_equal(ok_newton, ok_fixed) and ok_fixed.all()
+    np.testing.assert_allclose(W_fixed, W_newton, rtol=1e-8, atol=1e-12)
+    assert not np.array_equal(W_fixed, W_newton), "the fixed-information path was taken"
+
+
+def test_fixed_information_fit_that_does_not_converge_falls_back_to_newton():
+    rng = np.random.default_rng(1)
+    x = np.column_stack([np.ones(300), rng.normal(size=300)])
+    y = (rng.random(300) < 1 / (1 + np.exp(-2 * x[:, 1]))).astype(float)
+    newton = target_trial._logistic_fit(x, y)
+    with pytest.raises(FloatingPointError):   # a useless scaling: no convergence in the allowed steps
+        target_trial._logistic_fit(x, y, np.zeros(2), np.ones(300), hessian_inv=np.eye(2) * 1e-6)
+    w = target_trial._replicate_weights(x, y, np.ones(300), np.zeros(2), np.eye(2) * 1e-6)
+    np.testing.assert_allclose(w, target_trial._att_from_design(x, y, newton), rtol=1e-9)
