@@ -4,21 +4,25 @@ checking, comparing and looking up.
 Shape: the columns of the pharmaverse ``cards`` package / CDISC Analysis Results Standard, one
 statistic per row, full precision::
 
-    context  param  group1 group1_level  group2 group2_level  variable variable_level
-    stat_name  stat_label  stat
+    context  param  group1 group1_level  group2 group2_level  group3 group3_level
+    variable variable_level  stat_name  stat_label  stat
 
 ``context`` is the analysis id (its method is listed once in ``ard_methods.csv``, column
-``analysis``, so that every table footnote can print it); ``param`` the ADaM parameter (PARAMCD
-or the grade scope of an AE table); ``group1``/``group1_level`` the grouping variable and its
+``analysis``, so that every table footnote can print it); ``param`` the ADaM parameter (PARAMCD;
+TEAE for adverse-event incidence); ``group1``/``group1_level`` the grouping variable and its
 level (COHORT = SANDWICH, or a comparison "SANDWICH vs ALLO_EXT"); ``group2``/``group2_level``
-the outer level of a hierarchy (AEBODSYS = the SOC of a preferred term); ``variable`` /
+the outer level of a hierarchy (AEBODSYS = the SOC of a preferred term); ``group3`` /
+``group3_level`` a further stratum, the grade scope of AE incidence (ATOXGR = k: subjects by
+their worst grade k; ATOXGR = ">=3": subjects with any event of grade 3 or more; empty: any
+grade); ``variable`` /
 ``variable_level`` what is summarised and its level. ``stat_label`` is the display label of
 ``stat_name`` (``STAT_LABELS``). A row is identified by every column but ``stat_label`` and
 ``stat`` (``KEY_COLUMNS``), and those keys are unique (``check``).
 
 ``ARD_SCHEMA_VERSION`` names this shape; the lock records it in lock.json and ``reproduce`` says
 so when a locked ARD was written in another one. Version 1 (columns analysis, param, group,
-variable, level, stat_name, stat; hierarchy packed as "SOC / term") is no longer read.
+variable, level, stat_name, stat; hierarchy packed as "SOC / term") is no longer read; version 2
+had no group3 columns (the AE grade scope was text in ``param``: "worst grade 3").
 """
 
 from __future__ import annotations
@@ -33,14 +37,16 @@ import pandas as pd
 
 from analysis.atomic import atomic_write_bytes
 
-ARD_SCHEMA_VERSION = "2"
+ARD_SCHEMA_VERSION = "3"
 ARD_CSV = "ard.csv"
 ARD_PARQUET = "ard.parquet"
 ARD_METHODS = "ard_methods.csv"
 METHODS_COLUMNS = ["analysis", "method"]
 
-ARD_COLUMNS = ["context", "param", "group1", "group1_level", "group2", "group2_level",
+ARD_COLUMNS = ["context", "param", "group1", "group1_level", "group2", "group2_level", "group3", "group3_level",
                "variable", "variable_level", "stat_name", "stat_label", "stat"]
+# the columns of earlier schema versions still recognised by name (``schema_of``)
+EARLIER_COLUMNS = {"2": [c for c in ARD_COLUMNS if c not in ("group3", "group3_level")]}
 VALUE = "stat"
 LABEL = "stat_label"
 KEY_COLUMNS = [c for c in ARD_COLUMNS if c not in (LABEL, VALUE)]
@@ -82,7 +88,8 @@ def stat_label(stat_name: str) -> str:
 
 
 def rows(context: str, param: str, group, variable: str, level, stats: Mapping[str, float], *,
-         group1: str | None = None, group2: str = "", group2_level="") -> pd.DataFrame:
+         group1: str | None = None, group2: str = "", group2_level="", group3: str = "",
+         group3_level="") -> pd.DataFrame:
     """ARD rows for one cell: every statistic in ``stats`` becomes its own row. ``group`` is the
     level of ``group1`` (default ``DEFAULT_GROUP1``; none when ``group`` is empty)."""
     group_level = _level_text(group)
@@ -90,24 +97,11 @@ def rows(context: str, param: str, group, variable: str, level, stats: Mapping[s
         group1 = DEFAULT_GROUP1 if group_level else ""
     return pd.DataFrame({
         "context": context, "param": param, "group1": group1, "group1_level": group_level,
-        "group2": group2, "group2_level": _level_text(group2_level), "variable": variable,
+        "group2": group2, "group2_level": _level_text(group2_level), "group3": group3,
+        "group3_level": _level_text(group3_level), "variable": variable,
         "variable_level": _level_text(level), "stat_name": list(stats),
         "stat_label": [stat_label(s) for s in stats], "stat": [_number(v) for v in stats.values()],
     }, columns=ARD_COLUMNS)
-
-
-def from_frame(frame: pd.DataFrame, *, context: str, param: str, group_col: str | None, variable: str,
-               level_col: str | None, stats: Mapping[str, str], group_value: str | None = None,
-               level_value=None, variable_col: str | None = None) -> pd.DataFrame:
-    """ARD rows from a tidy result frame: ``stats`` maps ARD stat_name -> frame column; the
-    group / variable / level of a row come from its ``*_col`` columns, else the constants."""
-    parts = []
-    for _, rec in frame.iterrows():
-        group = rec[group_col] if group_col else group_value
-        level = rec[level_col] if level_col else level_value
-        var = rec[variable_col] if variable_col else variable
-        parts.append(rows(context, param, group, var, level, {k: rec[c] for k, c in stats.items()}))
-    return concat(parts)
 
 
 def with_context(frame: pd.DataFrame, context: str, param: str) -> pd.DataFrame:
@@ -169,6 +163,9 @@ def schema_of(path) -> str:
     columns = list(pd.read_csv(path, nrows=0).columns)
     if columns == ARD_COLUMNS:
         return ARD_SCHEMA_VERSION
+    for version, earlier in EARLIER_COLUMNS.items():
+        if columns == earlier:
+            return version
     return "1" if LEGACY_COLUMNS <= set(columns) else "unknown"
 
 

@@ -105,6 +105,18 @@ DEPENDENCIES: dict[str, StepDeps] = {
         after=("derive",),
         outputs=("reports/{cut}/ard.*", "reports/{cut}/ard_*", "reports/{cut}/ard/"),
     ),
+    # The numbered tables and listings of the report as RTF, from the ARD (listings: derived data),
+    # by the same builders whose Table the notebooks show (analysis/present/csr/).
+    "rtf": StepDeps(
+        entry="analysis.present.csr.step:rtf_cut",
+        help="write every numbered table and listing as RTF from the ARD -> reports/<cut>/tables/",
+        code=("analysis/present/**", "analysis/provenance.py", "analysis/analyze/**", "analysis/stats/**",
+              "analysis/conventions.py", "analysis/build.py", "analysis/raw_io.py", "analysis/raw_spec.py",
+              "analysis/regulatory/__init__.py", "analysis/regulatory/common.py", "analysis/regulatory/compare.py",
+              "analysis/regulatory/guard.py", "validation/__init__.py", "validation/manifest.py"),
+        after=("derive", "analyze"),
+        outputs=("reports/{cut}/tables/",),
+    ),
     # "Changes since the previous cut": raw of both cuts, derived data / ARD of the previous cut
     # where built, and lock manifests (a change to a locked cut is called out).
     "changes": StepDeps(
@@ -120,7 +132,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
     ),
     "render": StepDeps(
         entry="analysis.render.pipeline:render_cut",
-        help="render the Quarto notebooks -> reports/<cut>/ (key tables also as RTF in tables/)",
+        help="render the Quarto notebooks -> reports/<cut>/ (index links the RTF tables of the rtf step)",
         code=("analysis/notebooks/**", "analysis/render/**", "analysis/present/**", "analysis/provenance.py",
               "docs/sap-notes.md", "_quarto.yml",
               # what the notebooks import besides present: the ARD reader and loaders of
@@ -129,7 +141,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
               "analysis/raw_spec.py", "analysis/build.py", "analysis/regulatory/__init__.py",
               "analysis/regulatory/common.py", "analysis/regulatory/compare.py", "analysis/regulatory/guard.py",
               "validation/__init__.py", "validation/manifest.py"),
-        after=("validate", "derive", "define", "analyze", "changes"),
+        after=("validate", "derive", "define", "analyze", "rtf", "changes"),
         outputs=("reports/{cut}/",),
     ),
     # Last: no directly identifying column or value of raw in any output (raises BadDataError).
@@ -141,7 +153,7 @@ DEPENDENCIES: dict[str, StepDeps] = {
               "analysis/raw_spec.py", "analysis/conventions.py", "analysis/build.py", "validation/__init__.py",
               "validation/manifest.py"),
         reads=("data/raw/{cut}/",),
-        after=("derive", "define", "analyze", "changes", "render"),
+        after=("derive", "define", "analyze", "rtf", "changes", "render"),
     ),
 }
 

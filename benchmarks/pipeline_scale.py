@@ -39,8 +39,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from analysis.build import DEPENDENCIES, PIPELINE
+
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("validate", "derive", "define", "analyze", "changes", "render", "identifiers")
+STEPS = PIPELINE   # every step of the one step table (analysis.build), in order
 SEED = 20221101
 COLD_REPORT_TARGET_S = 30
 LINEAR_STEPS = ("validate", "derive", "analyze")   # issue 15: these grow at most linearly with the patients
@@ -57,7 +59,6 @@ TIMED = {  # analyze's parts whose share is printed: label -> (module, attribute
 
 def run_step_here(step: str, cut: str, root: Path, shares_file: Path | None) -> int:
     """The child: run one step function on ``root`` and, for analyze, time its parts."""
-    from analysis.build import DEPENDENCIES
     from analysis.errors import BadDataError
     spent: dict[str, float] = {name: 0.0 for name in TIMED}
     if step == "analyze":
@@ -72,7 +73,7 @@ def run_step_here(step: str, cut: str, root: Path, shares_file: Path | None) -> 
                 finally:
                     spent[_name] += time.perf_counter() - t0
             setattr(mod, attr, timed)
-    module, func = DEPENDENCIES[step].entry.split(":")
+    module, _, func = DEPENDENCIES[step].entry.partition(":")   # the one step table (analysis.build)
     t0 = time.perf_counter()
     try:
         getattr(importlib.import_module(module), func)(cut, root=root)

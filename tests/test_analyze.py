@@ -366,7 +366,7 @@ def test_ae_any_grade_subject_counts_recounted(run):
     """Any-grade subjects with >= 1 TEAE per SOC and per SOC / term, and their % of the safety
     population, recounted with pandas from ADAE (each subject once per SOC / term)."""
     teae, n_pop = _teae(run), len(trial_safety(run))
-    ae = run.ard[(run.ard["context"] == "ae") & (run.ard["param"] == "any grade") & (run.ard["group1_level"] == TRIAL)]
+    ae = run.ard[(run.ard["context"] == "ae") & (run.ard["group3"] == "") & (run.ard["group1_level"] == TRIAL)]
     by_soc = teae.groupby("AEBODSYS")["USUBJID"].nunique()
     by_term = teae.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique()
     got_soc = ae[(ae["variable"] == "AEBODSYS") & (ae["stat_name"] == "n_subj")].set_index("variable_level")["stat"]
@@ -377,9 +377,9 @@ def test_ae_any_grade_subject_counts_recounted(run):
     assert got_soc.sort_index().to_dict() == by_soc.astype(float).sort_index().to_dict()
     assert got_term.sort_index().to_dict() == by_term.astype(float).sort_index().to_dict()
     top_soc = by_soc.idxmax()
-    assert stat(run, context="ae", param="any grade", group1_level=TRIAL, variable="AEBODSYS", variable_level=top_soc,
+    assert stat(run, context="ae", group3="", group1_level=TRIAL, variable="AEBODSYS", variable_level=top_soc,
                 stat_name="pct") == pytest.approx(100 * by_soc[top_soc] / n_pop, abs=ABS_TOL)
-    assert stat(run, context="ae", param="any grade", group1_level=TRIAL, variable="ANY", variable_level="",
+    assert stat(run, context="ae", group3="", group1_level=TRIAL, variable="ANY", variable_level="",
                 stat_name="n_events") == len(teae)
 
 
@@ -388,7 +388,7 @@ def test_ae_grade_3_or_more_for_one_term_recounted(run):
     teae = _teae(run)
     severe = teae[teae["ATOXGR"].astype(float) >= 3]
     (soc, term), k = max(severe.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique().items(), key=lambda kv: kv[1])
-    assert stat(run, context="ae", param="grade >=3", group1_level=TRIAL, variable="AEDECOD", group2_level=soc, variable_level=term,
+    assert stat(run, context="ae", group3="ATOXGR", group3_level=">=3", group1_level=TRIAL, variable="AEDECOD", group2_level=soc, variable_level=term,
                 stat_name="n_subj") == k
 
 

@@ -78,6 +78,9 @@ def test_a_schema_1_ard_is_named_as_such(tmp_path):
     current = tmp_path / "current.csv"
     current.write_bytes(ard.to_csv_bytes(_small()))
     assert ard.schema_of(current) == ard.ARD_SCHEMA_VERSION
+    schema_2 = tmp_path / "schema2.csv"      # before the grade scope got its own columns (group3)
+    _small()[ard.EARLIER_COLUMNS["2"]].to_csv(schema_2, index=False)
+    assert ard.schema_of(schema_2) == "2" != ard.ARD_SCHEMA_VERSION
 
 
 def test_lookup_and_select():
@@ -124,7 +127,7 @@ def _adae_adsl():
 def test_ae_summary_cards_carry_the_soc_of_a_term_in_group2():
     adae, adsl = _adae_adsl()
     rows = cards.ae_summary_cards(adae, adsl, "ARM", grade=None)
-    assert list(rows.columns) == [*cards.CARDS_COLUMNS, "grade"]
+    assert list(rows.columns) == cards.CARDS_COLUMNS and set(rows["group3"]) == {""}   # no grade scope
     n = rows[rows["stat_name"] == "n_subj"]
     term = n[(n["variable"] == "AEDECOD") & (n["group1_level"] == "A")].set_index("variable_level")
     # arm A (N = 3): pneumonia in S1 only (two events, one subject), sepsis in S2
@@ -139,3 +142,16 @@ def test_ae_summary_cards_carry_the_soc_of_a_term_in_group2():
     events = rows[(rows["stat_name"] == "n_events") & (rows["variable"] == "ANY") & (rows["group1_level"] == "A")]
     assert events["stat"].item() == 3
     assert set(rows["group1"]) == {"ARM"}
+
+
+def test_ae_grade_scope_is_its_own_column_not_text_in_param():
+    """Issue 16: schema 2 packed the grade scope into param ("worst grade 3"); now it is group3 =
+    the grade variable with the scope as its level. Hand counts: arm A worst grades S1 3, S2 4."""
+    adae, adsl = _adae_adsl()
+    rows = cards.ae_summary_cards(adae, adsl, "ARM", grade="ATOXGR")
+    assert set(rows["group3"]) == {"", "ATOXGR"} and "param" not in rows
+    any_a = rows[(rows["variable"] == "ANY") & (rows["group1_level"] == "A") & (rows["stat_name"] == "n_subj")]
+    by_scope = any_a.set_index("group3_level")["stat"]
+    assert by_scope[""] == 2 and by_scope["3"] == 1 and by_scope["4"] == 1 and by_scope[">=3"] == 2
+    assert by_scope["1"] == 0 and by_scope["2"] == 0        # S1's grade 2 event is not its worst
+    assert set(any_a.loc[any_a["group3_level"] == "", "group3"]) == {""}

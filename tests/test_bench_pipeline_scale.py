@@ -20,3 +20,13 @@ def test_cells_say_time_memory_and_failures():
     assert fmt_cell(12.34, 1536.4, 0) == "12.3 s 1,536 MB"
     assert fmt_cell(12.34, 1536.4, 3) == "12.3 s 1,536 MB exit 3"
     assert fmt_cell(900.2, 10.0, "timeout") == ">900 s timeout"
+
+
+def test_the_benchmark_runs_every_step_of_the_one_step_table():
+    """Old code: a hard-coded step list without rtf, and the entry points read from
+    ``analysis.cli.STEPS``, which no longer exists (the one step table is analysis.build)."""
+    from analysis import build
+    from benchmarks import pipeline_scale
+    assert pipeline_scale.STEPS == build.PIPELINE and "rtf" in pipeline_scale.STEPS
+    for step in pipeline_scale.STEPS:
+        assert callable(build.load_step(step)), step

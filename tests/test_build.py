@@ -55,6 +55,10 @@ class FakePipeline:
         adsl = (root / "data/derived" / cut / "adsl.csv").read_text()
         _write(root / "reports" / cut / "ard.csv", f"n\n{adsl.count(chr(10)) - 1}\n")
 
+    def rtf(self, cut, root):
+        ard = (root / "reports" / cut / "ard.csv").read_text()
+        _write(root / "reports" / cut / "tables" / "t.rtf", "{\\rtf1 " + ard + "}")
+
     def changes(self, cut, root):
         _write(root / "reports" / cut / "changes" / "summary.csv", "item,value\n")
 
@@ -114,7 +118,7 @@ def test_changed_derivation_source_reruns_derive_and_downstream_only(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/derive/adsl.py", "# adsl v2: new derivation\n")
-    assert run_all(tree) == ["derive", "define", "analyze", "changes", "render", "identifiers"]
+    assert run_all(tree) == ["derive", "define", "analyze", "rtf", "changes", "render", "identifiers"]
 
 
 def test_changed_notebook_reruns_render_and_submission_only(tree):
@@ -128,7 +132,7 @@ def test_changed_statistics_code_reruns_analysis_downstream(tree):
     code, *_ = tree
     run_all(tree)
     _write(code / "analysis/stats/km.py", "# faster KM\n")
-    assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
+    assert run_all(tree) == ["analyze", "rtf", "changes", "render", "identifiers"]
 
 
 def test_changed_validation_suite_reruns_validate_and_downstream(tree):
@@ -212,7 +216,7 @@ def test_failed_step_leaves_no_record_and_stops_the_build(tree, previous_build):
         assert not (data / "reports" / CUT1 / "ard.csv").exists()
         assert build.record_path("derive", CUT1, data).exists(), "the steps that succeeded are recorded"
     fake.fail = set()
-    assert run_all(tree) == ["analyze", "changes", "render", "identifiers"]
+    assert run_all(tree) == ["analyze", "rtf", "changes", "render", "identifiers"]
     assert run_all(tree) == []
 
 
@@ -307,3 +311,12 @@ def test_up_to_date_check_imports_no_heavy_library(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_changed_table_builder_reruns_rtf_and_render_only(tree):
+    """The RTF tables are a step of their own: a change to a table builder re-runs the rtf step
+    and the pages that show the same tables, never the analysis."""
+    code, *_ = tree
+    run_all(tree)
+    _write(code / "analysis/present/csr/mrd.py", "# a new footnote\n")
+    assert run_all(tree) == ["rtf", "render", "identifiers"]

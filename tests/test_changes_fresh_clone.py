@@ -108,7 +108,7 @@ def test_page_08_shows_record_level_adam_changes_and_new_events(fresh):
 
 
 def test_real_notebooks_through_the_fake_quarto_load_nothing_from_a_cdn(fresh, tmp_path, monkeypatch):
-    """Notebooks with the report's tables (02: Table via present.table.export; 08: printed HTML)
+    """Notebooks with the report's tables (02: the Tables of analysis.present.csr; 08: printed HTML)
     rendered by the stand-in for Quarto 1.7 (tests/fixtures/fake_quarto.py), which adds
     require.js/jQuery from cdnjs for any text/html output: the pages must have none."""
     from analysis.render.html import external_references

@@ -123,7 +123,7 @@ def test_missing_step_module_stops_report_quietly(fake_steps, monkeypatch, capsy
     monkeypatch.setitem(build.DEPENDENCIES, "render",
                         dataclasses.replace(build.DEPENDENCIES["render"], entry="analysis.no_such_module:render_cut"))
     assert cli.main(["--root", str(root), "report"]) == EXIT_OK
-    assert [s for s, _ in calls] == ["validate", "derive", "define", "analyze", "changes"]
+    assert [s for s, _ in calls] == ["validate", "derive", "define", "analyze", "rtf", "changes"]
     assert "not built yet" in capsys.readouterr().err
 
 

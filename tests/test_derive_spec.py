@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.derive import adae, admrd, adsl, adtte
-from analysis.derive.spec import DatasetSpec, char, conform, date, num, spec_to_dict
+from analysis.derive.spec import DatasetSpec, char, conform, date, num, predecessors, spec_to_dict
 
 SPECS = (adsl.SPEC, adtte.SPEC, admrd.SPEC, adae.SPEC)
 
@@ -76,3 +76,27 @@ def test_char_length_counts_utf8_bytes_of_the_longest_value(values, expected):
     from analysis.derive.spec import char_length
     for dtype in ("string", object):
         assert char_length(pd.Series(values, dtype=dtype)) == expected
+
+
+# --- predecessors: variables copied from ADSL are declared once (issue 16) -----------------------
+
+def test_predecessors_copy_label_type_and_date_format_from_their_source():
+    source = DatasetSpec("ADSL", "Subject-Level", ("USUBJID",), (
+        char("USUBJID", "Unique Subject Identifier", "Derived", "dm.SUBJID", "STUDYID-SUBJID"),
+        date("TRTSDT", "Date of First Infusion", "Derived", "ex.EXSTDTC")))
+    usubjid, trtsdt = predecessors(source, "USUBJID", "TRTSDT")
+    assert (usubjid.label, usubjid.type, usubjid.origin, usubjid.source, usubjid.derivation) == \
+        ("Unique Subject Identifier", "Char", "Predecessor", "ADSL.USUBJID", "")
+    assert trtsdt.date and trtsdt.type == "Num" and trtsdt.source == "ADSL.TRTSDT"
+    with pytest.raises(ValueError, match=r"ADSL declares no \['AGE'\]"):
+        predecessors(source, "AGE")
+
+
+def test_every_predecessor_of_adsl_carries_the_adsl_label():
+    declared = {v.name: v for v in adsl.SPEC.variables}
+    copies = [(m.SPEC.name, v) for m in (adae, admrd, adtte) for v in m.SPEC.variables
+              if v.origin == "Predecessor" and v.source.startswith("ADSL.")]
+    assert len(copies) >= 25
+    for dataset, v in copies:
+        assert (v.label, v.type, v.date) == (declared[v.name].label, declared[v.name].type, declared[v.name].date), \
+            (dataset, v.name)

@@ -321,12 +321,15 @@ def _ae_ard() -> pd.DataFrame:
     soc, term = "Immune system disorders", "Cytokine release syndrome"
     parts = [A.rows("ae_overview", "TEAE", TRIAL, "category", "N", {"N": 40}),
              A.rows("ae_overview", "TEAE", TRIAL, "category", "Any TEAE", {"n_subj": 38, "pct": 95.0, "n_events": 120})]
-    for param, n in (("any grade", 34), ("worst grade 1", 20), ("worst grade 2", 8), ("worst grade 3", 4),
-                     ("worst grade 4", 2), ("grade >=3", 6)):
-        parts.append(A.rows("ae", param, TRIAL, "ANY", "", {"n_subj": n, "pct": 100 * n / 40, "n_events": n + 1}))
-        parts.append(A.rows("ae", param, TRIAL, "AEBODSYS", soc, {"n_subj": n, "pct": 100 * n / 40, "n_events": n}))
-        parts.append(A.rows("ae", param, TRIAL, "AEDECOD", term, {"n_subj": n, "pct": 100 * n / 40, "n_events": n},
-                            group2="AEBODSYS", group2_level=soc))
+    # the grade scope: group3 = ATOXGR at the worst grade (or ">=3"); empty for any grade
+    for scope, n in (("", 34), ("1", 20), ("2", 8), ("3", 4), ("4", 2), (">=3", 6)):
+        grade = {"group3": "ATOXGR" if scope else "", "group3_level": scope}
+        parts.append(A.rows("ae", "TEAE", TRIAL, "ANY", "", {"n_subj": n, "pct": 100 * n / 40, "n_events": n + 1},
+                            **grade))
+        parts.append(A.rows("ae", "TEAE", TRIAL, "AEBODSYS", soc, {"n_subj": n, "pct": 100 * n / 40, "n_events": n},
+                            **grade))
+        parts.append(A.rows("ae", "TEAE", TRIAL, "AEDECOD", term, {"n_subj": n, "pct": 100 * n / 40, "n_events": n},
+                            group2="AEBODSYS", group2_level=soc, **grade))
     return A.read(_roundtrip(A.concat(parts)))
 
 

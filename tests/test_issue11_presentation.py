@@ -51,8 +51,9 @@ def test_every_table_and_figure_of_a_notebook_is_registered_and_numbered(path):
             assert entry.kind == "Figure" and cap.startswith(f"{entry.label}: "), (label, cap)
         else:
             assert entry.kind in ("Table", "Listing")
-            # the table goes through NB.publish (numbered title, footer, RTF) under its key
-            assert f'"{entry.key}"' in code and ("NB.publish(" in code or "out(" in code or "table(" in code), label
+            # the cell shows the rtf step's table of its key (numbered title, footer; one builder)
+            body = [line for line in code.splitlines() if line.strip() and not line.startswith("#|")]
+            assert body == [f'CSR.show("{entry.key}", inputs)'], label
 
 
 def test_the_registry_covers_efficacy_mrd_and_external_control():
@@ -62,9 +63,14 @@ def test_the_registry_covers_efficacy_mrd_and_external_control():
 
 
 def test_table_1_is_shown_once_in_the_whole_report():
-    """Old code: 02-population and 06-external-control each rendered a Table 1 (different rounding)."""
-    cells = [(p.name, label) for p in NOTEBOOKS for label, _, code in _chunks(p) if "format_table1(" in code]
+    """Old code: 02-population and 06-external-control each rendered a Table 1 (different rounding).
+    Now one builder (analysis/present/csr/population.py) and one cell show it."""
+    cells = [(p.name, label) for p in NOTEBOOKS for label, _, code in _chunks(p)
+             if "format_table1(" in code or '"table1"' in code]
     assert cells == [("02-population.qmd", "tbl-table1")]
+    builders = sorted(p.name for p in (REPO_ROOT / "analysis/present/csr").glob("*.py")
+                      if "format_table1(" in p.read_text(encoding="utf-8"))
+    assert builders == ["population.py"]
 
 
 def test_method_footnotes_name_the_analysis_not_its_ard_id():
@@ -175,5 +181,5 @@ def test_one_day_convention_in_listings_and_tables():
     adsl = pd.DataFrame({"COHORT": [C.COHORT_TRIAL], "USUBJID": ["S1"], "DTHFL": ["Y"], "TRTSDT": [d("2024-01-01")],
                          "DTHDT": [d("2024-01-31")], "DTHCAUS": ["INFECTION"], "RELDT": [pd.NaT]})
     assert list(LI.death_listing(adsl)["Day of death"]) == ["30"]   # "within 30 days" in Table 14.3.2.1
-    safety = (REPO_ROOT / "analysis/notebooks/05-safety.qmd").read_text(encoding="utf-8")
+    safety = (REPO_ROOT / "analysis/present/csr/safety.py").read_text(encoding="utf-8")   # the listings' footnotes
     assert "day 1 = CAR-T1" not in safety and "CAR-T1 = day 0" in safety

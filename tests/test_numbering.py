@@ -32,7 +32,8 @@ def test_the_same_number_in_html_and_rtf_with_program_cut_and_commit(monkeypatch
     assert t.title == "Table 14.3.1.5: Treatment-emergent adverse events by period at onset"
     html, rtf = to_html(t), rtf_string(t)
     assert "Table 14.3.1.5: Treatment-emergent" in html and "Table 14.3.1.5: Treatment-emergent" in rtf
-    footer = "Program: analysis/notebooks/05-safety.qmd; data cut: cut-2025-06-30; commit: abc123def456."
+    footer = ("Program: analysis/present/csr/safety.py, shown in analysis/notebooks/05-safety.qmd; "
+              "data cut: cut-2025-06-30; commit: abc123def456.")
     assert footer in html and footer in rtf
     assert "NUMPAGES" in rtf and "PAGE" in rtf    # "Page x of y" fields
     assert "Subjects who entered each period" in t.subtitles   # the population
@@ -63,10 +64,14 @@ def test_html_page_does_not_add_a_second_number_to_a_numbered_table():
     assert page.find(".//caption").text_content() == "Table 14.3.1.5: AEs by period"
 
 
-def test_reviewers_checklist_lists_every_registered_output():
+def test_reviewers_checklist_lists_every_registered_output_with_the_program_that_makes_it():
     guide = (REPO_ROOT / "docs" / "reviewers-guide.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| ((?:Table|Figure|Listing) [\d.]+) \| [^|]+ \| ([^|]+) \| `([^`]+)` \|", guide, re.MULTILINE)
-    assert rows == [(o.label, o.population, o.program) for o in NB.OUTPUTS]
+    assert NB.checklist_markdown() in guide, "regenerate with analysis.present.numbering.checklist_markdown()"
+    rows = re.findall(r"^\| ((?:Table|Figure|Listing) [\d.]+) \| [^|]+ \| ([^|]+) \| `([^`]+)` \| `([^`]+)` \|",
+                      guide, re.MULTILINE)
+    assert rows == [(o.label, o.population, o.maker, o.program) for o in NB.OUTPUTS]
+    # every table / listing is made by a builder module of the rtf step, a figure by its notebook
+    assert all(m.startswith("analysis/present/csr/") for label, _, m, _ in rows if not label.startswith("Figure"))
 
 
 def test_html_page_does_not_add_a_second_number_to_a_numbered_figure():

@@ -335,17 +335,3 @@ def test_format_table1_from_minimal_columns(small_adsl):
     slim = L.format_table1(minimal)
     pd.testing.assert_frame_equal(slim.frame, full.frame)
     assert slim.headers == full.headers
-
-
-def test_export_writes_rtf_only_while_a_report_is_rendered(tmp_path, monkeypatch):
-    from analysis.present.table import EXPORT_DIR_ENV, Table, export
-
-    table = Table(title="Export check", frame=pd.DataFrame({"Row": ["a"], "Value": ["1"]}), headers=["Row", "Value"])
-    monkeypatch.delenv(EXPORT_DIR_ENV, raising=False)
-    assert export(table, "t") is table
-    assert not list(tmp_path.iterdir())
-    monkeypatch.setenv(EXPORT_DIR_ENV, str(tmp_path / "tables"))
-    assert export(table, "t") is table
-    rtf = (tmp_path / "tables" / "t.rtf").read_text()
-    assert rtf.startswith("{\\rtf1") and "Export check" in rtf
-    assert (tmp_path / "tables" / "t.html").exists()

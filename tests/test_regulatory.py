@@ -442,7 +442,7 @@ def test_reproduce_names_the_raw_cell_that_moved(tmp_path):
 
 
 def test_lock_cli_builds_the_cut_then_locks_it(two_cuts, monkeypatch, capsys):
-    """`lock` brings every step up to date first (fake derive/analyze/render, the real define,
+    """`lock` brings every step up to date first (fake derive/analyze/rtf/render, the real define,
     changes and identifier steps), then writes data/locked/<cut>/."""
     import sys
     import types
@@ -451,8 +451,9 @@ def test_lock_cli_builds_the_cut_then_locks_it(two_cuts, monkeypatch, capsys):
     mod.derive = lambda cut, root=None: fake_derive(cut, root)
     mod.analyze = lambda cut, root=None: fake_analyze(cut, root)
     mod.render = lambda cut, root=None: (paths.report_dir(cut, root) / "index.html").write_text("<html/>")
+    mod.rtf = lambda cut, root=None: None   # the RTF tables are not part of a lock
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    for s in ("validate", "derive", "analyze", "render"):
+    for s in ("validate", "derive", "analyze", "rtf", "render"):
         monkeypatch.setitem(build.DEPENDENCIES, s, dataclasses.replace(build.DEPENDENCIES[s], entry=f"{mod.__name__}:{s}"))
     assert cli.main(["--root", str(two_cuts), "lock", "--cut", CUT1]) == EXIT_OK
     err = capsys.readouterr().err

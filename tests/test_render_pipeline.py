@@ -240,12 +240,22 @@ def test_hung_or_dead_kernel_is_reported_with_the_cell(tmp_path, code, expected)
     assert expected in str(info.value)
 
 
-def test_the_tables_folder_is_renders_own_not_another_steps_output(tmp_path):
-    """A re-render must give the same index as a first render: tables/ (written by the notebooks)
-    is not carried over or listed among the other steps' outputs."""
-    from analysis.render.pipeline import carried_over
+def test_the_tables_folder_is_the_rtf_steps_output_kept_and_linked_by_number(tmp_path):
+    """Issue 16: tables/ is written by the rtf step, not by the notebooks: render carries it over
+    untouched and the index links each RTF under its number (not as a bare folder link)."""
+    from analysis.render.pipeline import carried_over, write_index
+    report = tmp_path / "report"
+    report.mkdir()
     for name in ("ard.csv", "validation.html", "index.html", "render.json", "01-overview.html"):
-        (tmp_path / name).write_text("x")
-    (tmp_path / "tables").mkdir()
-    (tmp_path / "changes").mkdir()
-    assert carried_over(tmp_path) == ("ard.csv", "changes", "validation.html")
+        (report / name).write_text("x")
+    (report / "tables").mkdir()
+    (report / "tables" / "ae_overview.rtf").write_text("{\\rtf1 }")
+    (report / "changes").mkdir()
+    others = carried_over(report)
+    assert others == ("ard.csv", "changes", "tables", "validation.html")
+    scratch = tmp_path / "scratch"     # render's scratch folder: tables/ reaches it only on replacement
+    scratch.mkdir()
+    write_index(scratch, "cut-2025-06-30", [], others, [], "jupyter", report / "tables")
+    index = (scratch / "index.html").read_text(encoding="utf-8")
+    assert 'href="tables/ae_overview.rtf"' in index and "Table 14.3.1.1" in index
+    assert 'href="tables"' not in index and 'href="changes"' in index

@@ -86,6 +86,7 @@ def rendered(tmp_path_factory):
     """(report folder, cut, ARD) of a scratch tree with these four sections rendered."""
     from analysis.analyze.pipeline import analyze_cut
     from analysis.derive.pipeline import derive_cut
+    from analysis.present.csr.step import rtf_cut
     from analysis.regulatory.compare import changes_step
     from analysis.render.pipeline import render_cut
 
@@ -97,6 +98,7 @@ def rendered(tmp_path_factory):
         if c is not None:
             derive_cut(c, root=root)
             analyze_cut(c, root=root)
+    rtf_cut(cut, root=root)
     changes_step(cut, root=root)
     notebooks = root / "notebooks"
     notebooks.mkdir()

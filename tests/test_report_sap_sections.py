@@ -78,7 +78,7 @@ def report(tmp_path_factory):
     root = base / "root"
     shutil.copytree(paths.raw_dir(CUT, REPO), paths.raw_dir(CUT, root))
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-m", "analysis", "--root", str(root), "analyze", "--cut", CUT],
+    proc = subprocess.run([sys.executable, "-m", "analysis", "--root", str(root), "rtf", "--cut", CUT],
                           cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     notebooks = base / "notebooks"
@@ -189,7 +189,7 @@ def test_population_and_mrd_numbers_are_the_ards(report):
 
 def test_key_tables_are_also_delivered_as_rtf(report):
     """Table 1, the survival summaries and the MRD rates shown on the pages are written as RTF
-    (reports/<cut>/tables/, analysis.present.table.export) for the clinical study report."""
+    (reports/<cut>/tables/, written by the rtf step) for the clinical study report."""
     _, out, _ = report
     for name, title in {"table1": "Demographic and baseline characteristics by cohort",
                         "survival_os": "Overall survival: Kaplan-Meier summary",
@@ -198,3 +198,22 @@ def test_key_tables_are_also_delivered_as_rtf(report):
         rtf = (out / "tables" / f"{name}.rtf").read_text(encoding="utf-8")
         assert rtf.startswith("{\\rtf1") and rtf.count("{") == rtf.count("}"), name
         assert title in rtf, name
+
+
+@pytest.mark.needs_chromium
+def test_every_numbered_table_on_the_pages_has_the_same_number_and_title_in_its_rtf(report):
+    """Issue 16: the rtf step (not the render) wrote tables/; each numbered table caption the
+    browser saw starts with the title line of the RTF of the same registry number."""
+    from analysis.present import numbering as NB
+    from tests.test_rtf_step import rtf_lines
+    _, out, seen_all = report
+    by_label = {o.label: o.key for o in NB.OUTPUTS}
+    checked = 0
+    for page, seen in seen_all.items():
+        for caption in seen["table_captions"]:
+            label = re.match(r"((?:Table|Listing) [\d.]+):", caption)
+            if label:
+                title = rtf_lines((out / "tables" / f"{by_label[label.group(1)]}.rtf").read_text(encoding="utf-8"))[2]
+                assert " ".join(caption.split()).startswith(" ".join(title.split())), (page, caption)
+                checked += 1
+    assert checked >= 10

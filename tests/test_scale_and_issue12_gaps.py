@@ -173,7 +173,7 @@ def test_no_significance_wording_in_notebooks_or_presentation_code():
     5% level" (the notebooks and every module that writes report text)."""
     from pathlib import Path
     repo = Path(__file__).resolve().parent.parent
-    files = sorted((repo / "analysis" / "notebooks").glob("*.qmd")) + sorted((repo / "analysis" / "present").glob("*.py"))
+    files = sorted((repo / "analysis" / "notebooks").glob("*.qmd")) + sorted((repo / "analysis" / "present").rglob("*.py"))
     assert len(files) > 8
     for f in files:
         text = f.read_text().lower()

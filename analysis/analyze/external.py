@@ -17,9 +17,10 @@ from analysis.analyze.sap import (
     COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, km_at,
     km_difference_stats, param_rows,
 )
-from analysis.stats import competing, weighting
+from analysis.stats import cards, competing, weighting
 
 TREATED = "TRT_SANDWICH"  # 1 = trial cohort (the index group of the ATT)
+SURVIVAL_STATS = ("n_risk", "surv", "std_err", "lcl", "ucl")   # KM rows of the comparison views
 
 # Covariates of the propensity model: ADSL variables harmonised across both sources (SAP 6.5), and
 # the derivable timing covariates of the target-trial emulation (SAP 6.7): log10 days from
@@ -104,12 +105,8 @@ def competing_risk_rows(adtte: pd.DataFrame) -> pd.DataFrame:
                                          conf_level=C.CONF_LEVEL, conf_type=C.KM_CONF_TYPE)
     parts = []
     for cause in C.CR_CAUSES:
-        sub = cif[cif["cause"] == cause]
         param = "CIR" if cause == 1 else "NRM"
-        parts.append(ard.from_frame(sub, context="cif", param=param, group_col=COHORT, variable="AVAL",
-                                    level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event",
-                                                             "cif": "cif", "std_err": "std_err",
-                                                             "lcl": "lcl", "ucl": "ucl"}))
+        parts.append(ard.with_context(cards.cif_cards(cif, COHORT, cause), "cif", param))
         gray = competing.gray_test(data, COHORT, cause=cause, event_type="EVNTTYPE")
         parts.append(ard.rows("gray", param, COMPARISON, COHORT, "",
                               {"chisq": gray["stat"].iloc[0], "df": gray["df"].iloc[0], "p": gray["p"].iloc[0]}))
@@ -162,11 +159,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     # a level found in one cohort only has no spread within either cohort: its SMD is not
     # estimable (NaN, shown as NE), not infinite (e.g. MRDPREMT "NOT RECORDED", registry only)
     bal[["smd_unweighted", "smd_weighted"]] = bal[["smd_unweighted", "smd_weighted"]].replace([np.inf, -np.inf], np.nan)
-    parts = [ard.from_frame(bal, context="ps_balance", param="ATT", group_col=None, group_value=COMPARISON,
-                            variable="covariate", variable_col="covariate", level_col="level", stats={
-                                "smd_unweighted": "smd_unweighted", "smd_weighted": "smd_weighted",
-                                "mean_treated": "mean_treated", "mean_control": "mean_control",
-                                "mean_control_weighted": "mean_control_weighted"})]
+    parts = [ard.with_context(cards.balance_cards(bal, COHORT, COMPARISON), "ps_balance", "ATT")]
     parts.append(_weight_summary(frame))
     parts.append(ard.concat(ard.rows("ps_model", "ATT", COMPARISON, "covariate", cov, {"in_model": cov in in_model})
                             for cov in PS_COVARIATES))
@@ -178,9 +171,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
         if data["IPTW"].isna().any():
             raise ValueError(f"ADTTE {paramcd}: subjects without a weight: {list(data.loc[data['IPTW'].isna(), 'USUBJID'][:5])}")
         km = km_at(data, COHORT, weights="IPTW")
-        parts.append(ard.from_frame(km, context="iptw_km", param=paramcd, group_col=COHORT, variable="AVAL",
-                                    level_col="time", stats={"n_risk": "n_risk", "surv": "surv",
-                                                             "std_err": "std_err", "lcl": "lcl", "ucl": "ucl"}))
+        parts.append(ard.with_context(cards.km_cards(km, COHORT, SURVIVAL_STATS), "iptw_km", paramcd))
         # the 2-year difference and the RMST difference with their bootstrap intervals (propensity
         # model re-fitted per replicate) are computed by analysis.analyze.target_trial (SAP 6.5, 6.7)
         # weighted Cox with Lin-Wei robust variance, as weighting.weighted_cox / coxph(robust=TRUE)
@@ -194,9 +185,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
 def _two_group_rows(data: pd.DataFrame, analysis: str, paramcd: str, entry: str | None = None,
                     time_col: str = "AVAL", cnsr: str = "CNSR") -> pd.DataFrame:
     km = km_at(data, COHORT, entry=entry, time=time_col, cnsr=cnsr)
-    parts = [ard.from_frame(km, context=f"{analysis}_km", param=paramcd, group_col=COHORT, variable="AVAL",
-                            level_col="time", stats={"n_risk": "n_risk", "surv": "surv", "std_err": "std_err",
-                                                     "lcl": "lcl", "ucl": "ucl"})]
+    parts = [ard.with_context(cards.km_cards(km, COHORT, SURVIVAL_STATS), f"{analysis}_km", paramcd)]
     n = data.groupby(COHORT, observed=True)[cnsr].agg(["size", lambda s: int((s == 0).sum())])
     parts += [ard.rows(f"{analysis}_n", paramcd, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})
               for g, r in n.iterrows()]

@@ -235,13 +235,12 @@ def discontinuation_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame
 
 def sae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """Serious TEAEs by SOC and preferred term (any grade), n (%) of the safety population, in the
-    shape of the ``ae`` rows (a term's SOC in group2 / group2_level)."""
-    from analysis.stats import cards, tables
+    shape of the ``ae`` rows (a term's SOC in group2 / group2_level; no grade scope: group3 empty)."""
+    from analysis.stats import cards
 
     serious = adae[adae["AESER"] == "Y"]
     rows = cards.ae_summary_cards(serious, _trial(adsl), "COHORT", grade="ATOXGR")
-    rows = rows[rows.pop("grade") == tables.ANY_GRADE]
-    return ard.with_context(rows, "sae", "any grade")
+    return ard.with_context(rows[rows["group3"] == ""], "sae", "TEAE")   # any grade
 
 
 def exposure_rows(adsl: pd.DataFrame) -> pd.DataFrame:

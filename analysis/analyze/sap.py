@@ -11,7 +11,7 @@ import pandas as pd
 from analysis import ard
 from analysis import conventions as C
 from analysis.analyze.members import isin  # fast on Arrow strings (issue 15)
-from analysis.stats import cards, survival, tables
+from analysis.stats import cards, survival
 from analysis.stats import rmst as rmst_stats
 from analysis.stats.rates import binomial_rate
 
@@ -95,14 +95,9 @@ def km_analyses(adtte: pd.DataFrame, paramcd: str, by: str = COHORT, reference: 
     Wald), 3.3 (log-rank rho = 0, Cox Efron ties)."""
     data = param_rows(adtte, paramcd)
     km = km_at(data, by, timepoints)
-    parts = [ard.from_frame(km, context=f"{prefix}km", param=paramcd, group_col=by, variable="AVAL",
-                            level_col="time", stats={"n_risk": "n_risk", "n_event": "n_event", "surv": "surv",
-                                                     "std_err": "std_err", "lcl": "lcl", "ucl": "ucl",
-                                                     "reliable": "reliable"})]
+    parts = [ard.with_context(cards.km_cards(km, by, (*cards.KM_ESTIMATE_STATS, "reliable")), f"{prefix}km", paramcd)]
     med = survival.km_quantiles(data, by, probs=(0.5,), conf_type=C.KM_CONF_TYPE, conf_level=C.CONF_LEVEL)
-    parts.append(ard.from_frame(med, context=f"{prefix}km_median", param=paramcd, group_col=by, variable="AVAL",
-                                level_col=None, level_value="median",
-                                stats={"median": "quantile", "lcl": "lcl", "ucl": "ucl"}))
+    parts.append(ard.with_context(cards.km_quantile_cards(med, by), f"{prefix}km_median", paramcd))
     counts = data.groupby(by, observed=True).agg(n=("CNSR", "size"), n_event=("CNSR", lambda s: int((s == 0).sum())))
     parts.append(ard.concat(ard.rows(f"{prefix}km_n", paramcd, g, "AVAL", "", {"n": r.n, "n_event": r.n_event})
                             for g, r in counts.iterrows()))
@@ -210,19 +205,12 @@ def table1_rows(adsl: pd.DataFrame, analysis: str = "table1") -> pd.DataFrame:
     return ard.with_context(rows, analysis, "ADSL")
 
 
-def _grade_param(grade: str) -> str:
-    return "any grade" if grade == tables.ANY_GRADE else f"grade {grade}" if grade.startswith(">=") \
-        else f"worst grade {grade}"
-
-
 def ae_rows(adae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """TEAE incidence in the safety population of the trial cohort (SAP 5): by SOC and CTCAE
-    term (the term's SOC in group2), any grade, by worst grade, and grade >= 3; overview; by
-    CRS / ICANS flag."""
+    term (the term's SOC in group2), any grade, by worst grade, and grade >= 3 (the grade scope in
+    group3 / group3_level); overview; by CRS / ICANS flag."""
     trial = adsl[adsl[COHORT] == C.COHORT_TRIAL]
-    rows = cards.ae_summary_cards(adae, trial, COHORT, grade="ATOXGR")
-    rows["param"] = rows.pop("grade").map(_grade_param)
-    parts = [ard.with_context(rows, "ae", "")]
+    parts = [ard.with_context(cards.ae_summary_cards(adae, trial, COHORT, grade="ATOXGR"), "ae", "TEAE")]
     overview = cards.ae_overview_cards(adae, trial, COHORT, grade="ATOXGR", related="AERELCAR")
     parts.append(ard.with_context(overview, "ae_overview", "TEAE"))
     for var in ("CRSFL", "ICANSFL"):  # by period (APHASE): analysis.analyze.safety, denominators per period

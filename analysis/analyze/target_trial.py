@@ -35,7 +35,7 @@ from analysis.analyze.sap import (
     param_rows,
 )
 from analysis.stats import rmst as rmst_stats
-from analysis.stats import sensitivity, survival
+from analysis.stats import cards, sensitivity, survival
 
 PRIMARY = "tte"   # ARD prefix of the primary comparison
 # ADTTE parameters on the common clock (SAP 6.2) -> endpoint name; LFS first: it is the primary endpoint
@@ -409,9 +409,8 @@ def km_rows(data: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     km["n_risk"] = plain["n_risk"].to_numpy()
     km["reliable"] = (km["n_risk"] >= C.MIN_AT_RISK).astype(float)
     n = data.groupby(COHORT, observed=True)["CNSR"].agg(["size", lambda s: int((s == 0).sum())])
-    return ard.concat([ard.from_frame(km, context=f"{PRIMARY}_km", param=endpoint, group_col=COHORT, variable="AVAL",
-                                      level_col="time", stats={k: k for k in ("n_risk", "n_risk_weighted", "surv",
-                                                                              "std_err", "lcl", "ucl", "reliable")}),
+    stats = ("n_risk", "n_risk_weighted", "surv", "std_err", "lcl", "ucl", "reliable")
+    return ard.concat([ard.with_context(cards.km_cards(km, COHORT, stats), f"{PRIMARY}_km", endpoint),
                        *(ard.rows(f"{PRIMARY}_n", endpoint, g, "AVAL", "", {"n": r.iloc[0], "n_event": r.iloc[1]})
                          for g, r in n.iterrows())])
 

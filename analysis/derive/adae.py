@@ -12,7 +12,8 @@ from analysis import conventions
 from analysis.derive import periods
 from analysis.derive.columns import require_known_subjects, require_unique, trial_usubjid, yn
 from analysis.derive.dates import days_between, impute_end_dates, impute_start_dates, study_day
-from analysis.derive.spec import DatasetSpec, char, date, num, typed
+from analysis.derive.adsl import SPEC as ADSL_SPEC
+from analysis.derive.spec import DatasetSpec, char, date, num, predecessors, typed
 from analysis.errors import BadDataError
 
 CRS_TERM = "Cytokine release syndrome"
@@ -23,9 +24,7 @@ PRE_TREATMENT = periods.PRE_TREATMENT
 OPTIONAL_AE_COLUMNS = ("ASTCTGR", "AETOCI", "AESTER", "AEACN")
 
 SPEC = DatasetSpec("ADAE", "Adverse Events Analysis Dataset", ("USUBJID", "AESEQ"), (
-    char("STUDYID", "Study Identifier", "Predecessor", "ADSL.STUDYID"),
-    char("USUBJID", "Unique Subject Identifier", "Predecessor", "ADSL.USUBJID"),
-    char("COHORT", "Cohort", "Predecessor", "ADSL.COHORT"),
+    *predecessors(ADSL_SPEC, "STUDYID", "USUBJID", "COHORT"),
     num("AESEQ", "Sequence Number", "Collected", "ae.AESEQ"),
     char("AETERM", "Reported Term for the Adverse Event", "Collected", "ae.AETERM"),
     char("AEDECOD", "Dictionary-Derived Term", "Collected", "ae.AEDECOD", "CTCAE 5.0 term."),
@@ -72,8 +71,7 @@ SPEC = DatasetSpec("ADAE", "Adverse Events Analysis Dataset", ("USUBJID", "AESEQ
          "As AOCCFL within subject and AEBODSYS."),
     char("AOCCPFL", "Worst-Grade Occurrence (Term) Flag", "Derived", "ATOXGR; ASTDT; AESEQ",
          "As AOCCFL within subject and AEDECOD."),
-    date("TRTSDT", "Date of First CAR-T1 Infusion", "Predecessor", "ADSL.TRTSDT"),
-    char("SAFFL", "Safety Population Flag", "Predecessor", "ADSL.SAFFL"),
+    *predecessors(ADSL_SPEC, "TRTSDT", "SAFFL"),
 ))
 
 _PERIOD_BOUNDS = [c for k in range(1, len(periods.PERIODS) + 1) for c in periods.period_columns(k)[:2]]

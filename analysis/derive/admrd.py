@@ -13,7 +13,8 @@ import pandas as pd
 from analysis import conventions
 from analysis.derive.columns import lookup, raw_dates, require_unique, trial_usubjid, yn
 from analysis.derive.dates import DATE_DTYPE, study_day
-from analysis.derive.spec import DatasetSpec, char, date, num, typed
+from analysis.derive.adsl import SPEC as ADSL_SPEC
+from analysis.derive.spec import DatasetSpec, char, date, num, predecessors, typed
 from analysis.errors import BadDataError
 
 PARAMCD = {"FC": "MRDFC", "NGS": "MRDNGS"}
@@ -23,9 +24,7 @@ NEGATIVE, POSITIVE, NOT_EVALUABLE = "NEGATIVE", "POSITIVE", "NOT EVALUABLE"
 UNDETECTABLE = "UNDETECTABLE"
 
 SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "BESTFL", "ADT"), (
-    char("STUDYID", "Study Identifier", "Predecessor", "ADSL.STUDYID"),
-    char("USUBJID", "Unique Subject Identifier", "Predecessor", "ADSL.USUBJID"),
-    char("COHORT", "Cohort", "Predecessor", "ADSL.COHORT"),
+    *predecessors(ADSL_SPEC, "STUDYID", "USUBJID", "COHORT"),
     char("PARAMCD", "Parameter Code", "Assigned", "mrd.METHOD", "MRDFC (FC) / MRDNGS (NGS)."),
     char("PARAM", "Parameter", "Assigned", "mrd.METHOD"),
     char("METHOD", "MRD Method", "Collected", "mrd.METHOD", "FC or NGS."),
@@ -61,8 +60,7 @@ SPEC = DatasetSpec("ADMRD", "MRD Analysis Dataset", ("USUBJID", "PARAMCD", "BEST
     char("BESTSTAT", "Best Post-CAR-T1 MRD Status", "Derived", "NEGFL; EVALFL; POSTFL",
          "Best-status rows: NEGATIVE if any post-CAR-T1 sample of the method is negative, else "
          "POSITIVE if any is evaluable, else NOT EVALUABLE (incl. no sample). Missing on samples."),
-    date("TRTSDT", "Date of First CAR-T1 Infusion", "Predecessor", "ADSL.TRTSDT"),
-    char("SAFFL", "Safety Population Flag", "Predecessor", "ADSL.SAFFL"),
+    *predecessors(ADSL_SPEC, "TRTSDT", "SAFFL"),
 ))
 
 

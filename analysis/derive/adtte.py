@@ -16,7 +16,8 @@ import pandas as pd
 from analysis import conventions
 from analysis.derive.columns import lookup
 from analysis.derive.dates import DATE_DTYPE, days_between
-from analysis.derive.spec import DatasetSpec, char, date, num, typed
+from analysis.derive.adsl import SPEC as ADSL_SPEC
+from analysis.derive.spec import DatasetSpec, char, date, num, predecessors, typed
 from analysis.derive.tte import POPULATION, CensorSource, EventSource, TTEParam, derive_param_tte
 from analysis.errors import BadDataError
 
@@ -156,10 +157,7 @@ ADSL_COVARIATES = ["STUDYID", "SITEID", "COHORT", "AGE", "AGEGR1", "SEX", "PHSTA
                    "COMPLFL", "ALLOICDT"]
 
 SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAMCD"), (
-    char("STUDYID", "Study Identifier", "Predecessor", "ADSL.STUDYID"),
-    char("USUBJID", "Unique Subject Identifier", "Predecessor", "ADSL.USUBJID"),
-    char("SITEID", "Study Site Identifier", "Predecessor", "ADSL.SITEID"),
-    char("COHORT", "Cohort", "Predecessor", "ADSL.COHORT"),
+    *predecessors(ADSL_SPEC, "STUDYID", "USUBJID", "SITEID", "COHORT"),
     char("PARAMCD", "Parameter Code", "Assigned", "declaration",
          "OS, LFS, RELNRM, MRDDURFC, MRDDURNG, OSCR, LFSCR, OSPP, LFSPP."),
     char("PARAM", "Parameter", "Assigned", "PARAMCD", "Text of the parameter declaration."),
@@ -186,20 +184,8 @@ SPEC = DatasetSpec("ADTTE", "Time-to-Event Analysis Dataset", ("USUBJID", "PARAM
     char("SRCVAR", "Source Variable", "Derived", "event/censoring source", "Variable holding ADT."),
     num("SRCSEQ", "Source Sequence Number", "Derived", "event/censoring source",
         "Sequence number of the source record when it has one."),
-    num("AGE", "Age", "Predecessor", "ADSL.AGE"),
-    char("AGEGR1", "Pooled Age Group 1", "Predecessor", "ADSL.AGEGR1"),
-    char("SEX", "Sex", "Predecessor", "ADSL.SEX"),
-    char("PHSTAT", "Ph/BCR-ABL1 Status", "Predecessor", "ADSL.PHSTAT"),
-    char("CYTORISK", "Cytogenetic Risk Group", "Predecessor", "ADSL.CYTORISK"),
-    char("CNSSTAT", "CNS Status at Diagnosis", "Predecessor", "ADSL.CNSSTAT"),
-    char("DISSTAT", "Disease Status Before Therapy", "Predecessor", "ADSL.DISSTAT"),
-    char("MRDPRE", "MRD Status Before Therapy", "Predecessor", "ADSL.MRDPRE"),
-    char("DONOR", "Allo-HSCT Donor Type", "Predecessor", "ADSL.DONOR"),
-    date("TRTSDT", "Date of First CAR-T1 Infusion", "Predecessor", "ADSL.TRTSDT"),
-    date("DCUTDT", "Data Cut-off Date", "Predecessor", "ADSL.DCUTDT"),
-    char("SAFFL", "Safety Population Flag", "Predecessor", "ADSL.SAFFL"),
-    char("LFSFL", "LFS Population Flag", "Predecessor", "ADSL.LFSFL"),
-    char("COMPLFL", "Completed Sandwich Flag", "Predecessor", "ADSL.COMPLFL"),
+    *predecessors(ADSL_SPEC, "AGE", "AGEGR1", "SEX", "PHSTAT", "CYTORISK", "CNSSTAT", "DISSTAT", "MRDPRE", "DONOR",
+                  "TRTSDT", "DCUTDT", "SAFFL", "LFSFL", "COMPLFL"),
     char("RELSITE", "Site of Relapse", "Derived", "ADSL.RELSITE; EVNTDESC",
          "ADSL.RELSITE on a relapse event (EVNTDESC RELAPSE), missing on every other row (SAP 8)."),
     date("ALLOICDT", "Date of Allo-HSCT After Stopping", "Predecessor", "ADSL.ALLOICDT",

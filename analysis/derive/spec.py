@@ -61,6 +61,18 @@ def date(name, label, origin, source="", derivation="") -> Variable:
     return Variable(name, label, "Num", origin, source, derivation, date=True)
 
 
+def predecessors(source: DatasetSpec, *names: str) -> tuple[Variable, ...]:
+    """Variables copied unchanged from another dataset (ADaM origin "Predecessor"): the label,
+    type and date format of ``source``'s declaration, source "<DATASET>.<name>" -- declared once,
+    in the dataset that derives them, so a copy can never carry another label."""
+    declared = {v.name: v for v in source.variables}
+    missing = [n for n in names if n not in declared]
+    if missing:
+        raise ValueError(f"{source.name} declares no {missing}: a predecessor must exist in its source")
+    return tuple(Variable(n, declared[n].label, declared[n].type, "Predecessor", f"{source.name}.{n}",
+                          date=declared[n].date) for n in names)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str

@@ -231,17 +231,6 @@ _AE_SECTION = {"ANY": "overall", "AEBODSYS": "soc", "AEDECOD": "term"}   # varia
 PHASE_ORDER = ("CAR-T1", "MOBILIZATION", "AUTO-HSCT", "CAR-T2")
 
 
-def _grade_from_param(param: str) -> str:
-    """ARD param of the ``ae`` rows (analysis.analyze.sap._grade_param) -> grade code of
-    ``format_ae_table``."""
-    if param == "any grade":
-        return "any"
-    for prefix in ("worst grade ", "grade "):
-        if param.startswith(prefix):
-            return param.removeprefix(prefix)
-    raise ValueError(f"ARD ae rows: unknown param {param!r}")
-
-
 def ae_table_frame(ard: pd.DataFrame, context: str = "ae", overview: str = "ae_overview") -> pd.DataFrame:
     """The ``context`` ARD rows (plus N from the ``overview`` rows) as the frame ``format_ae_table``
     takes: section, soc, term, grade, group, stat_name, stat. A term's SOC is its group2_level."""
@@ -251,7 +240,8 @@ def ae_table_frame(ard: pd.DataFrame, context: str = "ae", overview: str = "ae_o
     section = sel["variable"].map(_AE_SECTION)
     tidy = pd.DataFrame({"section": section, "soc": sel["variable_level"].where(section == "soc", sel["group2_level"]),
                          "term": sel["variable_level"].where(section == "term", ""),
-                         "grade": sel["param"].map(_grade_from_param), "group": sel["group1_level"],
+                         "grade": sel["group3_level"].where(sel["group3"] != "", "any"),   # the grade scope
+                         "group": sel["group1_level"],
                          "stat_name": sel["stat_name"].map(_AE_STAT), "stat": sel["stat"]})
     n = ard[(ard["context"] == overview) & (ard["stat_name"] == "N")]
     pop = pd.DataFrame({"section": "population", "soc": "", "term": "", "grade": "", "group": n["group1_level"],

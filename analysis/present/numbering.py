@@ -1,9 +1,11 @@
 """The numbering registry of the report's tables, figures and listings (ICH E3 section 14/16 style).
 
-One entry per output: its number, population and the program (notebook) that makes it. The
-number is put into the title of the :class:`~analysis.present.table.Table` itself, so the HTML
-report and the RTF file carry the same "Table 14.3.1.2" (one source, two renderings), and the
-footer names the program, the data cut and the commit. ``docs/reviewers-guide.md`` lists the
+One entry per output: its number, population and the notebook that shows it (``program``); a
+table or listing is made by its builder in analysis/present/csr/ (``Output.maker``), which the
+``rtf`` step writes as RTF and the notebook shows as HTML. The number is put into the title of the
+:class:`~analysis.present.table.Table` itself, so the HTML report and the RTF file carry the same
+"Table 14.3.1.2" (one source, two renderings), and the footer names the program, the data cut and
+the commit. ``docs/reviewers-guide.md`` lists the
 same entries (a test keeps the two in agreement).
 """
 
@@ -23,17 +25,29 @@ class Output:
     kind: str         # Table, Figure or Listing
     number: str       # e.g. 14.3.1.2
     population: str
-    program: str      # the notebook that makes it
+    program: str      # the notebook that shows it (and draws it, for a figure)
     chunk: str = ""   # the Quarto label of the cell that shows it (tbl-... / fig-...)
 
     @property
     def label(self) -> str:
         return f"{self.kind} {self.number}"
 
+    @property
+    def maker(self) -> str:
+        """The program that makes the output: for a table or listing the builder module of the
+        ``rtf`` step (analysis/present/csr/, whose Table the notebook shows too); a figure is drawn
+        by its notebook."""
+        if self.kind == "Figure":
+            return self.program
+        return f"analysis/present/csr/{_CSR_MODULE[self.program]}.py"
+
 
 _P = "analysis/notebooks/"
 _OV, _POP, _EFF, _MRD = _P + "01-overview.qmd", _P + "02-population.qmd", _P + "03-efficacy.qmd", _P + "04-mrd.qmd"
 _SAF, _EXT, _SENS = _P + "05-safety.qmd", _P + "06-external-control.qmd", _P + "07-external-sensitivity.qmd"
+# The analysis/present/csr/ module that builds the tables each notebook shows (one per section).
+_CSR_MODULE = {_OV: "overview", _POP: "population", _EFF: "efficacy", _MRD: "mrd", _SAF: "safety",
+               _EXT: "external", _SENS: "sensitivity"}
 _ALL = "All subjects (trial enrolled, external controls)"
 _TREATED = "Trial subjects who received CAR-T1; external controls"
 _MRD_POP = "Safety population of the trial cohort (received CAR-T1)"
@@ -126,8 +140,11 @@ def commit_id(root: Path | None = None) -> str:
 
 
 def footer(key: str, cut: str) -> str:
-    """The source line of an output: program, data cut and commit."""
-    return f"Program: {output(key).program}; data cut: {cut}; commit: {commit_id()}."
+    """The source line of an output: the program that makes it (and the notebook that shows it),
+    data cut and commit."""
+    entry = output(key)
+    shown = "" if entry.maker == entry.program else f", shown in {entry.program}"
+    return f"Program: {entry.maker}{shown}; data cut: {cut}; commit: {commit_id()}."
 
 
 def number(table, key: str, cut: str, subtitles=()):
@@ -157,11 +174,14 @@ def rtf_index_markdown(names, folder: str = "tables") -> str:
             + "\n".join(rows) + "\n")
 
 
-def publish(table, key: str, cut: str, subtitles=()):
-    """Number ``table`` (:func:`number`) and export it as RTF under its registry key (during a
-    report render), returning it for display: the one call every notebook table goes through."""
-    from analysis.present.table import export
-    return export(number(table, key, cut, subtitles), key)
+def checklist_markdown() -> str:
+    """The reviewer's checklist of docs/reviewers-guide.md (section 2), generated from the registry:
+    number, RTF file, population, the program that makes it, the notebook that shows it."""
+    rows = ["| number | file | population | made by | shown in | checked |", "|---|---|---|---|---|---|"]
+    for o in OUTPUTS:
+        file = "(figure in the report)" if o.kind == "Figure" else f"`{o.key}.rtf`"
+        rows.append(f"| {o.label} | {file} | {o.population} | `{o.maker}` | `{o.program}` | [ ] |")
+    return "\n".join(rows) + "\n"
 
 
 def outputs_of(program: str) -> list[Output]:

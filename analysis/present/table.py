@@ -6,8 +6,6 @@ before they got here, so HTML and RTF show exactly the same cells.
 
 from __future__ import annotations
 
-import os
-
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,9 +147,14 @@ def _page_capacity(page) -> float:
     return float(page.col_width) * RTF_CHARS_PER_INCH
 
 
-def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int | None = None) -> str:
+PAGE_NUMBER_FIELDS = "Page \\chpgn of {\\field{\\*\\fldinst NUMPAGES }}"   # rtflite's default page header
+
+
+def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int | None = None,
+               page_header: str | None = None) -> str:
     """The RTF document text of ``table`` (rtflite 2.6 ``RTFDocument.rtf_encode``): title and
-    subtitles, column headers repeated on each page, body, footnotes and source."""
+    subtitles, column headers repeated on each page, body, footnotes and source; the page header
+    of every page is ``page_header`` (e.g. the interim / final status of the cut) and "Page x of y"."""
     import polars as pl  # rtflite works on polars frames; its pandas path is broken in 2.6
     import rtflite as rtf
 
@@ -167,7 +170,10 @@ def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int 
     kwargs = dict(
         df=body,
         rtf_page=page,
-        rtf_page_header=rtf.RTFPageHeader(),  # "Page x of y", as CSR tables carry
+        # "Page x of y", as CSR tables carry, after the status line when there is one
+        rtf_page_header=rtf.RTFPageHeader(
+            text=[(rtf_escape(page_header) + " \\line " if page_header else "") + PAGE_NUMBER_FIELDS],
+            text_convert=[False]),
         rtf_title=rtf.RTFTitle(text=[rtf_escape(t) for t in [table.title, *table.subtitles]],
                                text_convert=[False]),
         rtf_column_header=rtf.RTFColumnHeader(text=[rtf_escape(h) for h in table.headers],
@@ -186,10 +192,10 @@ def rtf_string(table: Table, orientation: str | None = None, rows_per_page: int 
 
 
 def write_rtf(table: Table, path: str | Path, orientation: str | None = None,
-              rows_per_page: int | None = None) -> Path:
+              rows_per_page: int | None = None, page_header: str | None = None) -> Path:
     """Write ``table`` as an RTF file (whole or not at all); returns the path."""
     path = Path(path)
-    atomic_write_text(path, rtf_string(table, orientation, rows_per_page))
+    atomic_write_text(path, rtf_string(table, orientation, rows_per_page, page_header))
     return path
 
 
@@ -200,23 +206,9 @@ def write_html(table: Table, path: str | Path) -> Path:
     return path
 
 
-def write_outputs(table: Table, directory: str | Path, name: str) -> dict[str, Path]:
-    """Write ``<name>.html`` (fragment for the report) and ``<name>.rtf`` (for the CSR) into
-    ``directory``; returns {"html": path, "rtf": path}."""
+def write_outputs(table: Table, directory: str | Path, name: str, page_header: str | None = None) -> dict[str, Path]:
+    """Write ``<name>.html`` (fragment) and ``<name>.rtf`` (for the CSR, ``page_header`` on every
+    page) into ``directory``; returns {"html": path, "rtf": path}."""
     directory = Path(directory)
     return {"html": write_html(table, directory / f"{name}.html"),
-            "rtf": write_rtf(table, directory / f"{name}.rtf")}
-
-
-# While the report is rendered, the render step points this at reports/<cut>/tables/ (inside its
-# atomic scratch folder), so the key tables shown in the report are also delivered as RTF.
-EXPORT_DIR_ENV = "SAP_TABLE_EXPORT_DIR"
-
-
-def export(table: Table, name: str) -> Table:
-    """Return ``table`` for display and, during a report render, also write ``<name>.rtf`` and
-    ``<name>.html`` into the export folder (a CSR-ready copy of exactly what the report shows)."""
-    target = os.environ.get(EXPORT_DIR_ENV)
-    if target:
-        write_outputs(table, target, name)
-    return table
+            "rtf": write_rtf(table, directory / f"{name}.rtf", page_header=page_header)}

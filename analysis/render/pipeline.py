@@ -28,7 +28,6 @@ import nbformat
 from analysis import paths
 from analysis.atomic import atomic_dir
 from analysis.messages import say
-from analysis.present.table import EXPORT_DIR_ENV
 from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import (
@@ -46,9 +45,8 @@ from analysis.render.quarto import PROJECT_FILE, quarto_executable, render_with_
 
 NOTEBOOK_GLOB = "[0-9][0-9]-*.qmd"
 # Files of reports/<cut>/ that this step writes (and may therefore replace or drop).
-# tables/ is written by the notebooks during render (present.table.export): render's own too, not
-# "another step's output" to carry over and list on the index (a re-render listed it, a cold one not).
-OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html|tables)$")
+# tables/ is the rtf step's output (analysis.present.csr.step): carried over, linked from the index.
+OWNED_FILE = re.compile(r"^(index\.html|render\.json|[0-9][0-9]-.+\.html)$")
 INDEX_PAGE = "index.html"
 ENGINE_ENV = "SAP_RENDER_ENGINE"
 ENGINES = ("quarto", "jupyter")
@@ -63,7 +61,7 @@ class RenderedNotebook:
     sha256: str
 
 
-TABLES_DIR = "tables"  # RTF/HTML copies of the key tables (present.table.export)
+TABLES_DIR = "tables"  # the RTF tables of the rtf step (analysis.present.csr.step)
 
 
 
@@ -167,11 +165,14 @@ def index_notebook(cut: str, rendered: list[RenderedNotebook], others: tuple[str
 
 
 def write_index(out_dir: Path, cut: str, rendered: list[RenderedNotebook], others: tuple[str, ...],
-                nav: list[NavEntry], engine: str) -> None:
+                nav: list[NavEntry], engine: str, tables_dir: Path | None = None) -> None:
+    """The index page; RTF links from ``tables_dir`` (the rtf step's folder in the report as it
+    is now: it reaches the scratch folder only when that replaces the report)."""
     page = Page(title=f"Statistical analysis report, data cut {cut}", cut=cut, engine=engine,
                 subtitle="CD22/CD19 CAR-T and auto-HSCT 'sandwich' consolidation in B-ALL",
                 nav=nav, current=INDEX_PAGE)
-    rtf_names = tuple(sorted(p.stem for p in (out_dir / TABLES_DIR).glob("*.rtf")))
+    rtf_names = tuple(sorted(p.stem for p in Path(tables_dir or out_dir / TABLES_DIR).glob("*.rtf")))
+    others = tuple(name for name in others if name != TABLES_DIR)   # listed by number instead
     text = export_notebook(index_notebook(cut, rendered, others, engine, rtf_names), page)
     (out_dir / INDEX_PAGE).write_text(text, encoding="utf-8")
 
@@ -231,36 +232,32 @@ def render_cut(cut: str, root: Path | None = None, *, notebooks_dir: Path | None
     with atomic_dir(report_dir, keep=others) as scratch, \
             tempfile.TemporaryDirectory(prefix="sap-quarto-") as work_root:
         os.chmod(scratch, readable_dir_mode())
-        # notebooks deliver their key tables as RTF too (analysis.present.table.export)
-        os.environ[EXPORT_DIR_ENV] = str(scratch / TABLES_DIR)
-        try:
-            def one(doc: QmdDocument, kernel: WarmKernel | None) -> RenderedNotebook:
-                say(f"[render] {cut}: {doc.name} ...")
-                t0 = time.perf_counter()
-                out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
-                                 project_meta=project_meta, work_root=Path(work_root), kernel=kernel)
-                seconds = time.perf_counter() - t0
-                say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
-                return RenderedNotebook(doc.name, out.name, doc.title, seconds,
-                                        hashlib.sha256(doc.path.read_bytes()).hexdigest())
 
-            if engine == "quarto":  # one `quarto render` after another, each with its own kernel
-                rendered = [one(doc, None) for doc in docs]
-            else:  # independent notebooks side by side, each worker with one warm kernel
-                workers = default_workers(len(docs))
-                pool = take_prestarted(workers, paths.REPO_ROOT)
-                say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each"
-                    + (" (started while the earlier steps ran)" if pool else ""))
-                pool = pool or KernelPool(workers, paths.REPO_ROOT)
-                order = longest_first(docs, report_dir)
-                try:
-                    done = pool.map([docs[i] for i in order], one)
-                finally:
-                    pool.close()
-                rendered = [r for _, r in sorted(zip(order, done), key=lambda pair: pair[0])]
-        finally:
-            os.environ.pop(EXPORT_DIR_ENV, None)
-        write_index(scratch, cut, rendered, others, nav, engine_text)
+        def one(doc: QmdDocument, kernel: WarmKernel | None) -> RenderedNotebook:
+            say(f"[render] {cut}: {doc.name} ...")
+            t0 = time.perf_counter()
+            out = render_one(doc, scratch, engine=engine, params=params, cut=cut, nav=nav,
+                             project_meta=project_meta, work_root=Path(work_root), kernel=kernel)
+            seconds = time.perf_counter() - t0
+            say(f"[render] {cut}: {doc.name} -> {out.name} in {seconds:.1f} s")
+            return RenderedNotebook(doc.name, out.name, doc.title, seconds,
+                                    hashlib.sha256(doc.path.read_bytes()).hexdigest())
+
+        if engine == "quarto":  # one `quarto render` after another, each with its own kernel
+            rendered = [one(doc, None) for doc in docs]
+        else:  # independent notebooks side by side, each worker with one warm kernel
+            workers = default_workers(len(docs))
+            pool = take_prestarted(workers, paths.REPO_ROOT)
+            say(f"[render] {cut}: {len(docs)} notebooks on {workers} worker(s), one warm kernel each"
+                + (" (started while the earlier steps ran)" if pool else ""))
+            pool = pool or KernelPool(workers, paths.REPO_ROOT)
+            order = longest_first(docs, report_dir)
+            try:
+                done = pool.map([docs[i] for i in order], one)
+            finally:
+                pool.close()
+            rendered = [r for _, r in sorted(zip(order, done), key=lambda pair: pair[0])]
+        write_index(scratch, cut, rendered, others, nav, engine_text, report_dir / TABLES_DIR)
         write_manifest(scratch, cut, engine, params, rendered)
         check_self_contained(scratch)
     return report_dir
