@@ -184,11 +184,11 @@ def write_manifest(out_dir: Path, cut: str, engine: str, params: dict, rendered:
     (out_dir / "render.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-# Seconds each notebook took in a measured render (2026-12-01, shipped latest cut, 2 workers): the
+# Seconds each notebook took in a measured render (2026-12-01 04:11, shipped latest cut, 2 workers): the
 # longest are handed out first (``longest_first``) when no earlier render.json of the cut says better.
-EXPECTED_SECONDS = {"07-external-sensitivity.qmd": 12.0, "03-efficacy.qmd": 6.1, "04-mrd.qmd": 5.9,
-                    "05-safety.qmd": 5.2, "01-overview.qmd": 3.5, "06-external-control.qmd": 3.5,
-                    "02-population.qmd": 3.4, "08-changes.qmd": 1.2}
+EXPECTED_SECONDS = {"07-external-sensitivity.qmd": 5.5, "04-mrd.qmd": 3.1, "03-efficacy.qmd": 3.0,
+                    "05-safety.qmd": 2.5, "06-external-control.qmd": 1.7, "01-overview.qmd": 1.6,
+                    "02-population.qmd": 1.2, "08-changes.qmd": 1.0}
 
 
 def longest_first(docs: list[QmdDocument], report_dir: Path) -> list[int]:
