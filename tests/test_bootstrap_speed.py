@@ -105,3 +105,22 @@ def test_fixed_information_fit_that_does_not_converge_falls_back_to_newton():
         target_trial._logistic_fit(x, y, np.zeros(2), np.ones(300), hessian_inv=np.eye(2) * 1e-6)
     w = target_trial._replicate_weights(x, y, np.ones(300), np.zeros(2), np.eye(2) * 1e-6)
     np.testing.assert_allclose(w, target_trial._att_from_design(x, y, newton), rtol=1e-9)
+
+
+def _workers_seen_in_daemon(queue, n_cells):
+    queue.put(forked.default_workers(n_cells))
+
+
+def test_no_fork_inside_a_daemonic_worker(monkeypatch):
+    """A Dask worker (analysis design) is daemonic and may not start children: the bootstrap must
+    run in-process there even for a large matrix (defect: 'daemonic processes are not allowed to
+    have children' at scenario sizes of 10^6 subject-replicates)."""
+    import multiprocessing
+    monkeypatch.delenv(forked.WORKERS_ENV, raising=False)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_workers_seen_in_daemon, args=(queue, 10**8), daemon=True)
+    proc.start()
+    seen = queue.get(timeout=30)
+    proc.join()
+    assert seen == 1

@@ -50,7 +50,8 @@ def default_workers(n_items: int) -> int:
             raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
     else:
         wanted = usable_cores()
-    if "fork" not in multiprocessing.get_all_start_methods():
+    # A daemonic process may not start children (e.g. validate called inside a pool worker).
+    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
         wanted = 1
     return max(1, min(wanted, n_items))
 

@@ -43,6 +43,10 @@ def default_workers(n_cells: int) -> int:
             return max(1, int(text))
         except ValueError:
             raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
+    # A daemonic process (a Dask worker of `analysis design`, a multiprocessing pool worker) may
+    # not start children, and forking a threaded worker is unsafe: run the replicates in-process.
+    if multiprocessing.current_process().daemon:
+        return 1
     if n_cells < MIN_CELLS or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return usable_cores()
