@@ -10,8 +10,12 @@ statistic per row, full precision::
 ``context`` is the analysis id (its method is listed once in ``ard_methods.csv``, column
 ``analysis``, so that every table footnote can print it); ``param`` the ADaM parameter (PARAMCD;
 TEAE for adverse-event incidence); ``group1``/``group1_level`` the grouping variable and its
-level (COHORT = SANDWICH, or a comparison "SANDWICH vs ALLO_EXT"); ``group2``/``group2_level``
-the outer level of a hierarchy (AEBODSYS = the SOC of a preferred term); ``group3`` /
+level (COHORT = SANDWICH); ``group2``/``group2_level`` the outer level of a hierarchy (AEBODSYS =
+the SOC of a preferred term) or, on the row of a comparison of two groups, the reference level:
+group1_level is the compared level and group2 = ``REFERENCE_GROUP`` ("REFERENCE"), group2_level =
+the reference level (COHORT = SANDWICH against REFERENCE = ALLO_EXT: a hazard ratio, a difference
+of rates, a standardized mean difference), as cardx keeps a reference level in a column of its
+own rather than in the text of a contrast (:class:`Comparison`; never "A vs B"); ``group3`` /
 ``group3_level`` a further stratum, the grade scope of AE incidence (ATOXGR = k: subjects by
 their worst grade k; ATOXGR = ">=3": subjects with any event of grade 3 or more; empty: any
 grade); ``variable`` /
@@ -22,7 +26,8 @@ grade); ``variable`` /
 ``ARD_SCHEMA_VERSION`` names this shape; the lock records it in lock.json and ``reproduce`` says
 so when a locked ARD was written in another one. Version 1 (columns analysis, param, group,
 variable, level, stat_name, stat; hierarchy packed as "SOC / term") is no longer read; version 2
-had no group3 columns (the AE grade scope was text in ``param``: "worst grade 3").
+had no group3 columns (the AE grade scope was text in ``param``: "worst grade 3"). Schema 3
+before 2026-12-01 packed a comparison into group1_level ("SANDWICH vs ALLO_EXT").
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ import io
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write_bytes
+from analysis.stats.cards import REFERENCE_GROUP
 
 ARD_SCHEMA_VERSION = "3"
 ARD_CSV = "ard.csv"
@@ -78,6 +85,13 @@ STAT_LABELS = {
 }
 
 
+class Comparison(NamedTuple):
+    """The groups of a comparison row: group1_level ``compared``, group2 ``REFERENCE_GROUP`` at
+    the level ``reference``."""
+    compared: str
+    reference: str
+
+
 class ArdSchemaError(ValueError):
     """An ARD file or frame not in this schema: wrong columns, duplicate keys, text stats."""
 
@@ -91,7 +105,10 @@ def rows(context: str, param: str, group, variable: str, level, stats: Mapping[s
          group1: str | None = None, group2: str = "", group2_level="", group3: str = "",
          group3_level="") -> pd.DataFrame:
     """ARD rows for one cell: every statistic in ``stats`` becomes its own row. ``group`` is the
-    level of ``group1`` (default ``DEFAULT_GROUP1``; none when ``group`` is empty)."""
+    level of ``group1`` (default ``DEFAULT_GROUP1``; none when ``group`` is empty), or a
+    :class:`Comparison` (its reference level goes to group2 ``REFERENCE_GROUP``)."""
+    if isinstance(group, Comparison):
+        group, group2, group2_level = group.compared, REFERENCE_GROUP, group.reference
     group_level = _level_text(group)
     if group1 is None:
         group1 = DEFAULT_GROUP1 if group_level else ""
