@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -252,21 +253,90 @@ def read_methods(path) -> pd.DataFrame:
 
 
 def select(ard: pd.DataFrame, **keys) -> pd.DataFrame:
-    """Rows whose columns equal ``keys`` (values compared as text)."""
-    mask = pd.Series(True, index=ard.index)
-    for k, v in keys.items():
+    """Rows whose columns equal ``keys`` (values compared as text), in the ARD's order."""
+    return ard.iloc[_positions(ard, keys)]
+
+
+def stat_values(ard: pd.DataFrame, **keys) -> np.ndarray:
+    """The ``stat`` of the rows ``select`` gives, without building the rows (a table's cells)."""
+    return ard[VALUE].to_numpy(dtype=float)[_positions(ard, keys)]
+
+
+def _positions(ard: pd.DataFrame, keys: Mapping) -> np.ndarray:
+    """Row positions matching ``keys``. With a ``context`` key they are found through an index
+    of the frame built once (``_RowIndex``): a report table makes hundreds of lookups in one ARD,
+    and masking and copying the whole frame each time cost seconds of the rtf step (issue 15)."""
+    for k in keys:
         if k not in ard.columns:
             raise KeyError(f"ARD has no column {k!r} (columns {ARD_COLUMNS})")
-        mask &= ard[k] == _level_text(v)
-    return ard[mask]
+    texts = {k: _level_text(v) for k, v in keys.items()}
+    if "context" not in texts:
+        mask = np.ones(len(ard), dtype=bool)
+        for k, text in texts.items():
+            mask &= ard[k].to_numpy(dtype=object) == text
+        return np.flatnonzero(mask)
+    index = _RowIndex.of(ard)
+    positions = index.rows_of(texts.pop("context"))
+    for k, text in texts.items():
+        positions = positions[index.column(k)[positions] == text]
+    return positions
+
+
+def _column_token(column: pd.Series):
+    """What identifies a column's data: the Arrow array object of a string column, the buffer
+    address of a NumPy one (a column reassigned, or a frame rebuilt, gets a new one)."""
+    array = column.array
+    if isinstance(array, pd.arrays.ArrowStringArray):
+        return array
+    return column.to_numpy(copy=False).__array_interface__["data"][0]
+
+
+def _same(token, column: pd.Series) -> bool:
+    """``column`` still holds the data ``token`` was taken from."""
+    now = _column_token(column)
+    return token is now or (isinstance(token, int) and isinstance(now, int) and token == now)
+
+
+class _RowIndex:
+    """Row positions of each context of one ARD frame and its key columns as object arrays, kept
+    while the frame lives; each column is checked against its data before use, so a column
+    reassigned after a lookup is seen (an ARD frame is a value: no code edits one in place)."""
+    _of_frame: dict[int, _RowIndex] = {}
+
+    def __init__(self, ard: pd.DataFrame):
+        self._ard = weakref.ref(ard)
+        self._columns: dict[str, tuple] = {}
+        contexts = self.column("context")
+        order = np.argsort(contexts, kind="stable")
+        names, starts = np.unique(contexts[order], return_index=True)
+        self._rows = dict(zip(names.tolist(), np.split(order, starts[1:])))
+
+    @classmethod
+    def of(cls, ard: pd.DataFrame) -> _RowIndex:
+        index = cls._of_frame.get(id(ard))
+        if index is None or index._ard() is not ard or not _same(index._columns["context"][0], ard["context"]):
+            index = cls(ard)
+            cls._of_frame[id(ard)] = index
+            weakref.finalize(ard, cls._of_frame.pop, id(ard), None)
+        return index
+
+    def rows_of(self, context: str) -> np.ndarray:
+        return self._rows.get(context, np.array([], dtype=np.intp))
+
+    def column(self, name: str) -> np.ndarray:
+        column = self._ard()[name]
+        cached = self._columns.get(name)
+        if cached is None or not _same(cached[0], column):
+            cached = self._columns[name] = (_column_token(column), column.to_numpy(dtype=object))
+        return cached[1]
 
 
 def lookup(ard: pd.DataFrame, **keys) -> float:
     """The one stat matching ``keys`` (context=..., param=..., stat_name=...); error if not one."""
-    sel = select(ard, **keys)
-    if len(sel) != 1:
-        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
-    return float(sel[VALUE].iloc[0])
+    values = stat_values(ard, **keys)
+    if len(values) != 1:
+        raise KeyError(f"ARD lookup {keys}: {len(values)} rows")
+    return float(values[0])
 
 
 # --- comparing two ARDs ---------------------------------------------------------------------------

@@ -25,10 +25,10 @@ def ard_stat(ard: pd.DataFrame, **keys) -> float:
     """The one ARD stat matching ``keys`` (``analysis.ard`` columns: context=..., param=...,
     group1_level=..., variable_level=..., stat_name=...), NaN when absent (an analysis not run
     for this cut)."""
-    sel = A.select(ard, **keys)
-    if len(sel) > 1:
-        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
-    return float(sel["stat"].iloc[0]) if len(sel) else float("nan")
+    values = A.stat_values(ard, **keys)
+    if len(values) > 1:
+        raise KeyError(f"ARD lookup {keys}: {len(values)} rows")
+    return float(values[0]) if len(values) else float("nan")
 
 
 # ARD column -> display-input column (group2_level: a comparison's reference level)
