@@ -43,7 +43,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write_bytes
-from analysis.stats.cards import REFERENCE_GROUP
 
 ARD_SCHEMA_VERSION = "3"
 ARD_CSV = "ard.csv"
@@ -61,6 +60,9 @@ KEY_COLUMNS = [c for c in ARD_COLUMNS if c not in (LABEL, VALUE)]
 TEXT_COLUMNS = [c for c in ARD_COLUMNS if c != VALUE]
 LEGACY_COLUMNS = {"analysis", "group", "level"}   # schema 1; named in the mismatch message
 DEFAULT_GROUP1 = "COHORT"
+# group2 of a comparison row, whose group2_level is the reference level (analysis.stats.cards
+# writes the same name: the statistics layer imports no other layer; tests/test_ard.py checks)
+REFERENCE_GROUP = "REFERENCE"
 
 # Floats in the ARD are equal when |a-b| <= REL_TOL * max(|a|, |b|) (or both within ABS_TOL of 0):
 # 1e-9 tolerates the last-digit noise of a different BLAS / libm, not a changed result.

@@ -176,3 +176,7 @@ def test_ae_grade_scope_is_its_own_column_not_text_in_param():
     assert by_scope[""] == 2 and by_scope["3"] == 1 and by_scope["4"] == 1 and by_scope[">=3"] == 2
     assert by_scope["1"] == 0 and by_scope["2"] == 0        # S1's grade 2 event is not its worst
     assert set(any_a.loc[any_a["group3_level"] == "", "group3"]) == {""}
+
+
+def test_the_statistics_layer_names_the_reference_group_as_the_ard_does():
+    assert cards.REFERENCE_GROUP == ard.REFERENCE_GROUP

@@ -24,7 +24,8 @@ CARDS_COLUMNS = ["group1", "group1_level", "group2", "group2_level", "group3", "
 # the AE tables' statistics under the names an incidence ARD uses
 AE_STAT_NAMES = {"n": "n_subj", "events": "n_events", "pct": "pct", "N": "N"}
 OVERALL_VARIABLE = "ANY"   # variable of the "any adverse event" rows
-# group2 of a comparison row: its level is the reference level of group1's variable
+# group2 of a comparison row: its level is the reference level of group1's variable (the name
+# analysis.ard.REFERENCE_GROUP declares; stats imports no other layer)
 REFERENCE_GROUP = "REFERENCE"
 GRADE_VARIABLE = inspect.signature(tables.ae_summary).parameters["grade"].default   # ae_summary's default
 
