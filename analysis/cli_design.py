@@ -98,17 +98,19 @@ def scenario_truth(scenario, n: int, seed: int = TRUTH_SEED):
 
 def scenario_truths(scenarios, n: int, out: Path, seed: int = TRUTH_SEED) -> tuple[dict, dict]:
     """({scenario: {estimand: truth}}, {scenario: {estimand: MCSE}}), cached in ``out/truth.json``
-    by scenario settings, n and seed (a truth takes about 30 s per 20000 patients)."""
+    by scenario settings, n, seed and the simulator's version (the hash of its source: a changed
+    simulator never reuses a stale truth; a truth takes about 30 s per 20000 patients)."""
     import json
 
     from analysis.atomic import atomic_write_bytes
+    from analysis.simulate.truth import simulator_version
     path = out / TRUTH_FILE
     cache = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    values, mcse = {}, {}
+    values, mcse, version = {}, {}, simulator_version()
     for s in scenarios:
         key = json.dumps({"scenario": {k: v for k, v in s.as_dict().items() if k not in ("name", "n_trial",
                                                                                         "n_external", "measured")},
-                          "n": n, "seed": seed}, sort_keys=True)
+                          "n": n, "seed": seed, "simulator": version}, sort_keys=True)
         if key not in cache:
             say(f"[design] true values of {s.name}: counterfactual simulation of {n} trial patients")
             t = scenario_truth(s, n, seed)

@@ -5,11 +5,13 @@
 2. Replicates per second on a Dask LocalCluster of 1 and of 2 worker processes (one thread each;
    cluster start-up and a warm-up chunk per worker excluded), the scaling 2 vs 1 workers, and the
    peak resident memory of each worker (getrusage ru_maxrss inside the worker).
-3. The large-N check of the shipped scenario file's null scenarios: bias, coverage and type I
-   error of every comparison with Monte Carlo SEs; verdict: the naive comparison biased under the
-   planted measured confounding (bias > 3 MCSE) and the primary (common time zero) not (|bias| <
-   2 MCSE); and the naive-minus-primary difference in paired replicates.
-Nothing is asserted: the machine is shared.
+3. The large-N check of the shipped scenario file's null scenarios against their TRUE values (the
+   counterfactual simulation of analysis.simulate.truth, via the command line's cache, SAP 9.2):
+   bias, coverage and type I error of every comparison with Monte Carlo SEs (the bias's MCSE
+   includes the truth's); verdict: the naive comparison biased under the planted measured
+   confounding (|bias| > 3 MCSE) and the primary (common time zero) not (|bias| < 2 MCSE); and the
+   naive-minus-primary difference in paired replicates.
+The load average (1 min) is printed with every timing: the machine is shared. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from analysis import paths
 from analysis import ard
-from analysis.cli_design import DEFAULT_SCENARIOS, simulate_raw
+from analysis.cli_design import DEFAULT_SCENARIOS, scenario_truths, simulate_raw
 from analysis.design import runner
 from analysis.design.output import summary_lines
 from analysis.design.performance import performance_ard
@@ -75,14 +77,24 @@ def throughput(scenario, workers: int, n: int, chunk: int = 2) -> tuple[float, l
     return rate, peaks
 
 
-def bias_check(replicates: int, workers: int) -> None:
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
+def bias_check(replicates: int, workers: int, truth_n: int, truth_cache: Path) -> None:
     scenarios = [s for s in load_scenarios(DEFAULT_SCENARIOS) if s.name in BIAS_SCENARIOS]
+    truth_cache.mkdir(parents=True, exist_ok=True)
+    truths, truth_mcse = scenario_truths(scenarios, truth_n, truth_cache)
     with tempfile.TemporaryDirectory(prefix="bench-design-") as tmp:
         t0 = time.perf_counter()
         records = runner.run_design(scenarios, replicates, simulate_raw, Path(tmp), workers=workers, progress=False)
         seconds = time.perf_counter() - t0
-    design_ard = performance_ard(records, {s.name: 0.0 for s in scenarios}, ENDPOINT)
-    print(f"\n{len(scenarios)} null scenarios x {replicates} replicates on {workers} workers: {seconds:.0f} s")
+    design_ard = performance_ard(records, truths, ENDPOINT, truth_mcse)
+    print(f"\n{len(scenarios)} null scenarios x {replicates} replicates on {workers} workers: {seconds:.0f} s "
+          f"({seconds * workers / (replicates * len(scenarios)):.2f} worker-s per replicate); {_load()}")
+    print(f"true log HR (counterfactual simulation of {truth_n} trial patients, MCSE): " + "; ".join(
+        f"{s.name} {truths[s.name]['log_hr']:+.3f} ({truth_mcse[s.name]['log_hr']:.3f})" for s in scenarios))
     for line in summary_lines(design_ard):
         print(line)
     for s in scenarios:
@@ -91,31 +103,35 @@ def bias_check(replicates: int, workers: int) -> None:
         r = records[records["scenario"] == s.name].pivot(index="replicate", columns="comparison", values="estimate")
         diff = (r["naive"] - r[PRIMARY_COMPARISON]).dropna()
         d_mcse = diff.std(ddof=1) / math.sqrt(len(diff))
-        print(f"{s.name}: naive bias {naive['bias']:.3f} (MCSE {naive['bias_mcse']:.3f}) "
+        print(f"{s.name}: naive bias {naive['bias']:+.3f} (MCSE {naive['bias_mcse']:.3f}) "
               f"{'BIASED' if abs(naive['bias']) > 3 * naive['bias_mcse'] else 'not shown biased'}; "
-              f"primary bias {primary['bias']:.3f} (MCSE {primary['bias_mcse']:.3f}) "
-              f"{'within 2 MCSE of 0' if abs(primary['bias']) < 2 * primary['bias_mcse'] else 'BIASED'}; "
-              f"naive - primary {diff.mean():.3f} (paired MCSE {d_mcse:.3f})")
+              f"primary bias {primary['bias']:+.3f} (MCSE {primary['bias_mcse']:.3f}) "
+              f"{'within 2 MCSE of the truth' if abs(primary['bias']) < 2 * primary['bias_mcse'] else 'BIASED'}; "
+              f"naive - primary {diff.mean():+.3f} (paired MCSE {d_mcse:.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--speed-replicates", type=int, default=24, help="replicates timed per cluster size")
     p.add_argument("--replicates", type=int, default=300, help="replicates per null scenario of the bias check")
+    p.add_argument("--truth-n", type=int, default=20000, help="trial patients of each scenario's true value")
+    p.add_argument("--truth-cache", type=Path, default=paths.reports_root(paths.REPO_ROOT) / "design-bench",
+                   help="folder of the truth cache (truth.json, keyed by scenario, n, seed, simulator version)")
     args = p.parse_args(argv)
     scenario = next(s for s in load_scenarios(DEFAULT_SCENARIOS) if s.name == "null_measured")
     sim, ana, cpu = one_replicate_seconds(scenario)
     print(f"design: one replicate in-process ({scenario.n_trial} + {scenario.n_external} patients): simulate "
-          f"{sim:.2f} s + derive and 6 comparisons {ana:.2f} s = {sim + ana:.2f} s wall, {cpu:.2f} s CPU; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{sim:.2f} s + derive and 6 comparisons {ana:.2f} s = {sim + ana:.2f} s per replicate wall, {cpu:.2f} s CPU; "
+          f"{_load()}")
     rates = {}
     for workers in (1, 2):
         rates[workers], peaks = throughput(scenario, workers, args.speed_replicates)
-        print(f"design: {workers} worker(s): {rates[workers]:.2f} replicates/s; peak memory per worker "
-              f"{', '.join(f'{m:.0f}' for m in peaks)} MB", flush=True)
+        print(f"design: {workers} worker(s): {rates[workers]:.2f} replicates/s ({workers / rates[workers]:.2f} "
+              f"worker-s per replicate); peak memory per worker {', '.join(f'{m:.0f}' for m in peaks)} MB; "
+              f"{_load()}", flush=True)
     print(f"design: scaling 2 vs 1 workers: x{rates[2] / rates[1]:.2f} (linear: x2.00)")
     if args.replicates:
-        bias_check(args.replicates, workers=2)
+        bias_check(args.replicates, workers=2, truth_n=args.truth_n, truth_cache=args.truth_cache)
     return 0
 
 

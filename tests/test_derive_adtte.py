@@ -70,11 +70,39 @@ def test_lfs_death_without_relapse_is_an_event_and_non_relapse_mortality(adtte):
     assert (r.EVNTTYPE, r.CNSR) == (2, 0)
 
 
-def test_lfs_censored_at_last_disease_assessment_not_last_contact(adtte):
-    r = row(adtte, "01-002", "LFS")  # last assessment 2024-06-01, alive 2025-01-15
-    assert (r.ADT, r.AVAL, r.CNSR, r.CNSDTDSC, r.EVNTTYPE) == (
-        T("2024-06-01"), 113, 1, "LAST DISEASE ASSESSMENT", 0)
-    assert row(adtte, "01-002", "RELNRM").EVNTTYPE == 0
+def test_lfs_and_relnrm_censored_at_last_known_alive_not_last_assessment(adtte):
+    """SAP 2.2, one censoring rule for every LFS parameter: 01-002 had its last marrow on
+    2024-06-01 and was alive without relapse on 2025-01-15 (REMDT 2024-02-10): censored on
+    2025-01-15, not at the last assessment (that made the trial's censoring informative against the
+    registry's, docs/sap-notes.md 9.7). 2024-02-10 -> 2025-01-15: 19+31+30+31+30+31+31+30+31+30+31+15
+    = 340 days, AVAL 341."""
+    r = row(adtte, "01-002", "LFS")
+    assert (r.ADT, r.AVAL, r.CNSR, r.CNSDTDSC, r.EVNTTYPE) == (T("2025-01-15"), 341, 1, "LAST KNOWN ALIVE", 0)
+    r = row(adtte, "01-002", "RELNRM")
+    assert (r.ADT, r.CNSR, r.CNSDTDSC, r.EVNTTYPE) == (T("2025-01-15"), 1, "LAST KNOWN ALIVE", 0)
+
+
+def test_per_protocol_lfs_censored_at_last_known_alive_not_last_assessment():
+    """LFSPP, compared with the registry's LFS (SAP 6.6): a completer (01-002 made one here, CAR-T2
+    on 2024-04-09) without an event is censored at the last date known alive 2025-01-15, as the
+    registry's controls are at their last follow-up; 2024-04-09 -> 2025-01-15 = 281 days, AVAL 282."""
+    from analysis.derive import adtte as A
+    d = derive_datasets(case_forms(), CUT_DATE)
+    sl = d["adsl"].copy()
+    who = sl["USUBJID"].eq("SWCART-01-01-002")
+    sl.loc[who, "COMPLFL"], sl.loc[who, "CART2DT"] = "Y", T("2024-04-09")
+    assert sl.loc[who, "LSTASDT"].iloc[0] == T("2024-06-01")   # the old rule's date
+    lfspp = next(p for p in A.PARAMS if p.param.paramcd == "LFSPP")
+    r = A.derive_parameter(lfspp, sl, d["admrd"]).set_index("USUBJID").loc["SWCART-01-01-002"]
+    assert (r.ADT, r.AVAL, r.CNSR, r.CNSDTDSC) == (T("2025-01-15"), 282, 1, "LAST KNOWN ALIVE")
+
+
+def test_every_lfs_parameter_declares_the_same_censoring():
+    """The rule is stated once (adtte.LFS_SOURCES): no LFS view can drift back to another one."""
+    from analysis.derive import adtte as A
+    censors = {p.param.paramcd: p.param.censors for p in A.PARAMS if p.param.paramcd in ("LFS", "RELNRM", "LFSCR", "LFSPP")}
+    assert len(censors) == 4 and set(censors.values()) == {A.LFS_SOURCES["censors"]}
+    assert A.LFS_SOURCES["censors"][0].date == "LSTALVDT"
 
 
 def test_mrd_duration_from_first_negative_to_recurrence_or_relapse(adtte):
@@ -110,13 +138,12 @@ def test_lfs_from_remission_counts_non_response_as_loss_of_remission(adtte):
 def test_lfs_from_remission_censored_at_last_known_alive_not_last_assessment(adtte):
     """LFSCR (primary external comparison, SAP 6.7) is censored where both its events stop being
     ascertained: the last date known alive. 01-002: last assessment 2024-06-01, alive 2025-01-15
-    (2025-01-15 - CRDT + 1 days); its single-arm LFS stays censored at the last assessment.
+    (2025-01-15 - CRDT + 1 days).
     Censoring LFSCR at the last assessment while counting later events biased the primary
     comparison by +0.12 on the log-HR scale under a null (docs/sap-notes.md 9.5)."""
     r = row(adtte, "01-002", "LFSCR")
     assert (r.ADT, r.CNSR, r.CNSDTDSC) == (T("2025-01-15"), 1, "LAST KNOWN ALIVE")
     assert r.AVAL == (T("2025-01-15") - r.STARTDT).days + 1
-    assert row(adtte, "01-002", "LFS").ADT == T("2024-06-01")
 
 
 def test_completer_parameters_start_at_car_t2(adtte):

@@ -51,7 +51,7 @@ for (s in dm$SUBJID) {
   os <- pick(trt, list(dth), alive)
   res[[length(res) + 1]] <- data.frame(USUBJID = id, PARAMCD = "OS", AVAL = os[1], CNSR = os[2])
   if (!is.na(rem)) {
-    lfs <- pick(rem, list(rel, dth), max(a$D))
+    lfs <- pick(rem, list(rel, dth), alive)   # SAP 2.2: LFS censored at the last date known alive
     res[[length(res) + 1]] <- data.frame(USUBJID = id, PARAMCD = "LFS", AVAL = lfs[1], CNSR = lfs[2])
   }
 }

@@ -92,3 +92,34 @@ def test_performance_ard_takes_the_truth_of_each_comparisons_estimand():
                         {"s": {"log_hr": 0.0, "rmst_diff_days": 2.0}})
     bias = a[a["stat_name"] == "bias"].set_index("variable")["stat"]
     assert bias["cox"] == pytest.approx(0.15) and bias["rmst"] == pytest.approx(6.0)
+
+
+def test_simulator_version_is_a_hash_of_the_simulators_source(tmp_path):
+    import shutil
+    copy = tmp_path / "simulate"
+    shutil.copytree(truth.SIMULATOR_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert truth.simulator_version(copy) == truth.simulator_version()
+    with (copy / "params.py").open("a") as f:
+        f.write("\n# a changed parameter file\n")
+    assert truth.simulator_version(copy) != truth.simulator_version()
+
+
+def test_a_changed_simulator_never_reuses_a_cached_truth(tmp_path, monkeypatch):
+    """The truth cache (cli_design.scenario_truths, <out>/truth.json) is keyed by the simulator's
+    version: same version -> the cached value; another version -> computed again."""
+    from analysis import cli_design
+    from analysis.design.scenarios import Scenario
+    computed = []
+
+    def fake_truth(scenario, n, seed):
+        computed.append(truth.simulator_version())
+        return truth.Truth({"log_hr": float(len(computed))}, {"log_hr": 0.0}, n, 2, seed)
+
+    monkeypatch.setattr(cli_design, "scenario_truth", fake_truth)
+    s = [Scenario(name="null", effect="null")]
+    monkeypatch.setattr(truth, "simulator_version", lambda: "version-A")
+    assert cli_design.scenario_truths(s, 100, tmp_path)[0] == {"null": {"log_hr": 1.0}}
+    assert cli_design.scenario_truths(s, 100, tmp_path)[0] == {"null": {"log_hr": 1.0}}   # cached
+    monkeypatch.setattr(truth, "simulator_version", lambda: "version-B")
+    assert cli_design.scenario_truths(s, 100, tmp_path)[0] == {"null": {"log_hr": 2.0}}   # recomputed
+    assert computed == ["version-A", "version-B"]

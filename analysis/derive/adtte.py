@@ -26,7 +26,6 @@ DEATH = EventSource("adsl", "DTHDT", "DEATH", "ADSL", evnttype=2)
 RELAPSE = EventSource("adsl", "RELDT", "RELAPSE", "ADSL", evnttype=1,
                       filter=lambda d: d["RELDT"] >= d["STARTDT"])
 LAST_ALIVE = CensorSource("adsl", "LSTALVDT", "LAST KNOWN ALIVE", "ADSL")
-LAST_ASSESSMENT = CensorSource("adsl", "LSTASDT", "LAST DISEASE ASSESSMENT", "ADSL")
 ORIGIN = CensorSource(POPULATION, "STARTDT", "START OF OBSERVATION", "ADTTE")
 
 
@@ -113,14 +112,16 @@ def completer_lfs_population(adsl: pd.DataFrame, admrd: pd.DataFrame) -> pd.Data
 
 # --- parameter declarations ----------------------------------------------------------------------
 OS_SOURCES = dict(events=(DEATH,), censors=(LAST_ALIVE, ORIGIN))
-LFS_SOURCES = dict(events=(RELAPSE, DEATH), censors=(LAST_ASSESSMENT, ORIGIN))
-# LFSCR, the primary external comparison (SAP 6.7): censored at the last date known alive, the date
-# up to which BOTH its events are ascertained in both sources (trial relapses and deaths are
-# recorded whenever they occur, also after the last scheduled marrow; the registry's last
-# follow-up is its last contact). Censoring at the last disease assessment while counting the
-# events after it made the trial's censoring informative: +0.12 on the log-HR scale under a null
-# (docs/sap-notes.md 9.5).
-LFSCR_SOURCES = dict(events=(RELAPSE, DEATH), censors=(LAST_ALIVE, ORIGIN))
+# One censoring rule for every LFS parameter (LFS, RELNRM, LFSCR, LFSPP; SAP 2.2 "one censoring
+# rule"): censored at the last date known alive, the date up to which BOTH its events are
+# ascertained in both sources. Trial relapses are recorded whenever they occur (the relapse has its
+# own, unscheduled, assessment on RELDT) and deaths always, also after the last scheduled marrow
+# (the schedule ends at month 24, follow-up runs to the cut); the registry's last follow-up is its
+# last contact. Censoring the trial at the last disease assessment while counting the events after
+# it made its censoring informative and asymmetric with the registry's: +0.12 on the log-HR scale
+# under a null for the common-clock view (docs/sap-notes.md 9.6), and the same defect in the naive,
+# weighted, per-protocol and competing-risk views (9.7).
+LFS_SOURCES = dict(events=(RELAPSE, DEATH), censors=(LAST_ALIVE, ORIGIN))
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ PARAMS: tuple[ParamDefinition, ...] = (
                              censors=(last_mrd("MRDNGS", "NGS"), ORIGIN)), mrd_population("NGS")),
     ParamDefinition(TTEParam("OSCR", "OS From Remission Before Therapy (Days)", **OS_SOURCES),
                     remission_origin_population),
-    ParamDefinition(TTEParam("LFSCR", "LFS From Remission Before Therapy (Days)", **LFSCR_SOURCES),
+    ParamDefinition(TTEParam("LFSCR", "LFS From Remission Before Therapy (Days)", **LFS_SOURCES),
                     remission_origin_population),
     ParamDefinition(TTEParam("OSPP", "OS From CAR-T2, Completers (Days)", **OS_SOURCES), completer_population),
     ParamDefinition(TTEParam("LFSPP", "LFS From CAR-T2, Completers (Days)", **LFS_SOURCES),

@@ -83,11 +83,13 @@ def figure_svg(design_ard: pd.DataFrame, scenarios: list[Scenario]) -> bytes:
     axes[2].axvline(ALPHA, color="grey", lw=0.8, ls="--")
     axes[0].set_yticks(range(len(COMPARISONS)), [LABEL[c] for c in COMPARISONS])
     axes[0].invert_yaxis()
-    axes[0].set_xlabel("bias of the log HR (scenarios with a computed truth)")
-    axes[1].set_xlabel("coverage of the 95% CI (scenarios with a computed truth)")
+    # short labels: the three panels sit side by side (longer ones overlapped); the condition is in the title
+    axes[0].set_xlabel("bias of the log HR")
+    axes[1].set_xlabel("coverage of the 95% CI")
     axes[2].set_xlabel(f"rejection rate at alpha = {ALPHA:g} (dashed)")
     fig.legend(loc="lower center", ncol=min(len(names), 5), fontsize=7, frameon=False)
-    fig.suptitle("Operating characteristics of the external comparison (LFS); bars: +-1.96 Monte Carlo SE", fontsize=10)
+    fig.suptitle("Operating characteristics of the external comparison (LFS); bars: +-1.96 Monte Carlo SE; "
+                 "bias and coverage where the truth was computed", fontsize=10)
     fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(names) / 5), 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})

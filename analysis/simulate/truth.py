@@ -29,8 +29,10 @@ them as they are when it runs.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,17 @@ from analysis.stats import rmst as rmst_stats
 from analysis.stats import survival
 
 ESTIMANDS = ("log_hr", "rmst_diff_days")
+SIMULATOR_DIR = Path(__file__).resolve().parent
+
+
+def simulator_version(package_dir: Path = SIMULATOR_DIR) -> str:
+    """SHA-256 of the simulator's source (every .py file of the package, by relative path and
+    content, this module included): a cached truth is valid only for the simulator that computed
+    it, so any change to the simulator's code or parameters gives a new version (SAP 9.2)."""
+    h = hashlib.sha256()
+    for f in sorted(package_dir.rglob("*.py")):
+        h.update(f.relative_to(package_dir).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
