@@ -27,8 +27,8 @@ import nbformat
 
 from analysis import paths
 from analysis.atomic import atomic_dir
+from analysis.errors import RenderError
 from analysis.messages import say
-from analysis.render.errors import RenderError
 from analysis.render.fallback import render_document
 from analysis.render.html import (
     NavEntry,
