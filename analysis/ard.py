@@ -10,8 +10,12 @@ statistic per row, full precision::
 ``context`` is the analysis id (its method is listed once in ``ard_methods.csv``, column
 ``analysis``, so that every table footnote can print it); ``param`` the ADaM parameter (PARAMCD;
 TEAE for adverse-event incidence); ``group1``/``group1_level`` the grouping variable and its
-level (COHORT = SANDWICH, or a comparison "SANDWICH vs ALLO_EXT"); ``group2``/``group2_level``
-the outer level of a hierarchy (AEBODSYS = the SOC of a preferred term); ``group3`` /
+level (COHORT = SANDWICH); ``group2``/``group2_level`` the outer level of a hierarchy (AEBODSYS =
+the SOC of a preferred term) or, on the row of a comparison of two groups, the reference level:
+group1_level is the compared level and group2 = ``REFERENCE_GROUP`` ("REFERENCE"), group2_level =
+the reference level (COHORT = SANDWICH against REFERENCE = ALLO_EXT: a hazard ratio, a difference
+of rates, a standardized mean difference), as cardx keeps a reference level in a column of its
+own rather than in the text of a contrast (:class:`Comparison`; never "A vs B"); ``group3`` /
 ``group3_level`` a further stratum, the grade scope of AE incidence (ATOXGR = k: subjects by
 their worst grade k; ATOXGR = ">=3": subjects with any event of grade 3 or more; empty: any
 grade); ``variable`` /
@@ -22,15 +26,18 @@ grade); ``variable`` /
 ``ARD_SCHEMA_VERSION`` names this shape; the lock records it in lock.json and ``reproduce`` says
 so when a locked ARD was written in another one. Version 1 (columns analysis, param, group,
 variable, level, stat_name, stat; hierarchy packed as "SOC / term") is no longer read; version 2
-had no group3 columns (the AE grade scope was text in ``param``: "worst grade 3").
+had no group3 columns (the AE grade scope was text in ``param``: "worst grade 3"). Schema 3
+before 2026-12-01 packed a comparison into group1_level ("SANDWICH vs ALLO_EXT").
 """
 
 from __future__ import annotations
 
 import io
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,6 +60,9 @@ KEY_COLUMNS = [c for c in ARD_COLUMNS if c not in (LABEL, VALUE)]
 TEXT_COLUMNS = [c for c in ARD_COLUMNS if c != VALUE]
 LEGACY_COLUMNS = {"analysis", "group", "level"}   # schema 1; named in the mismatch message
 DEFAULT_GROUP1 = "COHORT"
+# group2 of a comparison row, whose group2_level is the reference level (analysis.stats.cards
+# writes the same name: the statistics layer imports no other layer; tests/test_ard.py checks)
+REFERENCE_GROUP = "REFERENCE"
 
 # Floats in the ARD are equal when |a-b| <= REL_TOL * max(|a|, |b|) (or both within ABS_TOL of 0):
 # 1e-9 tolerates the last-digit noise of a different BLAS / libm, not a changed result.
@@ -78,6 +88,13 @@ STAT_LABELS = {
 }
 
 
+class Comparison(NamedTuple):
+    """The groups of a comparison row: group1_level ``compared``, group2 ``REFERENCE_GROUP`` at
+    the level ``reference``."""
+    compared: str
+    reference: str
+
+
 class ArdSchemaError(ValueError):
     """An ARD file or frame not in this schema: wrong columns, duplicate keys, text stats."""
 
@@ -91,7 +108,10 @@ def rows(context: str, param: str, group, variable: str, level, stats: Mapping[s
          group1: str | None = None, group2: str = "", group2_level="", group3: str = "",
          group3_level="") -> pd.DataFrame:
     """ARD rows for one cell: every statistic in ``stats`` becomes its own row. ``group`` is the
-    level of ``group1`` (default ``DEFAULT_GROUP1``; none when ``group`` is empty)."""
+    level of ``group1`` (default ``DEFAULT_GROUP1``; none when ``group`` is empty), or a
+    :class:`Comparison` (its reference level goes to group2 ``REFERENCE_GROUP``)."""
+    if isinstance(group, Comparison):
+        group, group2, group2_level = group.compared, REFERENCE_GROUP, group.reference
     group_level = _level_text(group)
     if group1 is None:
         group1 = DEFAULT_GROUP1 if group_level else ""
@@ -235,21 +255,90 @@ def read_methods(path) -> pd.DataFrame:
 
 
 def select(ard: pd.DataFrame, **keys) -> pd.DataFrame:
-    """Rows whose columns equal ``keys`` (values compared as text)."""
-    mask = pd.Series(True, index=ard.index)
-    for k, v in keys.items():
+    """Rows whose columns equal ``keys`` (values compared as text), in the ARD's order."""
+    return ard.iloc[_positions(ard, keys)]
+
+
+def stat_values(ard: pd.DataFrame, **keys) -> np.ndarray:
+    """The ``stat`` of the rows ``select`` gives, without building the rows (a table's cells)."""
+    return ard[VALUE].to_numpy(dtype=float)[_positions(ard, keys)]
+
+
+def _positions(ard: pd.DataFrame, keys: Mapping) -> np.ndarray:
+    """Row positions matching ``keys``. With a ``context`` key they are found through an index
+    of the frame built once (``_RowIndex``): a report table makes hundreds of lookups in one ARD,
+    and masking and copying the whole frame each time cost seconds of the rtf step (issue 15)."""
+    for k in keys:
         if k not in ard.columns:
             raise KeyError(f"ARD has no column {k!r} (columns {ARD_COLUMNS})")
-        mask &= ard[k] == _level_text(v)
-    return ard[mask]
+    texts = {k: _level_text(v) for k, v in keys.items()}
+    if "context" not in texts:
+        mask = np.ones(len(ard), dtype=bool)
+        for k, text in texts.items():
+            mask &= ard[k].to_numpy(dtype=object) == text
+        return np.flatnonzero(mask)
+    index = _RowIndex.of(ard)
+    positions = index.rows_of(texts.pop("context"))
+    for k, text in texts.items():
+        positions = positions[index.column(k)[positions] == text]
+    return positions
+
+
+def _column_token(column: pd.Series):
+    """What identifies a column's data: the Arrow array object of a string column, the buffer
+    address of a NumPy one (a column reassigned, or a frame rebuilt, gets a new one)."""
+    array = column.array
+    if isinstance(array, pd.arrays.ArrowStringArray):
+        return array
+    return column.to_numpy(copy=False).__array_interface__["data"][0]
+
+
+def _same(token, column: pd.Series) -> bool:
+    """``column`` still holds the data ``token`` was taken from."""
+    now = _column_token(column)
+    return token is now or (isinstance(token, int) and isinstance(now, int) and token == now)
+
+
+class _RowIndex:
+    """Row positions of each context of one ARD frame and its key columns as object arrays, kept
+    while the frame lives; each column is checked against its data before use, so a column
+    reassigned after a lookup is seen (an ARD frame is a value: no code edits one in place)."""
+    _of_frame: dict[int, _RowIndex] = {}
+
+    def __init__(self, ard: pd.DataFrame):
+        self._ard = weakref.ref(ard)
+        self._columns: dict[str, tuple] = {}
+        contexts = self.column("context")
+        order = np.argsort(contexts, kind="stable")
+        names, starts = np.unique(contexts[order], return_index=True)
+        self._rows = dict(zip(names.tolist(), np.split(order, starts[1:])))
+
+    @classmethod
+    def of(cls, ard: pd.DataFrame) -> _RowIndex:
+        index = cls._of_frame.get(id(ard))
+        if index is None or index._ard() is not ard or not _same(index._columns["context"][0], ard["context"]):
+            index = cls(ard)
+            cls._of_frame[id(ard)] = index
+            weakref.finalize(ard, cls._of_frame.pop, id(ard), None)
+        return index
+
+    def rows_of(self, context: str) -> np.ndarray:
+        return self._rows.get(context, np.array([], dtype=np.intp))
+
+    def column(self, name: str) -> np.ndarray:
+        column = self._ard()[name]
+        cached = self._columns.get(name)
+        if cached is None or not _same(cached[0], column):
+            cached = self._columns[name] = (_column_token(column), column.to_numpy(dtype=object))
+        return cached[1]
 
 
 def lookup(ard: pd.DataFrame, **keys) -> float:
     """The one stat matching ``keys`` (context=..., param=..., stat_name=...); error if not one."""
-    sel = select(ard, **keys)
-    if len(sel) != 1:
-        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
-    return float(sel[VALUE].iloc[0])
+    values = stat_values(ard, **keys)
+    if len(values) != 1:
+        raise KeyError(f"ARD lookup {keys}: {len(values)} rows")
+    return float(values[0])
 
 
 # --- comparing two ARDs ---------------------------------------------------------------------------

@@ -30,11 +30,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from analysis import build, paths  # noqa: E402
 from analysis.errors import (  # noqa: E402
     EXIT_BAD_DATA, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError,
-    ReproductionMismatch, UsageError, environment_error,
+    RenderError, ReproductionMismatch, UsageError, environment_error,
 )
 from analysis.messages import say, tell  # noqa: E402
 from analysis.regulatory import guard  # noqa: E402  (light: json and hashing)
-from analysis.render.errors import RenderError  # noqa: E402  (a tiny module: no renderer imports)
 
 # The steps, their order, entry points and help: the one table of analysis.build.
 PIPELINE = build.PIPELINE

@@ -1,4 +1,5 @@
-"""Exceptions that the command line maps to distinct exit codes."""
+"""Exceptions that the command line maps to distinct exit codes: the one module of the package's
+errors (the report renderer's too: ``RenderError``, ``NotebookExecutionError``)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,29 @@ class ValidationFailed(BadDataError):
 
 class ReproductionMismatch(Exception):
     """A rebuilt output differs from the locked one."""
+
+
+class RenderError(Exception):
+    """The report could not be rendered. The message names the notebook (and the chunk, option
+    or cell where that applies) and says what is wrong."""
+
+
+class NotebookExecutionError(RenderError):
+    """A cell raised an exception while a notebook was executed for a data cut."""
+
+    def __init__(self, notebook: str, cell_number: int, label: str | None, qmd_line: int | None,
+                 traceback: str):
+        self.notebook = notebook
+        self.cell_number = cell_number
+        self.label = label
+        self.qmd_line = qmd_line
+        self.traceback = traceback
+        where = f"code cell {cell_number}"
+        if label:
+            where += f" (label: {label})"
+        if qmd_line:
+            where += f", chunk starting at line {qmd_line}"
+        super().__init__(f"notebook {notebook} failed in {where}:\n{traceback}")
 
 
 def environment_error(exc: BaseException) -> str | None:

@@ -42,7 +42,8 @@ REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)
 TRIAL, EXTERNAL = C.COHORT_TRIAL, C.COHORT_EXTERNAL
 COHORTS = (EXTERNAL, TRIAL)
-COMPARISON = f"{TRIAL} vs {EXTERNAL}"
+# a comparison row: the compared level, the reference level in its own column (analysis.ard.Comparison)
+COMPARISON = dict(group1_level=TRIAL, group2="REFERENCE", group2_level=EXTERNAL)
 TIMEPOINTS = (C.TIMEPOINT_1Y_DAYS, C.TIMEPOINT_2Y_DAYS)
 PARAMS = ("OS", "LFS")
 ABS_TOL = 1e-10   # closed-form statistics, both sides in double precision
@@ -97,6 +98,15 @@ def test_ard_has_exact_columns_unique_keys_numeric_stat(run):
     ard.check(run.ard)  # the contract as the package states it, on the file read back
     assert len(run.ard) > 500 and run.ard["stat"].notna().mean() > 0.9
     assert not np.isinf(run.ard["stat"]).any()  # not estimable is NaN (NE), never +-inf
+
+
+def test_ard_comparisons_carry_the_reference_level_in_its_own_column(run):
+    """Issue 16: no level is packed as "A vs B" (read back by splitting); a comparison row has the
+    compared cohort in group1_level and the reference cohort in group2_level (group2 REFERENCE)."""
+    text = run.ard[ard.TEXT_COLUMNS]
+    assert not text.apply(lambda c: c.str.contains(" vs ", regex=False)).any().any()
+    cox = ard.select(run.ard, context="cox", param="OS")
+    assert set(zip(cox["group1_level"], cox["group2"], cox["group2_level"])) == {(TRIAL, ard.REFERENCE_GROUP, EXTERNAL)}
     assert (run.ard[ard.KEY_COLUMNS] != "nan").all(axis=None)  # no key written from a missing value
 
 
@@ -213,7 +223,7 @@ def test_km_difference_at_2_years_from_r_survfit_by_hand(run, r_survival):
         expected = {"diff": diff, "se": se, "lcl": diff - z * se, "ucl": diff + z * se,
                     "p": 2 * stats.norm.sf(abs(diff / se))}
         for name, value in expected.items():
-            got = stat(run, context="km_diff", param=p, group1_level=COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS),
+            got = stat(run, context="km_diff", param=p, **COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS),
                        stat_name=name)
             # NaN (not estimable) when either curve is NE at 2 years (SAP 3.1)
             assert got == pytest.approx(value, abs=ABS_TOL, nan_ok=True), (p, name)
@@ -244,7 +254,7 @@ def test_cox_hr_vs_r_coxph(run, r_survival):
     Tolerance 1e-6 relative (both fits iterate to convergence)."""
     for r in r_survival["cx"].itertuples():
         for name in ("hr", "lcl", "ucl", "p"):
-            got = stat(run, context="cox", param=r.param, group1_level=COMPARISON, stat_name=name)
+            got = stat(run, context="cox", param=r.param, **COMPARISON, stat_name=name)
             assert got == pytest.approx(getattr(r, name), rel=FIT_RTOL), (r.param, name)
 
 
@@ -299,7 +309,7 @@ def test_logrank_and_cox_vs_lifelines(run, paramcd):
     # lifelines' default stopping rule (precision 1e-7, plus a relative log-likelihood change
     # rule) leaves the coefficient ~1e-4 short of the optimum here: iterate to the optimum
     fit = CoxPHFitter(alpha=1 - C.CONF_LEVEL).fit(frame, "T", "E", fit_options={"precision": 1e-12})
-    keys = dict(context="cox", param=paramcd, group1_level=COMPARISON)
+    keys = dict(context="cox", param=paramcd, **COMPARISON)
     assert stat(run, **keys, stat_name="hr") == pytest.approx(float(fit.hazard_ratios_["sandwich"]), rel=FIT_RTOL)
     lo, hi = np.exp(fit.confidence_intervals_.loc["sandwich"].to_numpy())
     assert stat(run, **keys, stat_name="lcl") == pytest.approx(lo, rel=FIT_RTOL)
@@ -411,7 +421,7 @@ def test_table1_n_mean_and_smd_recounted(run):
     assert stat(run, context="table1", group1_level="Total", variable="N", stat_name="n") == len(adsl)
     x, y = age[EXTERNAL], age[TRIAL]
     smd = abs(x.mean() - y.mean()) / math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
-    assert stat(run, context="table1", group1_level=f"{EXTERNAL} vs {TRIAL}", variable="AGE",
+    assert stat(run, context="table1", group1_level=EXTERNAL, group2="REFERENCE", group2_level=TRIAL, variable="AGE",
                 stat_name="smd") == pytest.approx(smd, abs=ABS_TOL)
 
 

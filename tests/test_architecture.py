@@ -201,3 +201,13 @@ def test_say_goes_through_logging_and_escapes_control_characters(capsys):
         messages.logger().removeHandler(keep)
     assert seen == ["value \x1b[31m red"]
     assert capsys.readouterr().err == "value \\x1b[31m red\n"
+
+
+def test_one_errors_module_owns_the_exceptions_the_cli_maps():
+    """Issue 16: the renderer's errors were a second errors module (analysis/render/errors.py)
+    beside analysis/errors.py; the exceptions the command line maps to exit codes have one owner."""
+    from analysis import errors
+
+    assert sorted(p.relative_to(REPO).as_posix() for p in (REPO / "analysis").rglob("errors.py")) == \
+        ["analysis/errors.py"]
+    assert issubclass(errors.NotebookExecutionError, errors.RenderError)

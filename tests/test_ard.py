@@ -92,6 +92,27 @@ def test_lookup_and_select():
         ard.select(a, level="730.5")
 
 
+def test_select_through_the_context_index_equals_a_mask_and_sees_a_reassigned_column():
+    """``select`` / ``stat_values`` find a context's rows through an index built once per frame
+    (issue 15, rtf step): every (context, stat_name) selection equals the plain boolean mask, in
+    the ARD's row order and index; a column reassigned after a lookup, and a rebuilt frame, are
+    looked up afresh, never through a stale index."""
+    a = ard.concat([_small(), ard.rows("km", "OS", "ALLO_EXT", "AVAL", 730.5, {"surv": 0.5, "n_risk": 3})])
+    for context, stat_name in a[["context", "stat_name"]].drop_duplicates().itertuples(index=False):
+        mask = a[(a["context"] == context) & (a["stat_name"] == stat_name)]
+        pd.testing.assert_frame_equal(ard.select(a, context=context, stat_name=stat_name), mask)
+        np.testing.assert_array_equal(ard.stat_values(a, context=context, stat_name=stat_name), mask["stat"])
+    assert ard.select(a, context="absent").empty and len(ard.stat_values(a, context="km", param="LFS")) == 0
+    assert ard.stat_values(a, context="km", group1_level="ALLO_EXT", stat_name="surv").tolist() == [0.5]
+    a["group1_level"] = a["group1_level"].str.replace("ALLO_EXT", "CONTROL")
+    assert ard.stat_values(a, context="km", group1_level="CONTROL", stat_name="surv").tolist() == [0.5]
+    a["context"] = a["context"].str.replace("km", "kaplan_meier")
+    assert ard.select(a, context="km").empty and len(ard.select(a, context="kaplan_meier")) == 5
+    b = a.astype({c: object for c in ard.TEXT_COLUMNS})   # NumPy-backed text columns
+    b["param"] = b["param"].replace("OS", "PFS")
+    assert len(ard.select(b, context="kaplan_meier", param="PFS")) == 5
+
+
 def test_diff_states_and_tolerance():
     old = ard.read(io.BytesIO(ard.to_csv_bytes(_small())))
     new = old.copy()
@@ -155,3 +176,7 @@ def test_ae_grade_scope_is_its_own_column_not_text_in_param():
     assert by_scope[""] == 2 and by_scope["3"] == 1 and by_scope["4"] == 1 and by_scope[">=3"] == 2
     assert by_scope["1"] == 0 and by_scope["2"] == 0        # S1's grade 2 event is not its worst
     assert set(any_a.loc[any_a["group3_level"] == "", "group3"]) == {""}
+
+
+def test_the_statistics_layer_names_the_reference_group_as_the_ard_does():
+    assert cards.REFERENCE_GROUP == ard.REFERENCE_GROUP

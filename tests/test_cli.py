@@ -161,7 +161,7 @@ def test_simulate_refuses_to_overwrite_raw_data_as_a_usage_error(tmp_path, capsy
 
 
 def test_render_failure_is_reported_without_an_internal_error_banner(fake_steps, capsys):
-    from analysis.render.errors import RenderError
+    from analysis.errors import RenderError
 
     root, _, behaviour = fake_steps
     behaviour["render"] = RenderError("notebook 03-efficacy.qmd failed in code cell 4 (label: fig-km)")

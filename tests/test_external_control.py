@@ -40,7 +40,8 @@ from tests.rref import not_estimable_beyond_follow_up, run_r
 REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)
 TRIAL, EXTERNAL = C.COHORT_TRIAL, C.COHORT_EXTERNAL
-COMPARISON = f"{TRIAL} vs {EXTERNAL}"
+# a comparison row: the compared level, the reference level in its own column (analysis.ard.Comparison)
+COMPARISON = dict(group1_level=TRIAL, group2="REFERENCE", group2_level=EXTERNAL)
 TIMEPOINTS = (C.TIMEPOINT_1Y_DAYS, C.TIMEPOINT_2Y_DAYS)
 ABS_TOL = 1e-10     # closed-form estimates (KM, Aalen-Johansen, Gray's test): double precision both sides
 FIT_RTOL = 1e-6     # Cox fits iterated to convergence (coxph: 1e-9 relative change of the log-likelihood)
@@ -254,7 +255,7 @@ def test_gray_test_vs_cuminc_tests(run, r_ref):
     """Gray's test statistic, df and p per cause: cuminc()$Tests. Tolerance 1e-8 relative (the
     statistic comes from cmprsk's Fortran in double precision)."""
     for r in r_ref["gray"].itertuples():
-        keys = dict(context="gray", param=CAUSE_PARAM[r.cause], group1_level=COMPARISON)
+        keys = dict(context="gray", param=CAUSE_PARAM[r.cause], **COMPARISON)
         assert stat(run, **keys, stat_name="chisq") == pytest.approx(r.chisq, rel=1e-8)
         assert stat(run, **keys, stat_name="p") == pytest.approx(r.p, rel=1e-8)
         assert stat(run, **keys, stat_name="df") == r.df
@@ -268,7 +269,7 @@ def test_fine_gray_vs_cmprsk_crr(run, r_ref):
     causes_by_cohort = run.data["adtte"].query("PARAMCD == 'RELNRM'").groupby("COHORT", observed=True)["EVNTTYPE"] \
         .apply(lambda e: set(e.dropna().astype(int)))
     for r in r_ref["fg"].itertuples():
-        keys = dict(context="finegray", param=CAUSE_PARAM[r.cause], group1_level=COMPARISON)
+        keys = dict(context="finegray", param=CAUSE_PARAM[r.cause], **COMPARISON)
         if any(r.cause not in causes for causes in causes_by_cohort):
             # a cohort without an event of the cause: the sHR is 0 or infinite; crr does not
             # converge and the package reports NE (NaN) instead of a number
@@ -328,7 +329,7 @@ def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
     for p in ("OS", "LFS"):
         # the bootstrap difference's point estimate is the difference of the weighted curves
         at = km[(km["param"] == p) & np.isclose(km["time"], C.TIMEPOINT_2Y_DAYS)].set_index("group")["surv"]
-        keys = dict(context="iptw_diff", param=p, group1_level=COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS))
+        keys = dict(context="iptw_diff", param=p, **COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS))
         diff = stat(run, **keys, stat_name="diff")
         assert diff == pytest.approx(at[TRIAL] - at[EXTERNAL], abs=ABS_TOL)
         assert stat(run, **keys, stat_name="n_boot") == C.BOOTSTRAP_REPLICATES
@@ -340,7 +341,7 @@ def test_weighted_km_and_robust_cox_vs_r_with_the_same_weights(run, r_ref):
         else:
             assert math.isnan(stat(run, **keys, stat_name="lcl")) and math.isnan(stat(run, **keys, stat_name="ucl"))
         # the RMST difference uses every fitted replicate and has an interval
-        rk = dict(context="iptw_rmst_diff", param=p, group1_level=COMPARISON, variable_level=level(C.RMST_TAU_DAYS))
+        rk = dict(context="iptw_rmst_diff", param=p, **COMPARISON, variable_level=level(C.RMST_TAU_DAYS))
         assert stat(run, **rk, stat_name="n_boot_used") + stat(run, **rk, stat_name="n_boot_failed") == C.BOOTSTRAP_REPLICATES
         assert stat(run, **rk, stat_name="lcl") <= stat(run, **rk, stat_name="diff") <= stat(run, **rk, stat_name="ucl")
 
@@ -376,7 +377,7 @@ def _compare_km(run, km: pd.DataFrame, names) -> None:
 def _compare_cox(run, cx: pd.DataFrame) -> None:
     assert len(cx) == 2, cx
     for r in cx.itertuples():
-        keys = dict(context=r.analysis, param=r.param, group1_level=COMPARISON)
+        keys = dict(context=r.analysis, param=r.param, **COMPARISON)
         for name in ("hr", "lcl", "ucl", "p"):
             assert stat(run, **keys, stat_name=name) == pytest.approx(getattr(r, name), rel=FIT_RTOL), (keys, name)
 
@@ -581,7 +582,7 @@ def test_two_year_differences_from_r_curves_by_hand(run, r_ref, view):
         se = math.hypot(at.loc[TRIAL, "std_err"], at.loc[EXTERNAL, "std_err"])
         expected = {"diff": diff, "se": se, "lcl": diff - z * se, "ucl": diff + z * se,
                     "p": 2 * stats.norm.sf(abs(diff / se))}
-        keys = dict(context=f"{view}_diff", param=p, group1_level=COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS))
+        keys = dict(context=f"{view}_diff", param=p, **COMPARISON, variable_level=level(C.TIMEPOINT_2Y_DAYS))
         for name, value in expected.items():
             # NaN (not estimable) when either curve is NE at 2 years (SAP 3.1)
             assert stat(run, **keys, stat_name=name) == pytest.approx(value, abs=ABS_TOL, nan_ok=True), (view, p, name)

@@ -294,7 +294,7 @@ def test_survival_summary_from_the_ard_equals_the_summary_from_the_statistics_fr
         survival.km_quantiles(adtte, by, probs=(0.5,)), by,
         estimates=survival.km_estimates(adtte, by, sap.KM_TIMEPOINTS), timepoints=sap.KM_TIMEPOINTS,
         logrank=survival.logrank(adtte, by), counts=counts,
-        cox=survival.cox(adtte, by, reference=C.COHORT_EXTERNAL).assign(term=sap.COMPARISON),
+        cox=survival.cox(adtte, by, reference=C.COHORT_EXTERNAL).assign(term=" vs ".join(sap.COMPARISON)),
         difference=survival.km_difference(adtte, by, C.TIMEPOINT_2Y_DAYS, C.COHORT_EXTERNAL),
         groups=list(sap.COHORTS))
     pd.testing.assert_frame_equal(from_ard.frame, direct.frame)
@@ -327,11 +327,12 @@ def test_mrd_rate_and_table1_frames():
                             {"n": 10, "x": 7, "rate": 0.7, "lcl": 0.35, "ucl": 0.93}),
                      A.rows("table1", "ADSL", "SANDWICH", "N", "", {"n": 10}),
                      A.rows("table1", "ADSL", "SANDWICH", "SEX", "F", {"n": 4, "pct": 40.0}),
-                     A.rows("table1", "ADSL", "SANDWICH vs ALLO_EXT", "SEX", "", {"smd": 0.2})])
+                     A.rows("table1", "ADSL", A.Comparison("SANDWICH", "ALLO_EXT"), "SEX", "", {"smd": 0.2})])
     rates = AV.mrd_rate_frame(rows, {"MRD-FC": "Flow"})
     assert rates[["label", "x", "n", "rate"]].iloc[0].tolist() == ["Flow", 7, 10, 0.7]
     t1 = AV.table1_frame(rows, {"SEX": ("Sex", True)}, group_labels={"SANDWICH": "Trial"})
-    assert set(t1["group"]) == {"Trial", "Trial vs ALLO_EXT"}
+    assert set(t1["group"]) == {"Trial"}
+    assert t1.loc[t1["stat_name"] == "smd", "reference"].tolist() == ["ALLO_EXT"]
     assert t1.loc[t1["variable"] == "SEX", "var_type"].unique().tolist() == ["categorical"]
     with pytest.raises(ValueError, match="\\['SEX'\\] have no label"):
         AV.table1_frame(rows, {})

@@ -32,7 +32,7 @@ from analysis.present import safety_tables as ST  # noqa: E402
 from analysis.stats import competing, survival  # noqa: E402
 
 TRIAL, CTRL = C.COHORT_TRIAL, C.COHORT_EXTERNAL
-COMP = f"{TRIAL} vs {CTRL}"
+COMP = A.Comparison(TRIAL, CTRL)
 
 
 @pytest.fixture(autouse=True)
@@ -380,7 +380,8 @@ def _change_tables(first: bool = False, alerts: int = 0) -> dict:
                                      "old": ["H123456", "1", None], "new": ["H654321", "2", None],
                                      "change": ["value changed", "value changed", "record added"]})
     t["ard_changes"] = pd.DataFrame({"context": ["km", "km", "cox"], "param": ["OS", "OS", "OS"],
-                                     "group1_level": [TRIAL, CTRL, COMP], "variable": ["AVAL", "AVAL", "COHORT"],
+                                     "group1_level": [TRIAL, CTRL, TRIAL],
+                                     "group2": ["", "", "REFERENCE"], "group2_level": ["", "", CTRL], "variable": ["AVAL", "AVAL", "COHORT"],
                                      "variable_level": [CS.LEVEL_2Y, CS.LEVEL_2Y, ""], "stat_name": ["surv", "surv", "hr"],
                                      "old": ["0.958", "0.765", "0.341"], "new": ["0.732", "0.765", "0.9"],
                                      "delta": [-0.226, 0.0, 0.559], "status": ["changed", "same", "changed"]})

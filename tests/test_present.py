@@ -327,11 +327,12 @@ def test_format_survival_summary_single_arm_with_counts(km_frames):
 
 def test_format_table1_from_minimal_columns(small_adsl):
     """Rows read back from the analysis results dataset carry only variable, level, group,
-    stat_name, stat: the same display results (labels = variable names)."""
+    reference (of the SMD rows), stat_name, stat: the same display results (labels = variable names)."""
     tidy = tables.table1(small_adsl, "ARM", ["AGE", "SEX"], categorical=["SEX"])
     full = L.format_table1(tidy)
-    minimal = tidy[["variable", "level", "group", "stat_name", "stat"]].copy()
-    minimal["level"] = minimal["level"].replace("", np.nan)   # as a CSV round trip gives it
+    minimal = tidy[["variable", "level", "group", "reference", "stat_name", "stat"]].copy()
+    for c in ("level", "reference"):
+        minimal[c] = minimal[c].replace("", np.nan)   # as a CSV round trip gives it
     slim = L.format_table1(minimal)
     pd.testing.assert_frame_equal(slim.frame, full.frame)
     assert slim.headers == full.headers

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis.render.errors import NotebookExecutionError
+from analysis.errors import NotebookExecutionError
 from analysis.render.kernels import WarmKernel, default_workers, run_in_workers
 from analysis.render.options import QUARTO_DEFAULTS
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.html import (NavEntry, add_navigation, external_references, finish_page,
                                   toc_element, toc_headings, parse_page)
 from analysis.render.layout import convert_heading_attributes, presentation_notebook, resolve_crossrefs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.render.errors import NotebookExecutionError, RenderError
+from analysis.errors import NotebookExecutionError, RenderError
 from analysis.render.html import parse_page
 from analysis.render.pipeline import render_cut
 

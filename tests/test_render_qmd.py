@@ -9,7 +9,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.options import QUARTO_DEFAULTS, cell_options, document_defaults, load_yaml_mapping
 from analysis.render.qmd import read_qmd, split_cell_options, split_front_matter
 

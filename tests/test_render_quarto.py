@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.html import parse_page
 from analysis.render.pipeline import choose_engine, render_cut
 from analysis.render.quarto import param_args

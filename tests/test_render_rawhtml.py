@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.layout import shown_outputs
 from analysis.render.options import QUARTO_DEFAULTS, cell_options
 from analysis.render.pipeline import check_self_contained

@@ -68,11 +68,33 @@ def test_cif_cards_take_one_cause():
 
 
 def test_balance_cards_carry_the_comparison_and_the_covariate_level():
+    """The compared level is group1_level, the reference level has its own column (group2
+    REFERENCE), never "T vs C" in one string."""
     bal = pd.DataFrame({"covariate": ["AGE", "SEX"], "level": ["", "F"], "smd_unweighted": [0.5, -0.2],
                         "smd_weighted": [0.05, 0.01], "mean_treated": [40.0, 0.5], "mean_control": [35.0, 0.6],
                         "mean_control_weighted": [39.5, 0.51]})
-    rows = cards.balance_cards(bal, "ARM", "T vs C")
-    assert set(rows["group1_level"]) == {"T vs C"} and set(rows["group1"]) == {"ARM"}
+    rows = cards.balance_cards(bal, "ARM", "T", "C")
+    assert set(rows["group1_level"]) == {"T"} and set(rows["group1"]) == {"ARM"}
+    assert set(rows["group2"]) == {cards.REFERENCE_GROUP} and set(rows["group2_level"]) == {"C"}
     sex = rows[(rows["variable"] == "SEX") & (rows["variable_level"] == "F")].set_index("stat_name")["stat"]
     assert sex["smd_unweighted"] == -0.2 and sex["mean_control_weighted"] == 0.51
     assert len(rows) == 2 * len(cards.BALANCE_STATS)
+
+
+def test_table1_cards_put_the_smd_reference_group_in_its_own_column():
+    """Table 1 SMD rows of groups A and B: group1_level A, group2 REFERENCE at level B; the other
+    rows have no group2. SMD of AGE by hand: |mean_A - mean_B| / sqrt((var_A + var_B) / 2) with
+    A = 20, 30 (mean 25, var 50) and B = 40, 60 (mean 50, var 200): 25 / sqrt(125)."""
+    adsl = pd.DataFrame({"ARM": ["A", "A", "B", "B"], "AGE": [20.0, 30.0, 40.0, 60.0]})
+    rows = cards.table1_cards(adsl, "ARM", ["AGE"], total=False)
+    smd = rows[rows["stat_name"] == "smd"]
+    assert smd[["group1_level", "group2", "group2_level"]].values.tolist() == [["A", cards.REFERENCE_GROUP, "B"]]
+    assert smd["stat"].item() == pytest.approx(25 / 125 ** 0.5, abs=1e-12)
+    assert set(rows.loc[rows["stat_name"] != "smd", "group2"]) == {""}
+    assert not rows.apply(lambda c: c.astype(str).str.contains(" vs ")).any().any()
+
+
+def test_ard_rows_of_a_comparison_keep_both_levels_in_their_own_columns():
+    rows = ard.rows("cox", "OS", ard.Comparison("T", "C"), "ARM", "", {"hr": 0.5})
+    assert rows[["group1", "group1_level", "group2", "group2_level"]].values.tolist() == [
+        [ard.DEFAULT_GROUP1, "T", ard.REFERENCE_GROUP, "C"]]

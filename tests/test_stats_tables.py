@@ -117,16 +117,16 @@ def _smd_cat_reference(v1, v2, levels):
 def test_table1_smd_matches_published_formulas(baseline):
     tidy = tables.table1(baseline, "ARM", ["AGE", "SEX", "RISK"], categorical=["SEX", "RISK"])
     a, b = (baseline[baseline.ARM == g] for g in ("A", "B"))
-    assert _stat(tidy, variable="AGE", group="A vs B", stat_name="smd") == pytest.approx(
+    assert _stat(tidy, variable="AGE", group="A", reference="B", stat_name="smd") == pytest.approx(
         _smd_cont_reference(a.AGE.dropna(), b.AGE.dropna()), abs=TOL)
     # two levels: the closed form |p1 - p2| / sqrt((p1 q1 + p2 q2) / 2)
     p1, p2 = (a.SEX == "M").mean(), (b.SEX == "M").mean()
     closed = abs(p1 - p2) / np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
-    assert _stat(tidy, variable="SEX", group="A vs B", stat_name="smd") == pytest.approx(closed, abs=TOL)
+    assert _stat(tidy, variable="SEX", group="A", reference="B", stat_name="smd") == pytest.approx(closed, abs=TOL)
     # three levels + Missing as its own level (tableone's include_null)
     risk = lambda f: f.RISK.fillna("None")  # noqa: E731
     ref = _smd_cat_reference(risk(a), risk(b), sorted(["HIGH", "LOW", "MID", "None"]))
-    assert _stat(tidy, variable="RISK", group="A vs B", stat_name="smd") == pytest.approx(ref, abs=1e-10)
+    assert _stat(tidy, variable="RISK", group="A", reference="B", stat_name="smd") == pytest.approx(ref, abs=1e-10)
 
 
 def test_smd_helpers_against_formulas():
@@ -143,10 +143,11 @@ def test_table1_three_groups_on_cdisc_pilot(pilot):
     tidy = tables.table1(adsl, "TRT01A", ["AGE", "RACE"], categorical=["RACE"],
                          labels={"AGE": "Age (years)"})
     arms = sorted(adsl.TRT01A.unique())
-    assert set(tidy.loc[tidy.stat_name == "smd", "group"]) == {f"{x} vs {y}" for x, y in combinations(arms, 2)}
+    smd = tidy[tidy.stat_name == "smd"]
+    assert set(zip(smd["group"], smd["reference"])) == set(combinations(arms, 2))
     for x, y in combinations(arms, 2):
         ref = _smd_cont_reference(adsl.AGE[adsl.TRT01A == x], adsl.AGE[adsl.TRT01A == y])
-        assert _stat(tidy, variable="AGE", group=f"{x} vs {y}", stat_name="smd") == pytest.approx(ref, abs=TOL)
+        assert _stat(tidy, variable="AGE", group=x, reference=y, stat_name="smd") == pytest.approx(ref, abs=TOL)
     # published CDISC Pilot 01 Table 14-2.01 "Summary of Demographic and Baseline
     # Characteristics" as reproduced in atorus-research/CDISC_pilot_replication,
     # outputs/14-2.01.rtf (columns Placebo, Xanomeline Low Dose, High Dose): N 86/84/84,
@@ -377,9 +378,9 @@ def test_table1_small_groups_and_numeric_codes():
     assert _stat(tidy, variable="X", group="B", stat_name="n") == 0
     assert _stat(tidy, variable="X", group="B", stat_name="missing") == 2
     assert np.isnan(_stat(tidy, variable="X", group="B", stat_name="mean"))
-    assert np.isnan(_stat(tidy, variable="X", group="A vs B", stat_name="smd"))
+    assert np.isnan(_stat(tidy, variable="X", group="A", reference="B", stat_name="smd"))
     # Y is unaffected by X's gaps: d = |5 - 6| / sqrt((2 + 2) / 2)
-    assert _stat(tidy, variable="Y", group="A vs B", stat_name="smd") == pytest.approx(1 / np.sqrt(2), abs=TOL)
+    assert _stat(tidy, variable="Y", group="A", reference="B", stat_name="smd") == pytest.approx(1 / np.sqrt(2), abs=TOL)
     levels = list(dict.fromkeys(tidy.loc[tidy.variable == "CODE", "level"]))
     assert levels[:3] == ["1", "9", "10"]                      # numeric order, no ".0"
     assert _stat(tidy, variable="CODE", level="10", group="B", stat_name="n") == 1
@@ -424,7 +425,7 @@ def test_table1_against_r(pilot):
       S <- (diag(p1, k) - outer(p1, p1) + diag(p2, k) - outer(p2, p2)) / 2
       d <- p1 - p2; sqrt(drop(t(d) %*% MASS::ginv(S) %*% d)) }
     arms <- sort(unique(adsl$TRT01A)); pairs <- combn(arms, 2)
-    cat_smd <- data.frame(group = paste(pairs[1, ], "vs", pairs[2, ]),
+    cat_smd <- data.frame(group = pairs[1, ], reference = pairs[2, ],
       smd = apply(pairs, 2, function(p) smd(adsl$RACE[adsl$TRT01A == p[1]], adsl$RACE[adsl$TRT01A == p[2]])))
     out <- list(cont = cont, smd = cat_smd)
     '''
@@ -434,7 +435,7 @@ def test_table1_against_r(pilot):
         for stat in ("mean", "sd", "median", "q1", "q3"):
             assert _stat(tidy, variable="AGE", group=r["group"], stat_name=stat) == pytest.approx(r[stat], abs=1e-10)
     for _, r in ref["smd"].iterrows():
-        assert _stat(tidy, variable="RACE", group=r["group"], stat_name="smd") == pytest.approx(r["smd"], abs=1e-10)
+        assert _stat(tidy, variable="RACE", group=r["group"], reference=r["reference"], stat_name="smd") == pytest.approx(r["smd"], abs=1e-10)
 
 
 def test_table1_categorical_smd_with_level_absent_from_both_groups(pilot):
@@ -446,6 +447,6 @@ def test_table1_categorical_smd_with_level_absent_from_both_groups(pilot):
     tidy = tables.table1(adsl, "TRT01A", ["RACE"], categorical=["RACE"])
     p1, p2 = 8 / 86, 6 / 84
     closed = abs(p1 - p2) / np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
-    got = _stat(tidy, variable="RACE", group="Placebo vs Xanomeline Low Dose", stat_name="smd")
+    got = _stat(tidy, variable="RACE", group="Placebo", reference="Xanomeline Low Dose", stat_name="smd")
     assert got == pytest.approx(closed, abs=TOL)
     assert closed == pytest.approx(0.0787, abs=1e-4)

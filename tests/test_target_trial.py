@@ -35,7 +35,6 @@ from tests.rref import run_r
 
 REPO = Path(__file__).resolve().parent.parent
 CUT = paths.latest_cut(REPO)
-COMPARISON = f"{C.COHORT_TRIAL} vs {C.COHORT_EXTERNAL}"
 
 
 def _normalise(text: str) -> str:

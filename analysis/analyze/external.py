@@ -159,7 +159,7 @@ def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTS
     # a level found in one cohort only has no spread within either cohort: its SMD is not
     # estimable (NaN, shown as NE), not infinite (e.g. MRDPREMT "NOT RECORDED", registry only)
     bal[["smd_unweighted", "smd_weighted"]] = bal[["smd_unweighted", "smd_weighted"]].replace([np.inf, -np.inf], np.nan)
-    parts = [ard.with_context(cards.balance_cards(bal, COHORT, COMPARISON), "ps_balance", "ATT")]
+    parts = [ard.with_context(cards.balance_cards(bal, COHORT, *COMPARISON), "ps_balance", "ATT")]
     parts.append(_weight_summary(frame))
     parts.append(ard.concat(ard.rows("ps_model", "ATT", COMPARISON, "covariate", cov, {"in_model": cov in in_model})
                             for cov in PS_COVARIATES))

@@ -19,6 +19,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import ard
+from analysis.analyze import forked
 from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
@@ -105,47 +106,86 @@ def _design(frame: pd.DataFrame, covariates) -> np.ndarray:
 
 
 def _logistic_fit(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
-                  counts: np.ndarray | None = None) -> np.ndarray:
+                  counts: np.ndarray | None = None, hessian_inv: np.ndarray | None = None) -> np.ndarray:
     """Coefficients of a logistic model by Newton-Raphson from ``beta0`` (zeros by default; a
     bootstrap replicate starts from the full-data fit: the same maximum to the convergence
     tolerance, in fewer iterations). ``counts``: how many times each row is repeated (a bootstrap
     replicate fitted on its distinct subjects: the same likelihood as on the repeated rows).
-    Raises FloatingPointError when it does not converge."""
+    ``hessian_inv``: a fixed inverse information matrix (the full data's, for a replicate of a
+    large study) used instead of re-computing it at every step: each step then costs one pass
+    over the rows instead of a matrix product, and converges to the same maximum (the score is
+    zero there whatever matrix scales the steps) to the same step tolerance, linearly instead of
+    quadratically. Raises FloatingPointError when it does not converge."""
     beta = np.zeros(x.shape[1]) if beta0 is None else beta0.copy()
     c = np.ones(len(y)) if counts is None else counts
-    for _ in range(100):
+    for _ in range(100 if hessian_inv is None else FIXED_HESSIAN_MAX_STEPS):
         p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
-        step = np.linalg.solve(x.T @ (x * (c * p * (1 - p))[:, None]), x.T @ (c * (y - p)))
+        score = x.T @ (c * (y - p))
+        if hessian_inv is None:
+            step = np.linalg.solve(x.T @ (x * (c * p * (1 - p))[:, None]), score)
+        else:
+            step = hessian_inv @ score
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             return beta
     raise FloatingPointError("propensity model did not converge (separation)")
 
 
+# From this many subjects a replicate's information matrix is within about 1% of the full
+# data's (their difference shrinks as 1/sqrt(n)), so steps scaled by the full data's converge in a
+# few cheap passes; below it (the shipped cuts: 190 subjects) every step is a Newton step. A
+# replicate that does not converge so is fitted by Newton-Raphson (``_replicate_weights``).
+FIXED_HESSIAN_MIN_SUBJECTS = 5000
+FIXED_HESSIAN_MAX_STEPS = 60
+
+
 def percentiles_of_repeated(values: np.ndarray, counts: np.ndarray, percents) -> list[float]:
     """``np.percentile(np.repeat(values, counts), percents)`` (numpy's default linear method,
-    R type 7), without building the repeated array."""
-    order = np.argsort(values, kind="stable")
-    ranked, last = values[order], np.cumsum(counts[order]) - 1   # last[j]: last position of ranked[j]
-    n = int(last[-1]) + 1
+    R type 7), without building the repeated array and, for a percentile near either end (the
+    0th and 99th of conventions.IPTW_TRUNCATE_PERCENTILES), without sorting every value: only
+    the few smallest or largest values can hold those positions (each value is repeated at least
+    once), and they are found by partitioning (linear time; a bootstrap replicate sorted 10^4
+    weights twice before)."""
+    counts = np.asarray(counts)
+    n = int(counts.sum())
     out = []
     for q in np.true_divide(percents, 100):
         virtual = (n - 1) * q
         below = min(max(int(np.floor(virtual)), 0), n - 1)
-        a, b = (ranked[np.searchsorted(last, k, side="left")] for k in (below, min(below + 1, n - 1)))
+        a, b = (_kth_of_repeated(values, counts, k, n) for k in (below, min(below + 1, n - 1)))
         gamma = virtual - below
         out.append(float(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma))  # numpy's _lerp
     return out
 
 
+def _kth_of_repeated(values: np.ndarray, counts: np.ndarray, k: int, n: int) -> float:
+    """The value at 0-based position ``k`` of ``np.sort(np.repeat(values, counts))`` (n = counts' sum).
+    Position k from the bottom lies among the k + 1 smallest values, so those are selected
+    (np.argpartition) and only they sorted; from the top likewise. A value tied across the
+    selection's edge is the same value whichever of its copies were selected."""
+    from_top = k > n - 1 - k
+    m = (n - 1 - k if from_top else k) + 1  # the answer is among the m most extreme values
+    if m >= len(values):
+        pick = np.arange(len(values))
+    elif from_top:
+        pick = np.argpartition(values, len(values) - m)[len(values) - m:]
+    else:
+        pick = np.argpartition(values, m - 1)[:m]
+    order = pick[np.argsort(values[pick], kind="stable")]
+    if from_top:   # positions counted from the largest value down
+        order, k = order[::-1], n - 1 - k
+    last = np.cumsum(counts[order]) - 1   # last[j]: last position (from that end) of order[j]'s copies
+    return values[order[np.searchsorted(last, k, side="left")]]
+
+
 def _att_from_design(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = None,
-                     counts: np.ndarray | None = None) -> np.ndarray:
+                     counts: np.ndarray | None = None, hessian_inv: np.ndarray | None = None) -> np.ndarray:
     """Logistic fit (``_logistic_fit``), then the ATT weights of ``external.att_weights``: controls
     e/(1-e) rescaled to sum to their number, then clipped to the percentiles of
     conventions.IPTW_TRUNCATE_PERCENTILES. With ``counts`` every sum and percentile counts each
     row that many times (one weight per distinct subject)."""
     c = np.ones(len(y)) if counts is None else counts
-    e = 1 / (1 + np.exp(-(x @ _logistic_fit(x, y, beta0, counts))))
+    e = 1 / (1 + np.exp(-(x @ _logistic_fit(x, y, beta0, counts, hessian_inv))))
     treated = y == 1
     w = np.where(treated, 1.0, e / (1 - e))
     w[~treated] *= c[~treated].sum() / (c[~treated] * w[~treated]).sum()
@@ -212,14 +252,18 @@ class _Covariates:
         return self.matrix[rows][:, self.columns(rows, y)], y
 
 
-def _replicate_weights(x: np.ndarray, y: np.ndarray, counts: np.ndarray, beta0: np.ndarray | None) -> np.ndarray | None:
+def _replicate_weights(x: np.ndarray, y: np.ndarray, counts: np.ndarray, beta0: np.ndarray | None,
+                       hessian_inv: np.ndarray | None = None) -> np.ndarray | None:
     """One replicate's ATT weights, or None when its propensity model cannot be fitted. Started
-    from ``beta0`` first; when that does not converge (near separation, Newton overshoots from a
-    far start) fitted again from zeros, so that a replicate fails exactly when a fit from zeros does."""
-    for start in ((beta0, None) if beta0 is not None else (None,)):
+    from ``beta0`` first (with the fixed ``hessian_inv`` when given, then by Newton-Raphson); when
+    that does not converge (near separation, Newton overshoots from a far start) fitted again from
+    zeros, so that a replicate fails exactly when a fit from zeros does."""
+    starts = [(beta0, hessian_inv)] if hessian_inv is not None else []
+    starts += [(beta0, None), (None, None)] if beta0 is not None else [(None, None)]
+    for start, h_inv in starts:
         try:
             with np.errstate(all="ignore"):
-                w = _att_from_design(x, y, start, counts=counts)
+                w = _att_from_design(x, y, start, counts=counts, hessian_inv=h_inv)
         except (FloatingPointError, np.linalg.LinAlgError):
             continue
         if np.isfinite(w).all():
@@ -227,14 +271,26 @@ def _replicate_weights(x: np.ndarray, y: np.ndarray, counts: np.ndarray, beta0: 
     return None
 
 
-def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _full_information_inverse(x: np.ndarray, beta: np.ndarray) -> np.ndarray | None:
+    """Inverse of the full data's information matrix at its fit (None when singular)."""
+    p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
+    try:
+        return np.linalg.inv(x.T @ (x * (p * (1 - p))[:, None]))
+    except np.linalg.LinAlgError:
+        return None
+
+
+def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int,
+                      workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(W, ok): W[b, i] = the summed re-fitted ATT weight of subject i's copies in replicate b
     (subjects resampled with replacement within cohort; the propensity model, with its covariate
     rule, fitted again on the replicate); ok[b] False when the replicate's model could not be
     fitted (row of zeros; counted in the ARD as n_boot_failed, never silently dropped).
     A replicate whose design keeps the full data's columns starts Newton-Raphson from the
-    full-data coefficients (same maximum, fewer iterations)."""
-    rng = np.random.default_rng(seed)
+    full-data coefficients (same maximum, fewer iterations).
+    ``workers``: processes the replicates are spread over (analysis.analyze.forked; default: the
+    machine's cores for a large study). Each chunk of replicates starts from the random-number
+    state the serial loop would have reached there, so W and ok do not depend on ``workers``."""
     coded = _Covariates(frame)
     everyone = np.arange(len(frame))
     full_cols = coded.columns(everyone, coded.y)
@@ -245,22 +301,35 @@ def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int) -> tuple[np.n
         beta_full, full_cols = None, None   # no full-data fit to start from: every replicate from zeros
     groups = [np.flatnonzero(coded.y == t) for t in (1, 0)]
     full_design = None if full_cols is None else coded.matrix[:, full_cols]
-    W, ok = np.zeros((n_boot, len(frame))), np.ones(n_boot, bool)
-    for b in range(n_boot):
-        rows = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
-        # the replicate as its distinct subjects with their counts: the same fit on ~63% of the rows
-        counts = np.bincount(rows, minlength=len(frame))
-        who = np.flatnonzero(counts)
-        y, c = coded.y[who], counts[who].astype(float)
-        cols = coded.columns(who, y)  # a level is present among the resampled rows iff among `who`
-        same = full_cols is not None and np.array_equal(cols, full_cols)
-        x = full_design[who] if same else coded.matrix[who][:, cols]
-        w = _replicate_weights(x, y, c, beta_full if same else None)
-        if w is None:
-            ok[b] = False
-            continue
-        W[b, who] = c * w
-    return W, ok
+    hessian_inv = _full_information_inverse(full_design, beta_full) if len(frame) >= FIXED_HESSIAN_MIN_SUBJECTS \
+        and full_design is not None else None
+    rng = np.random.default_rng(seed)
+    parts = forked.chunks(n_boot, forked.default_workers(n_boot * len(frame)) if workers is None else workers)
+    states = {}
+    for first, stop in parts:   # the generator's state at the start of each chunk, as in one loop
+        states[first] = rng.bit_generator.state
+        for _ in range(first, stop if stop < n_boot else first):  # (the last chunk's draws: in fill)
+            for g in groups:
+                rng.integers(0, len(g), len(g))
+
+    def fill(W: np.ndarray, ok: np.ndarray, first: int, stop: int) -> None:
+        chunk_rng = np.random.default_rng(seed)
+        chunk_rng.bit_generator.state = states[first]
+        for b in range(first, stop):
+            rows = np.concatenate([g[chunk_rng.integers(0, len(g), len(g))] for g in groups])
+            # the replicate as its distinct subjects with their counts: the same fit on ~63% of the rows
+            counts = np.bincount(rows, minlength=len(frame))
+            who = np.flatnonzero(counts)
+            y, c = coded.y[who], counts[who].astype(float)
+            cols = coded.columns(who, y)  # a level is present among the resampled rows iff among `who`
+            same = full_cols is not None and np.array_equal(cols, full_cols)
+            x = full_design[who] if same else coded.matrix[who][:, cols]
+            w = _replicate_weights(x, y, c, beta_full if same else None, hessian_inv if same else None)
+            if w is None:
+                ok[b] = False
+                continue
+            W[b, who] = c * w
+    return forked.fill_rows((n_boot, len(frame)), fill, parts)
 
 
 # --- the primary comparison --------------------------------------------------------------------------

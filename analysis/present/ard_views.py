@@ -1,7 +1,7 @@
 """ARD views: rows of the analysis results dataset (``analysis.ard``) reshaped into the input
 frames of ``analysis.present.layouts`` and the report tables. They select and rename, never
-compute a statistic; a hierarchy is read from its columns (group2 / group2_level), never parsed
-out of a string. Also the one loader of a report section's inputs (``load_section_inputs``).
+compute a statistic; a hierarchy is read from its columns (group2 / group2_level), and so is
+the reference level of a comparison (group2 ``REFERENCE``): never parsed out of a string. Also the one loader of a report section's inputs (``load_section_inputs``).
 
 One display rule lives here: a Kaplan-Meier rate read beyond a group's longest follow-up is not
 estimable (``not_estimable_beyond_follow_up``, SAP 3.1).
@@ -25,13 +25,14 @@ def ard_stat(ard: pd.DataFrame, **keys) -> float:
     """The one ARD stat matching ``keys`` (``analysis.ard`` columns: context=..., param=...,
     group1_level=..., variable_level=..., stat_name=...), NaN when absent (an analysis not run
     for this cut)."""
-    sel = A.select(ard, **keys)
-    if len(sel) > 1:
-        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
-    return float(sel["stat"].iloc[0]) if len(sel) else float("nan")
+    values = A.stat_values(ard, **keys)
+    if len(values) > 1:
+        raise KeyError(f"ARD lookup {keys}: {len(values)} rows")
+    return float(values[0]) if len(values) else float("nan")
 
 
-WIDE_NAMES = {"group1_level": "group", "variable_level": "level"}   # ARD column -> display-input column
+# ARD column -> display-input column (group2_level: a comparison's reference level)
+WIDE_NAMES = {"group1_level": "group", "group2_level": "reference", "variable_level": "level"}
 
 
 def ard_rows(ard: pd.DataFrame, analysis: str, param: str | None = None, required: bool = True) -> pd.DataFrame:
@@ -44,8 +45,9 @@ def ard_rows(ard: pd.DataFrame, analysis: str, param: str | None = None, require
     if sel.empty:
         if required:
             raise KeyError(f"ARD has no rows for context={analysis!r}" + (f", param={param!r}" if param else ""))
-        return pd.DataFrame(columns=["group", "variable", "level"])
-    wide = sel.pivot_table(index=["group1_level", "variable", "variable_level"], columns="stat_name", values="stat",
+        return pd.DataFrame(columns=["group", "reference", "variable", "level"])
+    wide = sel.pivot_table(index=["group1_level", "group2_level", "variable", "variable_level"], columns="stat_name",
+                           values="stat",
                            aggfunc="first", sort=False, dropna=False)
     return wide.reset_index().rename_axis(columns=None).rename(columns=WIDE_NAMES)
 
@@ -55,10 +57,15 @@ def _method(methods: Mapping[str, str] | None, analysis: str, default: str) -> s
 
 
 def _relabel(values: pd.Series, labels: Mapping[str, str] | None) -> pd.Series:
-    """Group names for display; "A vs B" comparison names are relabelled part by part."""
+    """Group names for display (``labels``: ARD level -> display name)."""
     if not labels:
         return values.astype(str)
-    return values.astype(str).map(lambda g: " vs ".join(labels.get(p, p) for p in g.split(" vs ")))
+    return values.astype(str).map(lambda g: labels.get(g, g))
+
+
+def versus(compared: pd.Series, reference: pd.Series) -> pd.Series:
+    """Display name of a comparison from its two level columns: "compared vs reference"."""
+    return compared.astype(str) + " vs " + reference.astype(str)
 
 
 FOOTNOTE_BEYOND_FOLLOW_UP = ("A Kaplan-Meier rate at a time beyond a group's longest follow-up (nobody at "
@@ -81,7 +88,8 @@ def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
     when the ARD has them. ``methods``: analysis -> method text (ard_methods.csv), put in each
     frame's ``method``. Rates beyond a group's follow-up, and differences using them, are NaN
     ("NE"; :func:`not_estimable_beyond_follow_up`, FOOTNOTE_BEYOND_FOLLOW_UP)."""
-    ard = ard.assign(group1_level=_relabel(ard["group1_level"], group_labels))
+    ard = ard.assign(group1_level=_relabel(ard["group1_level"], group_labels),
+                     group2_level=_relabel(ard["group2_level"], group_labels))
     km = ard_rows(ard, "km", param)
     beyond = not_estimable_beyond_follow_up(km)
     km.loc[beyond, ["surv", "lcl", "ucl"]] = np.nan
@@ -99,15 +107,14 @@ def survival_summary_inputs(ard: pd.DataFrame, param: str, by: str = "COHORT",
            "difference": None, "cox": None, "logrank": None}
     diff = ard_rows(ard, "km_diff", param, required=False)
     if len(diff):
-        index, reference = diff["group"].iloc[0].split(" vs ")
-        out["difference"] = pd.DataFrame({by: index, "reference": reference, "time": diff["level"].astype(float),
-                                          "diff": diff["diff"], "lcl": diff["lcl"], "ucl": diff["ucl"],
+        out["difference"] = pd.DataFrame({by: diff["group"], "reference": diff["reference"],
+                                          "time": diff["level"].astype(float), "diff": diff["diff"], "lcl": diff["lcl"], "ucl": diff["ucl"],
                                           "method": _method(methods, "km_diff", "Wald")})
         unknown_at = set(km.loc[beyond, "level"])
         out["difference"].loc[diff["level"].isin(unknown_at).to_numpy(), ["diff", "lcl", "ucl"]] = np.nan
     cox = ard_rows(ard, "cox", param, required=False)
     if len(cox):
-        out["cox"] = pd.DataFrame({"term": cox["group"], "hr": cox["hr"], "lcl": cox["lcl"], "ucl": cox["ucl"],
+        out["cox"] = pd.DataFrame({"term": versus(cox["group"], cox["reference"]), "hr": cox["hr"], "lcl": cox["lcl"], "ucl": cox["ucl"],
                                    "p": cox["p"], "method": _method(methods, "cox", "Cox")})
     lr = ard_rows(ard, "logrank", param, required=False)
     if len(lr):
@@ -152,8 +159,9 @@ def table1_frame(ard: pd.DataFrame, variables: Mapping[str, tuple[str, bool]], n
                  group_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Input of ``layouts.format_table1`` from the ARD table1 rows: adds label and var_type from
     ``variables`` (variable -> (label, categorical), as ``analysis.analyze.sap.TABLE1_VARIABLES``)
-    and renames groups with ``group_labels`` (also inside "A vs B" SMD groups)."""
-    t = ard[ard["context"] == "table1"][["variable", "variable_level", "group1_level", "stat_name", "stat"]]
+    and renames groups with ``group_labels`` (also the reference group of the SMD rows)."""
+    t = ard[ard["context"] == "table1"][["variable", "variable_level", "group1_level", "group2_level", "stat_name",
+                                         "stat"]]
     t = t.rename(columns=WIDE_NAMES)
     if t.empty:
         raise KeyError("ARD has no rows for context='table1'")
@@ -164,7 +172,8 @@ def table1_frame(ard: pd.DataFrame, variables: Mapping[str, tuple[str, bool]], n
     t["var_type"] = t["variable"].map(lambda v: "count" if v == "N" else "categorical" if variables[v][1]
                                       else "continuous_nonnormal" if v in nonnormal else "continuous")
     if group_labels:
-        t["group"] = t["group"].map(lambda g: " vs ".join(group_labels.get(p, p) for p in g.split(" vs ")))
+        t["group"] = _relabel(t["group"], group_labels)
+        t["reference"] = _relabel(t["reference"], group_labels)
     return t.reset_index(drop=True)
 
 

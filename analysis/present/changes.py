@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis import ard as A
 from analysis import conventions as C
 from analysis.present import formats as F
 from analysis.present.cohort_style import COHORT_LABELS, LEVEL_2Y, cohort_label
@@ -68,6 +69,14 @@ def fmt_ard_value(value) -> str:
     return F.fmt_int(x) if float(x).is_integer() else F.fmt_num(x, 3)
 
 
+def _group_text(row) -> str:
+    """The group of an ARD change row for display: a cohort's name, or "compared vs reference"
+    for a comparison (group2 ``REFERENCE``, ``analysis.ard.Comparison``)."""
+    if row.group2 == A.REFERENCE_GROUP:
+        return f"{row.group1_level} vs {row.group2_level}"
+    return cohort_label(row.group1_level) if row.group1_level in COHORT_LABELS else row.group1_level
+
+
 def key_result_moves(ard_changes: pd.DataFrame, key_results=KEY_RESULTS) -> pd.DataFrame:
     """The key results (OS/LFS 2-year, medians, event counts, comparisons, MRD rates) per group,
     old and new value formatted, with the status of compare's ARD diff."""
@@ -78,7 +87,7 @@ def key_result_moves(ard_changes: pd.DataFrame, key_results=KEY_RESULTS) -> pd.D
         rank = {g: i for i, g in enumerate(COHORT_LABELS)}
         sel = sel.iloc[np.argsort([rank.get(g, len(rank)) for g in sel["group1_level"]], kind="stable")]
         for r in sel.itertuples():
-            rows.append({"Result": label, "Group": cohort_label(r.group1_level) if r.group1_level in COHORT_LABELS else r.group1_level,
+            rows.append({"Result": label, "Group": _group_text(r),
                          "Previous cut": _fmt_change_value(r.old, stat_name),
                          "This cut": _fmt_change_value(r.new, stat_name), "Status": r.status})
     return pd.DataFrame(rows, columns=["Result", "Group", "Previous cut", "This cut", "Status"])

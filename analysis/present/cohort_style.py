@@ -16,7 +16,6 @@ COHORT_COLOURS = {C.COHORT_TRIAL: OKABE_ITO[0], C.COHORT_EXTERNAL: OKABE_ITO[1]}
 COHORT_LINESTYLES = {C.COHORT_TRIAL: "-", C.COHORT_EXTERNAL: "--"}
 LEVEL_2Y = repr(C.TIMEPOINT_2Y_DAYS)      # ARD level text of the 2-year estimate ("730.5")
 LEVEL_1Y = repr(C.TIMEPOINT_1Y_DAYS)      # "365.25"
-COMPARISON = f"{C.COHORT_TRIAL} vs {C.COHORT_EXTERNAL}"
 PARAM_LABELS = {"OS": "Overall survival", "LFS": "Leukemia-free survival"}
 
 

@@ -64,6 +64,7 @@ def _with_table1_descriptors(tidy: pd.DataFrame) -> pd.DataFrame:
     rows is categorical, any other continuous."""
     out = tidy.copy()
     out["level"] = out["level"].fillna("").astype(str)
+    out["reference"] = out["reference"].fillna("").astype(str) if "reference" in out.columns else ""
     if "label" not in out.columns:
         out["label"] = out["variable"]
     if "var_type" not in out.columns:
@@ -87,8 +88,11 @@ def format_table1(tidy: pd.DataFrame, groups: Sequence[str] | None = None,
     n_rows = tidy[tidy["variable"] == "N"]
     columns = _group_columns(tidy, groups, n_rows)
     n_of = dict(zip(n_rows["group"], n_rows["stat"]))
-    smd_groups = list(dict.fromkeys(tidy.loc[tidy["stat_name"] == "smd", "group"])) if show_smd else []
-    look = _lookup(tidy, ["variable", "level", "group"])
+    # one SMD column per compared pair (group, reference), headed "group vs reference"
+    smd_pairs = list(dict.fromkeys(tidy.loc[tidy["stat_name"] == "smd", ["group", "reference"]]
+                                   .itertuples(index=False, name=None))) if show_smd else []
+    smd_groups = [f"{g} vs {r}" for g, r in smd_pairs]
+    look = _lookup(tidy, ["variable", "level", "group", "reference"])
 
     labels, indent, cells = [], [], []
 
@@ -101,18 +105,18 @@ def format_table1(tidy: pd.DataFrame, groups: Sequence[str] | None = None,
     for variable, var_rows in body.groupby("variable", sort=False):
         label = var_rows["label"].iloc[0]
         var_type = var_rows["var_type"].iloc[0]
-        smd = [F.fmt_smd(look.get((variable, "", g, "smd"))) for g in smd_groups]
+        smd = [F.fmt_smd(look.get((variable, "", g, r, "smd"))) for g, r in smd_pairs]
         if var_type == "categorical":
             row(f"{label}, n (%)", 0, [""] * len(columns), smd)
             levels = [lv for lv in dict.fromkeys(var_rows.loc[var_rows["stat_name"] == "n", "level"])]
             levels = [lv for lv in levels if lv != _MISSING_LEVEL] + \
                 [lv for lv in levels if lv == _MISSING_LEVEL]
             for lv in levels:
-                row(lv, 1, [F.fmt_n_pct(look.get((variable, lv, g, "n")), look.get((variable, lv, g, "pct")))
+                row(lv, 1, [F.fmt_n_pct(look.get((variable, lv, g, "", "n")), look.get((variable, lv, g, "", "pct")))
                             for g in columns])
             continue
         p = raw_decimals.get(variable, 0)
-        stat = lambda g, s: look.get((variable, "", g, s))  # noqa: E731, B023  (called in this iteration)
+        stat = lambda g, s: look.get((variable, "", g, "", s))  # noqa: E731, B023  (called in this iteration)
         row(label, 0, [""] * len(columns), smd)
         lines = [("n", [F.fmt_int(stat(g, "n")) for g in columns]),
                  ("Mean (SD)", [F.fmt_mean_sd(stat(g, "mean"), stat(g, "sd"), p) for g in columns]),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis import ard as A
 from analysis import conventions as C
 from analysis.present import formats as F
 from analysis.present import labels as L
@@ -25,13 +26,11 @@ NOMINAL = "P-values are nominal and descriptive: no testing strategy is defined 
 
 
 def value(ard: pd.DataFrame, **keys) -> float:
-    """The one ARD stat matching ``keys``; NaN when absent (an analysis not run for this cut)."""
-    sel = ard
-    for k, v in keys.items():
-        sel = sel[sel[k] == str(v)]
-    if len(sel) > 1:
-        raise KeyError(f"ARD lookup {keys}: {len(sel)} rows")
-    return float(sel["stat"].iloc[0]) if len(sel) else float("nan")
+    """The one ARD stat matching ``keys`` (as text); NaN when absent (an analysis not run for this cut)."""
+    values = A.stat_values(ard, **{k: str(v) for k, v in keys.items()})
+    if len(values) > 1:
+        raise KeyError(f"ARD lookup {keys}: {len(values)} rows")
+    return float(values[0]) if len(values) else float("nan")
 
 
 def unreliable_text(n_risk: float) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from analysis import ard as A
 from analysis import conventions as C
 from analysis.present import formats as F
 from analysis.present.ard_views import ae_table_frame, ard_stat
@@ -30,17 +31,14 @@ TRIAL_HEADER = "Sandwich (trial)"
 
 
 def _sel(ard: pd.DataFrame, analysis: str, **keys) -> pd.DataFrame:
-    sel = ard[ard["context"] == analysis]
-    for k, v in keys.items():
-        sel = sel[sel[k] == str(v)]
-    return sel
+    return A.select(ard, context=analysis, **{k: str(v) for k, v in keys.items()})
 
 
 def _stat(ard: pd.DataFrame, analysis: str, **keys) -> float:
-    sel = _sel(ard, analysis, **keys)
-    if len(sel) != 1:
-        raise KeyError(f"ARD {analysis} {keys}: {len(sel)} rows")
-    return float(sel["stat"].iloc[0])
+    values = A.stat_values(ard, context=analysis, **{k: str(v) for k, v in keys.items()})
+    if len(values) != 1:
+        raise KeyError(f"ARD {analysis} {keys}: {len(values)} rows")
+    return float(values[0])
 
 
 def _table(title, rows, headers, subtitles=(), footnotes=()) -> Table:

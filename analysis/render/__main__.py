@@ -19,8 +19,8 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from analysis import paths  # noqa: E402
+from analysis.errors import RenderError  # noqa: E402
 from analysis.messages import say  # noqa: E402
-from analysis.render.errors import RenderError  # noqa: E402
 from analysis.render.html import NavEntry  # noqa: E402
 from analysis.render.options import load_yaml_mapping  # noqa: E402
 from analysis.render.pipeline import choose_engine, render_one, report_params  # noqa: E402

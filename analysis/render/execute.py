@@ -26,7 +26,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from traitlets import default
 from traitlets.config import Config
 
-from analysis.render.errors import NotebookExecutionError, RenderError
+from analysis.errors import NotebookExecutionError, RenderError
 from analysis.render.options import cell_options
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.execute import execute_notebook
 from analysis.render.html import Page, export_notebook, external_references
 from analysis.render.kernels import WarmKernel

@@ -21,7 +21,7 @@ import re
 
 import nbformat
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.options import CROSSREF_KINDS, cell_options
 from analysis.present.rawhtml import split_markdown_output
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.qmd import check_option_types
 
 # Quarto's own defaults for documents rendered to HTML.

@@ -17,7 +17,7 @@ import copy
 
 import nbformat
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"

@@ -21,7 +21,7 @@ import jupytext
 import nbformat
 import yaml
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 
 OPTION_PREFIX = re.compile(r"^#\|\s?(.*)$")
 FRONT_MATTER_FENCE = "---"

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from analysis.render.errors import RenderError
+from analysis.errors import RenderError
 from analysis.render.execute import kernel_environment
 from analysis.render.html import NavEntry, add_navigation, external_references
 from analysis.render.options import load_yaml_mapping

@@ -4,7 +4,9 @@ stat), so that the analysis layer only adds its context.
 
 Trial-agnostic: the grouping variable, the SOC / term variables and the statistic names are
 arguments. A hierarchy (a preferred term within its SOC) is carried by its own columns
-(group2 = the SOC variable, group2_level = the SOC), never packed into one string.
+(group2 = the SOC variable, group2_level = the SOC), never packed into one string. So is a
+comparison of two groups: group1_level is the compared level, and the reference level is
+group2_level of group2 ``REFERENCE_GROUP`` (never "A vs B").
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ CARDS_COLUMNS = ["group1", "group1_level", "group2", "group2_level", "group3", "
 # the AE tables' statistics under the names an incidence ARD uses
 AE_STAT_NAMES = {"n": "n_subj", "events": "n_events", "pct": "pct", "N": "N"}
 OVERALL_VARIABLE = "ANY"   # variable of the "any adverse event" rows
+# group2 of a comparison row: its level is the reference level of group1's variable (the name
+# analysis.ard.REFERENCE_GROUP declares; stats imports no other layer)
+REFERENCE_GROUP = "REFERENCE"
 GRADE_VARIABLE = inspect.signature(tables.ae_summary).parameters["grade"].default   # ae_summary's default
 
 
@@ -52,7 +57,9 @@ def cards_rows(tidy: pd.DataFrame, by: str, variable, variable_level, *, group2:
 def table1_cards(adsl: pd.DataFrame, by: str, variables: Sequence[str], **kwargs) -> pd.DataFrame:
     """``tables.table1`` as cards rows: variable / variable_level per characteristic and level."""
     tidy = tables.table1(adsl, by, variables, **kwargs)
-    return cards_rows(tidy, by, tidy["variable"], _text(tidy["level"]))
+    reference = _text(tidy["reference"])
+    return cards_rows(tidy, by, tidy["variable"], _text(tidy["level"]),
+                      group2=reference.where(reference == "", REFERENCE_GROUP), group2_level=reference)
 
 
 def ae_summary_cards(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, *, soc: str = "AEBODSYS",
@@ -93,11 +100,12 @@ def ae_by_cards(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, var: str, **kwa
 
 def result_cards(frame: pd.DataFrame, stats: Mapping[str, str], *, by: str = "", group_level=None,
                  variable: str = "", variable_col: str | None = None, level_col: str | None = None,
-                 level="") -> pd.DataFrame:
+                 level="", reference: str = "") -> pd.DataFrame:
     """Cards rows of a result frame with one row per estimate (e.g. per group and time): every
     statistic of ``stats`` (stat_name -> frame column) becomes its own row, in the frame's row
     order. group1 is ``by`` with its level from that column (or the constant ``group_level``);
     variable / variable_level are the constants or come from ``variable_col`` / ``level_col``.
+    A comparison names its ``reference`` level (group2 ``REFERENCE_GROUP``).
     Levels are passed on as they are (the ARD writer formats them)."""
     n, names = len(frame), list(stats)
 
@@ -108,7 +116,7 @@ def result_cards(frame: pd.DataFrame, stats: Mapping[str, str], *, by: str = "",
     values = frame[list(stats.values())].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     return pd.DataFrame({
         "group1": by, "group1_level": each_row(None if group_level is not None else by or None, group_level or ""),
-        "group2": "", "group2_level": "", "group3": "", "group3_level": "",
+        "group2": REFERENCE_GROUP if reference else "", "group2_level": reference, "group3": "", "group3_level": "",
         "variable": each_row(variable_col, variable), "variable_level": each_row(level_col, level),
         "stat_name": np.tile(np.asarray(names, dtype=object), n), "stat": values.reshape(-1),
     }, columns=CARDS_COLUMNS)
@@ -144,8 +152,10 @@ def cif_cards(cif: pd.DataFrame, by: str, cause, stats=CIF_STATS, variable: str 
 BALANCE_STATS = ("smd_unweighted", "smd_weighted", "mean_treated", "mean_control", "mean_control_weighted")
 
 
-def balance_cards(balance: pd.DataFrame, by: str, comparison: str, stats=BALANCE_STATS) -> pd.DataFrame:
-    """``weighting.balance`` rows as cards rows: group1 ``by`` at the level ``comparison`` (the
-    two groups compared), variable = the covariate, variable_level = its level."""
-    return result_cards(balance, {s: s for s in stats}, by=by, group_level=comparison,
+def balance_cards(balance: pd.DataFrame, by: str, compared: str, reference: str,
+                  stats=BALANCE_STATS) -> pd.DataFrame:
+    """``weighting.balance`` rows as cards rows of the comparison of group1 ``by`` at the level
+    ``compared`` with the ``reference`` level (group2 ``REFERENCE_GROUP``), variable = the
+    covariate, variable_level = its level."""
+    return result_cards(balance, {s: s for s in stats}, by=by, group_level=compared, reference=reference,
                         variable_col="covariate", level_col="level")

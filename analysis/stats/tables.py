@@ -33,7 +33,7 @@ from analysis.stats._table_inputs import (_blank_to_na, _check_groups, _group_or
 if TYPE_CHECKING:  # imported where a table is built: the notebooks and other steps that only
     from tableone import TableOne  # import this module for its names need not load it (1 s)
 
-TIDY_TABLE1_COLUMNS = ["variable", "label", "var_type", "level", "group", "stat_name", "stat"]
+TIDY_TABLE1_COLUMNS = ["variable", "label", "var_type", "level", "group", "reference", "stat_name", "stat"]
 TIDY_AE_COLUMNS = ["section", "soc", "term", "grade", "group", "stat_name", "stat"]
 
 MISSING_LEVEL = "Missing"
@@ -88,13 +88,13 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     marked ``var_type="continuous_nonnormal"`` so the display shows median (Q1, Q3) first.
 
     Standardized mean differences (absolute values) for every pair of groups are rows with
-    ``stat_name="smd"`` and ``group="A vs B"``; they are tableone's ``smd`` (continuous: Cohen's
+    ``stat_name="smd"``, ``group="A"`` and ``reference="B"`` (empty on every other row); they are tableone's ``smd`` (continuous: Cohen's
     d with averaged variances; categorical: Yang & Dalton 2012 over all levels incl. Missing),
     recomputed with :func:`smd_categorical` (pseudo-inverse, as R tableone) where a level is
     absent from both groups: there tableone inverts a singular matrix. Rows with
     ``variable="N"`` carry the group sizes.
 
-    Returns columns ``variable, label, var_type, level, group, stat_name, stat``.
+    Returns columns ``variable, label, var_type, level, group, reference, stat_name, stat``.
     """
     variables = list(variables)
     categorical = list(categorical or [])
@@ -127,9 +127,9 @@ def table1(adsl: pd.DataFrame, by: str, variables: Sequence[str],
     rows: list[dict] = []
     sizes = data.groupby(by).size()
 
-    def add(variable, var_type, level, group, stat_name, stat):
+    def add(variable, var_type, level, group, stat_name, stat, reference=""):
         rows.append({"variable": variable, "label": labels.get(variable, variable),
-                     "var_type": var_type, "level": level, "group": group,
+                     "var_type": var_type, "level": level, "group": group, "reference": reference,
                      "stat_name": stat_name, "stat": float(stat)})
 
     column_groups = group_names + ([TOTAL_GROUP] if total else [])
@@ -264,7 +264,7 @@ def _table1_smd(t1: TableOne | None, data: pd.DataFrame, v: str, var_type: str,
                 # R tableone's (MASS::ginv) value -- see tests/test_stats_tables.py. (Related
                 # upstream: tompollard/tableone issue #182 / PR #187, levels absent in a group.)
                 value = smd_categorical(p1, p2)
-        add(v, var_type, "", f"{g1} vs {g2}", "smd", abs(value))
+        add(v, var_type, "", g1, "smd", abs(value), reference=g2)
 
 
 def _level_proportions(data: pd.DataFrame, v: str, by: str, g1: str, g2: str):
