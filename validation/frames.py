@@ -1,4 +1,4 @@
-"""Load one raw form as text and build the frame its expectations run on.
+r"""Load one raw form as text and build the frame its expectations run on.
 
 The check frame keeps every raw column as exported (text, ``<NA>`` for an empty cell) and adds
 typed helper columns, so that a value which does not parse is reported once by its type check and
