@@ -49,7 +49,7 @@ LOCKFILE = "requirements.lock"  # the pinned environment: every step depends on 
 
 # Modules every step imports (paths, atomic writes, error types): a change there re-runs all.
 COMMON_CODE = ("analysis/__init__.py", "analysis/paths.py", "analysis/ard.py", "analysis/atomic.py", "analysis/errors.py",
-               "analysis/messages.py")
+               "analysis/messages.py", "analysis/workers.py")
 # Steps whose result means nothing if their data inputs changed while they ran: no record is
 # written and the build stops (validating one version of a file and recording another would let
 # derive work on bytes nobody validated).

@@ -19,39 +19,25 @@ says so.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
+from analysis.workers import can_fork, from_env, usable_cores
 from analysis.messages import say
 
 WORKERS_ENV = "SAP_VALIDATE_WORKERS"
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the system says, else the count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def default_workers(n_items: int) -> int:
     """$SAP_VALIDATE_WORKERS, else the machine's cores; never more than the items; 1 where fork
     is not available (the workers inherit the suites by forking)."""
-    text = os.environ.get(WORKERS_ENV)
-    if text:
-        try:
-            wanted = int(text)
-        except ValueError:
-            raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
-    else:
+    wanted = from_env(WORKERS_ENV)
+    if wanted is None:
         wanted = usable_cores()
-    # A daemonic process may not start children (e.g. validate called inside a pool worker).
-    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+    if not can_fork():
         wanted = 1
     return max(1, min(wanted, n_items))
 

@@ -21,33 +21,21 @@ from typing import Callable
 
 import numpy as np
 
+from analysis.workers import can_fork, from_env, usable_cores
 from analysis.messages import say
 
 WORKERS_ENV = "SAP_BOOTSTRAP_WORKERS"
 MIN_CELLS = 10**6   # below this (e.g. 1,000 replicates x 190 subjects) a fork costs more than it saves
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the system says, else the count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def default_workers(n_cells: int) -> int:
     """$SAP_BOOTSTRAP_WORKERS, else the machine's cores (1 for a small matrix or without fork)."""
-    text = os.environ.get(WORKERS_ENV)
-    if text:
-        try:
-            return max(1, int(text))
-        except ValueError:
-            raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
-    # A daemonic process (a Dask worker of `analysis design`, a multiprocessing pool worker) may
-    # not start children, and forking a threaded worker is unsafe: run the replicates in-process.
-    if multiprocessing.current_process().daemon:
-        return 1
-    if n_cells < MIN_CELLS or "fork" not in multiprocessing.get_all_start_methods():
+    wanted = from_env(WORKERS_ENV)
+    if wanted is not None:
+        return max(1, wanted)
+    # where fork is not allowed (a Dask worker of `analysis design` is daemonic; forking a
+    # threaded worker is unsafe), the replicates run in-process
+    if n_cells < MIN_CELLS or not can_fork():
         return 1
     return usable_cores()
 

@@ -32,6 +32,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from traitlets.config import Config
 
+from analysis.workers import from_env
 from analysis.messages import say
 from analysis.render.execute import (DEFAULT_CELL_TIMEOUT_S, ThisInterpreterKernelManager, kernel_environment,
                                      run_client, tag_cells_for_execution)
@@ -45,13 +46,8 @@ R = TypeVar("R")
 
 def default_workers(n_items: int | None = None) -> int:
     """$SAP_RENDER_WORKERS, else 2 (or 1 on a one-core machine); never more than the items."""
-    text = os.environ.get(WORKERS_ENV)
-    if text:
-        try:
-            wanted = int(text)
-        except ValueError:
-            raise ValueError(f"{WORKERS_ENV}={text!r} is not a whole number") from None
-    else:
+    wanted = from_env(WORKERS_ENV)
+    if wanted is None:
         wanted = min(2, os.cpu_count() or 1)
     return max(1, wanted if n_items is None else min(wanted, n_items))
 
