@@ -27,7 +27,7 @@ def test_one_and_two_workers_write_byte_identical_files(tmp_path):
     outs = {}
     for workers in ("1", "2"):
         out = tmp_path / f"w{workers}"
-        code = cli.main(["design", "--scenarios", str(scen), "--replicates", "2", "--chunk-size", "1",
+        code = cli.main(["design", "--scenarios", str(scen), "--replicates", "2", "--chunk-size", "1", "--truth-n", "2000",
                          "--workers", workers, "--out", str(out), "--no-progress"])
         assert code == EXIT_OK
         outs[workers] = _files(out)
