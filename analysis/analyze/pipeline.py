@@ -109,8 +109,10 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
         sap.ae_rows(adae, adsl),
         crs_icans_timing.timing_rows(adae, adsl),
     ]
-    parts.append(external.external_control_rows(data))
-    parts.append(target_trial.comparison_rows(adsl, adtte))  # SAP 6.5, 6.7
+    # the propensity model and ATT weights of the full data, fitted once for both users (SAP 6.5)
+    weights = external.subject_weights(adsl)
+    parts.append(external.external_control_rows(data, weights=weights))
+    parts.append(target_trial.comparison_rows(adsl, adtte, weights=weights))  # SAP 6.5, 6.7
     return ard.check(ard.concat(parts))
 
 
