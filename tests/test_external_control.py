@@ -136,13 +136,14 @@ for (k in 1:2) {
                              p = 2 * pnorm(-abs(b / se)), converged = f$converged))
 }
 # ATT weights re-derived: main-effects logistic model (glm), e/(1-e) for controls rescaled to sum
-# to the number of controls, all weights capped at their 99th percentile (quantile type 7)
+# to the number of controls; capped at a percentile of all weights (quantile type 7) only when the
+# SAP's rule truncates (hi_pct NA: no truncation, SAP 6.5)
 psfit <- glm(as.formula(psformula), family = binomial, data = ps, control = glm.control(epsilon = 1e-14, maxit = 100))
 e <- fitted(psfit)
 w <- ifelse(ps$TRT == 1, 1, e / (1 - e))
 w[ps$TRT == 0] <- w[ps$TRT == 0] * sum(ps$TRT == 0) / sum(w[ps$TRT == 0])
-cap <- quantile(w, %(hi_pct)r / 100, type = 7)
-w <- pmin(w, cap)
+hi_pct <- %(hi_pct)s
+if (!is.na(hi_pct)) w <- pmin(w, quantile(w, hi_pct / 100, type = 7))
 psw <- data.frame(USUBJID = ps$USUBJID, ps = e, weight = w)
 # weighted KM (IJ variance) and weighted Cox (robust) with the package's weights; delayed entry; landmark
 km <- NULL; cx <- NULL
@@ -219,7 +220,8 @@ def r_ref(run, landmark_day) -> dict[str, pd.DataFrame]:
     assert set(pp.loc[pp["COHORT"] == TRIAL, "PARAMCD"]) == {"OS", "LFS"}
     ps, formula = _ps_inputs(run)
     code = R_EXTERNAL % {"t1": TIMEPOINTS[0], "t2": TIMEPOINTS[1], "ref": C.REFERENCE_COHORT, "conf": C.CONF_LEVEL,
-                         "hi_pct": float(C.IPTW_TRUNCATE_PERCENTILES[1])}
+                         "hi_pct": "NA" if C.IPTW_TRUNCATE_PERCENTILES is None
+                         else repr(float(C.IPTW_TRUNCATE_PERCENTILES[1]))}
     out = run_r(f'psformula <- "{formula}"\n' + code,
                 {"cr": cr, "wt": wt, "de": _delayed_entry_frame(run), "lm": lm, "pp": pp, "ps": ps})
     out["km"] = not_estimable_beyond_follow_up(out["km"])
@@ -285,8 +287,8 @@ def test_fine_gray_vs_cmprsk_crr(run, r_ref):
 
 @pytest.mark.needs_r
 def test_att_weights_rederived_with_r_glm(run, r_ref):
-    """The package's propensity scores and ATT weights (stabilised, capped at the 99th
-    percentile) equal those re-derived from an R glm on the same covariates. Tolerance 1e-7
+    """The package's propensity scores and ATT weights (stabilised, truncated as the SAP's rule
+    says: not at all since SAP 6.5 of 2026-12-01) equal those re-derived from an R glm on the same covariates. Tolerance 1e-7
     relative (two converged logistic fits)."""
     mine = run.weights.set_index("USUBJID")
     r = r_ref["psw"].set_index("USUBJID").loc[mine.index]
@@ -299,7 +301,7 @@ def test_att_weights_rederived_with_r_glm(run, r_ref):
 def test_weight_summary_recomputed_from_the_weights(run):
     """ARD ps_weights per cohort from the per-subject weights: n, sum, Kish ESS (sum w)^2 / sum w^2,
     min / median / max (tolerance 1e-10 relative); trial weights are all 1 (ATT); the control
-    weights before truncation sum to the number of controls (stabilised ATT)."""
+    weights sum to the number of controls (stabilised ATT) and are not truncated (SAP 6.5)."""
     f = run.weights
     for cohort, treated in ((TRIAL, 1), (EXTERNAL, 0)):
         w = f.loc[f[external.TREATED] == treated, "IPTW"].to_numpy(float)
@@ -312,9 +314,9 @@ def test_weight_summary_recomputed_from_the_weights(run):
     ps = f.loc[f[external.TREATED] == 0, "PS"].to_numpy(float)
     odds = ps / (1 - ps)
     untruncated = odds * len(odds) / odds.sum()
-    capped = np.minimum(untruncated, np.percentile(np.r_[np.ones((f[external.TREATED] == 1).sum()), untruncated],
-                                                   C.IPTW_TRUNCATE_PERCENTILES[1]))
-    np.testing.assert_allclose(f.loc[f[external.TREATED] == 0, "IPTW"].to_numpy(float), capped, rtol=ABS_TOL)
+    assert C.IPTW_TRUNCATE_PERCENTILES is None
+    np.testing.assert_allclose(f.loc[f[external.TREATED] == 0, "IPTW"].to_numpy(float), untruncated, rtol=ABS_TOL)
+    assert stat(run, context="ps_weights", param="ATT", group1_level=EXTERNAL, stat_name="n_truncated") == 0
 
 
 @pytest.mark.needs_r

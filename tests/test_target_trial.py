@@ -167,7 +167,8 @@ def test_primary_weighted_km_cox_and_rmst_match_r(small):
     """ATT-weighted KM with delayed entry (survfit(Surv(ENTRY, AVAL, event), weights, robust,
     log-log): surv, SE, limits at 1 and 2 years; 1e-9), weighted Cox with robust variance
     (coxph(..., weights, robust = TRUE): HR and limits; 1e-6 relative), and the weighted RMST to
-    730.5 days (summary(survfit)$table rmean; 1e-9), LFSCR and OSCR, same per-subject weights."""
+    730.5 days (summary(survfit)$table rmean; 1e-9), LFSCR and OSCR, same per-subject weights; and the
+    truncation sensitivity (tte_cox_trunc) with the weights capped in R (1e-6 relative)."""
     parts = []
     for paramcd, endpoint in target_trial.COMMON_CLOCK_PARAMS.items():
         d = target_trial.common_clock_frame(small.data["adtte"], small.frame, paramcd)
@@ -175,7 +176,12 @@ def test_primary_weighted_km_cox_and_rmst_match_r(small):
                                    "ENTRY": d["ENTRY"].astype(float), "AVAL": d["AVAL"].astype(float),
                                    "CNSR": d["CNSR"].astype(float), "W": d["IPTW"].astype(float)}))
     data = pd.concat(parts, ignore_index=True)
-    out = run_r(f"""km <- NULL; cx <- NULL; rm <- NULL
+    subjects = pd.DataFrame({"W": small.frame["IPTW"].astype(float)})
+    hi_pct = C.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES[1]
+    out = run_r(f"""km <- NULL; cx <- NULL; rm <- NULL; ct <- NULL
+# the truncation sensitivity: every subject's weight capped at the {hi_pct}th percentile of all
+# subjects' weights (quantile type 7, as numpy's default), then the same weighted Cox
+cap <- quantile(s$W, {hi_pct!r} / 100, type = 7)
 for (p in unique(d$param)) {{
   x <- d[d$param == p, ]
   x$ID <- seq_len(nrow(x))
@@ -190,8 +196,12 @@ for (p in unique(d$param)) {{
   sm <- summary(coxph(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, data = x, weights = W, robust = TRUE, id = ID,
                       ties = "efron"))
   cx <- rbind(cx, data.frame(param = p, hr = sm$conf.int[1, 1], lcl = sm$conf.int[1, 3], ucl = sm$conf.int[1, 4]))
+  x$WT <- pmin(x$W, cap)
+  st <- summary(coxph(Surv(ENTRY, AVAL, 1 - CNSR) ~ COHORT, data = x, weights = WT, robust = TRUE, id = ID,
+                      ties = "efron"))
+  ct <- rbind(ct, data.frame(param = p, hr = st$conf.int[1, 1], lcl = st$conf.int[1, 3], ucl = st$conf.int[1, 4]))
 }}
-out <- list(km = km, cx = cx, rm = rm)""", {"d": data})
+out <- list(km = km, cx = cx, rm = rm, ct = ct)""", {"d": data, "s": subjects})
     a = small.ard
     for r in out["km"].itertuples():
         keys = dict(context="tte_km", param=r.param, group1_level=r.group, variable_level=ard._level_text(float(r.time)))
@@ -200,6 +210,12 @@ out <- list(km = km, cx = cx, rm = rm)""", {"d": data})
     for r in out["cx"].itertuples():
         for name in ("hr", "lcl", "ucl"):
             assert ard.lookup(a, context="tte_cox", param=r.param, stat_name=name) == pytest.approx(getattr(r, name), rel=1e-6)
+    for r in out["ct"].itertuples():
+        for name in ("hr", "lcl", "ucl"):
+            got = ard.lookup(a, context="tte_cox_trunc", param=r.param, stat_name=name)
+            assert got == pytest.approx(getattr(r, name), rel=1e-6), (r.param, name)
+        assert ard.lookup(a, context="tte_cox_trunc", param=r.param, stat_name="hr") != \
+            pytest.approx(ard.lookup(a, context="tte_cox", param=r.param, stat_name="hr"), rel=1e-6)
     for r in out["rm"].itertuples():
         got = ard.lookup(a, context="tte_rmst", param=r.param, group1_level=r.group, stat_name="rmst")
         assert got == pytest.approx(r.rmean, abs=1e-9), (r.param, r.group)

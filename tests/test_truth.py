@@ -74,6 +74,13 @@ def test_truth_reports_a_monte_carlo_se_from_independent_batches():
         truth.true_values(date(2026, 9, 30), n=10, batches=1)
 
 
+def test_truth_does_not_depend_on_the_number_of_processes():
+    # the batches run in forked processes; each has its own seed, so 1 and 2 processes agree exactly
+    one = truth.true_values(date(2026, 9, 30), n=300, batches=3, seed=5, workers=1)
+    two = truth.true_values(date(2026, 9, 30), n=300, batches=3, seed=5, workers=2)
+    assert one == two
+
+
 def test_bias_mcse_carries_the_truth_mcse():
     # estimates 0.1, 0.3 (mean 0.2, empSE sqrt(0.02) = 0.141421); truth 0.05 with MCSE 0.03:
     # bias 0.15, MCSE sqrt(0.02 / 2 + 0.03^2) = sqrt(0.0109) = 0.104403

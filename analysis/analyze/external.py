@@ -87,14 +87,22 @@ def estimable_covariates(frame: pd.DataFrame) -> list[str]:
     return keep
 
 
-def att_weights(frame: pd.DataFrame, covariates) -> pd.DataFrame:
+def att_weights(frame: pd.DataFrame, covariates, truncate=C.IPTW_TRUNCATE_PERCENTILES) -> pd.DataFrame:
     """Propensity score (main-effects logistic) and stabilised ATT weights, truncated at the
-    percentiles of conventions.IPTW_TRUNCATE_PERCENTILES (SAP 6.5)."""
+    percentiles ``truncate`` (default conventions.IPTW_TRUNCATE_PERCENTILES: none, SAP 6.5)."""
     covariates = list(covariates)
     fit = weighting.propensity_score(frame, TREATED, covariates,
                                      categorical=[c for c in PS_CATEGORICAL if c in covariates])
     return weighting.iptw(frame, TREATED, np.asarray(fit.scores), estimand=C.IPTW_ESTIMAND,
-                          stabilize=C.IPTW_STABILIZE, truncate=C.IPTW_TRUNCATE_PERCENTILES)
+                          stabilize=C.IPTW_STABILIZE, truncate=truncate)
+
+
+def sensitivity_weights(frame: pd.DataFrame) -> np.ndarray:
+    """The report's ATT weights (``frame`` columns PS, TREATED) truncated at the percentiles of
+    conventions.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES: the primary's truncation sensitivity (SAP 6.7)."""
+    return weighting.iptw(frame, TREATED, frame["PS"].to_numpy(float), estimand=C.IPTW_ESTIMAND,
+                          stabilize=C.IPTW_STABILIZE,
+                          truncate=C.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES)["weight"].to_numpy()
 
 
 # --- 1. competing risks ------------------------------------------------------------------------

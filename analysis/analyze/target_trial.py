@@ -24,6 +24,7 @@ from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
     at_risk_after_entry,
+    sensitivity_weights,
     subject_weights,
 )
 from analysis.analyze.sap import (
@@ -182,13 +183,15 @@ def _att_from_design(x: np.ndarray, y: np.ndarray, beta0: np.ndarray | None = No
                      counts: np.ndarray | None = None, hessian_inv: np.ndarray | None = None) -> np.ndarray:
     """Logistic fit (``_logistic_fit``), then the ATT weights of ``external.att_weights``: controls
     e/(1-e) rescaled to sum to their number, then clipped to the percentiles of
-    conventions.IPTW_TRUNCATE_PERCENTILES. With ``counts`` every sum and percentile counts each
+    conventions.IPTW_TRUNCATE_PERCENTILES (None: not clipped). With ``counts`` every sum and percentile counts each
     row that many times (one weight per distinct subject)."""
     c = np.ones(len(y)) if counts is None else counts
     e = 1 / (1 + np.exp(-(x @ _logistic_fit(x, y, beta0, counts, hessian_inv))))
     treated = y == 1
     w = np.where(treated, 1.0, e / (1 - e))
     w[~treated] *= c[~treated].sum() / (c[~treated] * w[~treated]).sum()
+    if C.IPTW_TRUNCATE_PERCENTILES is None:   # SAP 6.5: no truncation
+        return w
     if counts is None:
         lo, hi = np.percentile(w, C.IPTW_TRUNCATE_PERCENTILES)
     else:
@@ -466,5 +469,10 @@ def primary_rows(adtte: pd.DataFrame, frame: pd.DataFrame, W: np.ndarray, ok: np
         hr = hazard_ratio(data, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True, entry="ENTRY",
                           cluster="USUBJID")  # one row per subject; R coxph(id = USUBJID)
         parts.append(ard.rows(f"{PRIMARY}_cox", endpoint, COMPARISON, COHORT, "", hr))
+        # sensitivity to extreme weights: the same model with the weights truncated (SAP 6.7)
+        truncated = data.assign(IPTW=sensitivity_weights(frame)[data["POS"].to_numpy()])
+        parts.append(ard.rows(f"{PRIMARY}_cox_trunc", endpoint, COMPARISON, COHORT, "",
+                              hazard_ratio(truncated, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True,
+                                           entry="ENTRY", cluster="USUBJID")))
         parts.append(confounding_rows(hr, endpoint))
     return ard.concat(parts)

@@ -18,7 +18,7 @@ ANALYSIS_LABELS = {
     "cif": "Cumulative incidence", "gray": "Gray's test", "finegray": "Subdistribution hazard ratio",
     "ps_balance": "Covariate balance", "ps_model": "Propensity model", "ps_weights": "Weights",
     "landmark": "Landmark", "landmark_late": "Landmark (late)",
-    "tte_evalue": "E-value", "tte_tipping": "Tipping point",
+    "tte_evalue": "E-value", "tte_tipping": "Tipping point", "tte_cox_trunc": "Hazard ratio, truncated weights (primary)",
 }
 _SUFFIX_LABELS = {"km": "Survival rates", "n": "Subjects and events", "diff": "Difference in 2-year rates",
                   "cox": "Hazard ratio", "rmst": "Restricted mean survival time", "rmst_diff": "Difference in RMST"}

@@ -94,13 +94,15 @@ def weights_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
             ("Weights truncated", lambda g: F.fmt_int(s(g, "n_truncated")))]
     frame = pd.DataFrame([[fn(g) for g in cohorts] for _, fn in rows], columns=cohorts)
     frame.insert(0, "Weight", [r[0] for r in rows])
-    lo, hi = C.IPTW_TRUNCATE_PERCENTILES
+    rule = C.IPTW_TRUNCATE_PERCENTILES
     return Table(title="Propensity-score weights (ATT) and effective sample size", frame=frame,
                  headers=["Weight", *[cohort_label(g) for g in cohorts]],
                  footnotes=[f"Estimand {C.IPTW_ESTIMAND}: trial subjects weight 1, controls ps/(1-ps)"
                             f"{' rescaled to sum to the number of controls (stabilised)' if C.IPTW_STABILIZE else ''}; "
-                            + (f"weights above the {hi}th percentile of all weights set to it." if lo == 0 else
-                               f"weights truncated at the {lo}th and {hi}th percentiles of all weights."),
+                            + ("weights not truncated (SAP 6.5; truncation is a sensitivity analysis of the primary "
+                               "hazard ratio, SAP 6.7)." if rule is None else
+                               f"weights above the {rule[1]}th percentile of all weights set to it." if rule[0] == 0 else
+                               f"weights truncated at the {rule[0]}th and {rule[1]}th percentiles of all weights."),
                             "Effective sample size: (sum w)^2 / sum w^2 (Kish).", *footnotes])
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from analysis.simulate.randomness import date_between, uniform_int
 from analysis.simulate.trial import simulate_trial
 from analysis.stats import rmst as rmst_stats
 from analysis.stats import survival
+from analysis.workers import can_fork, usable_cores
 
 ESTIMANDS = ("log_hr", "rmst_diff_days")
 SIMULATOR_DIR = Path(__file__).resolve().parent
@@ -123,14 +125,28 @@ def estimand_values(d: pd.DataFrame) -> dict:
             "rmst_diff_days": float(area[C.COHORT_TRIAL] - area[C.COHORT_EXTERNAL])}
 
 
+def _batch(args) -> pd.DataFrame:
+    seed, n, cut_date, unmeasured = args
+    return counterfactual_rows(seed, n, cut_date, unmeasured)
+
+
 def true_values(cut_date, n: int = 20000, batches: int = 10, seed: int = 20261201,
-                unmeasured: UnmeasuredConfounding = P.UNMEASURED) -> Truth:
-    """The truth of every estimand of ESTIMANDS and its Monte Carlo SE (module docstring)."""
+                unmeasured: UnmeasuredConfounding = P.UNMEASURED, workers: int | None = None) -> Truth:
+    """The truth of every estimand of ESTIMANDS and its Monte Carlo SE (module docstring).
+    The batches are simulated in ``workers`` forked processes (default: the usable cores where
+    this process may fork); each batch has its own seed, so the values do not depend on it."""
     if n < batches or batches < 2:
         raise ValueError(f"need batches >= 2 and n >= batches, got n={n}, batches={batches}")
     seeds = np.random.SeedSequence(seed).generate_state(batches, np.uint32)
-    parts = [counterfactual_rows(int(s), n // batches, cut_date, unmeasured).assign(BATCH=k)
-             for k, s in enumerate(seeds)]
+    jobs = [(int(s), n // batches, cut_date, unmeasured) for s in seeds]
+    workers = (usable_cores() if can_fork() else 1) if workers is None else max(1, workers)
+    if workers > 1 and can_fork():
+        # fork: the children see the scenario's simulator constants as the caller swapped them
+        with multiprocessing.get_context("fork").Pool(min(workers, batches)) as pool:
+            frames = pool.map(_batch, jobs, chunksize=1)
+    else:
+        frames = [_batch(j) for j in jobs]
+    parts = [f.assign(BATCH=k) for k, f in enumerate(frames)]
     per_batch = [estimand_values(p) for p in parts]
     pooled = estimand_values(pd.concat(parts, ignore_index=True))
     mcse = {e: float(np.std([b[e] for b in per_batch], ddof=1) / math.sqrt(batches)) for e in ESTIMANDS}

@@ -29,7 +29,7 @@ def intercurrent(inputs) -> Table:
 def tte_primary(inputs) -> Table:
     return TT.primary_table(inputs.ard, subtitles=["Target-trial emulation (SAP 6.7)", cut_line(inputs)],
                             footnotes=named_method_lines(inputs, "tte_km", "tte_rmst", "tte_rmst_diff", "tte_diff",
-                                                         "tte_cox", "tte_evalue"))
+                                                         "tte_cox", "tte_cox_trunc", "tte_evalue"))
 
 
 def competing_risks(inputs) -> Table:
