@@ -50,6 +50,24 @@ def test_protocol_table_in_sap_notes_matches_the_declaration():
         assert _normalise(f"| {event} | {strategy} |") in notes, event
 
 
+def test_weights_describe_the_analysed_trial_population_not_the_enrolled(small):
+    """The ATT's target population is everyone who received CAR-T1 (SAP 6.3, 6.7): the shipped cut
+    has a trial patient enrolled but never infused (SAFFL = N), who is in no comparison, so it must
+    not be in the propensity model, the weights or the balance (ARD ps_weights n = the infused)."""
+    sl = small.data["adsl"]
+    trial = sl[sl["COHORT"] == C.COHORT_TRIAL]
+    infused, not_infused = (set(trial.loc[trial["SAFFL"] == flag, "USUBJID"]) for flag in ("Y", "N"))
+    assert not_infused, "the shipped cut was expected to hold a trial patient who was never infused"
+    weighted = set(small.frame.loc[small.frame["COHORT"] == C.COHORT_TRIAL, "USUBJID"])
+    assert weighted == infused
+    analysed = target_trial.common_clock_frame(small.data["adtte"], small.frame, "LFSCR")
+    assert set(analysed.loc[analysed["COHORT"] == C.COHORT_TRIAL, "USUBJID"]) <= weighted
+    assert ard.lookup(small.ard, context="ps_weights", param="ATT", group1_level=C.COHORT_TRIAL,
+                      stat_name="n") == len(infused)
+    assert set(small.frame.loc[small.frame["COHORT"] == C.COHORT_EXTERNAL, "USUBJID"]) == \
+        set(sl.loc[sl["COHORT"] == C.COHORT_EXTERNAL, "USUBJID"])
+
+
 def test_numpy_propensity_fit_reproduces_the_statsmodels_weights(small):
     f = small.frame
     w = target_trial.fast_att_weights(f, external.estimable_covariates(f))

@@ -34,12 +34,23 @@ PS_CATEGORICAL = ("SEX", "PHSTAT", "CYTORISK", "DISSTAT", "MRDPRE", "MRDPREMT")
 NOT_RECORDED = "NOT RECORDED"
 
 
+def weighting_population(adsl: pd.DataFrame) -> pd.DataFrame:
+    """The subjects the propensity model, the weights and the balance describe: the trial cohort as
+    the target population of the ATT, everyone who received CAR-T1 (SAFFL = Y; SAP 6.3, 6.7
+    eligibility), and every control. A trial patient enrolled but never infused has no time at
+    risk in any comparison, so fitting or balancing on it would describe another population than
+    the one analysed."""
+    return adsl[(adsl[COHORT] != C.COHORT_TRIAL) | (adsl["SAFFL"] == "Y")]
+
+
 def ps_frame(adsl: pd.DataFrame) -> pd.DataFrame:
-    """One row per subject with the propensity-model covariates. Missing-data rules (SAP 6.5):
+    """One row per subject of ``weighting_population(adsl)`` with the propensity-model covariates.
+    Missing-data rules (SAP 6.5):
     cytogenetic risk missing -> its own level "MISSING"; WBC on the log10 scale, missing -> the
     median of all subjects plus an indicator WBCMISS; CNS status CNS2/CNS3 -> CNSPOS = 1, CNS1 or
     missing -> 0 (missing CNS status occurs only in the registry, so a level of its own would
     separate the cohorts)."""
+    adsl = weighting_population(adsl)
     d = adsl[["USUBJID", COHORT, "AGE", "SEX", "PHSTAT", "CYTORISK", "WBCDIAG", "CNSSTAT",
               "DISSTAT", "MRDPRE"]].copy()
     timing = timing_covariates(adsl)

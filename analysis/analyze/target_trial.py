@@ -143,7 +143,7 @@ FIXED_HESSIAN_MAX_STEPS = 60
 def percentiles_of_repeated(values: np.ndarray, counts: np.ndarray, percents) -> list[float]:
     """``np.percentile(np.repeat(values, counts), percents)`` (numpy's default linear method,
     R type 7), without building the repeated array and, for a percentile near either end (the
-    0th and 99th of conventions.IPTW_TRUNCATE_PERCENTILES), without sorting every value: only
+    0th and 99th of a truncation rule such as conventions.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES), without sorting every value: only
     the few smallest or largest values can hold those positions (each value is repeated at least
     once), and they are found by partitioning (linear time; a bootstrap replicate sorted 10^4
     weights twice before)."""
