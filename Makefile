@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: report test lint venv system-deps bench fuzz fuzz-raw simulate clean-outputs
+.PHONY: report test lint venv warm system-deps bench fuzz fuzz-raw simulate clean-outputs
 
 venv: $(STAMP)
 
@@ -24,7 +24,18 @@ $(STAMP): requirements.lock pyproject.toml
 	@echo "Installing pinned environment from requirements.lock ..."
 	@$(PY) -m uv pip install -q -p $(PY) --compile-bytecode --require-hashes -r requirements.lock
 	@$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@$(MAKE) --no-print-directory warm
 	@touch $(STAMP)
+
+# Issue 15: what a first report would otherwise do in every process it starts. The repo's own
+# modules are byte-compiled (uv compiles site-packages only, and PYTHONDONTWRITEBYTECODE=1 keeps
+# Python from writing them: each process re-compiled the package, about 0.45 s of CPU); the
+# matplotlib font cache is built once here instead of by the report's processes and kernels at
+# the same time. A module edited later is compiled in memory as before (its .pyc is stale, never
+# wrong); `make warm` refreshes them.
+warm:
+	@$(PY) -m compileall -q -j 0 analysis validation benchmarks >/dev/null
+	@$(PY) -c "import matplotlib.font_manager" >/dev/null
 
 report: venv
 	$(PY) -m analysis report $(CUT_ARG)

@@ -37,9 +37,12 @@ class Rule:
     id: str = ""                   # set by the suite: "<suite>#<n>", carried in the expectation meta
     table_detail: Callable[[dict], list[str]] | None = None  # table-level result -> problems
     custom: str = ""               # name of a custom (non-GX) check, shown in place of the GX type
+    reported_as: str = ""          # the GX type shown when the expectation computes a GX one differently
 
     @property
     def expectation_type(self) -> str:
+        if self.reported_as:
+            return self.reported_as
         return self.expectation.expectation_type if self.expectation is not None else self.custom
 
 

@@ -165,13 +165,14 @@ def subject_weights(adsl: pd.DataFrame) -> pd.DataFrame:
 
 
 def weighted_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTSTRAP_REPLICATES,
-                  seed: int = C.BOOTSTRAP_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  seed: int = C.BOOTSTRAP_SEED, weights: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Balance before/after weighting, weight distribution, weighted KM, weighted Cox with robust
     (Lin-Wei) variance (SAP 6.5). The bootstrap contrasts (``iptw_diff``, ``iptw_rmst_diff``) are
     made by ``target_trial.own_origin_rows`` with the propensity model re-fitted per replicate;
-    ``n_boot`` and ``seed`` are kept for callers and unused here.
+    ``n_boot`` and ``seed`` are kept for callers and unused here. ``weights``: the frame of
+    ``subject_weights(adsl)`` when the caller already fitted it (analyze fits it once), else fitted here.
     Returns (ARD rows, the per-subject weight frame for figures)."""
-    frame = subject_weights(adsl)
+    frame = subject_weights(adsl) if weights is None else weights
     in_model = estimable_covariates(frame)
     bal = weighting.balance(frame, TREATED, PS_COVARIATES, weights="IPTW", categorical=PS_CATEGORICAL,
                             sd_denominator="pooled")
@@ -281,8 +282,9 @@ def per_protocol_rows(adtte: pd.DataFrame) -> pd.DataFrame:
     return ard.concat(parts)
 
 
-def external_control_rows(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def external_control_rows(data: dict[str, pd.DataFrame], weights: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``weights``: ``subject_weights(adsl)`` when already fitted (analyze passes the one fit)."""
     adsl, adtte = data["adsl"], data["adtte"]
-    weighted, _ = weighted_rows(adsl, adtte)
+    weighted, _ = weighted_rows(adsl, adtte, weights=weights)
     return ard.concat([competing_risk_rows(adtte), weighted, delayed_entry_rows(adtte),
                        landmark_rows(adtte, adsl), per_protocol_rows(adtte)])

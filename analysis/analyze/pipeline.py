@@ -12,7 +12,7 @@ from analysis import conventions as C
 from analysis import paths
 from analysis.messages import say
 from analysis import ard
-from analysis.analyze import crs_icans_timing, external, mrd, safety, sap, target_trial
+from analysis.analyze import crs_icans_timing, external, mrd, safety, sap, sections, target_trial
 
 
 DATASETS = ("adsl", "adtte", "admrd", "adae")
@@ -101,19 +101,29 @@ def methods_table() -> pd.DataFrame:
 def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataFrame:
     adsl, adtte, admrd, adae = (data[d] for d in DATASETS)
     admrd_best = admrd[admrd.get("BESTFL", pd.Series("", index=admrd.index)) == "Y"] if "BESTFL" in admrd else admrd
-    parts = [
-        sap.cut_status_rows(cut),
-        safety.safety_rows(adae, adsl),
-        sap.table1_rows(adsl),
-        sap.primary_survival(adtte),
-        sap.mrd_rates(admrd_best, adsl),
-        sap.mrd_duration(adtte),
-        mrd.mrd_rows(admrd, adsl),  # SAP 4.5-4.6
-        sap.ae_rows(adae, adsl),
-        crs_icans_timing.timing_rows(adae, adsl),
-    ]
-    parts.append(external.external_control_rows(data))
-    parts.append(target_trial.comparison_rows(adsl, adtte))  # SAP 6.5, 6.7
+
+    def descriptive() -> list[pd.DataFrame]:
+        return [
+            sap.cut_status_rows(cut),
+            safety.safety_rows(adae, adsl),
+            sap.table1_rows(adsl),
+            sap.mrd_rates(admrd_best, adsl),
+            sap.mrd_duration(adtte),
+            mrd.mrd_rows(admrd, adsl),  # SAP 4.5-4.6
+            sap.ae_rows(adae, adsl),
+            crs_icans_timing.timing_rows(adae, adsl),
+        ]
+
+    # independent sections: the descriptive ones in a second process while this one computes the
+    # survival and external comparisons (analysis.analyze.sections); rows in the same order
+    other = sections.Forked(descriptive, "descriptive ARD sections")
+    primary = sap.primary_survival(adtte)
+    # the propensity model and ATT weights of the full data, fitted once for both users (SAP 6.5)
+    weights = external.subject_weights(adsl)
+    comparisons = [external.external_control_rows(data, weights=weights),
+                   target_trial.comparison_rows(adsl, adtte, weights=weights)]  # SAP 6.5, 6.7
+    first = other.result()
+    parts = [*first[:3], primary, *first[3:], *comparisons]
     return ard.check(ard.concat(parts))
 
 

@@ -439,10 +439,11 @@ def own_origin_frame(adtte: pd.DataFrame, frame: pd.DataFrame, paramcd: str) -> 
 
 
 def comparison_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOOTSTRAP_REPLICATES,
-                    seed: int = C.BOOTSTRAP_SEED) -> pd.DataFrame:
+                    seed: int = C.BOOTSTRAP_SEED, weights: pd.DataFrame | None = None) -> pd.DataFrame:
     """The primary comparison (SAP 6.7) and the weighted own-origin contrasts (``iptw_diff``,
-    ``iptw_rmst_diff``, SAP 6.5) from ONE set of bootstrap replicates with re-fitted weights."""
-    frame = subject_weights(adsl).reset_index(drop=True)
+    ``iptw_rmst_diff``, SAP 6.5) from ONE set of bootstrap replicates with re-fitted weights.
+    ``weights``: ``external.subject_weights(adsl)`` when already fitted (analyze fits it once)."""
+    frame = (subject_weights(adsl) if weights is None else weights).reset_index(drop=True)
     W, ok = bootstrap_weights(frame, n_boot, seed)
     own = [contrast_rows(own_origin_frame(adtte, frame, p), W, ok, p, seed, prefix="iptw") for p in ("OS", "LFS")]
     return ard.concat([primary_rows(adtte, frame, W, ok, seed), *own])

@@ -19,6 +19,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from itertools import combinations
@@ -177,11 +178,23 @@ def _tableone(data: pd.DataFrame, by: str, group_names: list[str], columns: list
         # tableone 0.9.6 trips pandas-4 deprecation and numpy empty-slice warnings on small
         # groups; the numbers are unaffected and are checked in tests/test_stats_tables.py
         warnings.simplefilter("ignore")
-        return TableOne(data, columns=columns, categorical=[c for c in categorical if c in columns],
-                        continuous=continuous, groupby=by,
-                        nonnormal=[c for c in nonnormal if c in columns],
-                        order={by: group_names}, smd=len(group_names) > 1, overall=total,
-                        missing=True, include_null=True, pval=False, decimals=8)
+        with _object_strings():
+            return TableOne(data, columns=columns, categorical=[c for c in categorical if c in columns],
+                            continuous=continuous, groupby=by,
+                            nonnormal=[c for c in nonnormal if c in columns],
+                            order={by: group_names}, smd=len(group_names) > 1, overall=total,
+                            missing=True, include_null=True, pval=False, decimals=8)
+
+
+def _object_strings():
+    """Within it, pandas keeps lists of strings as NumPy object arrays instead of inferring its
+    pyarrow-backed ``str`` dtype. tableone 0.9.6 rebuilds every categorical column, for every
+    group, as a Python list of str and iterates it again element by element: on pyarrow arrays
+    that loop was most of Table 1's time at 19,000 subjects (issue 15); the counts are the same
+    (only the dtype of tableone's internal frames differs). Without the option (pandas 4): as is."""
+    if "infer_string" not in dir(pd.options.future):
+        return contextlib.nullcontext()
+    return pd.option_context("future.infer_string", False)
 
 
 def _tableone_fits(data, by, group_names, variables, categorical, continuous, nonnormal,
@@ -308,9 +321,10 @@ def _events_in_population(adae: pd.DataFrame, pop: pd.DataFrame, subject: str,
                           trtemfl: str | None, extra_cols: Sequence[str]) -> pd.DataFrame:
     """Events of population subjects (treatment-emergent ones if ``trtemfl``), with the group
     taken from ADSL. An ADAE subject unknown to ADSL is an error, not a silent drop."""
-    cols = [subject] + ([trtemfl] if trtemfl else []) + [c for c in extra_cols if c]
+    cols = list(dict.fromkeys([subject] + ([trtemfl] if trtemfl else []) + [c for c in extra_cols if c]))
     _require_columns(adae, cols, "ADAE")
-    events = adae
+    # only the columns the summaries read: every later filter and merge copies each column
+    events = adae[cols]
     if trtemfl:
         events = events[_flag_is_yes(events[trtemfl])]
     return events.merge(pop, on=subject, how="inner", validate="many_to_one")
@@ -390,6 +404,13 @@ def _incidence(events: pd.DataFrame, keys: list[str], subject: str, sizes: pd.Se
     counts = pd.DataFrame({"n": grouped[subject].nunique(), "events": grouped.size()})
     if frame_keys is None:
         frame_keys = events[keys].drop_duplicates() if keys else pd.DataFrame(index=[0])
+    return _complete(counts, keys, sizes, groups, frame_keys)
+
+
+def _complete(counts: pd.DataFrame, keys: list[str], sizes: pd.Series, groups: list[str],
+              frame_keys: pd.DataFrame) -> pd.DataFrame:
+    """``counts`` (n, events indexed by keys + _group) on every key combination of
+    ``frame_keys`` x group, zeros filled, with pct = 100 n / N."""
     full = frame_keys.merge(pd.DataFrame({"_group": groups}), how="cross")
     out = full.merge(counts.reset_index(), on=keys + ["_group"], how="left") if len(counts) else \
         full.assign(n=0, events=0)
@@ -397,6 +418,15 @@ def _incidence(events: pd.DataFrame, keys: list[str], subject: str, sizes: pd.Se
     denom = out["_group"].map(sizes).astype(float)
     out["pct"] = np.where(denom > 0, 100.0 * out["n"] / denom.where(denom > 0, 1.0), np.nan)
     return out
+
+
+def _counts_by(events: pd.DataFrame, keys: list[str], subject: str, by: str) -> dict:
+    """{value of ``by``: its counts (n subjects, events per keys + _group)}: the counts
+    ``_incidence`` makes of ``events[events[by] == value]``, for every value in one group-by."""
+    grouped = events.groupby(keys + ["_group", by], dropna=False)
+    counts = pd.DataFrame({"n": grouped[subject].nunique(), "events": grouped.size()})
+    levels = counts.index.get_level_values(by)
+    return {value: counts[levels == value].droplevel(by) for value in pd.unique(levels)}
 
 
 def _melt(frame: pd.DataFrame, id_cols: list[str], stats=("n", "pct", "events")) -> pd.DataFrame:
@@ -473,23 +503,30 @@ def ae_summary(adae: pd.DataFrame, adsl: pd.DataFrame, by: str, pop_flag: str | 
 
 
 def _grade_breakdown(events, keys, subject, sizes, groups, frame_keys, levels, high):
-    """Worst-grade rows (one per level, plus 'missing' if any) and the '>= high' row."""
+    """Worst-grade rows (one per level, plus 'missing' if any) and the '>= high' row. The counts
+    of every level come from one group-by per column (worst grade, event grade, >= high): at
+    100x the study, filtering the events once per level was most of the AE summaries' time."""
     worst = events.groupby(keys + ["_group", subject], dropna=False)["_rank"].max().rename("_worst")
-    ev = events.merge(worst.reset_index(), on=keys + ["_group", subject])
-    parts = []
-    for rank, level in enumerate(levels, start=1):
+    ev = events[keys + ["_group", subject, "_rank"]].merge(worst.reset_index(), on=keys + ["_group", subject])
+    # 0 stands for 'no grade' (ranks are 1..k): a group-by key, where NaN is awkward to select
+    ev["_worst0"], ev["_rank0"] = ev["_worst"].fillna(0), ev["_rank"].fillna(0)
+    ev["_high"] = ev["_rank"] >= high if high is not None else False
+    by_worst, by_rank = (_counts_by(ev, keys, subject, col) for col in ("_worst0", "_rank0"))
+    empty = pd.DataFrame({"n": [], "events": []})
+
+    def part(counts_n: pd.DataFrame, counts_e: pd.DataFrame, level: str) -> pd.DataFrame:
         # subjects at this worst grade, but events of this grade from anyone in the scope
-        n_part = _incidence(ev[ev["_worst"] == rank], keys, subject, sizes, groups, frame_keys)
-        e_part = _incidence(ev[ev["_rank"] == rank], keys, subject, sizes, groups, frame_keys)
-        parts.append(n_part.assign(events=e_part["events"].to_numpy(), grade=level))
-    ungraded = ev["_worst"].isna()
+        n_part = _complete(counts_n, keys, sizes, groups, frame_keys)
+        e_part = _complete(counts_e, keys, sizes, groups, frame_keys)
+        return n_part.assign(events=e_part["events"].to_numpy(), grade=level)
+
+    parts = [part(by_worst.get(rank, empty), by_rank.get(rank, empty), level)
+             for rank, level in enumerate(levels, start=1)]
     if ev["_rank"].isna().any():  # same rows in every scope, even where no subject is ungraded
-        n_part = _incidence(ev[ungraded], keys, subject, sizes, groups, frame_keys)
-        e_part = _incidence(ev[ev["_rank"].isna()], keys, subject, sizes, groups, frame_keys)
-        parts.append(n_part.assign(events=e_part["events"].to_numpy(), grade=MISSING_GRADE))
+        parts.append(part(by_worst.get(0, empty), by_rank.get(0, empty), MISSING_GRADE))
     if high is not None:
-        part = _incidence(ev[ev["_rank"] >= high], keys, subject, sizes, groups, frame_keys)
-        parts.append(part.assign(grade=f">={levels[high - 1]}"))
+        counts = _counts_by(ev, keys, subject, "_high").get(True, empty)
+        parts.append(_complete(counts, keys, sizes, groups, frame_keys).assign(grade=f">={levels[high - 1]}"))
     return parts
 
 
