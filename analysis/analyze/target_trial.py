@@ -247,7 +247,7 @@ class _Covariates:
         subjects, counting every covariate's levels was a sixth of a replicate's time)."""
         keep = [0]
         members = iter(self.members)
-        for codes, at, n_levels in self.terms:
+        for codes, at, _ in self.terms:
             if codes is None:
                 keep.append(at)
                 continue
