@@ -19,7 +19,6 @@ References
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Sequence
 from itertools import combinations
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._table_inputs import (_blank_to_na, _check_groups, _group_order, _level_text,
-                                          _require_columns)
+                                          _object_strings, _require_columns)
 
 if TYPE_CHECKING:  # imported where a table is built: the notebooks and other steps that only
     from tableone import TableOne  # import this module for its names need not load it (1 s)
@@ -184,17 +183,6 @@ def _tableone(data: pd.DataFrame, by: str, group_names: list[str], columns: list
                             nonnormal=[c for c in nonnormal if c in columns],
                             order={by: group_names}, smd=len(group_names) > 1, overall=total,
                             missing=True, include_null=True, pval=False, decimals=8)
-
-
-def _object_strings():
-    """Within it, pandas keeps lists of strings as NumPy object arrays instead of inferring its
-    pyarrow-backed ``str`` dtype. tableone 0.9.6 rebuilds every categorical column, for every
-    group, as a Python list of str and iterates it again element by element: on pyarrow arrays
-    that loop was most of Table 1's time at 19,000 subjects (issue 15); the counts are the same
-    (only the dtype of tableone's internal frames differs). Without the option (pandas 4): as is."""
-    if "infer_string" not in dir(pd.options.future):
-        return contextlib.nullcontext()
-    return pd.option_context("future.infer_string", False)
 
 
 def _tableone_fits(data, by, group_names, variables, categorical, continuous, nonnormal,
