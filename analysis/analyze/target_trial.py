@@ -462,6 +462,7 @@ def comparison_rows(adsl: pd.DataFrame, adtte: pd.DataFrame, n_boot: int = C.BOO
 def primary_rows(adtte: pd.DataFrame, frame: pd.DataFrame, W: np.ndarray, ok: np.ndarray, seed: int) -> pd.DataFrame:
     """The primary comparison of SAP 6.7 for LFS and OS on the common clock, as ARD rows."""
     parts = []
+    truncated_weights = sensitivity_weights(frame)   # per subject, for both endpoints (SAP 6.7)
     for paramcd, endpoint in COMMON_CLOCK_PARAMS.items():
         data = common_clock_frame(adtte, frame, paramcd)
         parts.append(km_rows(data, endpoint))
@@ -470,7 +471,7 @@ def primary_rows(adtte: pd.DataFrame, frame: pd.DataFrame, W: np.ndarray, ok: np
                           cluster="USUBJID")  # one row per subject; R coxph(id = USUBJID)
         parts.append(ard.rows(f"{PRIMARY}_cox", endpoint, COMPARISON, COHORT, "", hr))
         # sensitivity to extreme weights: the same model with the weights truncated (SAP 6.7)
-        truncated = data.assign(IPTW=sensitivity_weights(frame)[data["POS"].to_numpy()])
+        truncated = data.assign(IPTW=truncated_weights[data["POS"].to_numpy()])
         parts.append(ard.rows(f"{PRIMARY}_cox_trunc", endpoint, COMPARISON, COHORT, "",
                               hazard_ratio(truncated, COHORT, C.REFERENCE_COHORT, weights="IPTW", robust=True,
                                            entry="ENTRY", cluster="USUBJID")))
