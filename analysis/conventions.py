@@ -98,3 +98,22 @@ MRD_RECURRENCE_CONFIRMATION = 2
 def cut_status(cut: str | None) -> str:
     """'interim' / 'final' from CUT_STATUS (SAP 3.7); 'undeclared' for a cut not listed."""
     return CUT_STATUS.get(str(cut), "undeclared")
+
+
+def weight_truncation_words(rule: tuple[float, float] | None) -> str:
+    """The weight truncation rule in words, for every footnote, method text and row label that
+    states it (SAP 6.5, 6.7): ``None`` (not truncated) or percentiles (lo, hi) of all weights."""
+    if rule is None:
+        return "weights not truncated"
+    lo, hi = rule
+    if lo == 0:
+        return f"weights above the {_ordinal(hi)} percentile of all weights set to it"
+    return f"weights truncated at the {_ordinal(lo)} and {_ordinal(hi)} percentiles of all weights"
+
+
+def _ordinal(x: float) -> str:
+    """1st, 2nd, 3rd, 11th, 97.5th."""
+    text = f"{x:g}"
+    if float(x) != int(x) or 10 <= int(x) % 100 <= 20:
+        return text + "th"
+    return text + {1: "st", 2: "nd", 3: "rd"}.get(int(x) % 10, "th")

@@ -67,8 +67,7 @@ def methods_table() -> pd.DataFrame:
         "ps_balance": "absolute standardized mean differences before and after ATT weighting (pooled unweighted SD)",
         "ps_model": "covariates in the propensity model (1) or left out because a level occurs in one cohort only (0)",
         "ps_weights": "stabilised ATT weights from a main-effects logistic propensity model, "
-                      + ("not truncated" if C.IPTW_TRUNCATE_PERCENTILES is None else
-                         f"truncated at the {C.IPTW_TRUNCATE_PERCENTILES[1]}th percentile") + "; Kish effective sample size",
+                      + C.weight_truncation_words(C.IPTW_TRUNCATE_PERCENTILES) + "; Kish effective sample size",
         "iptw_km": f"weighted Kaplan-Meier (ATT weights), infinitesimal-jackknife variance, {ci} {C.KM_CONF_TYPE}",
         "iptw_diff": f"difference of weighted KM at 2 years; percentile bootstrap {ci} ({C.BOOTSTRAP_REPLICATES} replicates, seed {C.BOOTSTRAP_SEED}, propensity model re-fitted per replicate) only when every fitted replicate reaches 2 years in both cohorts (n_boot_valid)",
         "iptw_cox": f"weighted Cox (ATT weights), Efron ties, robust (Lin-Wei) variance, Wald {ci}",
@@ -83,7 +82,8 @@ def methods_table() -> pd.DataFrame:
         "tte_rmst_diff": f"difference of weighted RMST to {C.RMST_TAU_DAYS:g} days; percentile bootstrap {ci} from every fitted replicate (n_boot_used, n_boot_failed)",
         "tte_diff": f"difference of weighted KM at {C.TIMEPOINT_2Y_DAYS:g} days; percentile bootstrap {ci} only when every fitted replicate reaches 2 years in both cohorts (n_boot_valid)",
         "tte_cox": f"weighted Cox with delayed entry, Efron ties, robust (Lin-Wei) variance, Wald {ci}; {NOMINAL}",
-        "tte_cox_trunc": f"sensitivity of tte_cox to extreme weights: the same model with the weights truncated at the {C.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES[1]}th percentile of all weights",
+        "tte_cox_trunc": "sensitivity of tte_cox to extreme weights: the same model with the "
+                         + C.weight_truncation_words(C.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES),
         "tte_evalue": "E-value of the hazard ratio (VanderWeele & Ding 2017; common-outcome conversion of the HR)",
         "tte_tipping": "tipping point: share of one cohort carrying a binary unmeasured confounder of the given hazard ratio that would move the HR (p_estimate) or its CI (p_ci) to 1 (Lin, Psaty & Kronmal 1998)",
         "iptw_rmst": f"weighted RMST to {C.RMST_TAU_DAYS:g} days, each cohort from its own origin; percentile bootstrap {ci}, propensity model re-fitted per replicate",
@@ -102,11 +102,13 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
     adsl, adtte, admrd, adae = (data[d] for d in DATASETS)
     admrd_best = admrd[admrd.get("BESTFL", pd.Series("", index=admrd.index)) == "Y"] if "BESTFL" in admrd else admrd
 
-    def descriptive() -> list[pd.DataFrame]:
+    def descriptive() -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+        # (the sections before the primary survival rows, those after them) in ARD order
         return [
             sap.cut_status_rows(cut),
             safety.safety_rows(adae, adsl),
             sap.table1_rows(adsl),
+        ], [
             sap.mrd_rates(admrd_best, adsl),
             sap.mrd_duration(adtte),
             mrd.mrd_rows(admrd, adsl),  # SAP 4.5-4.6
@@ -122,8 +124,8 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
     weights = external.subject_weights(adsl)
     comparisons = [external.external_control_rows(data, weights=weights),
                    target_trial.comparison_rows(adsl, adtte, weights=weights)]  # SAP 6.5, 6.7
-    first = other.result()
-    parts = [*first[:3], primary, *first[3:], *comparisons]
+    before_primary, after_primary = other.result()
+    parts = [*before_primary, primary, *after_primary, *comparisons]
     return ard.check(ard.concat(parts))
 
 

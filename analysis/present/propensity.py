@@ -99,10 +99,9 @@ def weights_table(ard: pd.DataFrame, footnotes: Sequence[str] = ()) -> Table:
                  headers=["Weight", *[cohort_label(g) for g in cohorts]],
                  footnotes=[f"Estimand {C.IPTW_ESTIMAND}: trial subjects weight 1, controls ps/(1-ps)"
                             f"{' rescaled to sum to the number of controls (stabilised)' if C.IPTW_STABILIZE else ''}; "
-                            + ("weights not truncated (SAP 6.5; truncation is a sensitivity analysis of the primary "
-                               "hazard ratio, SAP 6.7)." if rule is None else
-                               f"weights above the {rule[1]}th percentile of all weights set to it." if rule[0] == 0 else
-                               f"weights truncated at the {rule[0]}th and {rule[1]}th percentiles of all weights."),
+                            + C.weight_truncation_words(rule)
+                            + (" (SAP 6.5; truncation is a sensitivity analysis of the primary hazard ratio, "
+                               "SAP 6.7)." if rule is None else " (SAP 6.5)."),
                             "Effective sample size: (sum w)^2 / sum w^2 (Kish).", *footnotes])
 
 

@@ -79,7 +79,7 @@ def primary_table(ard: pd.DataFrame, subtitles: Sequence[str] = (), footnotes: S
         add("Hazard ratio, trial vs control (95% CI)", ["", ""],
             f"{F.fmt_est_ci(*hr[:3], decimals=F.RATIO_DECIMALS)}; nominal P = {F.fmt_pvalue(hr[3])}")
         t = [value(ard, context="tte_cox_trunc", param=param, stat_name=s) for s in ("hr", "lcl", "ucl")]
-        add(f"Hazard ratio, weights truncated at the {C.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES[1]}th percentile "
+        add(f"Hazard ratio, {C.weight_truncation_words(C.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES)} "
             "(sensitivity)", ["", ""], F.fmt_est_ci(*t, decimals=F.RATIO_DECIMALS))
         e = [value(ard, context="tte_evalue", param=param, stat_name=s) for s in ("evalue", "evalue_ci")]
         add("E-value: estimate; confidence limit", ["", ""], f"{F.fmt_num(e[0], 2)}; {F.fmt_num(e[1], 2)}")
