@@ -124,3 +124,19 @@ def test_no_fork_inside_a_daemonic_worker(monkeypatch):
     seen = queue.get(timeout=30)
     proc.join()
     assert seen == 1
+
+
+def test_replicates_do_not_depend_on_the_blas_threads():
+    """Every bootstrap process computes with one BLAS thread (analysis.workers.one_blas_thread):
+    the same digits whether the caller's BLAS runs one thread or several. At 50,000 subjects a
+    matrix-vector product is split between OpenBLAS threads, and the sums' order changed the
+    re-fitted weights in the 13th digit (and let two processes' threads compete for the cores)."""
+    from threadpoolctl import threadpool_limits
+    frame = subject_frame(n=50000, seed=7)
+    results = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            results.append(target_trial.bootstrap_weights(frame, 4, seed=5, workers=1))
+    (W1, ok1), (W2, ok2) = results
+    assert ok1.all() and np.array_equal(ok1, ok2)
+    assert np.array_equal(W1, W2)

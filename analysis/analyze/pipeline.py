@@ -11,6 +11,7 @@ import pandas as pd
 from analysis import conventions as C
 from analysis import paths
 from analysis.messages import say
+from analysis.workers import one_blas_thread
 from analysis import ard
 from analysis.analyze import crs_icans_timing, external, mrd, safety, sap, sections, target_trial
 
@@ -118,13 +119,14 @@ def build_ard(data: dict[str, pd.DataFrame], cut: str | None = None) -> pd.DataF
 
     # independent sections: the descriptive ones in a second process while this one computes the
     # survival and external comparisons (analysis.analyze.sections); rows in the same order
-    other = sections.Forked(descriptive, "descriptive ARD sections")
-    primary = sap.primary_survival(adtte)
-    # the propensity model and ATT weights of the full data, fitted once for both users (SAP 6.5)
-    weights = external.subject_weights(adsl)
-    comparisons = [external.external_control_rows(data, weights=weights),
-                   target_trial.comparison_rows(adsl, adtte, weights=weights)]  # SAP 6.5, 6.7
-    before_primary, after_primary = other.result()
+    with one_blas_thread():   # same digits on any machine; processes, not BLAS threads, share the cores
+        other = sections.Forked(descriptive, "descriptive ARD sections")
+        primary = sap.primary_survival(adtte)
+        # the propensity model and ATT weights of the full data, fitted once for both users (SAP 6.5)
+        weights = external.subject_weights(adsl)
+        comparisons = [external.external_control_rows(data, weights=weights),
+                       target_trial.comparison_rows(adsl, adtte, weights=weights)]  # SAP 6.5, 6.7
+        before_primary, after_primary = other.result()
     parts = [*before_primary, primary, *after_primary, *comparisons]
     return ard.check(ard.concat(parts))
 

@@ -20,6 +20,7 @@ import pandas as pd
 from analysis import conventions as C
 from analysis import ard
 from analysis.analyze import forked
+from analysis.workers import one_blas_thread
 from analysis.analyze.external import (
     PS_CATEGORICAL,
     TREATED,
@@ -303,7 +304,14 @@ def bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int,
     full-data coefficients (same maximum, fewer iterations).
     ``workers``: processes the replicates are spread over (analysis.analyze.forked; default: the
     machine's cores for a large study). Each chunk of replicates starts from the random-number
-    state the serial loop would have reached there, so W and ok do not depend on ``workers``."""
+    state the serial loop would have reached there, so W and ok do not depend on ``workers``; and
+    every fit runs with one BLAS thread (analysis.workers.one_blas_thread), so they do not depend
+    on the machine's cores either."""
+    with one_blas_thread():
+        return _bootstrap_weights(frame, n_boot, seed, workers)
+
+
+def _bootstrap_weights(frame: pd.DataFrame, n_boot: int, seed: int, workers: int | None):
     coded = _Covariates(frame)
     everyone = np.arange(len(frame))
     full_cols = coded.columns(everyone, coded.y)

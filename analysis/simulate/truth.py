@@ -46,7 +46,7 @@ from analysis.simulate.randomness import date_between, uniform_int
 from analysis.simulate.trial import simulate_trial
 from analysis.stats import rmst as rmst_stats
 from analysis.stats import survival
-from analysis.workers import can_fork, usable_cores
+from analysis.workers import can_fork, one_blas_thread, usable_cores
 
 ESTIMANDS = ("log_hr", "rmst_diff_days")
 SIMULATOR_DIR = Path(__file__).resolve().parent
@@ -140,12 +140,13 @@ def true_values(cut_date, n: int = 20000, batches: int = 10, seed: int = 2026120
     seeds = np.random.SeedSequence(seed).generate_state(batches, np.uint32)
     jobs = [(int(s), n // batches, cut_date, unmeasured) for s in seeds]
     workers = (usable_cores() if can_fork() else 1) if workers is None else max(1, workers)
-    if workers > 1 and can_fork():
-        # fork: the children see the scenario's simulator constants as the caller swapped them
-        with multiprocessing.get_context("fork").Pool(min(workers, batches)) as pool:
-            frames = pool.map(_batch, jobs, chunksize=1)
-    else:
-        frames = [_batch(j) for j in jobs]
+    with one_blas_thread():   # the same digits for any number of processes
+        if workers > 1 and can_fork():
+            # fork: the children see the scenario's simulator constants as the caller swapped them
+            with multiprocessing.get_context("fork").Pool(min(workers, batches)) as pool:
+                frames = pool.map(_batch, jobs, chunksize=1)
+        else:
+            frames = [_batch(j) for j in jobs]
     parts = [f.assign(BATCH=k) for k, f in enumerate(frames)]
     per_batch = [estimand_values(p) for p in parts]
     pooled = estimand_values(pd.concat(parts, ignore_index=True))
