@@ -33,6 +33,7 @@ from analysis.errors import (  # noqa: E402
     RenderError, ReproductionMismatch, UsageError, environment_error,
 )
 from analysis.messages import say, tell  # noqa: E402
+from analysis.workers import check_settings  # noqa: E402
 from analysis.regulatory import guard  # noqa: E402  (light: json and hashing)
 
 # The steps, their order, entry points and help: the one table of analysis.build.
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     try:
+        check_settings()   # $SAP_*_WORKERS: a bad value stops here, before any step (exit 2)
         return args.func(args)
     except BrokenPipeError:
         raise

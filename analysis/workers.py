@@ -10,6 +10,8 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
+from analysis.errors import UsageError
+
 
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the system says, else the count)."""
@@ -20,14 +22,26 @@ def usable_cores() -> int:
 
 
 def from_env(name: str) -> int | None:
-    """The whole number set in $``name``, None when unset or empty; a clear error otherwise."""
+    """The number of processes set in $``name``: None when unset or empty; a UsageError (exit 2)
+    naming the setting when it is not a whole number of at least 1."""
     text = os.environ.get(name)
-    if not text:
+    if text is None or not text.strip():
         return None
     try:
-        return int(text)
+        number = int(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r} is not a whole number") from None
+        number = None
+    if number is None or number < 1:
+        raise UsageError(f"${name}={text!r}: set a whole number of processes, 1 or more (1: no extra "
+                         f"processes), or unset it for the default (this machine's usable cores)")
+    return number
+
+
+def check_settings() -> None:
+    """Every $SAP_*_WORKERS setting read once at the start of a command, so that a bad one stops
+    the command before any step runs (a UsageError naming it), not midway through a report."""
+    for name in sorted(k for k in os.environ if k.startswith("SAP_") and k.endswith("_WORKERS")):
+        from_env(name)
 
 
 def can_fork() -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis.errors import NotebookExecutionError
+from analysis.errors import NotebookExecutionError, UsageError
 from analysis.render.kernels import WarmKernel, default_workers, run_in_workers
 from analysis.render.options import QUARTO_DEFAULTS
 
@@ -99,7 +99,7 @@ def test_worker_count(monkeypatch):
     monkeypatch.setenv("SAP_RENDER_WORKERS", "4")
     assert default_workers(8) == 4 and default_workers(3) == 3
     monkeypatch.setenv("SAP_RENDER_WORKERS", "two")
-    with pytest.raises(ValueError, match="SAP_RENDER_WORKERS"):
+    with pytest.raises(UsageError, match="SAP_RENDER_WORKERS"):
         default_workers(8)
 
 

@@ -221,3 +221,16 @@ def test_change_tables_neutralise_formulas_and_read_back_exactly(tmp_path):
 def test_readme_exit_codes_list_the_environment_error():
     text = (REPO / "README.md").read_text(encoding="utf-8")
     assert "5 an environment error" in text
+
+
+@pytest.mark.parametrize("name, value", [("SAP_ANALYZE_WORKERS", "abc"), ("SAP_BOOTSTRAP_WORKERS", "0"),
+                                         ("SAP_VALIDATE_WORKERS", "-2"), ("SAP_RENDER_WORKERS", "1.5")])
+def test_a_bad_workers_setting_is_a_usage_error_before_any_step(fake_steps, monkeypatch, capsys, name, value):  # noqa: F811
+    """$SAP_*_WORKERS that is not a whole number >= 1: exit 2 naming the setting, no step run
+    (it was a traceback and exit 1 from inside the step that read it; 0 and negatives passed)."""
+    root, calls, _ = fake_steps
+    monkeypatch.setenv(name, value)
+    assert cli.main(["--root", str(root), "report"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"${name}={value!r}" in err and "Traceback" not in err
+    assert calls == []

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from analysis import paths
+from analysis.errors import UsageError
 from tests.fixtures.corrupt import copy_cut, refresh_manifest, write_text
 from tests.validation_cut import frame, shipped_cut
 from validation import engine, parallel
@@ -115,5 +116,5 @@ def test_workers_setting(monkeypatch):
     monkeypatch.setenv(parallel.WORKERS_ENV, "3")
     assert parallel.default_workers(10) == 3 and parallel.default_workers(2) == 2
     monkeypatch.setenv(parallel.WORKERS_ENV, "many")
-    with pytest.raises(ValueError, match="SAP_VALIDATE_WORKERS"):
+    with pytest.raises(UsageError, match="SAP_VALIDATE_WORKERS"):
         parallel.default_workers(10)
