@@ -58,10 +58,10 @@ def one_blas_thread() -> Iterator[None]:
       its waiting threads spin. On 2 cores, two bootstrap processes of two BLAS threads each
       re-fitted 300 replicates of 190,000 subjects in 11.6 s, one thread each in 4.1 s, one
       process in 6.8 s.
-    - Reproducibility: the number of BLAS threads changes the order of floating-point sums (a
-      matrix-vector product of more than about 10^4 cells is split between threads), so results
-      differed in the 11th digit between machines with different numbers of cores, and between
-      a serial and a forked bootstrap."""
+    - Reproducibility: the number of BLAS threads changes the order of floating-point sums (OpenBLAS
+      splits a large matrix-vector product between threads), so the re-fitted weights of 50,000
+      subjects and more differed in the 11th-13th digit between machines with different numbers
+      of cores, and between a serial and a forked bootstrap (tests/test_bootstrap_speed.py)."""
     from threadpoolctl import threadpool_limits   # imported here: only the steps that compute need it
     with threadpool_limits(limits=1, user_api="blas"):
         yield
