@@ -30,7 +30,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from analysis import build, paths  # noqa: E402
 from analysis.errors import (  # noqa: E402
     EXIT_BAD_DATA, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, BadDataError,
-    RenderError, ReproductionMismatch, UsageError, environment_error,
+    NotEstimableError, RenderError, ReproductionMismatch, UsageError, environment_error,
 )
 from analysis.messages import say, tell  # noqa: E402
 from analysis.workers import check_settings  # noqa: E402
@@ -221,6 +221,9 @@ def _dispatch(args) -> int:
     except UsageError as exc:
         _say(f"usage error: {exc}")
         return EXIT_USAGE
+    except NotEstimableError as exc:   # the data are valid but cannot support the analysis
+        _say(f"NOT ESTIMABLE: {exc}")
+        return EXIT_BAD_DATA
     except BadDataError as exc:
         _say(f"BAD DATA: {exc}")
         return EXIT_BAD_DATA

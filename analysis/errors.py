@@ -30,6 +30,12 @@ class BadDataError(Exception):
     """Raw data breaks a rule. The message names file, subject/row, column and rule."""
 
 
+class NotEstimableError(BadDataError):
+    """The data of a cut cannot support a planned analysis (exit 3), e.g. a propensity model
+    that separates the cohorts of a small interim cut. The message names the cut, the analysis,
+    the numbers of subjects and the covariates."""
+
+
 class UsageError(Exception):
     """The command line asks for something that cannot be meant (exit 2)."""
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis import conventions as C
 from analysis import ard
+from analysis.errors import NotEstimableError
 from analysis.analyze.sap import (
     COHORT, COMPARISON, KM_TIMEPOINTS, NOT_ESTIMABLE, groups_without_events, hazard_ratio, km_at,
     km_difference_stats, param_rows,
@@ -159,7 +160,16 @@ def _weight_summary(frame: pd.DataFrame) -> pd.DataFrame:
 def subject_weights(adsl: pd.DataFrame) -> pd.DataFrame:
     """Per-subject propensity covariates, score (PS) and ATT weight (IPTW), for figures."""
     frame = ps_frame(adsl)
-    w = att_weights(frame, estimable_covariates(frame))
+    try:
+        w = att_weights(frame, estimable_covariates(frame))
+    except weighting.NoPropensityFit as exc:
+        treated = int(frame[TREATED].sum())
+        raise NotEstimableError(
+            f"the propensity model of the external comparison (SAP 6.5) cannot be fitted on "
+            f"{treated} infused trial patient{'' if treated == 1 else 's'} (SAFFL = Y) and "
+            f"{len(frame) - treated} controls: {exc}. The weighted and the primary external comparisons "
+            "(SAP 6.5-6.7) are not estimable on these data; no ARD was written (earlier outputs are "
+            "intact)") from None
     return frame.assign(IPTW=w["weight"].to_numpy(), PS=w["ps"].to_numpy(),
                         IPTW_TRUNCATED=w["truncated"].to_numpy())
 

@@ -238,12 +238,16 @@ def trial_tables(patients: list[TrialPatient], cut: date) -> dict[str, list[dict
 
 # --- corrections ---------------------------------------------------------------------------------------
 def apply_data_entry_errors(tables: dict[str, list[dict]], cut_name: str) -> None:
-    """Put each CORRECTIONS value in its erroneous interim form, in cuts before its correction."""
+    """Put each CORRECTIONS value in its erroneous interim form, in cuts before its correction.
+    A target not yet in the cut (in a small study its subject may enrol after an early cut) has
+    no value to enter wrongly there, so that cut carries no slip for it."""
     for c in P.CORRECTIONS:
         if cut_name >= c.corrected_in:
             continue
         key = dict(c.key)
         matches = [r for r in tables[c.form] if all(r.get(k) == v for k, v in key.items())]
+        if not matches:
+            continue
         if len(matches) != 1 or matches[0].get(c.column) is None:
             raise RuntimeError(f"simulator: correction target {c.form} {key} {c.column} not found once "
                                f"with a value in {cut_name}")

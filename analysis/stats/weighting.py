@@ -26,8 +26,14 @@ from scipy import stats
 
 from analysis.stats._surv_data import _first_bad_row, check_conf_level, surv_data
 
-__all__ = ["PropensityFit", "propensity_score", "iptw", "balance", "effective_sample_size",
+__all__ = ["NoPropensityFit", "PropensityFit", "propensity_score", "iptw", "balance", "effective_sample_size",
            "love_plot", "weighted_km_difference", "weighted_cox"]
+
+
+class NoPropensityFit(ValueError):
+    """The logistic propensity model has no maximum-likelihood fit on these data: a covariate or
+    a combination of covariates separates the groups, the covariates are collinear, or Newton did
+    not converge. The message names the covariates (a property of the data, not a defect)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -151,9 +157,10 @@ def propensity_score(df: pd.DataFrame, treatment: str, covariates: Sequence[str]
 
     Method: statsmodels Logit by maximum likelihood (Newton), intercept plus the covariates;
     non-numeric columns and those listed in ``categorical`` are dummy-coded against their first
-    sorted level. Errors (ValueError) name the column: missing covariate values (with counts);
-    a covariate or level that perfectly separates the groups; separation by a combination of
-    covariates (fitted scores of 0 or 1) or non-convergence.
+    sorted level. Errors name the column: missing covariate values (ValueError, with counts);
+    a covariate or level that perfectly separates the groups, separation by a combination of
+    covariates (fitted scores of 0 or 1), collinearity or non-convergence (NoPropensityFit, a
+    ValueError).
     Returns PropensityFit(scores, summary, model); summary has term, coef, se, z, p,
     odds_ratio, lcl, ucl (Wald limits of the odds ratio at ``conf_level``).
     """
@@ -166,7 +173,7 @@ def propensity_score(df: pd.DataFrame, treatment: str, covariates: Sequence[str]
     problems = [p for col in covariates
                 for p in _separation_problems(df[col], treated, _is_categorical(df[col], categorical))]
     if problems:
-        raise ValueError("propensity model: perfect separation, the logistic MLE does not exist: "
+        raise NoPropensityFit("propensity model: perfect separation, the logistic MLE does not exist: "
                          + "; ".join(problems))
     design = _model_matrix(df, covariates, categorical)
     with warnings.catch_warnings():
@@ -175,13 +182,13 @@ def propensity_score(df: pd.DataFrame, treatment: str, covariates: Sequence[str]
         try:
             result = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=100)
         except (PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
-            raise ValueError(f"propensity model on {list(covariates)}: perfect separation or "
+            raise NoPropensityFit(f"propensity model on {list(covariates)}: perfect separation or "
                              f"collinear covariates ({exc})") from None
     scores = pd.Series(np.asarray(result.predict(design)), index=df.index, name="ps")
     if not result.mle_retvals.get("converged", True):
-        raise ValueError(f"propensity model on {list(covariates)} did not converge")
+        raise NoPropensityFit(f"propensity model on {list(covariates)} did not converge")
     if ((scores < 1e-8) | (scores > 1 - 1e-8)).any():
-        raise ValueError(f"propensity model on {list(covariates)}: fitted scores of 0 or 1 "
+        raise NoPropensityFit(f"propensity model on {list(covariates)}: fitted scores of 0 or 1 "
                          "(quasi-separation by a combination of covariates)")
     z = _z(conf_level)
     coef, se = result.params.to_numpy(), result.bse.to_numpy()
