@@ -34,6 +34,7 @@ from analysis import conventions as C
 from analysis.analyze import external, target_trial
 from analysis.analyze.sap import COHORT, hazard_ratio, param_rows
 from analysis.derive import admrd, adsl, adtte
+from analysis.errors import NotEstimableError
 from analysis.raw_io import parse_form, parse_form_bytes
 from analysis.raw_spec import EXTERNAL_FORMS, FORMS, TRIAL_FORMS
 from analysis.stats import rmst as rmst_stats
@@ -91,11 +92,11 @@ def _rmst(adtte_: pd.DataFrame, frame: pd.DataFrame, n_boot: int, seed: int) -> 
 
 def _weights(sl: pd.DataFrame) -> pd.DataFrame | None:
     """Per-subject ATT weights; None when the propensity model cannot be fitted on this study
-    (perfect separation, no convergence: weighting.propensity_score raises ValueError), which
+    (perfect separation, no convergence: external.subject_weights raises NotEstimableError), which
     makes the weighted comparisons not estimable in this replicate (counted as n_failed)."""
     try:
         return external.subject_weights(sl).reset_index(drop=True)
-    except ValueError:
+    except NotEstimableError:
         return None
 
 
