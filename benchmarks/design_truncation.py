@@ -19,6 +19,7 @@ import numpy as np
 from analysis import conventions as C
 from analysis import paths
 from analysis.analyze import external, target_trial
+from analysis.errors import NotEstimableError
 from analysis.analyze.sap import COHORT, hazard_ratio
 from analysis.cli_design import simulate_raw
 from analysis.design.replicate import derived_from_raw
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(1, a.seeds + 1):
         try:
             rows.append(one_study(scenario, seed))
-        except ValueError:   # no propensity model in a small study: not estimable, as in the design
+        except NotEstimableError:   # no propensity model in a small study: not estimable, as in the design
             continue
     r = np.array(rows)
     se = r.std(axis=0, ddof=1) / math.sqrt(len(r))
