@@ -1,8 +1,9 @@
 """Why the weighted comparisons drift with the strength of measured confounding (issue 17 step 4,
 docs/sap-notes.md 9.7): the same large simulated null studies analysed by the primary comparison
-(common time zero, ATT-weighted Cox, SAP 6.7) with the report's weights (truncated at the 99th
-percentile of all weights, conventions.IPTW_TRUNCATE_PERCENTILES) and with the same propensity
-scores untruncated, paired within each study.
+(common time zero, ATT-weighted Cox, SAP 6.7) with the weights truncated as in the primary's
+sensitivity analysis (conventions.IPTW_SENSITIVITY_TRUNCATE_PERCENTILES; the report's rule until
+2026-12-01) and with the same propensity scores untruncated (the report's weights since), paired
+within each study.
 ``python -m benchmarks.design_truncation [--measured 2] [--seeds 6] [--n-trial 1000 --n-external 2000]``
 
 The truth of every null scenario is about 0 (analysis.simulate.truth; measured confounding does not
@@ -34,12 +35,13 @@ def primary_log_hr(tte, frame, weights: np.ndarray) -> float:
 
 
 def one_study(scenario: Scenario, seed: int) -> tuple[float, float, float]:
-    """(log HR with the report's truncated weights, untruncated, unweighted) of one study."""
+    """(log HR with truncated weights, untruncated, unweighted) of one study."""
     d = derived_from_raw(simulate_raw(scenario, seed), paths.cut_date(scenario.cut))
     frame = external.subject_weights(d["adsl"]).reset_index(drop=True)
     raw = weighting.iptw(frame, external.TREATED, frame["PS"].to_numpy(), estimand=C.IPTW_ESTIMAND,
                          stabilize=C.IPTW_STABILIZE, truncate=None)["weight"].to_numpy()
-    return (primary_log_hr(d["adtte"], frame, frame["IPTW"].to_numpy()), primary_log_hr(d["adtte"], frame, raw),
+    truncated = external.sensitivity_weights(frame)
+    return (primary_log_hr(d["adtte"], frame, truncated), primary_log_hr(d["adtte"], frame, raw),
             primary_log_hr(d["adtte"], frame, np.ones(len(frame))))
 
 
