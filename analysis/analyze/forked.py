@@ -7,8 +7,9 @@ Both live in anonymous SHARED memory made before the fork, so the children write
 parent's arrays and nothing is pickled. The parent fills the first chunk itself. ``fill`` must
 be deterministic and its rows independent of the chunking (the caller hands each chunk the
 random-number state it would have had in one serial loop), so the result does not depend on the
-number of processes; every process computes with one BLAS thread (analysis.workers.one_blas_thread),
-so it does not depend on the machine's cores either. A child that fails or is killed is not fatal:
+number of processes; its caller (target_trial.bootstrap_weights) runs it inside
+analysis.workers.one_blas_thread, so that every process computes with one BLAS thread and the
+result does not depend on the machine's cores either. A child that fails or is killed is not fatal:
 its chunk is filled again in the parent (where an error in ``fill`` surfaces as itself), after a
 message.
 """
@@ -23,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from analysis.workers import can_fork, from_env, one_blas_thread, usable_cores
+from analysis.workers import can_fork, from_env, usable_cores
 from analysis.messages import say
 
 WORKERS_ENV = "SAP_BOOTSTRAP_WORKERS"
@@ -57,11 +58,6 @@ def chunks(n: int, workers: int) -> list[tuple[int, int]]:
 def fill_rows(shape: tuple[int, int], fill: Callable[[np.ndarray, np.ndarray, int, int], None],
               parts: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """(matrix, ok) of ``shape`` / ``shape[0]`` filled by ``fill`` over ``parts`` (see module doc)."""
-    with one_blas_thread():   # one BLAS thread in every process, whatever their number: same digits
-        return _fill_rows(shape, fill, parts)
-
-
-def _fill_rows(shape, fill, parts):
     if len(parts) <= 1:
         matrix, ok = np.zeros(shape), np.ones(shape[0], bool)
         for first, stop in parts:
